@@ -1,0 +1,241 @@
+"""Argument validation: one helper per kind of argument, each error naming argument, allowed, received.
+
+Shape and type checks cost nothing and always run. Checks that read tensor values (target ranges,
+class indices, weights, row sums) need a device-to-host copy on an accelerator, so they run when
+``validate`` says so: ``None`` (the default) checks tensors on the CPU and skips tensors elsewhere,
+``True`` always checks, ``False`` never does.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+import torch
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def reduction(value):
+    if value not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of 'none', 'mean', 'sum'; got {value!r}")
+    return value
+
+
+def _real(value, name):
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        raise TypeError(f"{name} must be a finite real number; got {value!r}")
+    return float(value)
+
+
+def nonnegative(value, name):
+    value = _real(value, name)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0; got {value!r}")
+    return value
+
+
+def positive(value, name):
+    value = _real(value, name)
+    if value <= 0:
+        raise ValueError(f"{name} must be > 0; got {value!r}")
+    return value
+
+
+def finite(value, name):
+    return _real(value, name)
+
+
+def unit_interval(value, name):
+    value = _real(value, name)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1]; got {value!r}")
+    return value
+
+
+def binary_alpha(alpha):
+    """None, or the positives' weight in [0, 1] (negatives get 1 - alpha)."""
+    return None if alpha is None else unit_interval(alpha, "alpha (None or a float in [0, 1])")
+
+
+def wants_values(validate, *tensors):
+    if validate is None:
+        return all(t.device.type == "cpu" for t in tensors if t is not None)
+    if not isinstance(validate, bool):
+        raise TypeError(f"validate must be None, True or False; got {validate!r}")
+    return validate
+
+
+def logits_tensor(logits, *, min_dim=0):
+    if not isinstance(logits, torch.Tensor):
+        raise TypeError(f"logits must be a torch.Tensor of raw scores; got {type(logits).__name__}")
+    if not logits.is_floating_point():
+        raise TypeError(
+            f"logits must be a floating-point tensor (float16, bfloat16, float32 or float64) of raw "
+            f"scores; got dtype {logits.dtype}"
+        )
+    if logits.dim() < min_dim:
+        raise ValueError(
+            f"logits must have at least {min_dim} dimensions (N, C, d1, ...); got shape {tuple(logits.shape)}"
+        )
+    return logits
+
+
+def _first_bad(mask, values):
+    """(index, value) of the first True entry of mask, for error messages."""
+    index = tuple(int(i) for i in torch.nonzero(mask)[0])
+    return index, values[index].item()
+
+
+def binary_targets(targets, logits, check_values):
+    if not isinstance(targets, torch.Tensor):
+        raise TypeError(f"targets must be a torch.Tensor; got {type(targets).__name__}")
+    if targets.shape != logits.shape:
+        raise ValueError(
+            f"targets must have the logits' shape {tuple(logits.shape)}; got {tuple(targets.shape)}"
+        )
+    if targets.is_complex():
+        raise TypeError(f"targets must be real (bool, integer or floating point); got dtype {targets.dtype}")
+    return targets
+
+
+def binary_target_values(targets, counted, check_values):
+    """Targets must lie in [0, 1] wherever the element counts."""
+    if not check_values or targets.dtype == torch.bool:
+        return
+    bad = ~((targets >= 0) & (targets <= 1))
+    if counted is not None:
+        bad &= counted
+    if bool(bad.any()):
+        index, value = _first_bad(bad, targets)
+        raise ValueError(f"targets must lie in [0, 1]; got {value!r} at index {index}")
+
+
+def weight_tensor(weight, loss_shape, device, check_values):
+    """Elementwise weights broadcastable to the per-element loss shape, >= 0 and finite."""
+    if weight is None:
+        return None
+    if not isinstance(weight, torch.Tensor):
+        weight = torch.as_tensor(weight, device=device)
+    if weight.is_complex() or weight.dtype == torch.bool:
+        raise TypeError(f"weight must be a real tensor of non-negative weights; got dtype {weight.dtype}")
+    try:
+        shape = torch.broadcast_shapes(weight.shape, loss_shape)
+    except RuntimeError:
+        shape = None
+    if shape != torch.Size(loss_shape):
+        raise ValueError(
+            f"weight must broadcast to the per-element loss shape {tuple(loss_shape)}; "
+            f"got shape {tuple(weight.shape)}"
+        )
+    if check_values:
+        bad = ~((weight >= 0) & torch.isfinite(weight))
+        if bool(bad.any()):
+            index, value = _first_bad(bad, weight)
+            raise ValueError(f"weight must be finite and >= 0; got {value!r} at index {index}")
+    return weight
+
+
+def normalizer_value(normalizer, reduction_):
+    """None, "positives", a positive number, or a one-element tensor; not with reduction="sum"."""
+    if normalizer is None:
+        return None
+    if reduction_ == "sum":
+        raise ValueError(
+            "normalizer replaces the denominator of reduction='mean' (or divides reduction='none'); "
+            "it cannot be combined with reduction='sum'"
+        )
+    if isinstance(normalizer, str):
+        if normalizer != "positives":
+            raise ValueError(f"normalizer must be None, 'positives', a number > 0 or a tensor; got {normalizer!r}")
+        return normalizer
+    if isinstance(normalizer, torch.Tensor):
+        if normalizer.numel() != 1:
+            raise ValueError(
+                f"normalizer must be a one-element tensor; got shape {tuple(normalizer.shape)}"
+            )
+        return normalizer
+    return positive(normalizer, "normalizer")
+
+
+def class_alpha(alpha, num_classes, device, dtype, check_values):
+    """None, a float >= 0 (multiplies every class), or one weight >= 0 per class."""
+    if alpha is None:
+        return None
+    if isinstance(alpha, Real) and not isinstance(alpha, bool):
+        return nonnegative(alpha, "alpha (None, a float or a length-C sequence)")
+    if isinstance(alpha, (str, bytes)):
+        raise TypeError(f"alpha must be None, a float >= 0 or a length-C sequence; got {alpha!r}")
+    try:
+        vector = torch.as_tensor(alpha, device=device, dtype=dtype)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(f"alpha must be None, a float >= 0 or a length-C sequence; got {alpha!r}") from error
+    if vector.shape != (num_classes,):
+        raise ValueError(
+            f"alpha must hold one weight per class, shape ({num_classes},); got shape {tuple(vector.shape)}"
+        )
+    if check_values:
+        bad = ~((vector >= 0) & torch.isfinite(vector))
+        if bool(bad.any()):
+            index, value = _first_bad(bad, vector)
+            raise ValueError(f"alpha must hold finite weights >= 0; got {value!r} for class {index[0]}")
+    return vector
+
+
+def class_target(target, logits, ignore_index, check_values):
+    """Class indices (N, d1, ...) or probabilities shaped like logits. Returns True for indices."""
+    if not isinstance(target, torch.Tensor):
+        raise TypeError(f"target must be a torch.Tensor; got {type(target).__name__}")
+    num_classes = logits.shape[1]
+    index_shape = logits.shape[:1] + logits.shape[2:]
+    if target.dtype == torch.bool or target.is_complex():
+        raise TypeError(
+            f"target must hold integer class indices or floating-point probabilities; got dtype {target.dtype}"
+        )
+    if target.is_floating_point():
+        if target.shape != logits.shape:
+            raise ValueError(
+                f"target with probabilities must have the logits' shape {tuple(logits.shape)}; "
+                f"got {tuple(target.shape)} (class indices must have an integer dtype)"
+            )
+        if check_values:
+            _probability_values(target)
+        return False
+    if target.shape != index_shape:
+        raise ValueError(
+            f"target with class indices must have shape {tuple(index_shape)} (logits' shape without the "
+            f"class dimension 1); got {tuple(target.shape)}"
+        )
+    if check_values:
+        bad = (target != ignore_index) & ((target < 0) | (target >= num_classes))
+        if bool(bad.any()):
+            index, value = _first_bad(bad, target)
+            raise IndexError(
+                f"target must hold class indices in [0, {num_classes}) or ignore_index={ignore_index}; "
+                f"got {value} at position {index}"
+            )
+    return True
+
+
+def _probability_values(target):
+    bad = ~((target >= 0) & (target <= 1))
+    if bool(bad.any()):
+        index, value = _first_bad(bad, target)
+        raise ValueError(f"target probabilities must lie in [0, 1]; got {value!r} at index {index}")
+    if target.numel() == 0:
+        return
+    tolerance = 1e-3 if target.element_size() < 4 else 1e-4
+    sums = target.double().sum(dim=1)
+    off = (sums - 1).abs() > tolerance
+    if bool(off.any()):
+        index, value = _first_bad(off, sums)
+        raise ValueError(
+            f"target probabilities must sum to 1 over the class dimension (within {tolerance}); "
+            f"got a sum of {value:.6g} at position {index}"
+        )
+
+
+def ignore_index_value(ignore_index):
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
+        raise TypeError(f"ignore_index must be an int; got {ignore_index!r}")
+    return ignore_index

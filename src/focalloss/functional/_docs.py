@@ -1,0 +1,12 @@
+"""Docstring sections shared by several losses, pasted in where a line reads ``@NAME``."""
+
+
+def shared_sections(**sections):
+    def decorate(function):
+        doc = function.__doc__
+        for name, text in sections.items():
+            doc = doc.replace(f"@{name}\n", text)
+        function.__doc__ = doc
+        return function
+
+    return decorate

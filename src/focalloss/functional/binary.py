@@ -1,0 +1,250 @@
+r"""Binary and multi-label losses from logits: focal, FL*, softened and hard-truncation.
+
+All four share one form. With :math:`p = \sigma(x)` and a target :math:`t \in [0, 1]`,
+
+.. math::
+
+    \ell(x, t) = t\,\alpha\,A(x) + (1 - t)(1 - \alpha)\,A(-x),
+
+where :math:`A(x)` is the loss of a positive label and :math:`A(-x)` that of a negative one. For
+0/1 targets this is the loss of the paper; a soft target gives the *expected* hard-label loss, which
+is linear in ``t``. ``alpha`` weights positives, negatives get ``1 - alpha``, and ``alpha=None``
+weights both by 1.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..backends import torch_ops
+from . import _checks
+from ._docs import shared_sections
+from ._reduce import reduce
+
+__all__ = [
+    "sigmoid_focal_loss",
+    "sigmoid_focal_loss_star",
+    "sigmoid_hard_truncation_loss",
+    "sigmoid_softened_loss",
+]
+
+
+def _binary_loss(kind, logits, targets, params, *, alpha, reduction, weight, normalizer, validate):
+    reduction = _checks.reduction(reduction)
+    alpha = _checks.binary_alpha(alpha)
+    _checks.logits_tensor(logits)
+    _checks.binary_targets(targets, logits, validate)
+    normalizer = _checks.normalizer_value(normalizer, reduction)
+    tensors = [w for w in (weight,) if isinstance(w, torch.Tensor)]
+    check_values = _checks.wants_values(validate, logits, targets, *tensors)
+    weight = _checks.weight_tensor(weight, logits.shape, logits.device, check_values)
+
+    compute_dtype = torch.promote_types(logits.dtype, torch.float32)
+    x, t = logits.to(compute_dtype), targets.to(compute_dtype)
+    counted = None
+    if weight is not None:
+        weight = weight.to(compute_dtype)
+        counted = (weight != 0).expand(logits.shape)
+        # A zero-weighted element may hold inf or NaN: replace it before any arithmetic touches it.
+        x = torch.where(counted, x, torch.zeros_like(x))
+        t = torch.where(counted, t, torch.zeros_like(t))
+    _checks.binary_target_values(targets, counted, check_values)
+
+    loss = torch_ops.binary_loss(kind, x, t, alpha, params)
+    if weight is not None:
+        loss = loss * weight
+    count = logits.numel() if counted is None else counted.sum()
+    return reduce(
+        loss, reduction=reduction, normalizer=normalizer, count=count, positives=t.sum
+    ).to(logits.dtype)
+
+
+_COMMON_ARGS = """        reduction: ``"mean"`` (default) divides the sum by the number of elements that count
+            (weight != 0); 0 when none does. ``"sum"`` adds them up. ``"none"`` returns the
+            per-element losses (times ``weight``).
+        weight: optional tensor broadcastable to the logits' shape, finite and >= 0. It multiplies
+            each element's loss; a zero weight removes the element completely (from the sum, from
+            the mean's count, from the gradient, even when its logit is inf or NaN).
+        normalizer: ``None``; a number or one-element tensor that divides the summed loss instead
+            of the count; or ``"positives"``: max(1, sum of the targets that count), the number of
+            positives for 0/1 targets, as in RetinaNet. Under ``torch.distributed`` the positives
+            are summed over ranks and each rank divides by max(1, total) / world_size, so DDP's
+            gradient averaging reproduces one process on the whole batch (every rank must call).
+            Not allowed with ``reduction="sum"``; with ``"none"`` it divides every element.
+        validate: checks that read values (targets in [0, 1], weights >= 0) run when ``True``, are
+            skipped when ``False``, and by default (``None``) run for CPU tensors only, since on an
+            accelerator they would wait for the device.
+"""
+
+_SHAPE = """
+    Shape:
+        - logits: any shape ``(*)``, floating point. float16 and bfloat16 are computed in float32.
+        - targets: ``(*)``, the same shape; bool, integer or floating point with values in [0, 1].
+        - output: a scalar, or ``(*)`` for ``reduction="none"``; in the logits' dtype.
+"""
+
+
+_with_shared_docs = shared_sections(COMMON_ARGS=_COMMON_ARGS, SHAPE=_SHAPE)
+
+
+@_with_shared_docs
+def sigmoid_focal_loss(
+    logits, targets, *, alpha=0.25, gamma=2.0, reduction="mean", weight=None, normalizer=None,
+    validate=None,
+):
+    r"""Focal loss for binary and multi-label classification (Lin et al. 2017), from logits.
+
+    .. math::
+
+        \ell = -t\,\alpha\,(1-p)^\gamma \log p \;-\; (1-t)(1-\alpha)\,p^\gamma \log(1-p),
+        \qquad p = \sigma(x)
+
+    For 0/1 targets this is the paper's :math:`-\alpha_t (1-p_t)^\gamma \log p_t`. For a soft target
+    it is the expected hard-label loss, linear in ``t``. torchvision instead computes
+    ``BCE(x, t) * (1 - p_t)**gamma`` with ``p_t = p t + (1-p)(1-t)``, which is not linear in ``t``
+    (at x=2, t=0.7, gamma=2, alpha off: 0.0879 there, 0.4963 here): the two agree only for 0/1
+    targets. Computed in log space: finite loss and gradient for any finite logit and any gamma >= 0.
+
+    Args:
+        logits: raw scores (never probabilities).
+        targets: labels in [0, 1], hard or soft, the logits' shape.
+        alpha: weight of the positive term in [0, 1]; negatives get ``1 - alpha``. Default 0.25
+            (the paper's value, which down-weights the rare positives once gamma has done its work).
+            ``None``: no weighting (both terms 1).
+        gamma: focusing parameter >= 0, default 2. ``gamma=0`` with ``alpha=None`` is
+            ``binary_cross_entropy_with_logits``.
+@COMMON_ARGS
+@SHAPE
+
+    Example:
+        >>> import torch
+        >>> from focalloss import sigmoid_focal_loss
+        >>> logits = torch.tensor([[2.0, -1.0], [-3.0, 0.5]])
+        >>> targets = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+        >>> sigmoid_focal_loss(logits, targets, normalizer="positives")
+        tensor(0.4960)
+    """
+    gamma = _checks.nonnegative(gamma, "gamma")
+    return _binary_loss(
+        "focal", logits, targets, {"gamma": gamma}, alpha=alpha, reduction=reduction, weight=weight,
+        normalizer=normalizer, validate=validate,
+    )
+
+
+@_with_shared_docs
+def sigmoid_focal_loss_star(
+    logits, targets, *, gamma=1.0, beta=0.0, alpha=None, reduction="mean", weight=None, normalizer=None,
+    validate=None,
+):
+    r"""FL*, the focal-loss variant of the appendix of Lin et al. 2017, from logits.
+
+    .. math::
+
+        \ell = -t\,\alpha\,\frac{\log\sigma(\gamma x + \beta)}{\gamma}
+               \;-\; (1-t)(1-\alpha)\,\frac{\log\sigma(-\gamma x + \beta)}{\gamma}
+
+    i.e. :math:`-\log\sigma(\gamma x_t + \beta)/\gamma` with :math:`x_t = x` for a positive and
+    :math:`-x` for a negative. ``gamma`` sharpens the loss, ``beta`` shifts it; ``gamma=1, beta=0``
+    is binary cross-entropy. Soft targets are the expected hard-label loss, as for
+    :func:`sigmoid_focal_loss`.
+
+    Args:
+        logits: raw scores.
+        targets: labels in [0, 1], the logits' shape.
+        gamma: slope > 0, default 1.
+        beta: shift, any finite number, default 0.
+        alpha: weight of the positive term in [0, 1] (negatives get ``1 - alpha``), or ``None``
+            (default): no weighting.
+@COMMON_ARGS
+@SHAPE
+
+    Example:
+        >>> import torch
+        >>> from focalloss import sigmoid_focal_loss_star
+        >>> sigmoid_focal_loss_star(torch.tensor([2.0, -1.0]), torch.tensor([1.0, 0.0]), gamma=2.0, beta=1.0)
+        tensor(0.0138)
+    """
+    gamma = _checks.positive(gamma, "gamma")
+    beta = _checks.finite(beta, "beta")
+    return _binary_loss(
+        "focal_star", logits, targets, {"gamma": gamma, "beta": beta}, alpha=alpha,
+        reduction=reduction, weight=weight, normalizer=normalizer, validate=validate,
+    )
+
+
+@_with_shared_docs
+def sigmoid_softened_loss(
+    logits, targets, *, k=1.0, alpha=None, reduction="mean", weight=None, normalizer=None,
+    validate=None,
+):
+    r"""The "softened" hard-truncation loss of Su Jianlin (seed text 000), from logits.
+
+    .. math::
+
+        \ell = -t\,\alpha\,\sigma(-kx)\log\sigma(x) \;-\; (1-t)(1-\alpha)\,\sigma(kx)\log\sigma(-x)
+
+    The step that switches the loss off once an example is on the right side (see
+    :func:`sigmoid_hard_truncation_loss`) is replaced by a sigmoid of slope ``k``, so the model is
+    still told to keep easy examples where they are. ``k=1`` with ``alpha=None`` equals
+    ``sigmoid_focal_loss(alpha=None, gamma=1)``; ``k -> inf`` approaches the hard truncation at 0.5.
+
+    Args:
+        logits: raw scores.
+        targets: labels in [0, 1], the logits' shape.
+        k: slope >= 0 of the softened step, default 1. ``k=0`` is cross-entropy halved.
+        alpha: weight of the positive term in [0, 1] (negatives get ``1 - alpha``), or ``None``
+            (default): no weighting.
+@COMMON_ARGS
+@SHAPE
+
+    Example:
+        >>> import torch
+        >>> from focalloss import sigmoid_softened_loss
+        >>> sigmoid_softened_loss(torch.tensor([2.0, -1.0]), torch.tensor([1.0, 0.0]), k=2.0)
+        tensor(0.0198)
+    """
+    k = _checks.nonnegative(k, "k")
+    return _binary_loss(
+        "softened", logits, targets, {"k": k}, alpha=alpha, reduction=reduction, weight=weight,
+        normalizer=normalizer, validate=validate,
+    )
+
+
+@_with_shared_docs
+def sigmoid_hard_truncation_loss(
+    logits, targets, *, threshold=0.5, alpha=None, reduction="mean", weight=None, normalizer=None,
+    validate=None,
+):
+    r"""Hard-truncation loss (seed text 000): cross-entropy only where the prediction is wrong.
+
+    .. math::
+
+        \ell = -t\,\alpha\,[p \le m]\log p \;-\; (1-t)(1-\alpha)\,[p \ge 1-m]\log(1-p),
+        \qquad m = \text{threshold}
+
+    A positive with ``p > threshold`` or a negative with ``p < 1 - threshold`` is already right and
+    costs nothing (no gradient either); everything else costs its cross-entropy. The comparison is
+    made on the logit, against ``log(m / (1 - m))``, so it is exact in any dtype.
+
+    Args:
+        logits: raw scores.
+        targets: labels in [0, 1], the logits' shape.
+        threshold: ``m`` in [0, 1], default 0.5. ``m=1`` never truncates (cross-entropy); ``m=0``
+            always does (zero loss).
+        alpha: weight of the positive term in [0, 1] (negatives get ``1 - alpha``), or ``None``
+            (default): no weighting.
+@COMMON_ARGS
+@SHAPE
+
+    Example:
+        >>> import torch
+        >>> from focalloss import sigmoid_hard_truncation_loss
+        >>> x, t = torch.tensor([2.0, -1.0, -0.5]), torch.tensor([1.0, 0.0, 1.0])
+        >>> sigmoid_hard_truncation_loss(x, t, reduction="none")
+        tensor([0.0000, 0.0000, 0.9741])
+    """
+    threshold = _checks.unit_interval(threshold, "threshold")
+    return _binary_loss(
+        "hard_truncation", logits, targets, {"threshold": threshold}, alpha=alpha,
+        reduction=reduction, weight=weight, normalizer=normalizer, validate=validate,
+    )

@@ -1,0 +1,203 @@
+r"""Multi-class (softmax) losses from logits, shaped like ``torch.nn.functional.cross_entropy``.
+
+Each loss is a weighted sum of per-class terms :math:`\varphi_c`, the loss if all the target mass sat
+on class :math:`c`:
+
+.. math::
+
+    \ell(x, q) = \sum_c \alpha_c\, q_c\, \varphi_c(x),
+
+where :math:`q` is the target distribution: a one-hot row for a class index, the given row for
+probability targets, and with label smoothing :math:`\varepsilon` the mixture
+:math:`(1-\varepsilon) q + \varepsilon / C`, exactly as ``cross_entropy`` smooths.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..backends import torch_ops
+from . import _checks
+from ._docs import shared_sections
+from ._reduce import reduce
+
+__all__ = ["softmax_focal_loss", "softmax_softened_loss"]
+
+
+def _softmax_loss(
+    kind, logits, target, params, *, alpha, reduction, weight, ignore_index, label_smoothing,
+    normalizer, validate,
+):
+    reduction = _checks.reduction(reduction)
+    _checks.logits_tensor(logits, min_dim=2)
+    num_classes = logits.shape[1]
+    if num_classes == 0:
+        raise ValueError(f"logits must have at least one class in dimension 1; got shape {tuple(logits.shape)}")
+    ignore_index = _checks.ignore_index_value(ignore_index)
+    label_smoothing = _checks.unit_interval(label_smoothing, "label_smoothing")
+    normalizer = _checks.normalizer_value(normalizer, reduction)
+    tensors = [w for w in (weight, alpha) if isinstance(w, torch.Tensor)]
+    check_values = _checks.wants_values(validate, logits, target, *tensors)
+    is_index = _checks.class_target(target, logits, ignore_index, check_values)
+    compute_dtype = torch.promote_types(logits.dtype, torch.float32)
+    alpha = _checks.class_alpha(alpha, num_classes, logits.device, compute_dtype, check_values)
+    row_shape = logits.shape[:1] + logits.shape[2:]
+    weight = _checks.weight_tensor(weight, row_shape, logits.device, check_values)
+
+    counted = (target != ignore_index) if is_index else None
+    if weight is not None:
+        weight = weight.to(compute_dtype)
+        nonzero = (weight != 0).expand(row_shape)
+        counted = nonzero if counted is None else counted & nonzero
+    x = logits.to(compute_dtype)
+    if counted is not None:
+        # An ignored position may hold inf or NaN logits: replace them before any arithmetic.
+        x = torch.where(counted.unsqueeze(1), x, torch.zeros_like(x))
+
+    terms = torch_ops.softmax_terms(kind, x, params)
+    if isinstance(alpha, torch.Tensor):
+        terms = terms * alpha.view((1, num_classes) + (1,) * (logits.dim() - 2))
+    if is_index:
+        index = target if counted is None else torch.where(counted, target, torch.zeros_like(target))
+        loss = terms.gather(1, index.long().unsqueeze(1)).squeeze(1)
+    else:
+        q = target.to(compute_dtype)
+        if counted is not None:
+            q = torch.where(counted.unsqueeze(1), q, torch.zeros_like(q))
+        loss = (terms * q).sum(dim=1)
+    if label_smoothing > 0:
+        loss = (1.0 - label_smoothing) * loss + (label_smoothing / num_classes) * terms.sum(dim=1)
+    if isinstance(alpha, float):
+        loss = alpha * loss
+    if weight is not None:
+        loss = loss * weight
+    if counted is None:
+        count = loss.numel()
+        positives = lambda: torch.tensor(float(count), device=loss.device)  # noqa: E731
+    else:
+        loss = torch.where(counted, loss, torch.zeros_like(loss))
+        count = counted.sum()
+        positives = lambda: count  # noqa: E731
+    return reduce(
+        loss, reduction=reduction, normalizer=normalizer, count=count, positives=positives
+    ).to(logits.dtype)
+
+
+_COMMON_ARGS = """\
+        reduction: ``"mean"`` (default) divides the sum by the number of positions that count (not
+            ``ignore_index``, weight != 0); 0 when none does. Per-class ``alpha`` does not enter
+            the denominator (``cross_entropy(weight=w)`` divides by the sum of ``w[target]``; pass
+            ``normalizer=alpha[target].sum()`` for that). ``"sum"`` adds the losses up.
+            ``"none"`` returns one loss per position.
+        weight: optional tensor broadcastable to the target positions ``(N, d1, ...)``, finite and
+            >= 0, multiplying each position's loss; a zero weight removes the position completely.
+        ignore_index: class index whose positions are left out completely (loss, mean's count and
+            gradient), even when their logits are inf or NaN. Default -100. Applies to class-index
+            targets only.
+        label_smoothing: epsilon in [0, 1], default 0. The target becomes
+            ``(1 - epsilon) * q + epsilon / C``, as in ``cross_entropy``, and the loss is the sum
+            above over every class.
+        normalizer: ``None``; a number or one-element tensor that divides the summed loss instead
+            of the count; or ``"positives"``: max(1, number of positions that count), since every
+            counted position carries one unit of target mass. Under ``torch.distributed`` that
+            count is summed over ranks and each rank divides by max(1, total) / world_size, so
+            DDP's gradient averaging reproduces one process on the whole batch (every rank must
+            call). Not allowed with ``reduction="sum"``; with ``"none"`` it divides every position.
+        validate: checks that read values (class indices in range, probabilities in [0, 1] summing
+            to 1, weights and alpha >= 0) run when ``True``, are skipped when ``False``, and by
+            default (``None``) run for CPU tensors only, since on an accelerator they would wait
+            for the device (an out-of-range index then fails inside the gather).
+"""
+
+_SHAPE = """
+    Shape:
+        - logits: ``(N, C)`` or ``(N, C, d1, ..., dk)``, floating point; float16 and bfloat16 are
+          computed in float32.
+        - target: class indices ``(N)`` or ``(N, d1, ..., dk)`` of an integer dtype, values in
+          ``[0, C)`` or ``ignore_index``; or probabilities of the logits' shape and a floating
+          dtype, each row summing to 1 over dimension 1.
+        - output: a scalar, or ``(N)`` / ``(N, d1, ..., dk)`` for ``reduction="none"``; in the
+          logits' dtype.
+"""
+
+_with_shared_docs = shared_sections(COMMON_ARGS=_COMMON_ARGS, SHAPE=_SHAPE)
+
+
+@_with_shared_docs
+def softmax_focal_loss(
+    logits, target, *, alpha=None, gamma=2.0, reduction="mean", weight=None, ignore_index=-100,
+    label_smoothing=0.0, normalizer=None, validate=None,
+):
+    r"""Multi-class focal loss from logits: cross-entropy scaled down on confident classes.
+
+    .. math::
+
+        \ell = \sum_c \alpha_c\, q_c\, (1 - p_c)^\gamma\, (-\log p_c), \qquad p = \mathrm{softmax}(x)
+
+    For a class-index target :math:`y` without smoothing this is
+    :math:`-\alpha_y (1-p_y)^\gamma \log p_y`. :math:`(1 - p_c)` is computed from the other classes'
+    log-sum-exp, so loss and gradient stay finite and accurate when :math:`p_c` rounds to 1, for any
+    gamma >= 0, logits up to +-1e4 and any dtype.
+
+    Args:
+        logits: raw scores, classes in dimension 1.
+        target: class indices or class probabilities (see Shape).
+        alpha: ``None`` (default): no weighting. A float >= 0 multiplies every class (it only
+            rescales the loss; there is no "background class"). A length-C sequence or tensor of
+            weights >= 0 gives class ``c`` the weight ``alpha[c]`` (e.g. from :func:`class_weights`).
+        gamma: focusing parameter >= 0, default 2. ``gamma=0`` with ``alpha=None`` is
+            ``cross_entropy``, label smoothing and ignore_index included.
+@COMMON_ARGS
+@SHAPE
+
+    Example:
+        >>> import torch
+        >>> from focalloss import softmax_focal_loss
+        >>> logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
+        >>> softmax_focal_loss(logits, torch.tensor([0, 1]), alpha=[1.0, 2.0, 0.5])
+        tensor(2.6067)
+    """
+    gamma = _checks.nonnegative(gamma, "gamma")
+    return _softmax_loss(
+        "focal", logits, target, {"gamma": gamma}, alpha=alpha, reduction=reduction, weight=weight,
+        ignore_index=ignore_index, label_smoothing=label_smoothing, normalizer=normalizer,
+        validate=validate,
+    )
+
+
+@_with_shared_docs
+def softmax_softened_loss(
+    logits, target, *, k=1.0, alpha=None, reduction="mean", weight=None, ignore_index=-100,
+    label_smoothing=0.0, normalizer=None, validate=None,
+):
+    r"""Multi-class "softened" loss of Su Jianlin (seed text 000), from logits.
+
+    .. math::
+
+        \ell = \sum_c \alpha_c\, q_c\, \mathrm{softmax}(-k x)_c\, (-\log \mathrm{softmax}(x)_c)
+
+    For a class-index target :math:`y`: :math:`-\mathrm{softmax}(-kx)_y \log p_y`. The weight
+    :math:`\mathrm{softmax}(-kx)_y` is small when the target's logit already stands above the others.
+
+    Args:
+        logits: raw scores, classes in dimension 1.
+        target: class indices or class probabilities (see Shape).
+        k: slope >= 0, default 1. ``k=0`` weights every class by 1/C.
+        alpha: ``None`` (default), a float >= 0 that multiplies every class, or one weight >= 0 per
+            class.
+@COMMON_ARGS
+@SHAPE
+
+    Example:
+        >>> import torch
+        >>> from focalloss import softmax_softened_loss
+        >>> logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
+        >>> softmax_softened_loss(logits, torch.tensor([0, 1]))
+        tensor(0.6764)
+    """
+    k = _checks.nonnegative(k, "k")
+    return _softmax_loss(
+        "softened", logits, target, {"k": k}, alpha=alpha, reduction=reduction, weight=weight,
+        ignore_index=ignore_index, label_smoothing=label_smoothing, normalizer=normalizer,
+        validate=validate,
+    )

@@ -1,0 +1,19 @@
+"""``nn.Module`` forms of the losses."""
+
+from .modules import (
+    SigmoidFocalLoss,
+    SigmoidFocalLossStar,
+    SigmoidHardTruncationLoss,
+    SigmoidSoftenedLoss,
+    SoftmaxFocalLoss,
+    SoftmaxSoftenedLoss,
+)
+
+__all__ = [
+    "SigmoidFocalLoss",
+    "SigmoidFocalLossStar",
+    "SigmoidHardTruncationLoss",
+    "SigmoidSoftenedLoss",
+    "SoftmaxFocalLoss",
+    "SoftmaxSoftenedLoss",
+]

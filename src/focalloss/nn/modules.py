@@ -1,0 +1,237 @@
+"""``nn.Module`` wrappers: settings fixed at construction, ``forward`` is one call to the functional.
+
+Tensor settings (a per-class ``alpha``, a ``weight``) are registered buffers, so they follow
+``.to()`` / ``.cuda()`` and are saved in ``state_dict``.
+"""
+
+from __future__ import annotations
+
+from numbers import Real
+
+import torch
+from torch import nn
+
+from .. import functional as F
+
+__all__ = [
+    "SigmoidFocalLoss",
+    "SigmoidFocalLossStar",
+    "SigmoidHardTruncationLoss",
+    "SigmoidSoftenedLoss",
+    "SoftmaxFocalLoss",
+    "SoftmaxSoftenedLoss",
+]
+
+
+class _Loss(nn.Module):
+    """Keeps the settings: numbers and None as attributes, tensors and sequences as buffers."""
+
+    def __init__(self, settings, tensor_settings):
+        super().__init__()
+        self._setting_names = tuple(settings) + tuple(tensor_settings)
+        for name, value in settings.items():
+            setattr(self, name, value)
+        for name, value in tensor_settings.items():
+            if value is None or isinstance(value, Real):
+                setattr(self, name, value)
+            else:
+                self.register_buffer(name, torch.as_tensor(value, dtype=torch.float32))
+
+    def _settings(self):
+        return {name: getattr(self, name) for name in self._setting_names}
+
+    def extra_repr(self):
+        parts = []
+        for name, value in self._settings().items():
+            if isinstance(value, torch.Tensor):
+                value = f"tensor(shape={tuple(value.shape)})" if value.numel() > 8 else value.tolist()
+            parts.append(f"{name}={value!r}")
+        return ", ".join(parts)
+
+
+class SigmoidFocalLoss(_Loss):
+    r"""Module form of :func:`focalloss.sigmoid_focal_loss`.
+
+    .. math::
+
+        \ell = -t\,\alpha\,(1-p)^\gamma \log p - (1-t)(1-\alpha)\,p^\gamma \log(1-p)
+
+    Args:
+        alpha: positives' weight in [0, 1] (negatives 1 - alpha) or None; default 0.25.
+        gamma: focusing parameter >= 0; default 2.
+        reduction: ``"none"``, ``"mean"`` (default) or ``"sum"``.
+        weight: optional elementwise weights broadcastable to the logits (a buffer), e.g. ``(C,)``.
+        normalizer: None, ``"positives"`` or a number (see the functional).
+        validate: None (value checks on CPU only), True or False.
+
+    Shape:
+        - input: ``(*)`` logits; target: ``(*)`` in [0, 1]; output: scalar, or ``(*)`` for "none".
+
+    Example:
+        >>> import torch
+        >>> from focalloss import SigmoidFocalLoss
+        >>> criterion = SigmoidFocalLoss(alpha=0.25, gamma=2.0, normalizer="positives")
+        >>> criterion(torch.tensor([[2.0, -1.0]]), torch.tensor([[1.0, 0.0]]))
+        tensor(0.0174)
+    """
+
+    def __init__(self, *, alpha=0.25, gamma=2.0, reduction="mean", weight=None, normalizer=None, validate=None):
+        super().__init__(
+            {"alpha": alpha, "gamma": gamma, "reduction": reduction, "normalizer": normalizer,
+             "validate": validate},
+            {"weight": weight},
+        )
+
+    def forward(self, input, target):
+        return F.sigmoid_focal_loss(input, target, **self._settings())
+
+
+class SigmoidFocalLossStar(_Loss):
+    r"""Module form of :func:`focalloss.sigmoid_focal_loss_star`: :math:`-\log\sigma(\gamma x_t+\beta)/\gamma`.
+
+    Args:
+        gamma: slope > 0, default 1. beta: shift, default 0. alpha: None (default) or in [0, 1].
+        reduction, weight, normalizer, validate: as in :class:`SigmoidFocalLoss`.
+
+    Shape:
+        - input: ``(*)`` logits; target: ``(*)`` in [0, 1]; output: scalar, or ``(*)`` for "none".
+
+    Example:
+        >>> import torch
+        >>> from focalloss import SigmoidFocalLossStar
+        >>> SigmoidFocalLossStar(gamma=2.0, beta=1.0)(torch.tensor([2.0]), torch.tensor([1.0]))
+        tensor(0.0034)
+    """
+
+    def __init__(self, *, gamma=1.0, beta=0.0, alpha=None, reduction="mean", weight=None, normalizer=None,
+                 validate=None):
+        super().__init__(
+            {"gamma": gamma, "beta": beta, "alpha": alpha, "reduction": reduction, "normalizer": normalizer,
+             "validate": validate},
+            {"weight": weight},
+        )
+
+    def forward(self, input, target):
+        return F.sigmoid_focal_loss_star(input, target, **self._settings())
+
+
+class SigmoidSoftenedLoss(_Loss):
+    r"""Module form of :func:`focalloss.sigmoid_softened_loss`: :math:`-\sigma(-kx_t)\log\sigma(x_t)`.
+
+    Args:
+        k: slope >= 0, default 1. alpha: None (default) or in [0, 1].
+        reduction, weight, normalizer, validate: as in :class:`SigmoidFocalLoss`.
+
+    Shape:
+        - input: ``(*)`` logits; target: ``(*)`` in [0, 1]; output: scalar, or ``(*)`` for "none".
+
+    Example:
+        >>> import torch
+        >>> from focalloss import SigmoidSoftenedLoss
+        >>> SigmoidSoftenedLoss(k=2.0)(torch.tensor([2.0]), torch.tensor([1.0]))
+        tensor(0.0023)
+    """
+
+    def __init__(self, *, k=1.0, alpha=None, reduction="mean", weight=None, normalizer=None, validate=None):
+        super().__init__(
+            {"k": k, "alpha": alpha, "reduction": reduction, "normalizer": normalizer, "validate": validate},
+            {"weight": weight},
+        )
+
+    def forward(self, input, target):
+        return F.sigmoid_softened_loss(input, target, **self._settings())
+
+
+class SigmoidHardTruncationLoss(_Loss):
+    r"""Module form of :func:`focalloss.sigmoid_hard_truncation_loss`: CE only where the prediction is wrong.
+
+    Args:
+        threshold: in [0, 1], default 0.5. alpha: None (default) or in [0, 1].
+        reduction, weight, normalizer, validate: as in :class:`SigmoidFocalLoss`.
+
+    Shape:
+        - input: ``(*)`` logits; target: ``(*)`` in [0, 1]; output: scalar, or ``(*)`` for "none".
+
+    Example:
+        >>> import torch
+        >>> from focalloss import SigmoidHardTruncationLoss
+        >>> SigmoidHardTruncationLoss(threshold=0.9)(torch.tensor([2.0]), torch.tensor([1.0]))
+        tensor(0.1269)
+    """
+
+    def __init__(self, *, threshold=0.5, alpha=None, reduction="mean", weight=None, normalizer=None,
+                 validate=None):
+        super().__init__(
+            {"threshold": threshold, "alpha": alpha, "reduction": reduction, "normalizer": normalizer,
+             "validate": validate},
+            {"weight": weight},
+        )
+
+    def forward(self, input, target):
+        return F.sigmoid_hard_truncation_loss(input, target, **self._settings())
+
+
+class SoftmaxFocalLoss(_Loss):
+    r"""Module form of :func:`focalloss.softmax_focal_loss`: :math:`\sum_c \alpha_c q_c (1-p_c)^\gamma(-\log p_c)`.
+
+    Args:
+        alpha: None (default), a float multiplying every class, or one weight per class (a buffer).
+        gamma: focusing parameter >= 0, default 2.
+        reduction: ``"none"``, ``"mean"`` (default) or ``"sum"``.
+        weight: optional per-position weights broadcastable to ``(N, d1, ...)`` (a buffer).
+        ignore_index: default -100. label_smoothing: in [0, 1], default 0.
+        normalizer: None, ``"positives"`` or a number. validate: None, True or False.
+
+    Shape:
+        - input: ``(N, C)`` or ``(N, C, d1, ...)``; target: indices ``(N, d1, ...)`` or probabilities
+          like input; output: scalar, or ``(N, d1, ...)`` for "none".
+
+    Example:
+        >>> import torch
+        >>> from focalloss import SoftmaxFocalLoss, class_weights
+        >>> criterion = SoftmaxFocalLoss(alpha=class_weights([900, 90, 10]), gamma=2.0)
+        >>> criterion(torch.tensor([[2.0, 0.5, -1.0]]), torch.tensor([2]))
+        tensor(8.0003)
+    """
+
+    def __init__(self, *, alpha=None, gamma=2.0, reduction="mean", weight=None, ignore_index=-100,
+                 label_smoothing=0.0, normalizer=None, validate=None):
+        super().__init__(
+            {"gamma": gamma, "reduction": reduction, "ignore_index": ignore_index,
+             "label_smoothing": label_smoothing, "normalizer": normalizer, "validate": validate},
+            {"alpha": alpha, "weight": weight},
+        )
+
+    def forward(self, input, target):
+        return F.softmax_focal_loss(input, target, **self._settings())
+
+
+class SoftmaxSoftenedLoss(_Loss):
+    r"""Module form of :func:`focalloss.softmax_softened_loss`: :math:`-\mathrm{softmax}(-kx)_y\log p_y`.
+
+    Args:
+        k: slope >= 0, default 1. alpha: None (default), a float, or one weight per class (a buffer).
+        reduction, weight, ignore_index, label_smoothing, normalizer, validate: as in
+        :class:`SoftmaxFocalLoss`.
+
+    Shape:
+        - input: ``(N, C)`` or ``(N, C, d1, ...)``; target: indices ``(N, d1, ...)`` or probabilities
+          like input; output: scalar, or ``(N, d1, ...)`` for "none".
+
+    Example:
+        >>> import torch
+        >>> from focalloss import SoftmaxSoftenedLoss
+        >>> SoftmaxSoftenedLoss(k=1.0)(torch.tensor([[2.0, 0.5, -1.0]]), torch.tensor([0]))
+        tensor(0.0094)
+    """
+
+    def __init__(self, *, k=1.0, alpha=None, reduction="mean", weight=None, ignore_index=-100,
+                 label_smoothing=0.0, normalizer=None, validate=None):
+        super().__init__(
+            {"k": k, "reduction": reduction, "ignore_index": ignore_index, "label_smoothing": label_smoothing,
+             "normalizer": normalizer, "validate": validate},
+            {"alpha": alpha, "weight": weight},
+        )
+
+    def forward(self, input, target):
+        return F.softmax_softened_loss(input, target, **self._settings())

@@ -1,0 +1,408 @@
+r"""NumPy float64 reference of every loss in the library: values, analytic gradients, binary hessians.
+
+This module is the one source of truth for the math. The PyTorch code is tested against it, and the
+gradient-boosting objectives build on its derivatives. It is written for clarity and accuracy, not
+speed, and imports nothing but NumPy.
+
+Every binary loss has the form
+
+.. math::
+
+    \ell(x, t) = t\,\alpha\,A(x) + (1 - t)(1 - \alpha)\,A(-x)
+
+where :math:`A(x)` is the loss of a positive label at logit :math:`x` (the loss of a negative label
+is the mirror image :math:`A(-x)`), :math:`t \in [0, 1]` is the target and ``alpha=None`` sets both
+weights to 1. Soft targets therefore give the expectation of the hard-label loss, linear in ``t``.
+
+=====================  ==================================================================
+loss                   :math:`A(x)` with :math:`p = \sigma(x)`
+=====================  ==================================================================
+focal                  :math:`-(1 - p)^\gamma \log p`
+softened (seed 000)    :math:`-\sigma(-k x) \log p`
+hard truncation        :math:`-[p \le \text{threshold}] \log p`
+focal star (FL*)       :math:`-\log \sigma(\gamma x + \beta) / \gamma`
+=====================  ==================================================================
+
+Multi-class losses take a target distribution :math:`q` over the ``C`` classes (a one-hot row for a
+class index, smoothed as in ``torch.nn.functional.cross_entropy`` when ``label_smoothing > 0``) and
+per-class weights :math:`\alpha_c`:
+
+.. math::
+
+    \ell(x, q) = \sum_c \alpha_c\, q_c\, \varphi_c(x), \qquad
+    \varphi_c = (1 - p_c)^\gamma (-\log p_c) \text{ (focal)}, \quad
+    \varphi_c = \mathrm{softmax}(-k x)_c (-\log p_c) \text{ (softened)}
+
+Reductions follow the library: ``"none"``, ``"sum"``, and ``"mean"``, which divides the sum by the
+number of elements that count (not ignored, not zero-weighted) and gives 0 when none does. A
+``normalizer`` (a positive number, or ``"positives"``: max(1, the target mass of the counted
+elements)) replaces that denominator.
+
+Example:
+    >>> import numpy as np
+    >>> from focalloss import reference
+    >>> x, t = np.array([2.0]), np.array([1.0])
+    >>> reference.sigmoid_focal_loss(x, t, alpha=None, gamma=0.0).round(6)  # = BCE
+    array([0.126928])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "class_weights",
+    "sigmoid_focal_loss",
+    "sigmoid_focal_loss_grad",
+    "sigmoid_focal_loss_hess",
+    "sigmoid_focal_loss_star",
+    "sigmoid_focal_loss_star_grad",
+    "sigmoid_focal_loss_star_hess",
+    "sigmoid_hard_truncation_loss",
+    "sigmoid_hard_truncation_loss_grad",
+    "sigmoid_hard_truncation_loss_hess",
+    "sigmoid_softened_loss",
+    "sigmoid_softened_loss_grad",
+    "sigmoid_softened_loss_hess",
+    "softmax_focal_loss",
+    "softmax_focal_loss_grad",
+    "softmax_softened_loss",
+    "softmax_softened_loss_grad",
+]
+
+
+# --------------------------------------------------------------------------------------------------
+# Elementary functions, stable for any finite argument
+# --------------------------------------------------------------------------------------------------
+def _log_sigmoid(x):
+    return -np.logaddexp(0.0, -x)
+
+
+def _sigmoid(x):
+    return np.exp(_log_sigmoid(x))
+
+
+def _pow_from_log(log_base, gamma):
+    """base**gamma from log(base), with 0**0 = 1 (gamma=0 means no modulation at all)."""
+    if gamma == 0:
+        return np.ones_like(log_base)
+    return np.exp(gamma * log_base)
+
+
+# --------------------------------------------------------------------------------------------------
+# Binary losses: the positive-label term A(z) and its first two derivatives
+# --------------------------------------------------------------------------------------------------
+def _focal_term(z, *, gamma):
+    """A(z) = -(1-p)^gamma log p, with A' and A'' in closed form (p = sigmoid(z), q = 1-p)."""
+    log_p, log_q = _log_sigmoid(z), _log_sigmoid(-z)
+    p, q = np.exp(log_p), np.exp(log_q)
+    q_gamma = _pow_from_log(log_q, gamma)
+    value = -q_gamma * log_p
+    first = q_gamma * (gamma * p * log_p - q)
+    second = p * q_gamma * ((2.0 * gamma + 1.0) * q + gamma * log_p * (q - gamma * p))
+    return value, first, second
+
+
+def _softened_term(z, *, k):
+    """A(z) = -sigmoid(-k z) log p: the hard truncation softened by a sigmoid of slope k."""
+    log_p, q, p = _log_sigmoid(z), _sigmoid(-z), _sigmoid(z)
+    s, r = _sigmoid(-k * z), _sigmoid(k * z)
+    value = -s * log_p
+    first = k * s * r * log_p - s * q
+    second = k * k * s * r * (s - r) * log_p + 2.0 * k * s * r * q + s * p * q
+    return value, first, second
+
+
+def _hard_truncation_term(z, *, threshold):
+    """A(z) = -log p where p <= threshold, else 0 (already right: no loss, no gradient)."""
+    with np.errstate(divide="ignore"):
+        cut = np.log(threshold) - np.log1p(-threshold)  # logit(threshold), +-inf at 0 and 1
+    active = z <= cut
+    q, p = _sigmoid(-z), _sigmoid(z)
+    value = np.where(active, -_log_sigmoid(z), 0.0)
+    first = np.where(active, -q, 0.0)
+    second = np.where(active, p * q, 0.0)
+    return value, first, second
+
+
+def _focal_star_term(z, *, gamma, beta):
+    """A(z) = -log sigmoid(gamma z + beta) / gamma (FL*, appendix of Lin et al.)."""
+    u = gamma * z + beta
+    value = -_log_sigmoid(u) / gamma
+    first = -_sigmoid(-u)
+    second = gamma * _sigmoid(u) * _sigmoid(-u)
+    return value, first, second
+
+
+def _binary_parts(term, x, t, alpha, weight):
+    """Weighted per-element (value, d/dx, d2/dx2), the counted mask and the positives' mass."""
+    x = np.asarray(x, dtype=np.float64)
+    t = np.broadcast_to(np.asarray(t, dtype=np.float64), x.shape)
+    w = np.ones_like(x) if weight is None else np.broadcast_to(np.asarray(weight, np.float64), x.shape)
+    counted = w != 0
+    x = np.where(counted, x, 0.0)  # ignored elements may hold inf or NaN: they must change nothing
+    t = np.where(counted, t, 0.0)
+    a_pos, a_neg = (1.0, 1.0) if alpha is None else (alpha, 1.0 - alpha)
+    pos, neg = term(x), term(-x)
+    w_pos, w_neg = w * t * a_pos, w * (1.0 - t) * a_neg
+    value = w_pos * pos[0] + w_neg * neg[0]
+    first = w_pos * pos[1] - w_neg * neg[1]
+    second = w_pos * pos[2] + w_neg * neg[2]
+    return value, first, second, counted, t.sum()
+
+
+# --------------------------------------------------------------------------------------------------
+# Reductions
+# --------------------------------------------------------------------------------------------------
+def _denominator(counted, positives, reduction, normalizer):
+    if normalizer is None:
+        return max(1.0, float(np.sum(counted))) if reduction == "mean" else 1.0
+    if isinstance(normalizer, str):  # "positives"
+        return max(1.0, float(positives))
+    return float(normalizer)
+
+
+def _reduce(values, denominator, reduction):
+    if reduction == "none":
+        return values / denominator
+    return np.sum(values) / denominator
+
+
+def _reduce_grad(elem_grad, denominator, reduction, grad_output, shape):
+    """Gradient of the reduced output, given the per-element gradients and grad_output."""
+    if grad_output is None:
+        grad_output = np.ones(shape) if reduction == "none" else 1.0
+    return elem_grad * np.asarray(grad_output, dtype=np.float64) / denominator
+
+
+def _binary_loss(term, x, t, alpha, weight, reduction, normalizer):
+    value, _, _, counted, positives = _binary_parts(term, x, t, alpha, weight)
+    return _reduce(value, _denominator(counted, positives, reduction, normalizer), reduction)
+
+
+def _binary_grad(term, x, t, alpha, weight, reduction, normalizer, grad_output):
+    _, first, _, counted, positives = _binary_parts(term, x, t, alpha, weight)
+    denominator = _denominator(counted, positives, reduction, normalizer)
+    return _reduce_grad(first, denominator, reduction, grad_output, first.shape)
+
+
+def _binary_hess(term, x, t, alpha, weight):
+    return _binary_parts(term, x, t, alpha, weight)[2]
+
+
+# --------------------------------------------------------------------------------------------------
+# Public binary API. Each loss has three functions: the (reduced) loss, the gradient of that output
+# with respect to the logits (times grad_output), and the per-element second derivative.
+# --------------------------------------------------------------------------------------------------
+def sigmoid_focal_loss(x, t, *, alpha=0.25, gamma=2.0, reduction="none", weight=None, normalizer=None):
+    r"""Binary focal loss :math:`t\alpha(1-p)^\gamma(-\log p) + (1-t)(1-\alpha)p^\gamma(-\log(1-p))`."""
+    return _binary_loss(lambda z: _focal_term(z, gamma=gamma), x, t, alpha, weight, reduction, normalizer)
+
+
+def sigmoid_focal_loss_grad(
+    x, t, *, alpha=0.25, gamma=2.0, reduction="none", weight=None, normalizer=None, grad_output=None
+):
+    """Gradient of :func:`sigmoid_focal_loss` with respect to ``x``, times ``grad_output``."""
+    term = lambda z: _focal_term(z, gamma=gamma)  # noqa: E731
+    return _binary_grad(term, x, t, alpha, weight, reduction, normalizer, grad_output)
+
+
+def sigmoid_focal_loss_hess(x, t, *, alpha=0.25, gamma=2.0, weight=None):
+    """Per-element second derivative of the unreduced :func:`sigmoid_focal_loss`."""
+    return _binary_hess(lambda z: _focal_term(z, gamma=gamma), x, t, alpha, weight)
+
+
+def sigmoid_softened_loss(x, t, *, k=1.0, alpha=None, reduction="none", weight=None, normalizer=None):
+    r"""Softened loss: :math:`-\sigma(-kx)\log\sigma(x)` for t=1, :math:`-\sigma(kx)\log\sigma(-x)` for t=0."""
+    return _binary_loss(lambda z: _softened_term(z, k=k), x, t, alpha, weight, reduction, normalizer)
+
+
+def sigmoid_softened_loss_grad(
+    x, t, *, k=1.0, alpha=None, reduction="none", weight=None, normalizer=None, grad_output=None
+):
+    """Gradient of :func:`sigmoid_softened_loss` with respect to ``x``, times ``grad_output``."""
+    term = lambda z: _softened_term(z, k=k)  # noqa: E731
+    return _binary_grad(term, x, t, alpha, weight, reduction, normalizer, grad_output)
+
+
+def sigmoid_softened_loss_hess(x, t, *, k=1.0, alpha=None, weight=None):
+    """Per-element second derivative of the unreduced :func:`sigmoid_softened_loss`."""
+    return _binary_hess(lambda z: _softened_term(z, k=k), x, t, alpha, weight)
+
+
+def sigmoid_hard_truncation_loss(
+    x, t, *, threshold=0.5, alpha=None, reduction="none", weight=None, normalizer=None
+):
+    """Cross-entropy where the prediction is on the wrong side of ``threshold``, 0 where it is right."""
+    term = lambda z: _hard_truncation_term(z, threshold=threshold)  # noqa: E731
+    return _binary_loss(term, x, t, alpha, weight, reduction, normalizer)
+
+
+def sigmoid_hard_truncation_loss_grad(
+    x, t, *, threshold=0.5, alpha=None, reduction="none", weight=None, normalizer=None, grad_output=None
+):
+    """Gradient of :func:`sigmoid_hard_truncation_loss` (zero where the loss is truncated)."""
+    term = lambda z: _hard_truncation_term(z, threshold=threshold)  # noqa: E731
+    return _binary_grad(term, x, t, alpha, weight, reduction, normalizer, grad_output)
+
+
+def sigmoid_hard_truncation_loss_hess(x, t, *, threshold=0.5, alpha=None, weight=None):
+    """Per-element second derivative of the unreduced :func:`sigmoid_hard_truncation_loss`."""
+    return _binary_hess(lambda z: _hard_truncation_term(z, threshold=threshold), x, t, alpha, weight)
+
+
+def sigmoid_focal_loss_star(
+    x, t, *, gamma=1.0, beta=0.0, alpha=None, reduction="none", weight=None, normalizer=None
+):
+    r"""FL*: :math:`-\log\sigma(\gamma x_t + \beta)/\gamma` with :math:`x_t = x` (t=1), :math:`-x` (t=0)."""
+    term = lambda z: _focal_star_term(z, gamma=gamma, beta=beta)  # noqa: E731
+    return _binary_loss(term, x, t, alpha, weight, reduction, normalizer)
+
+
+def sigmoid_focal_loss_star_grad(
+    x, t, *, gamma=1.0, beta=0.0, alpha=None, reduction="none", weight=None, normalizer=None,
+    grad_output=None,
+):
+    """Gradient of :func:`sigmoid_focal_loss_star` with respect to ``x``, times ``grad_output``."""
+    term = lambda z: _focal_star_term(z, gamma=gamma, beta=beta)  # noqa: E731
+    return _binary_grad(term, x, t, alpha, weight, reduction, normalizer, grad_output)
+
+
+def sigmoid_focal_loss_star_hess(x, t, *, gamma=1.0, beta=0.0, alpha=None, weight=None):
+    """Per-element second derivative of the unreduced :func:`sigmoid_focal_loss_star`."""
+    return _binary_hess(lambda z: _focal_star_term(z, gamma=gamma, beta=beta), x, t, alpha, weight)
+
+
+# --------------------------------------------------------------------------------------------------
+# Multi-class losses. Rows are laid out classes-last inside this section.
+# --------------------------------------------------------------------------------------------------
+def _log_probs(z):
+    """log p and log(1 - p) for every class, accurate even when one class takes all the mass.
+
+    For the most likely class m, with S = sum_{j != m} exp(z_j - z_m): log p_m = -log1p(S) and
+    log(1 - p_m) = log S - log1p(S), with log S from a log-sum-exp (no cancellation, no underflow).
+    Every other class has p <= 1/2, where log1p(-p) is well conditioned. Also returns
+    r = log(p) / (1 - p), the ratio the focal gradient needs, with its limit -1 as p -> 1.
+    """
+    num_classes = z.shape[-1]
+    top = np.argmax(z, axis=-1)[..., None]
+    is_top = np.arange(num_classes) == top
+    shifted = z - np.take_along_axis(z, top, axis=-1)
+    others = np.where(is_top, -np.inf, shifted)
+    if num_classes == 1:
+        log_s = np.full(z.shape[:-1] + (1,), -np.inf)
+    else:
+        peak = np.max(others, axis=-1, keepdims=True)
+        log_s = peak + np.log(np.sum(np.exp(others - peak), axis=-1, keepdims=True))
+    log1p_s = np.logaddexp(0.0, log_s)
+    log_p = shifted - log1p_s
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_1mp = np.where(is_top, log_s - log1p_s, np.log1p(-np.exp(np.minimum(log_p, np.log(0.5)))))
+        s = np.exp(log_s)
+        ratio_top = np.where(s > 0, -(1.0 + s) * log1p_s / s, -1.0)
+        ratio = np.where(is_top, ratio_top, log_p / np.exp(log_1mp))
+    return log_p, log_1mp, ratio
+
+
+def _softmax_parts(kind, z, w, params):
+    """Per-row loss and its gradient for class-weighted targets w = alpha * q (classes last)."""
+    log_p, log_1mp, ratio = _log_probs(z)
+    p = np.exp(log_p)
+    if kind == "focal":
+        gamma = params["gamma"]
+        mod = _pow_from_log(log_1mp, gamma)
+        phi = mod * (-log_p)
+        dphi = mod * (gamma * p * ratio - 1.0)  # d phi_c / d log p_c
+        loss = np.sum(w * phi, axis=-1)
+        grad = w * dphi - p * np.sum(w * dphi, axis=-1, keepdims=True)
+        return loss, grad
+    k = params["k"]  # softened: phi_c = softmax(-k z)_c * (-log p_c)
+    neg = -k * z
+    s = np.exp(neg - np.max(neg, axis=-1, keepdims=True))
+    s /= np.sum(s, axis=-1, keepdims=True)
+    ws_nll = w * s * (-log_p)
+    loss = np.sum(ws_nll, axis=-1)
+    grad = (
+        -k * (ws_nll - s * np.sum(ws_nll, axis=-1, keepdims=True))
+        - w * s
+        + p * np.sum(w * s, axis=-1, keepdims=True)
+    )
+    return loss, grad
+
+
+def _softmax(kind, x, target, params, alpha, weight, ignore_index, label_smoothing, reduction,
+             normalizer, grad_output):
+    """(reduced loss, gradient of it times grad_output) for a multi-class loss; class axis is 1."""
+    x = np.asarray(x, dtype=np.float64)
+    num_classes = x.shape[1]
+    z = np.moveaxis(x, 1, -1)
+    target = np.asarray(target)
+    if np.issubdtype(target.dtype, np.integer):
+        counted = target != ignore_index
+        q = (np.arange(num_classes) == np.where(counted, target, 0)[..., None]).astype(np.float64)
+    else:
+        counted = np.ones(z.shape[:-1], dtype=bool)
+        q = np.moveaxis(target.astype(np.float64), 1, -1)
+    q = (1.0 - label_smoothing) * q + label_smoothing / num_classes
+    w_row = np.ones(z.shape[:-1]) if weight is None else np.broadcast_to(np.asarray(weight, np.float64), z.shape[:-1])
+    counted = counted & (w_row != 0)
+    z = np.where(counted[..., None], z, 0.0)
+    q = np.where(counted[..., None], q, 0.0)
+    a = 1.0 if alpha is None else np.asarray(alpha, dtype=np.float64)
+    loss_row, grad_row = _softmax_parts(kind, z, a * q, params)
+    loss_row = np.where(counted, w_row * loss_row, 0.0)
+    denominator = _denominator(counted, np.sum(counted), reduction, normalizer)
+    scale = _reduce_grad(np.where(counted, w_row, 0.0), denominator, reduction, grad_output, loss_row.shape)
+    return _reduce(loss_row, denominator, reduction), np.moveaxis(scale[..., None] * grad_row, -1, 1)
+
+
+def softmax_focal_loss(x, target, *, alpha=None, gamma=2.0, reduction="none", weight=None,
+                       ignore_index=-100, label_smoothing=0.0, normalizer=None):
+    r"""Multi-class focal loss :math:`\sum_c \alpha_c q_c (1-p_c)^\gamma (-\log p_c)`.
+
+    ``x`` is (N, C, d1, ...); ``target`` holds class indices (N, d1, ...) or probabilities shaped like
+    ``x``. For ``normalizer="positives"`` the positives are the counted positions (each carries one
+    unit of target mass).
+    """
+    return _softmax("focal", x, target, {"gamma": gamma}, alpha, weight, ignore_index, label_smoothing,
+                    reduction, normalizer, grad_output=None)[0]
+
+
+def softmax_focal_loss_grad(x, target, *, alpha=None, gamma=2.0, reduction="none", weight=None,
+                            ignore_index=-100, label_smoothing=0.0, normalizer=None, grad_output=None):
+    """Gradient of :func:`softmax_focal_loss` with respect to ``x``, times ``grad_output``."""
+    return _softmax("focal", x, target, {"gamma": gamma}, alpha, weight, ignore_index, label_smoothing,
+                    reduction, normalizer, grad_output)[1]
+
+
+def softmax_softened_loss(x, target, *, k=1.0, alpha=None, reduction="none", weight=None,
+                          ignore_index=-100, label_smoothing=0.0, normalizer=None):
+    r"""Multi-class softened loss :math:`\sum_c \alpha_c q_c\,\mathrm{softmax}(-kx)_c(-\log p_c)`."""
+    return _softmax("softened", x, target, {"k": k}, alpha, weight, ignore_index, label_smoothing,
+                    reduction, normalizer, grad_output=None)[0]
+
+
+def softmax_softened_loss_grad(x, target, *, k=1.0, alpha=None, reduction="none", weight=None,
+                               ignore_index=-100, label_smoothing=0.0, normalizer=None, grad_output=None):
+    """Gradient of :func:`softmax_softened_loss` with respect to ``x``, times ``grad_output``."""
+    return _softmax("softened", x, target, {"k": k}, alpha, weight, ignore_index, label_smoothing,
+                    reduction, normalizer, grad_output)[1]
+
+
+# --------------------------------------------------------------------------------------------------
+# Class weights
+# --------------------------------------------------------------------------------------------------
+def class_weights(counts, *, method="inverse", beta=0.999):
+    r"""Per-class weights from class counts, rescaled to sum to the number of classes C.
+
+    ``"inverse"``: :math:`1/n_c`; ``"sqrt_inverse"``: :math:`1/\sqrt{n_c}`; ``"effective_number"``
+    (Cui et al. 2019): :math:`(1-\beta)/(1-\beta^{n_c})`. Counts must be positive.
+    """
+    n = np.asarray(counts, dtype=np.float64)
+    if method == "inverse":
+        raw = 1.0 / n
+    elif method == "sqrt_inverse":
+        raw = 1.0 / np.sqrt(n)
+    else:
+        raw = (1.0 - beta) / -np.expm1(n * np.log(beta))  # 1 - beta**n without cancellation
+    return raw * (n.size / raw.sum())
