@@ -26,14 +26,16 @@ def _softened_term(x, k):
 
 
 def _hard_truncation_term(x, threshold):
-    if threshold == 0.0:
-        return torch.zeros_like(x)
-    cut = math.inf if threshold == 1.0 else math.log(threshold) - math.log1p(-threshold)
+    if threshold in (0.0, 1.0):
+        cut = math.inf if threshold else -math.inf
+    else:
+        cut = math.log(threshold) - math.log1p(-threshold)
     return torch.where(x <= cut, -F.logsigmoid(x), torch.zeros_like(x))
 
 
 def _focal_star_term(x, gamma, beta):
-    return F.softplus(-(gamma * x + beta)) / gamma
+    # -logsigmoid, not softplus: softplus returns its argument above 20, 2e-9 off in float64.
+    return -F.logsigmoid(gamma * x + beta) / gamma
 
 
 BINARY_TERMS = {
@@ -59,18 +61,19 @@ def binary_loss(kind, x, t, alpha, params):
 def log_probs(x):
     """(log p, log(1 - p)) per class, accurate and with finite gradients even when p rounds to 1.
 
-    The most likely class m has 1 - p_m = S / (1 + S) with log S = logsumexp_{j != m}(x_j) - x_m,
-    so log p_m = -softplus(log S) and log(1 - p_m) = log S - softplus(log S). Every other class has
-    p <= 1/2, where log1p(-p) is well conditioned. Needs at least two classes.
+    Logits are first shifted by the top one, x_m, which is exact where it matters. The top class
+    then has 1 - p_m = S / (1 + S) with log S = logsumexp_{j != m}(x_j - x_m), so
+    log p_m = -log(1 + S) and log(1 - p_m) = log S + log p_m. Every other class has p <= 1/2, where
+    log1p(-p) is well conditioned. Needs at least two classes.
     """
     top = x.argmax(dim=1, keepdim=True)
     is_top = torch.zeros_like(x, dtype=torch.bool).scatter_(1, top, True)
-    log_s = torch.logsumexp(x.masked_fill(is_top, -math.inf), dim=1, keepdim=True) - x.gather(1, top)
-    log_p_top = -F.softplus(log_s)
-    log_p = torch.where(is_top, log_p_top, torch.log_softmax(x, dim=1))
+    shifted = x - x.gather(1, top)
+    log_s = torch.logsumexp(shifted.masked_fill(is_top, -math.inf), dim=1, keepdim=True)
+    log_p = shifted + F.logsigmoid(-log_s)
     # where() passes a zero gradient to the branch it did not pick: that branch must stay finite.
     log_1mp_rest = torch.log1p(-torch.exp(torch.where(is_top, -1.0, log_p)))
-    return log_p, torch.where(is_top, log_s + log_p_top, log_1mp_rest)
+    return log_p, torch.where(is_top, log_s + log_p, log_1mp_rest)
 
 
 def _softmax_focal_terms(x, gamma):

@@ -182,11 +182,10 @@ def class_alpha(alpha, num_classes, device, dtype, check_values):
     return vector
 
 
-def class_target(target, logits, ignore_index, check_values):
+def class_target(target, logits):
     """Class indices (N, d1, ...) or probabilities shaped like logits. Returns True for indices."""
     if not isinstance(target, torch.Tensor):
         raise TypeError(f"target must be a torch.Tensor; got {type(target).__name__}")
-    num_classes = logits.shape[1]
     index_shape = logits.shape[:1] + logits.shape[2:]
     if target.dtype == torch.bool or target.is_complex():
         raise TypeError(
@@ -198,26 +197,30 @@ def class_target(target, logits, ignore_index, check_values):
                 f"target with probabilities must have the logits' shape {tuple(logits.shape)}; "
                 f"got {tuple(target.shape)} (class indices must have an integer dtype)"
             )
-        if check_values:
-            _probability_values(target)
         return False
     if target.shape != index_shape:
         raise ValueError(
             f"target with class indices must have shape {tuple(index_shape)} (logits' shape without the "
             f"class dimension 1); got {tuple(target.shape)}"
         )
-    if check_values:
+    return True
+
+
+def class_target_values(target, is_index, num_classes, ignore_index, counted):
+    """Indices in [0, C) or ignore_index; probabilities in [0, 1] summing to 1. Counted rows only."""
+    if is_index:
         bad = (target != ignore_index) & ((target < 0) | (target >= num_classes))
+        if counted is not None:
+            bad &= counted
         if bool(bad.any()):
             index, value = _first_bad(bad, target)
             raise IndexError(
                 f"target must hold class indices in [0, {num_classes}) or ignore_index={ignore_index}; "
                 f"got {value} at position {index}"
             )
-    return True
-
-
-def _probability_values(target):
+        return
+    if counted is not None:
+        target = target.movedim(1, -1)[counted]  # (M, C): the counted rows; classes stay in dim 1
     bad = ~((target >= 0) & (target <= 1))
     if bool(bad.any()):
         index, value = _first_bad(bad, target)

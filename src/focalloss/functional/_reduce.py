@@ -6,14 +6,14 @@ import torch
 import torch.distributed as dist
 
 
-def positives_normalizer(positives):
+def positives_normalizer(positives, dtype):
     """max(1, positives), with the count taken over all ranks when torch.distributed is initialised.
 
     Each rank divides its summed loss by max(1, total) / world_size. DDP averages gradients over the
     ranks, so the result is the gradient of (sum over all ranks) / max(1, total): exactly what one
     process gets on the concatenated batch. Only a scalar is all-reduced, never the logits.
     """
-    total = positives.detach().to(torch.float32).reshape(())
+    total = positives.detach().to(dtype).reshape(())
     if dist.is_available() and dist.is_initialized():
         total = total.clone()
         dist.all_reduce(total, op=dist.ReduceOp.SUM)
@@ -37,7 +37,7 @@ def reduce(loss, *, reduction, normalizer, count, positives):
             return total / count.to(total.dtype).clamp_min(1)
         return total / max(count, 1)
     if isinstance(normalizer, str):
-        normalizer = positives_normalizer(positives())
+        normalizer = positives_normalizer(positives(), loss.dtype)
     elif isinstance(normalizer, torch.Tensor):
         normalizer = normalizer.to(device=loss.device, dtype=loss.dtype).reshape(())
     if reduction == "none":

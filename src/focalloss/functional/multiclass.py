@@ -38,7 +38,7 @@ def _softmax_loss(
     normalizer = _checks.normalizer_value(normalizer, reduction)
     tensors = [w for w in (weight, alpha) if isinstance(w, torch.Tensor)]
     check_values = _checks.wants_values(validate, logits, target, *tensors)
-    is_index = _checks.class_target(target, logits, ignore_index, check_values)
+    is_index = _checks.class_target(target, logits)
     compute_dtype = torch.promote_types(logits.dtype, torch.float32)
     alpha = _checks.class_alpha(alpha, num_classes, logits.device, compute_dtype, check_values)
     row_shape = logits.shape[:1] + logits.shape[2:]
@@ -49,6 +49,8 @@ def _softmax_loss(
         weight = weight.to(compute_dtype)
         nonzero = (weight != 0).expand(row_shape)
         counted = nonzero if counted is None else counted & nonzero
+    if check_values:
+        _checks.class_target_values(target, is_index, num_classes, ignore_index, counted)
     x = logits.to(compute_dtype)
     if counted is not None:
         # An ignored position may hold inf or NaN logits: replace them before any arithmetic.

@@ -1,0 +1,219 @@
+"""Every loss, reduction, option and dtype against the float64 reference: values and gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import assert_matches_reference, numpy64
+
+import focalloss
+from focalloss import reference
+
+DTYPES = [torch.float64, torch.float32, torch.bfloat16, torch.float16]
+REDUCTIONS = [
+    {"reduction": "none"},
+    {"reduction": "mean"},
+    {"reduction": "sum"},
+    {"reduction": "mean", "normalizer": "positives"},
+    {"reduction": "mean", "normalizer": 3.5},
+    {"reduction": "none", "normalizer": "positives"},
+]
+SOFT_REDUCTIONS = [{"reduction": "mean"}, {"reduction": "none"}, {"reduction": "mean", "normalizer": "positives"}]
+
+BINARY = [
+    ("sigmoid_focal_loss", {"alpha": 0.25, "gamma": 2.0}),
+    ("sigmoid_focal_loss", {"alpha": None, "gamma": 0.5}),
+    ("sigmoid_focal_loss", {"alpha": 0.9, "gamma": 0.0}),
+    ("sigmoid_focal_loss", {"alpha": 0.5, "gamma": 7.5}),
+    ("sigmoid_softened_loss", {"k": 2.0, "alpha": 0.7}),
+    ("sigmoid_softened_loss", {"k": 0.0}),
+    ("sigmoid_hard_truncation_loss", {"threshold": 0.7}),
+    ("sigmoid_hard_truncation_loss", {"threshold": 0.5, "alpha": 0.25}),
+    ("sigmoid_hard_truncation_loss", {"threshold": 1.0}),
+    ("sigmoid_hard_truncation_loss", {"threshold": 0.0}),
+    ("sigmoid_focal_loss_star", {"gamma": 2.0, "beta": 1.0, "alpha": 0.3}),
+    ("sigmoid_focal_loss_star", {"gamma": 0.5, "beta": -2.0}),
+]
+
+SOFTMAX = [
+    ("softmax_focal_loss", {"gamma": 2.0}),
+    ("softmax_focal_loss", {"gamma": 0.5, "alpha": 0.25}),
+    ("softmax_focal_loss", {"gamma": 3.0, "alpha": "vector"}),
+    ("softmax_focal_loss", {"gamma": 0.0, "label_smoothing": 0.1, "alpha": "vector"}),
+    ("softmax_focal_loss", {"gamma": 1.5, "label_smoothing": 0.2}),
+    ("softmax_softened_loss", {"k": 1.0}),
+    ("softmax_softened_loss", {"k": 3.0, "alpha": "vector", "label_smoothing": 0.05}),
+]
+
+
+def _ids(cases):
+    return [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for name, kw in cases]
+
+
+def _binary_inputs(rng, shape, dtype, soft):
+    logits = torch.from_numpy(rng.normal(scale=4.0, size=shape)).to(dtype)
+    if soft:
+        targets = torch.from_numpy(rng.uniform(size=shape))
+    else:
+        targets = torch.from_numpy((rng.uniform(size=shape) < 0.3).astype(np.float64))
+    return logits, targets
+
+
+def _check_binary(name, settings, logits, targets, weight=None, **options):
+    """Run one binary loss forward and backward; compare both with the reference."""
+    dtype = logits.dtype
+    logits = logits.clone().requires_grad_(True)
+    out = getattr(focalloss, name)(logits, targets, weight=weight, **settings, **options)
+    assert out.dtype == dtype
+    x, t = numpy64(logits), numpy64(targets)
+    w = None if weight is None else numpy64(weight)
+    expected = getattr(reference, name)(x, t, weight=w, **settings, **options)
+    assert_matches_reference(out, expected, dtype)
+
+    upstream = torch.rand_like(out, dtype=torch.float64)
+    out.backward(upstream.to(dtype))
+    expected_grad = getattr(reference, name + "_grad")(
+        x, t, weight=w, grad_output=numpy64(upstream.to(dtype)), **settings, **options
+    )
+    assert logits.grad.dtype == dtype
+    assert_matches_reference(logits.grad, expected_grad, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("name, settings", BINARY, ids=_ids(BINARY))
+def test_binary_matches_reference_in_every_dtype(rng, name, settings, dtype):
+    logits, targets = _binary_inputs(rng, (37, 6), dtype, soft=False)
+    _check_binary(name, settings, logits, targets, reduction="mean")
+
+
+@pytest.mark.parametrize("options", REDUCTIONS, ids=lambda o: "-".join(map(str, o.values())))
+@pytest.mark.parametrize("name, settings", BINARY, ids=_ids(BINARY))
+def test_binary_matches_reference_for_every_reduction(rng, name, settings, options):
+    logits, targets = _binary_inputs(rng, (5, 7, 3), torch.float64, soft=False)
+    _check_binary(name, settings, logits, targets, **options)
+
+
+@pytest.mark.parametrize("name, settings", BINARY, ids=_ids(BINARY))
+def test_binary_soft_targets_and_weights_match_reference(rng, name, settings):
+    logits, targets = _binary_inputs(rng, (23, 9), torch.float64, soft=True)
+    elementwise = torch.from_numpy(rng.uniform(size=(23, 9)) * (rng.uniform(size=(23, 9)) > 0.3))
+    per_class = torch.from_numpy(rng.uniform(0.5, 2.0, size=9))
+    for weight in (elementwise, per_class):
+        for options in SOFT_REDUCTIONS:
+            _check_binary(name, settings, logits, targets, weight=weight, **options)
+
+
+def test_binary_odd_large_shape_float32(rng):
+    logits, targets = _binary_inputs(rng, (41, 1271), torch.float32, soft=False)
+    _check_binary("sigmoid_focal_loss", {"alpha": 0.25, "gamma": 2.0}, logits, targets, reduction="sum")
+
+
+@pytest.mark.parametrize("name, settings", BINARY, ids=_ids(BINARY))
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_binary_empty_input(name, settings, reduction):
+    logits = torch.zeros(0, 4, requires_grad=True)
+    out = getattr(focalloss, name)(logits, torch.zeros(0, 4), reduction=reduction, **settings)
+    assert out.shape == ((0, 4) if reduction == "none" else ())
+    if reduction != "none":
+        assert out.item() == 0.0
+        out.backward()
+        assert logits.grad.shape == (0, 4)
+
+
+# ------------------------------------------------------------------------------------------------
+# Multi-class
+# ------------------------------------------------------------------------------------------------
+def _softmax_inputs(rng, shape, dtype, *, probabilities=False, ignore_fraction=0.2):
+    logits = torch.from_numpy(rng.normal(scale=3.0, size=shape)).to(dtype)
+    num_classes = shape[1]
+    target_shape = shape[:1] + shape[2:]
+    if probabilities:
+        raw = rng.gamma(0.5, size=shape)
+        target = torch.from_numpy(raw / raw.sum(axis=1, keepdims=True))
+    else:
+        target = torch.from_numpy(rng.integers(0, num_classes, size=target_shape))
+        target[torch.from_numpy(rng.uniform(size=target_shape) < ignore_fraction)] = -100
+    return logits, target
+
+
+def _resolve(settings, num_classes, rng):
+    settings = dict(settings)
+    if settings.get("alpha") == "vector":
+        settings["alpha"] = rng.uniform(0.1, 3.0, size=num_classes).tolist()
+    return settings
+
+
+def _check_softmax(name, settings, logits, target, weight=None, **options):
+    dtype = logits.dtype
+    logits = logits.clone().requires_grad_(True)
+    out = getattr(focalloss, name)(logits, target, weight=weight, **settings, **options)
+    assert out.dtype == dtype
+    x = numpy64(logits)
+    t = target.numpy() if not target.is_floating_point() else numpy64(target)
+    w = None if weight is None else numpy64(weight)
+    expected = getattr(reference, name)(x, t, weight=w, **settings, **options)
+    assert_matches_reference(out, expected, dtype)
+
+    upstream = torch.rand_like(out, dtype=torch.float64)
+    out.backward(upstream.to(dtype))
+    expected_grad = getattr(reference, name + "_grad")(
+        x, t, weight=w, grad_output=numpy64(upstream.to(dtype)), **settings, **options
+    )
+    assert_matches_reference(logits.grad, expected_grad, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("name, settings", SOFTMAX, ids=_ids(SOFTMAX))
+def test_softmax_matches_reference_in_every_dtype(rng, name, settings, dtype):
+    logits, target = _softmax_inputs(rng, (29, 7), dtype)
+    _check_softmax(name, _resolve(settings, 7, rng), logits, target, reduction="mean")
+
+
+@pytest.mark.parametrize("options", REDUCTIONS, ids=lambda o: "-".join(map(str, o.values())))
+@pytest.mark.parametrize("name, settings", SOFTMAX, ids=_ids(SOFTMAX))
+def test_softmax_dense_layout_for_every_reduction(rng, name, settings, options):
+    logits, target = _softmax_inputs(rng, (3, 5, 4, 6), torch.float64)
+    _check_softmax(name, _resolve(settings, 5, rng), logits, target, **options)
+
+
+@pytest.mark.parametrize("layout", [(17, 6), (2, 6, 3, 5)], ids=["flat", "dense"])
+@pytest.mark.parametrize("name, settings", SOFTMAX, ids=_ids(SOFTMAX))
+def test_softmax_probability_targets_and_weights(rng, name, settings, layout):
+    logits, target = _softmax_inputs(rng, layout, torch.float64, probabilities=True)
+    row_shape = layout[:1] + layout[2:]
+    weight = torch.from_numpy(rng.uniform(size=row_shape) * (rng.uniform(size=row_shape) > 0.25))
+    for options in SOFT_REDUCTIONS:
+        _check_softmax(name, _resolve(settings, layout[1], rng), logits, target, weight=weight, **options)
+
+
+@pytest.mark.parametrize("name, settings", SOFTMAX, ids=_ids(SOFTMAX))
+def test_softmax_index_targets_with_weights(rng, name, settings):
+    logits, target = _softmax_inputs(rng, (31, 4), torch.float64)
+    weight = torch.from_numpy(rng.uniform(size=31) * (rng.uniform(size=31) > 0.25))
+    _check_softmax(name, _resolve(settings, 4, rng), logits, target, weight=weight, reduction="mean")
+
+
+def test_softmax_odd_large_shape_float32(rng):
+    logits, target = _softmax_inputs(rng, (41, 1271), torch.float32)
+    _check_softmax("softmax_focal_loss", {"gamma": 2.0}, logits, target, reduction="mean")
+
+
+def test_softmax_single_class_is_zero_with_zero_gradient():
+    logits = torch.randn(5, 1, dtype=torch.float64, requires_grad=True)
+    for gamma in (0.0, 0.5, 2.0):
+        out = focalloss.softmax_focal_loss(logits, torch.zeros(5, dtype=torch.long), gamma=gamma, reduction="sum")
+        (grad,) = torch.autograd.grad(out, logits)
+        assert out.item() == 0.0
+        assert torch.equal(grad, torch.zeros_like(grad))
+
+
+@pytest.mark.parametrize("name, settings", SOFTMAX, ids=_ids(SOFTMAX))
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_softmax_empty_input(rng, name, settings, reduction):
+    logits = torch.zeros(0, 3, 2, requires_grad=True)
+    settings = _resolve(settings, 3, rng)
+    out = getattr(focalloss, name)(logits, torch.zeros(0, 2, dtype=torch.long), reduction=reduction, **settings)
+    assert out.shape == ((0, 2) if reduction == "none" else ())
+    if reduction != "none":
+        assert out.item() == 0.0
