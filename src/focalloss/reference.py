@@ -404,5 +404,6 @@ def class_weights(counts, *, method="inverse", beta=0.999):
     elif method == "sqrt_inverse":
         raw = 1.0 / np.sqrt(n)
     else:
-        raw = (1.0 - beta) / -np.expm1(n * np.log(beta))  # 1 - beta**n without cancellation
+        with np.errstate(divide="ignore"):  # beta=0: log 0 = -inf, and 1 - 0**n = 1 as it should
+            raw = (1.0 - beta) / -np.expm1(n * np.log(beta))  # 1 - beta**n without cancellation
     return raw * (n.size / raw.sum())

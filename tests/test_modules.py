@@ -1,0 +1,70 @@
+"""nn.Module forms: one call to the functional, tensors as buffers, readable repr."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import focalloss
+
+MODULES = [
+    (focalloss.SigmoidFocalLoss, focalloss.sigmoid_focal_loss, {"alpha": 0.4, "gamma": 1.5}),
+    (focalloss.SigmoidFocalLossStar, focalloss.sigmoid_focal_loss_star, {"gamma": 2.0, "beta": 0.5}),
+    (focalloss.SigmoidSoftenedLoss, focalloss.sigmoid_softened_loss, {"k": 3.0, "alpha": 0.5}),
+    (focalloss.SigmoidHardTruncationLoss, focalloss.sigmoid_hard_truncation_loss, {"threshold": 0.8}),
+    (focalloss.SoftmaxFocalLoss, focalloss.softmax_focal_loss, {"gamma": 1.0, "label_smoothing": 0.1}),
+    (focalloss.SoftmaxSoftenedLoss, focalloss.softmax_softened_loss, {"k": 2.0, "ignore_index": 2}),
+]
+
+
+def _inputs(functional):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(8, 3, generator=gen)
+    if functional.__name__.startswith("softmax"):
+        return x, torch.randint(0, 3, (8,), generator=gen)
+    return x, (torch.rand(8, 3, generator=gen) < 0.5).float()
+
+
+@pytest.mark.parametrize("module, functional, settings", MODULES, ids=[m[0].__name__ for m in MODULES])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_module_equals_functional(module, functional, settings, reduction):
+    x, target = _inputs(functional)
+    expected = functional(x, target, reduction=reduction, **settings)
+    torch.testing.assert_close(module(reduction=reduction, **settings)(x, target), expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("module, functional, settings", MODULES, ids=[m[0].__name__ for m in MODULES])
+def test_repr_shows_every_setting(module, functional, settings):
+    text = repr(module(**settings))
+    for name, value in settings.items():
+        assert f"{name}={value!r}" in text
+    assert "reduction='mean'" in text
+
+
+def test_softmax_alpha_and_weight_are_buffers_that_follow_to_and_state_dict():
+    alpha = [0.5, 1.0, 2.0]
+    criterion = focalloss.SoftmaxFocalLoss(alpha=alpha, weight=torch.ones(4))
+    assert set(dict(criterion.named_buffers())) == {"alpha", "weight"}
+    assert torch.equal(criterion.state_dict()["alpha"], torch.tensor(alpha))
+    criterion = criterion.to(torch.float64)
+    assert criterion.alpha.dtype == torch.float64
+    restored = focalloss.SoftmaxFocalLoss(alpha=[0.0, 0.0, 0.0], weight=torch.zeros(4))
+    restored.load_state_dict(criterion.state_dict())
+    x, target = torch.randn(4, 3), torch.tensor([0, 1, 2, 1])
+    torch.testing.assert_close(restored(x, target), focalloss.softmax_focal_loss(x, target, alpha=alpha))
+    assert "alpha=[0.5, 1.0, 2.0]" in repr(criterion)
+
+
+def test_sigmoid_weight_buffer_and_float_alpha_attribute():
+    criterion = focalloss.SigmoidFocalLoss(alpha=0.3, weight=torch.tensor([1.0, 0.0, 2.0]))
+    assert list(dict(criterion.named_buffers())) == ["weight"]
+    assert criterion.alpha == 0.3
+    x, t = torch.randn(5, 3), (torch.rand(5, 3) < 0.5).float()
+    expected = focalloss.sigmoid_focal_loss(x, t, alpha=0.3, weight=torch.tensor([1.0, 0.0, 2.0]))
+    torch.testing.assert_close(criterion(x, t), expected, rtol=0, atol=0)
+
+
+def test_module_backward_reaches_the_logits():
+    x = torch.randn(6, 4, requires_grad=True)
+    focalloss.SoftmaxFocalLoss(alpha=0.25)(x, torch.tensor([0, 1, 2, 3, 0, 1])).backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
