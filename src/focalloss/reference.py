@@ -195,45 +195,183 @@ def _binary_hess(term, x, t, alpha, weight):
 # with respect to the logits (times grad_output), and the per-element second derivative.
 # --------------------------------------------------------------------------------------------------
 def sigmoid_focal_loss(x, t, *, alpha=0.25, gamma=2.0, reduction="none", weight=None, normalizer=None):
-    r"""Binary focal loss :math:`t\alpha(1-p)^\gamma(-\log p) + (1-t)(1-\alpha)p^\gamma(-\log(1-p))`."""
+    r"""Binary focal loss :math:`t\alpha(1-p)^\gamma(-\log p) + (1-t)(1-\alpha)p^\gamma(-\log(1-p))`.
+
+    Args:
+        x: logits, any shape (anything NumPy turns into float64).
+        t: targets in [0, 1], broadcastable to ``x``.
+        alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None: both 1. Default 0.25.
+        gamma: focusing parameter >= 0, default 2.
+        reduction: ``"none"`` (default here), ``"mean"`` or ``"sum"``, as in the torch functions.
+        weight: optional weights broadcastable to ``x``; a zero weight removes the element.
+        normalizer: None, a number > 0, or ``"positives"`` (no cross-rank reduction here).
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"``, else a scalar.
+
+    Example:
+        >>> import numpy as np
+        >>> from focalloss import reference
+        >>> x, t = np.array([2.0, -1.0, -0.5]), np.array([1.0, 0.0, 1.0])
+        >>> reference.sigmoid_focal_loss(x, t, gamma=2.0).round(6)
+        array([0.000451, 0.016994, 0.094353])
+    """
     return _binary_loss(lambda z: _focal_term(z, gamma=gamma), x, t, alpha, weight, reduction, normalizer)
 
 
 def sigmoid_focal_loss_grad(
     x, t, *, alpha=0.25, gamma=2.0, reduction="none", weight=None, normalizer=None, grad_output=None
 ):
-    """Gradient of :func:`sigmoid_focal_loss` with respect to ``x``, times ``grad_output``."""
+    """Gradient of :func:`sigmoid_focal_loss` with respect to ``x``, times ``grad_output``.
+
+    Args:
+        x: logits, any shape (anything NumPy turns into float64).
+        t: targets in [0, 1], broadcastable to ``x``.
+        alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None: both 1. Default 0.25.
+        gamma: focusing parameter >= 0, default 2.
+        reduction: ``"none"`` (default here), ``"mean"`` or ``"sum"``, as in the torch functions.
+        weight: optional weights broadcastable to ``x``; a zero weight removes the element.
+        normalizer: None, a number > 0, or ``"positives"`` (no cross-rank reduction here).
+        grad_output: upstream gradient, shaped like the output; default ones.
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"`` (the gradient always ``(*)``).
+
+    Example:
+        >>> import numpy as np
+        >>> from focalloss import reference
+        >>> x, t = np.array([2.0, -1.0, -0.5]), np.array([1.0, 0.0, 1.0])
+        >>> reference.sigmoid_focal_loss_grad(x, t, gamma=2.0).round(6)
+        array([-0.001218,  0.039436, -0.131538])
+    """
     term = lambda z: _focal_term(z, gamma=gamma)  # noqa: E731
     return _binary_grad(term, x, t, alpha, weight, reduction, normalizer, grad_output)
 
 
 def sigmoid_focal_loss_hess(x, t, *, alpha=0.25, gamma=2.0, weight=None):
-    """Per-element second derivative of the unreduced :func:`sigmoid_focal_loss`."""
+    """Per-element second derivative of the unreduced :func:`sigmoid_focal_loss`.
+
+    Args:
+        x: logits, any shape (anything NumPy turns into float64).
+        t: targets in [0, 1], broadcastable to ``x``.
+        alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None: both 1. Default 0.25.
+        gamma: focusing parameter >= 0, default 2.
+        weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from focalloss import reference
+        >>> x, t = np.array([2.0, -1.0, -0.5]), np.array([1.0, 0.0, 1.0])
+        >>> reference.sigmoid_focal_loss_hess(x, t, gamma=2.0).round(6)
+        array([0.003169, 0.082974, 0.123265])
+    """
     return _binary_hess(lambda z: _focal_term(z, gamma=gamma), x, t, alpha, weight)
 
 
 def sigmoid_softened_loss(x, t, *, k=1.0, alpha=None, reduction="none", weight=None, normalizer=None):
-    r"""Softened loss: :math:`-\sigma(-kx)\log\sigma(x)` for t=1, :math:`-\sigma(kx)\log\sigma(-x)` for t=0."""
+    r"""Softened loss: :math:`-\sigma(-kx)\log\sigma(x)` for t=1, :math:`-\sigma(kx)\log\sigma(-x)` for t=0.
+
+    Args:
+        x: logits, any shape (anything NumPy turns into float64).
+        t: targets in [0, 1], broadcastable to ``x``.
+        k: slope >= 0 of the softened step, default 1.
+        alpha: positives' weight in [0, 1], or None (default): both 1.
+        reduction: ``"none"`` (default here), ``"mean"`` or ``"sum"``, as in the torch functions.
+        weight: optional weights broadcastable to ``x``; a zero weight removes the element.
+        normalizer: None, a number > 0, or ``"positives"`` (no cross-rank reduction here).
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"``, else a scalar.
+
+    Example:
+        >>> import numpy as np
+        >>> from focalloss import reference
+        >>> x, t = np.array([2.0, -1.0, -0.5]), np.array([1.0, 0.0, 1.0])
+        >>> reference.sigmoid_softened_loss(x, t, k=2.0).round(6)
+        array([0.002283, 0.037342, 0.712107])
+    """
     return _binary_loss(lambda z: _softened_term(z, k=k), x, t, alpha, weight, reduction, normalizer)
 
 
 def sigmoid_softened_loss_grad(
     x, t, *, k=1.0, alpha=None, reduction="none", weight=None, normalizer=None, grad_output=None
 ):
-    """Gradient of :func:`sigmoid_softened_loss` with respect to ``x``, times ``grad_output``."""
+    """Gradient of :func:`sigmoid_softened_loss` with respect to ``x``, times ``grad_output``.
+
+    Args:
+        x: logits, any shape (anything NumPy turns into float64).
+        t: targets in [0, 1], broadcastable to ``x``.
+        k: slope >= 0 of the softened step, default 1.
+        alpha: positives' weight in [0, 1], or None (default): both 1.
+        reduction: ``"none"`` (default here), ``"mean"`` or ``"sum"``, as in the torch functions.
+        weight: optional weights broadcastable to ``x``; a zero weight removes the element.
+        normalizer: None, a number > 0, or ``"positives"`` (no cross-rank reduction here).
+        grad_output: upstream gradient, shaped like the output; default ones.
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"`` (the gradient always ``(*)``).
+
+    Example:
+        >>> import numpy as np
+        >>> from focalloss import reference
+        >>> x, t = np.array([2.0, -1.0, -0.5]), np.array([1.0, 0.0, 1.0])
+        >>> reference.sigmoid_softened_loss_grad(x, t, k=2.0).round(6)
+        array([-0.006628,  0.09784 , -0.838085])
+    """
     term = lambda z: _softened_term(z, k=k)  # noqa: E731
     return _binary_grad(term, x, t, alpha, weight, reduction, normalizer, grad_output)
 
 
 def sigmoid_softened_loss_hess(x, t, *, k=1.0, alpha=None, weight=None):
-    """Per-element second derivative of the unreduced :func:`sigmoid_softened_loss`."""
+    """Per-element second derivative of the unreduced :func:`sigmoid_softened_loss`.
+
+    Args:
+        x: logits, any shape (anything NumPy turns into float64).
+        t: targets in [0, 1], broadcastable to ``x``.
+        k: slope >= 0 of the softened step, default 1.
+        alpha: positives' weight in [0, 1], or None (default): both 1.
+        weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from focalloss import reference
+        >>> x, t = np.array([2.0, -1.0, -0.5]), np.array([1.0, 0.0, 1.0])
+        >>> reference.sigmoid_softened_loss_hess(x, t, k=2.0).round(6)
+        array([0.018955, 0.236582, 0.307323])
+    """
     return _binary_hess(lambda z: _softened_term(z, k=k), x, t, alpha, weight)
 
 
 def sigmoid_hard_truncation_loss(
     x, t, *, threshold=0.5, alpha=None, reduction="none", weight=None, normalizer=None
 ):
-    """Cross-entropy where the prediction is on the wrong side of ``threshold``, 0 where it is right."""
+    """Cross-entropy where the prediction is on the wrong side of ``threshold``, 0 where it is right.
+
+    Args:
+        x: logits, any shape (anything NumPy turns into float64).
+        t: targets in [0, 1], broadcastable to ``x``.
+        threshold: m in [0, 1], default 0.5: no loss for a positive with p > m or a negative with p < 1 - m.
+        alpha: positives' weight in [0, 1], or None (default): both 1.
+        reduction: ``"none"`` (default here), ``"mean"`` or ``"sum"``, as in the torch functions.
+        weight: optional weights broadcastable to ``x``; a zero weight removes the element.
+        normalizer: None, a number > 0, or ``"positives"`` (no cross-rank reduction here).
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"``, else a scalar.
+
+    Example:
+        >>> import numpy as np
+        >>> from focalloss import reference
+        >>> x, t = np.array([2.0, -1.0, -0.5]), np.array([1.0, 0.0, 1.0])
+        >>> reference.sigmoid_hard_truncation_loss(x, t, threshold=0.5).round(6)
+        array([0.      , 0.      , 0.974077])
+    """
     term = lambda z: _hard_truncation_term(z, threshold=threshold)  # noqa: E731
     return _binary_loss(term, x, t, alpha, weight, reduction, normalizer)
 
@@ -241,20 +379,80 @@ def sigmoid_hard_truncation_loss(
 def sigmoid_hard_truncation_loss_grad(
     x, t, *, threshold=0.5, alpha=None, reduction="none", weight=None, normalizer=None, grad_output=None
 ):
-    """Gradient of :func:`sigmoid_hard_truncation_loss` (zero where the loss is truncated)."""
+    """Gradient of :func:`sigmoid_hard_truncation_loss` (zero where the loss is truncated).
+
+    Args:
+        x: logits, any shape (anything NumPy turns into float64).
+        t: targets in [0, 1], broadcastable to ``x``.
+        threshold: m in [0, 1], default 0.5: no loss for a positive with p > m or a negative with p < 1 - m.
+        alpha: positives' weight in [0, 1], or None (default): both 1.
+        reduction: ``"none"`` (default here), ``"mean"`` or ``"sum"``, as in the torch functions.
+        weight: optional weights broadcastable to ``x``; a zero weight removes the element.
+        normalizer: None, a number > 0, or ``"positives"`` (no cross-rank reduction here).
+        grad_output: upstream gradient, shaped like the output; default ones.
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"`` (the gradient always ``(*)``).
+
+    Example:
+        >>> import numpy as np
+        >>> from focalloss import reference
+        >>> x, t = np.array([2.0, -1.0, -0.5]), np.array([1.0, 0.0, 1.0])
+        >>> reference.sigmoid_hard_truncation_loss_grad(x, t, threshold=0.5).round(6)
+        array([ 0.      , -0.      , -0.622459])
+    """
     term = lambda z: _hard_truncation_term(z, threshold=threshold)  # noqa: E731
     return _binary_grad(term, x, t, alpha, weight, reduction, normalizer, grad_output)
 
 
 def sigmoid_hard_truncation_loss_hess(x, t, *, threshold=0.5, alpha=None, weight=None):
-    """Per-element second derivative of the unreduced :func:`sigmoid_hard_truncation_loss`."""
+    """Per-element second derivative of the unreduced :func:`sigmoid_hard_truncation_loss`.
+
+    Args:
+        x: logits, any shape (anything NumPy turns into float64).
+        t: targets in [0, 1], broadcastable to ``x``.
+        threshold: m in [0, 1], default 0.5: no loss for a positive with p > m or a negative with p < 1 - m.
+        alpha: positives' weight in [0, 1], or None (default): both 1.
+        weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from focalloss import reference
+        >>> x, t = np.array([2.0, -1.0, -0.5]), np.array([1.0, 0.0, 1.0])
+        >>> reference.sigmoid_hard_truncation_loss_hess(x, t, threshold=0.5).round(6)
+        array([0.      , 0.      , 0.235004])
+    """
     return _binary_hess(lambda z: _hard_truncation_term(z, threshold=threshold), x, t, alpha, weight)
 
 
 def sigmoid_focal_loss_star(
     x, t, *, gamma=1.0, beta=0.0, alpha=None, reduction="none", weight=None, normalizer=None
 ):
-    r"""FL*: :math:`-\log\sigma(\gamma x_t + \beta)/\gamma` with :math:`x_t = x` (t=1), :math:`-x` (t=0)."""
+    r"""FL*: :math:`-\log\sigma(\gamma x_t + \beta)/\gamma` with :math:`x_t = x` (t=1), :math:`-x` (t=0).
+
+    Args:
+        x: logits, any shape (anything NumPy turns into float64).
+        t: targets in [0, 1], broadcastable to ``x``.
+        gamma: slope > 0, default 1.
+        beta: shift, default 0.
+        alpha: positives' weight in [0, 1], or None (default): both 1.
+        reduction: ``"none"`` (default here), ``"mean"`` or ``"sum"``, as in the torch functions.
+        weight: optional weights broadcastable to ``x``; a zero weight removes the element.
+        normalizer: None, a number > 0, or ``"positives"`` (no cross-rank reduction here).
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"``, else a scalar.
+
+    Example:
+        >>> import numpy as np
+        >>> from focalloss import reference
+        >>> x, t = np.array([2.0, -1.0, -0.5]), np.array([1.0, 0.0, 1.0])
+        >>> reference.sigmoid_focal_loss_star(x, t, gamma=2.0, beta=1.0).round(6)
+        array([0.003358, 0.024294, 0.346574])
+    """
     term = lambda z: _focal_star_term(z, gamma=gamma, beta=beta)  # noqa: E731
     return _binary_loss(term, x, t, alpha, weight, reduction, normalizer)
 
@@ -263,13 +461,54 @@ def sigmoid_focal_loss_star_grad(
     x, t, *, gamma=1.0, beta=0.0, alpha=None, reduction="none", weight=None, normalizer=None,
     grad_output=None,
 ):
-    """Gradient of :func:`sigmoid_focal_loss_star` with respect to ``x``, times ``grad_output``."""
+    """Gradient of :func:`sigmoid_focal_loss_star` with respect to ``x``, times ``grad_output``.
+
+    Args:
+        x: logits, any shape (anything NumPy turns into float64).
+        t: targets in [0, 1], broadcastable to ``x``.
+        gamma: slope > 0, default 1.
+        beta: shift, default 0.
+        alpha: positives' weight in [0, 1], or None (default): both 1.
+        reduction: ``"none"`` (default here), ``"mean"`` or ``"sum"``, as in the torch functions.
+        weight: optional weights broadcastable to ``x``; a zero weight removes the element.
+        normalizer: None, a number > 0, or ``"positives"`` (no cross-rank reduction here).
+        grad_output: upstream gradient, shaped like the output; default ones.
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"`` (the gradient always ``(*)``).
+
+    Example:
+        >>> import numpy as np
+        >>> from focalloss import reference
+        >>> x, t = np.array([2.0, -1.0, -0.5]), np.array([1.0, 0.0, 1.0])
+        >>> reference.sigmoid_focal_loss_star_grad(x, t, gamma=2.0, beta=1.0).round(6)
+        array([-0.006693,  0.047426, -0.5     ])
+    """
     term = lambda z: _focal_star_term(z, gamma=gamma, beta=beta)  # noqa: E731
     return _binary_grad(term, x, t, alpha, weight, reduction, normalizer, grad_output)
 
 
 def sigmoid_focal_loss_star_hess(x, t, *, gamma=1.0, beta=0.0, alpha=None, weight=None):
-    """Per-element second derivative of the unreduced :func:`sigmoid_focal_loss_star`."""
+    """Per-element second derivative of the unreduced :func:`sigmoid_focal_loss_star`.
+
+    Args:
+        x: logits, any shape (anything NumPy turns into float64).
+        t: targets in [0, 1], broadcastable to ``x``.
+        gamma: slope > 0, default 1.
+        beta: shift, default 0.
+        alpha: positives' weight in [0, 1], or None (default): both 1.
+        weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from focalloss import reference
+        >>> x, t = np.array([2.0, -1.0, -0.5]), np.array([1.0, 0.0, 1.0])
+        >>> reference.sigmoid_focal_loss_star_hess(x, t, gamma=2.0, beta=1.0).round(6)
+        array([0.013296, 0.090353, 0.5     ])
+    """
     return _binary_hess(lambda z: _focal_star_term(z, gamma=gamma, beta=beta), x, t, alpha, weight)
 
 
@@ -363,6 +602,27 @@ def softmax_focal_loss(x, target, *, alpha=None, gamma=2.0, reduction="none", we
     ``x`` is (N, C, d1, ...); ``target`` holds class indices (N, d1, ...) or probabilities shaped like
     ``x``. For ``normalizer="positives"`` the positives are the counted positions (each carries one
     unit of target mass).
+
+    Args:
+        x: logits (N, C, d1, ...), classes in dimension 1.
+        target: integer class indices (N, d1, ...) or probabilities shaped like ``x``.
+        alpha: None (default), a float multiplying every class, or one weight per class.
+        gamma: focusing parameter >= 0, default 2.
+        reduction: ``"none"`` (default here), ``"mean"`` or ``"sum"``, as in the torch functions.
+        weight: optional per-position weights broadcastable to (N, d1, ...); zero removes the position.
+        ignore_index: class index whose positions are left out, default -100.
+        label_smoothing: epsilon in [0, 1]; the target becomes (1 - epsilon) q + epsilon / C.
+        normalizer: None, a number > 0, or ``"positives"`` (the number of counted positions).
+
+    Shape:
+        - x: ``(N, C, d1, ...)``; target: ``(N, d1, ...)`` or like ``x``; output: ``(N, d1, ...)`` for ``"none"``, else a scalar.
+
+    Example:
+        >>> import numpy as np
+        >>> from focalloss import reference
+        >>> x = np.array([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
+        >>> reference.softmax_focal_loss(x, np.array([0, 1]), gamma=2.0).round(6)
+        array([0.011093, 2.601111])
     """
     return _softmax("focal", x, target, {"gamma": gamma}, alpha, weight, ignore_index, label_smoothing,
                     reduction, normalizer, grad_output=None)[0]
@@ -370,21 +630,91 @@ def softmax_focal_loss(x, target, *, alpha=None, gamma=2.0, reduction="none", we
 
 def softmax_focal_loss_grad(x, target, *, alpha=None, gamma=2.0, reduction="none", weight=None,
                             ignore_index=-100, label_smoothing=0.0, normalizer=None, grad_output=None):
-    """Gradient of :func:`softmax_focal_loss` with respect to ``x``, times ``grad_output``."""
+    """Gradient of :func:`softmax_focal_loss` with respect to ``x``, times ``grad_output``.
+
+    Args:
+        x: logits (N, C, d1, ...), classes in dimension 1.
+        target: integer class indices (N, d1, ...) or probabilities shaped like ``x``.
+        alpha: None (default), a float multiplying every class, or one weight per class.
+        gamma: focusing parameter >= 0, default 2.
+        reduction: ``"none"`` (default here), ``"mean"`` or ``"sum"``, as in the torch functions.
+        weight: optional per-position weights broadcastable to (N, d1, ...); zero removes the position.
+        ignore_index: class index whose positions are left out, default -100.
+        label_smoothing: epsilon in [0, 1]; the target becomes (1 - epsilon) q + epsilon / C.
+        normalizer: None, a number > 0, or ``"positives"`` (the number of counted positions).
+        grad_output: upstream gradient, shaped like the output; default ones.
+
+    Shape:
+        - x: ``(N, C, d1, ...)``; target: ``(N, d1, ...)`` or like ``x``; output: ``(N, d1, ...)`` for ``"none"``, else a scalar; the gradient is shaped like ``x``.
+
+    Example:
+        >>> import numpy as np
+        >>> from focalloss import reference
+        >>> x = np.array([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
+        >>> reference.softmax_focal_loss_grad(x, np.array([0, 1]), gamma=2.0).round(6)
+        array([[-0.027285,  0.022307,  0.004977],
+               [ 0.058869, -1.128764,  1.069895]])
+    """
     return _softmax("focal", x, target, {"gamma": gamma}, alpha, weight, ignore_index, label_smoothing,
                     reduction, normalizer, grad_output)[1]
 
 
 def softmax_softened_loss(x, target, *, k=1.0, alpha=None, reduction="none", weight=None,
                           ignore_index=-100, label_smoothing=0.0, normalizer=None):
-    r"""Multi-class softened loss :math:`\sum_c \alpha_c q_c\,\mathrm{softmax}(-kx)_c(-\log p_c)`."""
+    r"""Multi-class softened loss :math:`\sum_c \alpha_c q_c\,\mathrm{softmax}(-kx)_c(-\log p_c)`.
+
+    Args:
+        x: logits (N, C, d1, ...), classes in dimension 1.
+        target: integer class indices (N, d1, ...) or probabilities shaped like ``x``.
+        k: slope >= 0, default 1.
+        alpha: None (default), a float multiplying every class, or one weight per class.
+        reduction: ``"none"`` (default here), ``"mean"`` or ``"sum"``, as in the torch functions.
+        weight: optional per-position weights broadcastable to (N, d1, ...); zero removes the position.
+        ignore_index: class index whose positions are left out, default -100.
+        label_smoothing: epsilon in [0, 1]; the target becomes (1 - epsilon) q + epsilon / C.
+        normalizer: None, a number > 0, or ``"positives"`` (the number of counted positions).
+
+    Shape:
+        - x: ``(N, C, d1, ...)``; target: ``(N, d1, ...)`` or like ``x``; output: ``(N, d1, ...)`` for ``"none"``, else a scalar.
+
+    Example:
+        >>> import numpy as np
+        >>> from focalloss import reference
+        >>> x = np.array([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
+        >>> reference.softmax_softened_loss(x, np.array([0, 1]), k=1.0).round(6)
+        array([0.009438, 1.343318])
+    """
     return _softmax("softened", x, target, {"k": k}, alpha, weight, ignore_index, label_smoothing,
                     reduction, normalizer, grad_output=None)[0]
 
 
 def softmax_softened_loss_grad(x, target, *, k=1.0, alpha=None, reduction="none", weight=None,
                                ignore_index=-100, label_smoothing=0.0, normalizer=None, grad_output=None):
-    """Gradient of :func:`softmax_softened_loss` with respect to ``x``, times ``grad_output``."""
+    """Gradient of :func:`softmax_softened_loss` with respect to ``x``, times ``grad_output``.
+
+    Args:
+        x: logits (N, C, d1, ...), classes in dimension 1.
+        target: integer class indices (N, d1, ...) or probabilities shaped like ``x``.
+        k: slope >= 0, default 1.
+        alpha: None (default), a float multiplying every class, or one weight per class.
+        reduction: ``"none"`` (default here), ``"mean"`` or ``"sum"``, as in the torch functions.
+        weight: optional per-position weights broadcastable to (N, d1, ...); zero removes the position.
+        ignore_index: class index whose positions are left out, default -100.
+        label_smoothing: epsilon in [0, 1]; the target becomes (1 - epsilon) q + epsilon / C.
+        normalizer: None, a number > 0, or ``"positives"`` (the number of counted positions).
+        grad_output: upstream gradient, shaped like the output; default ones.
+
+    Shape:
+        - x: ``(N, C, d1, ...)``; target: ``(N, d1, ...)`` or like ``x``; output: ``(N, d1, ...)`` for ``"none"``, else a scalar; the gradient is shaped like ``x``.
+
+    Example:
+        >>> import numpy as np
+        >>> from focalloss import reference
+        >>> x = np.array([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
+        >>> reference.softmax_softened_loss_grad(x, np.array([0, 1]), k=1.0).round(6)
+        array([[-0.017455,  0.008511,  0.008944],
+               [ 0.708181, -1.159653,  0.451471]])
+    """
     return _softmax("softened", x, target, {"k": k}, alpha, weight, ignore_index, label_smoothing,
                     reduction, normalizer, grad_output)[1]
 
@@ -396,7 +726,21 @@ def class_weights(counts, *, method="inverse", beta=0.999):
     r"""Per-class weights from class counts, rescaled to sum to the number of classes C.
 
     ``"inverse"``: :math:`1/n_c`; ``"sqrt_inverse"``: :math:`1/\sqrt{n_c}`; ``"effective_number"``
-    (Cui et al. 2019): :math:`(1-\beta)/(1-\beta^{n_c})`. Counts must be positive.
+    (Cui et al. 2019): :math:`(1-\beta)/(1-\beta^{n_c})`. Counts must be positive (checked by
+    :func:`focalloss.class_weights`, not here).
+
+    Args:
+        counts: examples per class, C values > 0.
+        method: ``"inverse"`` (default), ``"sqrt_inverse"`` or ``"effective_number"``.
+        beta: in [0, 1), for ``"effective_number"``; default 0.999.
+
+    Shape:
+        - counts: ``(C)``; output: ``(C)``, float64.
+
+    Example:
+        >>> from focalloss import reference
+        >>> reference.class_weights([900, 90, 10], method="sqrt_inverse").round(4)
+        array([0.2198, 0.6951, 2.0852])
     """
     n = np.asarray(counts, dtype=np.float64)
     if method == "inverse":

@@ -87,7 +87,7 @@ def _first_bad(mask, values):
     return index, values[index].item()
 
 
-def binary_targets(targets, logits, check_values):
+def binary_targets(targets, logits):
     if not isinstance(targets, torch.Tensor):
         raise TypeError(f"targets must be a torch.Tensor; got {type(targets).__name__}")
     if targets.shape != logits.shape:

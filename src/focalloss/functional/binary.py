@@ -33,7 +33,7 @@ def _binary_loss(kind, logits, targets, params, *, alpha, reduction, weight, nor
     reduction = _checks.reduction(reduction)
     alpha = _checks.binary_alpha(alpha)
     _checks.logits_tensor(logits)
-    _checks.binary_targets(targets, logits, validate)
+    _checks.binary_targets(targets, logits)
     normalizer = _checks.normalizer_value(normalizer, reduction)
     tensors = [w for w in (weight,) if isinstance(w, torch.Tensor)]
     check_values = _checks.wants_values(validate, logits, targets, *tensors)
