@@ -136,7 +136,7 @@ def weight_tensor(weight, loss_shape, device, check_values):
     return weight
 
 
-def normalizer_value(normalizer, reduction_):
+def normalizer_value(normalizer, reduction_, check_values):
     """None, "positives", a positive number, or a one-element tensor; not with reduction="sum"."""
     if normalizer is None:
         return None
@@ -154,6 +154,8 @@ def normalizer_value(normalizer, reduction_):
             raise ValueError(
                 f"normalizer must be a one-element tensor; got shape {tuple(normalizer.shape)}"
             )
+        if check_values and not bool(normalizer > 0):
+            raise ValueError(f"normalizer must be > 0; got {normalizer.item()!r}")
         return normalizer
     return positive(normalizer, "normalizer")
 
@@ -219,17 +221,17 @@ def class_target_values(target, is_index, num_classes, ignore_index, counted):
                 f"got {value} at position {index}"
             )
         return
-    if counted is not None:
-        target = target.movedim(1, -1)[counted]  # (M, C): the counted rows; classes stay in dim 1
     bad = ~((target >= 0) & (target <= 1))
+    if counted is not None:
+        bad &= counted.unsqueeze(1)
     if bool(bad.any()):
         index, value = _first_bad(bad, target)
         raise ValueError(f"target probabilities must lie in [0, 1]; got {value!r} at index {index}")
-    if target.numel() == 0:
-        return
     tolerance = 1e-3 if target.element_size() < 4 else 1e-4
     sums = target.double().sum(dim=1)
     off = (sums - 1).abs() > tolerance
+    if counted is not None:
+        off &= counted
     if bool(off.any()):
         index, value = _first_bad(off, sums)
         raise ValueError(

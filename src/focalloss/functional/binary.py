@@ -34,9 +34,9 @@ def _binary_loss(kind, logits, targets, params, *, alpha, reduction, weight, nor
     alpha = _checks.binary_alpha(alpha)
     _checks.logits_tensor(logits)
     _checks.binary_targets(targets, logits)
-    normalizer = _checks.normalizer_value(normalizer, reduction)
-    tensors = [w for w in (weight,) if isinstance(w, torch.Tensor)]
+    tensors = [w for w in (weight, normalizer) if isinstance(w, torch.Tensor)]
     check_values = _checks.wants_values(validate, logits, targets, *tensors)
+    normalizer = _checks.normalizer_value(normalizer, reduction, check_values)
     weight = _checks.weight_tensor(weight, logits.shape, logits.device, check_values)
 
     compute_dtype = torch.promote_types(logits.dtype, torch.float32)

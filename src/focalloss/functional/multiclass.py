@@ -35,9 +35,9 @@ def _softmax_loss(
         raise ValueError(f"logits must have at least one class in dimension 1; got shape {tuple(logits.shape)}")
     ignore_index = _checks.ignore_index_value(ignore_index)
     label_smoothing = _checks.unit_interval(label_smoothing, "label_smoothing")
-    normalizer = _checks.normalizer_value(normalizer, reduction)
-    tensors = [w for w in (weight, alpha) if isinstance(w, torch.Tensor)]
+    tensors = [w for w in (weight, alpha, normalizer) if isinstance(w, torch.Tensor)]
     check_values = _checks.wants_values(validate, logits, target, *tensors)
+    normalizer = _checks.normalizer_value(normalizer, reduction, check_values)
     is_index = _checks.class_target(target, logits)
     compute_dtype = torch.promote_types(logits.dtype, torch.float32)
     alpha = _checks.class_alpha(alpha, num_classes, logits.device, compute_dtype, check_values)

@@ -58,7 +58,7 @@ def class_weights(counts, *, method="inverse", beta=0.999):
     bad = ~(np.isfinite(values) & (values > 0))
     if bad.any():
         index = int(np.argmax(bad))
-        raise ValueError(f"counts must be finite and > 0; got {values[index]!r} for class {index}")
+        raise ValueError(f"counts must be finite and > 0; got {values[index].item()!r} for class {index}")
     weights = reference.class_weights(values, method=method, beta=beta)
     return torch.as_tensor(weights, dtype=torch.float32, device=device)
 

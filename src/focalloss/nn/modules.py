@@ -34,8 +34,10 @@ class _Loss(nn.Module):
         for name, value in tensor_settings.items():
             if value is None or isinstance(value, Real):
                 setattr(self, name, value)
-            else:
-                self.register_buffer(name, torch.as_tensor(value, dtype=torch.float32))
+            elif isinstance(value, torch.Tensor):
+                self.register_buffer(name, value)
+            else:  # a sequence: float64 holds Python floats exactly; the functional casts per call
+                self.register_buffer(name, torch.as_tensor(value, dtype=torch.float64))
 
     def _settings(self):
         return {name: getattr(self, name) for name in self._setting_names}

@@ -1,0 +1,645 @@
+"""Bad input: each raises ValueError or TypeError (IndexError for an out-of-range class index) whose
+message names the argument, says what is allowed and shows what came.
+
+Messages are checked with ``pytest.raises(match=...)`` on a pattern that requires every listed
+fragment (in any order): the argument's name, the allowed values and the offending value.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import torch
+
+import focalloss as fl
+
+SIGMOID_FUNCTIONS = [
+    fl.sigmoid_focal_loss,
+    fl.sigmoid_focal_loss_star,
+    fl.sigmoid_softened_loss,
+    fl.sigmoid_hard_truncation_loss,
+]
+SOFTMAX_FUNCTIONS = [fl.softmax_focal_loss, fl.softmax_softened_loss]
+SIGMOID_MODULES = [fl.SigmoidFocalLoss, fl.SigmoidFocalLossStar, fl.SigmoidSoftenedLoss, fl.SigmoidHardTruncationLoss]
+SOFTMAX_MODULES = [fl.SoftmaxFocalLoss, fl.SoftmaxSoftenedLoss]
+
+
+def _name(fn):
+    return getattr(fn, "__name__", str(fn))
+
+
+def every(*fragments):
+    """A regex that matches a message containing every fragment literally, in any order."""
+    return "".join(f"(?=[\\s\\S]*{re.escape(str(f))})" for f in fragments)
+
+
+def binary_case(shape=(2, 3)):
+    x = torch.linspace(-3.0, 3.0, int(np.prod(shape)), dtype=torch.float64).reshape(shape)
+    t = (torch.arange(x.numel()).reshape(shape) % 2).to(torch.float64)
+    return x, t
+
+
+def softmax_case():
+    x = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]], dtype=torch.float64)
+    y = torch.tensor([0, 2])
+    q = torch.tensor([[0.7, 0.2, 0.1], [0.0, 0.0, 1.0]], dtype=torch.float64)
+    return x, y, q
+
+
+def test_every_helper_requires_all_fragments():
+    pattern = every("gamma", "-1.0")
+    assert re.search(pattern, "got -1.0 for gamma")
+    assert not re.search(pattern, "gamma must be >= 0; got -2.0")
+    assert not re.search(pattern, "alpha: got -1.0")
+
+
+# --------------------------------------------------------------------------------------------------
+# Shapes
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fn", SIGMOID_FUNCTIONS, ids=_name)
+def test_sigmoid_targets_shape_must_match_logits(fn):
+    x, _ = binary_case((2, 3))
+    with pytest.raises(ValueError, match=every("targets", "(2, 3)", "got (3, 2)")):
+        fn(x, torch.zeros(3, 2, dtype=torch.float64))
+    with pytest.raises(ValueError, match=every("targets", "(2, 3)", "got (3,)")):
+        fn(x, torch.zeros(3, dtype=torch.float64))  # broadcastable is not enough
+
+
+@pytest.mark.parametrize("module", SIGMOID_MODULES, ids=_name)
+def test_sigmoid_module_targets_shape_must_match_input(module):
+    x, _ = binary_case((2, 3))
+    with pytest.raises(ValueError, match=every("targets", "(2, 3)", "got (2, 1)")):
+        module()(x, torch.zeros(2, 1, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("fn", SOFTMAX_FUNCTIONS, ids=_name)
+def test_softmax_index_target_shape(fn):
+    x, _, _ = softmax_case()
+    with pytest.raises(ValueError, match=every("target", "class indices", "(2,)", "got (3,)")):
+        fn(x, torch.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match=every("target", "class indices", "(2,)", "got (2, 1)")):
+        fn(x, torch.tensor([[0], [1]]))
+    x4 = torch.zeros(2, 3, 4, 5, dtype=torch.float64)
+    with pytest.raises(ValueError, match=every("target", "(2, 4, 5)", "got (2, 5, 4)")):
+        fn(x4, torch.zeros(2, 5, 4, dtype=torch.long))
+
+
+@pytest.mark.parametrize("fn", SOFTMAX_FUNCTIONS, ids=_name)
+def test_softmax_probability_target_shape(fn):
+    x, _, _ = softmax_case()
+    with pytest.raises(ValueError, match=every("target", "probabilities", "(2, 3)", "got (2, 4)")):
+        fn(x, torch.full((2, 4), 0.25, dtype=torch.float64))
+    # A floating-point target of the index shape is a probability target of the wrong shape.
+    with pytest.raises(ValueError, match=every("target", "(2, 3)", "got (2,)", "integer dtype")):
+        fn(x, torch.tensor([0.0, 2.0], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("fn", SIGMOID_FUNCTIONS, ids=_name)
+def test_sigmoid_weight_must_broadcast_to_logits(fn):
+    x, t = binary_case((2, 3))
+    with pytest.raises(ValueError, match=every("weight", "broadcast", "(2, 3)", "got shape (4,)")):
+        fn(x, t, weight=torch.ones(4, dtype=torch.float64))
+    # Broadcasting that would enlarge the loss is rejected too.
+    with pytest.raises(ValueError, match=every("weight", "(2, 3)", "got shape (5, 2, 3)")):
+        fn(x, t, weight=torch.ones(5, 2, 3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("fn", SOFTMAX_FUNCTIONS, ids=_name)
+def test_softmax_weight_must_broadcast_to_positions(fn):
+    x, y, _ = softmax_case()
+    # A per-class vector is alpha's job, not weight's: weight is per position (N, d1, ...).
+    with pytest.raises(ValueError, match=every("weight", "broadcast", "(2,)", "got shape (3,)")):
+        fn(x, y, weight=torch.ones(3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("fn", SOFTMAX_FUNCTIONS, ids=_name)
+def test_softmax_logits_need_two_dimensions(fn):
+    with pytest.raises(ValueError, match=every("logits", "at least 2", "got shape (3,)")):
+        fn(torch.zeros(3, dtype=torch.float64), torch.tensor(0))
+    with pytest.raises(ValueError, match=every("logits", "at least 2", "got shape ()")):
+        fn(torch.tensor(0.5, dtype=torch.float64), torch.tensor(0))
+
+
+# --------------------------------------------------------------------------------------------------
+# Types
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.bool])
+@pytest.mark.parametrize("fn", SIGMOID_FUNCTIONS + SOFTMAX_FUNCTIONS, ids=_name)
+def test_integer_logits_are_a_type_error(fn, dtype):
+    x = torch.ones(2, 3, dtype=dtype)
+    target = torch.ones(2, 3) if fn in SIGMOID_FUNCTIONS else torch.tensor([0, 1])
+    with pytest.raises(TypeError, match=every("logits", "floating-point", f"got dtype {dtype}")):
+        fn(x, target)
+
+
+@pytest.mark.parametrize("fn", SIGMOID_FUNCTIONS + SOFTMAX_FUNCTIONS, ids=_name)
+def test_non_tensor_logits_are_a_type_error(fn):
+    target = torch.ones(2, 3) if fn in SIGMOID_FUNCTIONS else torch.tensor([0, 1])
+    with pytest.raises(TypeError, match=every("logits", "torch.Tensor", "got list")):
+        fn([[0.0, 1.0, 2.0], [0.0, 1.0, 2.0]], target)
+
+
+@pytest.mark.parametrize("fn", SIGMOID_FUNCTIONS, ids=_name)
+def test_sigmoid_non_tensor_targets_are_a_type_error(fn):
+    x, _ = binary_case()
+    with pytest.raises(TypeError, match=every("targets", "torch.Tensor", "got list")):
+        fn(x, [[0, 1, 0], [1, 0, 1]])
+
+
+@pytest.mark.parametrize("fn", SOFTMAX_FUNCTIONS, ids=_name)
+def test_softmax_bool_target_is_a_type_error(fn):
+    x, _, _ = softmax_case()
+    with pytest.raises(TypeError, match=every("target", "integer class indices", "torch.bool")):
+        fn(x, torch.tensor([True, False]))
+
+
+@pytest.mark.parametrize("fn", SIGMOID_FUNCTIONS + SOFTMAX_FUNCTIONS, ids=_name)
+def test_bool_weight_is_a_type_error(fn):
+    x, t = binary_case()
+    if fn in SOFTMAX_FUNCTIONS:
+        x, t, _ = softmax_case()
+        weight = torch.tensor([True, False])
+    else:
+        weight = torch.tensor([True, False, True])
+    with pytest.raises(TypeError, match=every("weight", "real tensor", "torch.bool")):
+        fn(x, t, weight=weight)
+
+
+@pytest.mark.parametrize("module", [fl.SigmoidFocalLoss, fl.SoftmaxFocalLoss], ids=_name)
+def test_module_bool_weight_is_a_type_error(module):
+    if module is fl.SoftmaxFocalLoss:
+        x, t, _ = softmax_case()
+        weight = torch.tensor([True, False])
+    else:
+        x, t = binary_case()
+        weight = torch.tensor([True, False, True])
+    with pytest.raises(TypeError, match=every("weight", "real tensor", "torch.bool")):
+        module(weight=weight)(x, t)
+
+
+@pytest.mark.parametrize("fn", SOFTMAX_FUNCTIONS, ids=_name)
+def test_ignore_index_must_be_an_int(fn):
+    x, y, _ = softmax_case()
+    with pytest.raises(TypeError, match=every("ignore_index", "int", "1.5")):
+        fn(x, y, ignore_index=1.5)
+    with pytest.raises(TypeError, match=every("ignore_index", "int", "True")):
+        fn(x, y, ignore_index=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Reduction, normalizer, validate
+# --------------------------------------------------------------------------------------------------
+def _call(fn, **kwargs):
+    if fn in SOFTMAX_FUNCTIONS:
+        x, y, _ = softmax_case()
+        return fn(x, y, **kwargs)
+    x, t = binary_case()
+    return fn(x, t, **kwargs)
+
+
+ALL_FUNCTIONS = SIGMOID_FUNCTIONS + SOFTMAX_FUNCTIONS
+
+
+@pytest.mark.parametrize("fn", ALL_FUNCTIONS, ids=_name)
+@pytest.mark.parametrize("reduction", ["avg", "MEAN", "", None])
+def test_unknown_reduction(fn, reduction):
+    with pytest.raises(ValueError, match=every("reduction", "'none', 'mean', 'sum'", f"got {reduction!r}")):
+        _call(fn, reduction=reduction)
+
+
+@pytest.mark.parametrize("module", SIGMOID_MODULES + SOFTMAX_MODULES, ids=_name)
+def test_module_unknown_reduction_raises_on_call(module):
+    criterion = module(reduction="avg")
+    if module in SOFTMAX_MODULES:
+        x, y, _ = softmax_case()
+    else:
+        x, y = binary_case()
+    with pytest.raises(ValueError, match=every("reduction", "'none', 'mean', 'sum'", "'avg'")):
+        criterion(x, y)
+
+
+@pytest.mark.parametrize("fn", ALL_FUNCTIONS, ids=_name)
+def test_normalizer_unknown_string(fn):
+    with pytest.raises(ValueError, match=every("normalizer", "'positives'", "got 'foo'")):
+        _call(fn, normalizer="foo")
+
+
+@pytest.mark.parametrize("fn", ALL_FUNCTIONS, ids=_name)
+@pytest.mark.parametrize("value", [0, 0.0, -2.0])
+def test_normalizer_must_be_positive(fn, value):
+    with pytest.raises(ValueError, match=every("normalizer", "> 0", f"got {float(value)!r}")):
+        _call(fn, normalizer=value)
+
+
+@pytest.mark.parametrize("fn", ALL_FUNCTIONS, ids=_name)
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), True, [2.0]])
+def test_normalizer_non_number(fn, value):
+    with pytest.raises(TypeError, match=every("normalizer", "finite real number", f"got {value!r}")):
+        _call(fn, normalizer=value)
+
+
+@pytest.mark.parametrize("fn", ALL_FUNCTIONS, ids=_name)
+def test_normalizer_tensor_must_have_one_element(fn):
+    with pytest.raises(ValueError, match=every("normalizer", "one-element", "got shape (2,)")):
+        _call(fn, normalizer=torch.tensor([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("fn", [fl.sigmoid_focal_loss, fl.softmax_focal_loss], ids=_name)
+@pytest.mark.parametrize("value", [0.0, -2.0])
+def test_normalizer_tensor_must_be_positive(fn, value):
+    with pytest.raises(ValueError, match=every("normalizer", "> 0", str(value))):
+        _call(fn, normalizer=torch.tensor(value), validate=True)
+
+
+@pytest.mark.parametrize("fn", ALL_FUNCTIONS, ids=_name)
+@pytest.mark.parametrize("normalizer", ["positives", 4.0, torch.tensor(4.0)], ids=["positives", "float", "tensor"])
+def test_normalizer_with_sum_reduction(fn, normalizer):
+    with pytest.raises(ValueError, match=every("normalizer", "reduction='mean'", "reduction='sum'")):
+        _call(fn, reduction="sum", normalizer=normalizer)
+
+
+@pytest.mark.parametrize("fn", ALL_FUNCTIONS, ids=_name)
+@pytest.mark.parametrize("validate", ["yes", 1, 0, "False"])
+def test_validate_must_be_none_or_bool(fn, validate):
+    with pytest.raises(TypeError, match=every("validate", "None, True or False", f"got {validate!r}")):
+        _call(fn, validate=validate)
+
+
+# --------------------------------------------------------------------------------------------------
+# Hyperparameters
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fn", [fl.sigmoid_focal_loss, fl.softmax_focal_loss], ids=_name)
+@pytest.mark.parametrize("gamma", [-0.5, -1e-12, -1])
+def test_gamma_must_be_nonnegative(fn, gamma):
+    with pytest.raises(ValueError, match=every("gamma", ">= 0", f"got {float(gamma)!r}")):
+        _call(fn, gamma=gamma)
+
+
+@pytest.mark.parametrize("gamma", [0, 0.0, -1.0])
+def test_focal_star_gamma_must_be_positive(gamma):
+    with pytest.raises(ValueError, match=every("gamma", "> 0", f"got {float(gamma)!r}")):
+        _call(fl.sigmoid_focal_loss_star, gamma=gamma)
+
+
+@pytest.mark.parametrize("fn", [fl.sigmoid_focal_loss, fl.sigmoid_focal_loss_star, fl.softmax_focal_loss], ids=_name)
+@pytest.mark.parametrize("gamma", ["2", None, float("nan"), float("inf"), True, [2.0], torch.tensor([1.0, 2.0])],
+                         ids=["str", "None", "nan", "inf", "bool", "list", "tensor"])
+def test_gamma_must_be_a_finite_number(fn, gamma):
+    with pytest.raises(TypeError, match=every("gamma", "finite real number", f"got {gamma!r}")):
+        _call(fn, gamma=gamma)
+
+
+@pytest.mark.parametrize("beta", [float("inf"), float("nan"), "1", None])
+def test_focal_star_beta_must_be_finite(beta):
+    with pytest.raises(TypeError, match=every("beta", "finite real number", f"got {beta!r}")):
+        _call(fl.sigmoid_focal_loss_star, beta=beta)
+
+
+@pytest.mark.parametrize("fn", [fl.sigmoid_softened_loss, fl.softmax_softened_loss], ids=_name)
+def test_k_must_be_nonnegative(fn):
+    with pytest.raises(ValueError, match=every("k", ">= 0", "got -0.5")):
+        _call(fn, k=-0.5)
+    with pytest.raises(TypeError, match=every("k", "finite real number", "got 'one'")):
+        _call(fn, k="one")
+
+
+@pytest.mark.parametrize("threshold", [-0.1, 1.5, 2])
+def test_threshold_must_lie_in_unit_interval(threshold):
+    with pytest.raises(ValueError, match=every("threshold", "[0, 1]", f"got {float(threshold)!r}")):
+        _call(fl.sigmoid_hard_truncation_loss, threshold=threshold)
+
+
+@pytest.mark.parametrize("fn", SIGMOID_FUNCTIONS, ids=_name)
+@pytest.mark.parametrize("alpha", [1.5, -0.25, 1.0000001])
+def test_sigmoid_alpha_must_lie_in_unit_interval(fn, alpha):
+    with pytest.raises(ValueError, match=every("alpha", "[0, 1]", f"got {alpha!r}")):
+        _call(fn, alpha=alpha)
+
+
+@pytest.mark.parametrize("fn", SIGMOID_FUNCTIONS, ids=_name)
+@pytest.mark.parametrize("alpha", ["0.25", [0.25, 0.75], float("nan")], ids=["str", "list", "nan"])
+def test_sigmoid_alpha_must_be_a_number_or_none(fn, alpha):
+    with pytest.raises(TypeError, match=every("alpha", "None or a float", f"got {alpha!r}")):
+        _call(fn, alpha=alpha)
+
+
+@pytest.mark.parametrize("module", SIGMOID_MODULES, ids=_name)
+def test_sigmoid_module_alpha_out_of_range_raises_on_call(module):
+    x, t = binary_case()
+    with pytest.raises(ValueError, match=every("alpha", "[0, 1]", "got 1.5")):
+        module(alpha=1.5)(x, t)
+
+
+@pytest.mark.parametrize("fn", SOFTMAX_FUNCTIONS, ids=_name)
+@pytest.mark.parametrize("alpha", [[1.0, 2.0], [1.0, 1.0, 1.0, 1.0], [[1.0, 1.0, 1.0]]], ids=["short", "long", "2d"])
+def test_softmax_alpha_needs_one_weight_per_class(fn, alpha):
+    shape = tuple(np.shape(alpha))
+    with pytest.raises(ValueError, match=every("alpha", "one weight per class", "(3,)", f"got shape {shape}")):
+        _call(fn, alpha=alpha)
+    with pytest.raises(ValueError, match=every("alpha", "(3,)", f"got shape {shape}")):
+        _call(fn, alpha=torch.tensor(alpha))
+
+
+@pytest.mark.parametrize("fn", SOFTMAX_FUNCTIONS, ids=_name)
+def test_softmax_alpha_entries_must_be_nonnegative(fn):
+    with pytest.raises(ValueError, match=every("alpha", ">= 0", "got -0.5", "class 1")):
+        _call(fn, alpha=[1.0, -0.5, 2.0])
+    with pytest.raises(ValueError, match=every("alpha", ">= 0", "got -0.5", "class 2")):
+        _call(fn, alpha=torch.tensor([1.0, 1.0, -0.5], dtype=torch.float64))
+    with pytest.raises(ValueError, match=every("alpha", "nan", "class 0")):
+        _call(fn, alpha=[float("nan"), 1.0, 1.0])
+    with pytest.raises(ValueError, match=every("alpha", ">= 0", "got -1.0")):
+        _call(fn, alpha=-1.0)  # a single float multiplies every class
+
+
+@pytest.mark.parametrize("module", SOFTMAX_MODULES, ids=_name)
+def test_softmax_module_negative_alpha_raises_on_call(module):
+    x, y, _ = softmax_case()
+    with pytest.raises(ValueError, match=every("alpha", ">= 0", "got -0.5", "class 1")):
+        module(alpha=[1.0, -0.5, 2.0])(x, y)
+
+
+@pytest.mark.parametrize("fn", SOFTMAX_FUNCTIONS, ids=_name)
+def test_softmax_alpha_of_wrong_type(fn):
+    with pytest.raises(TypeError, match=every("alpha", "length-C sequence", "got 'balanced'")):
+        _call(fn, alpha="balanced")
+
+
+@pytest.mark.parametrize("fn", SOFTMAX_FUNCTIONS, ids=_name)
+@pytest.mark.parametrize("smoothing", [-0.1, 1.5])
+def test_label_smoothing_must_lie_in_unit_interval(fn, smoothing):
+    with pytest.raises(ValueError, match=every("label_smoothing", "[0, 1]", f"got {smoothing!r}")):
+        _call(fn, label_smoothing=smoothing)
+
+
+# --------------------------------------------------------------------------------------------------
+# Target, weight values
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fn", SOFTMAX_FUNCTIONS, ids=_name)
+@pytest.mark.parametrize("bad", [3, 7, -1, -101])
+def test_class_index_out_of_range(fn, bad):
+    x, _, _ = softmax_case()
+    with pytest.raises(IndexError, match=every("target", "[0, 3)", "ignore_index=-100", f"got {bad} at position (1,)")):
+        fn(x, torch.tensor([0, bad]))
+
+
+@pytest.mark.parametrize("fn", SOFTMAX_FUNCTIONS, ids=_name)
+def test_class_index_out_of_range_with_custom_ignore_index(fn):
+    x, _, _ = softmax_case()
+    fn(x, torch.tensor([0, -1]), ignore_index=-1)  # ignored: fine
+    with pytest.raises(IndexError, match=every("target", "[0, 3)", "ignore_index=-1", "got -100")):
+        fn(x, torch.tensor([-100, 1]), ignore_index=-1)
+    x4 = torch.zeros(2, 3, 2, 2, dtype=torch.float64)
+    target = torch.zeros(2, 2, 2, dtype=torch.long)
+    target[1, 0, 1] = 5
+    with pytest.raises(IndexError, match=every("[0, 3)", "got 5 at position (1, 0, 1)")):
+        fn(x4, target)
+
+
+@pytest.mark.parametrize("fn", SIGMOID_FUNCTIONS, ids=_name)
+@pytest.mark.parametrize("bad", [2.0, -0.5, 1.0 + 1e-9, float("nan"), float("inf")])
+def test_sigmoid_targets_outside_unit_interval(fn, bad):
+    x, t = binary_case()
+    t[1, 2] = bad
+    with pytest.raises(ValueError, match=every("targets", "[0, 1]", f"got {bad!r} at index (1, 2)")):
+        fn(x, t)
+
+
+@pytest.mark.parametrize("fn", SIGMOID_FUNCTIONS, ids=_name)
+def test_sigmoid_integer_targets_outside_unit_interval(fn):
+    x, _ = binary_case()
+    t = torch.tensor([[0, 1, 0], [2, 0, 1]])
+    with pytest.raises(ValueError, match=every("targets", "[0, 1]", "got 2 at index (1, 0)")):
+        fn(x, t)
+
+
+@pytest.mark.parametrize("fn", SOFTMAX_FUNCTIONS, ids=_name)
+def test_probability_rows_must_sum_to_one(fn):
+    x, _, _ = softmax_case()
+    q = torch.tensor([[0.7, 0.2, 0.1], [0.5, 0.2, 0.1]], dtype=torch.float64)
+    with pytest.raises(ValueError, match=every("target", "sum to 1", "got a sum of 0.8", "position (1,)")):
+        fn(x, q)
+    x4 = torch.zeros(1, 2, 2, dtype=torch.float64)
+    q4 = torch.tensor([[[0.5, 1.0], [0.5, 0.5]]], dtype=torch.float64)  # column 1 sums to 1.5
+    with pytest.raises(ValueError, match=every("target", "sum to 1", "got a sum of 1.5", "position (0, 1)")):
+        fn(x4, q4)
+
+
+@pytest.mark.parametrize("fn", SOFTMAX_FUNCTIONS, ids=_name)
+def test_probabilities_must_lie_in_unit_interval(fn):
+    x, _, _ = softmax_case()
+    q = torch.tensor([[0.7, 0.2, 0.1], [1.5, -0.5, 0.0]], dtype=torch.float64)  # rows sum to 1
+    with pytest.raises(ValueError, match=every("target probabilities", "[0, 1]", "got 1.5 at index (1, 0)")):
+        fn(x, q)
+    q[1, 0] = float("nan")
+    with pytest.raises(ValueError, match=every("target probabilities", "[0, 1]", "got nan")):
+        fn(x, q)
+
+
+@pytest.mark.parametrize("fn", SIGMOID_FUNCTIONS, ids=_name)
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf")])
+def test_sigmoid_weight_values(fn, bad):
+    x, t = binary_case()
+    weight = torch.ones(3, dtype=torch.float64)
+    weight[1] = bad
+    with pytest.raises(ValueError, match=every("weight", "finite and >= 0", f"got {bad!r} at index (1,)")):
+        fn(x, t, weight=weight)
+
+
+@pytest.mark.parametrize("fn", SOFTMAX_FUNCTIONS, ids=_name)
+def test_softmax_weight_values(fn):
+    x, y, _ = softmax_case()
+    with pytest.raises(ValueError, match=every("weight", "finite and >= 0", "got -1.0 at index (1,)")):
+        fn(x, y, weight=torch.tensor([1.0, -1.0], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("module", SIGMOID_MODULES, ids=_name)
+def test_module_negative_weight_raises_on_call(module):
+    x, t = binary_case()
+    with pytest.raises(ValueError, match=every("weight", ">= 0", "got -2.0")):
+        module(weight=[1.0, -2.0, 1.0])(x, t)
+
+
+# --------------------------------------------------------------------------------------------------
+# validate: False skips value checks; True and None (on CPU) run them
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fn", SIGMOID_FUNCTIONS, ids=_name)
+def test_validate_false_skips_sigmoid_value_checks(fn):
+    x, t = binary_case()
+    t[0, 1] = 2.0
+    for validate in (None, True):
+        with pytest.raises(ValueError, match=every("targets", "[0, 1]", "got 2.0")):
+            fn(x, t, validate=validate)
+    loss = fn(x, t, validate=False, reduction="none")
+    assert loss.shape == x.shape
+    weight = torch.tensor([1.0, -1.0, 1.0], dtype=torch.float64)
+    with pytest.raises(ValueError, match=every("weight", "got -1.0")):
+        fn(x, t.clamp(0, 1), weight=weight)
+    fn(x, t.clamp(0, 1), weight=weight, validate=False)
+
+
+@pytest.mark.parametrize("fn", SOFTMAX_FUNCTIONS, ids=_name)
+def test_validate_false_skips_softmax_value_checks(fn):
+    x, y, _ = softmax_case()
+    bad_rows = torch.tensor([[0.7, 0.2, 0.3], [0.0, 0.0, 1.0]], dtype=torch.float64)
+    cases = [
+        ({"target": bad_rows}, "sum to 1"),
+        ({"target": torch.tensor([[1.5, -0.5, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float64)}, "got 1.5"),
+        ({"alpha": [1.0, -1.0, 1.0]}, "got -1.0"),
+        ({"weight": torch.tensor([1.0, -1.0], dtype=torch.float64)}, "got -1.0"),
+    ]
+    for kwargs, fragment in cases:
+        kwargs = dict(kwargs)
+        target = kwargs.pop("target", y)
+        for validate in (None, True):
+            with pytest.raises(ValueError, match=every(fragment)):
+                fn(x, target, validate=validate, **kwargs)
+        loss = fn(x, target, validate=False, reduction="none", **kwargs)
+        assert loss.shape == (2,)
+    with pytest.raises(IndexError, match=every("target", "got 3")):
+        fn(x, torch.tensor([0, 3]), validate=True)
+
+
+@pytest.mark.parametrize("fn", SOFTMAX_FUNCTIONS, ids=_name)
+@pytest.mark.parametrize("ignore_index", [-100, -1, 3, 255])
+def test_ignored_positions_are_not_value_checked(fn, ignore_index):
+    x, _, _ = softmax_case()
+    x = torch.cat([x, torch.tensor([[float("nan"), float("inf"), 1.0]], dtype=torch.float64)])
+    target = torch.tensor([0, 2, ignore_index])
+    loss = fn(x, target, ignore_index=ignore_index, reduction="none", validate=True)
+    assert loss[2] == 0 and torch.isfinite(loss).all()
+    expected = fn(x[:2], target[:2], ignore_index=ignore_index, reduction="mean")
+    torch.testing.assert_close(fn(x, target, ignore_index=ignore_index, reduction="mean"), expected)
+
+
+@pytest.mark.parametrize("fn", SIGMOID_FUNCTIONS, ids=_name)
+@pytest.mark.parametrize("validate", [None, True])
+def test_zero_weight_sigmoid_elements_are_not_value_checked(fn, validate):
+    x, t = binary_case()
+    bad_t = t.clone()
+    bad_t[1, 1] = 5.0
+    weight = torch.ones_like(x)
+    weight[1, 1] = 0.0
+    loss = fn(x, bad_t, weight=weight, reduction="none", validate=validate)
+    assert loss[1, 1] == 0
+    good_t = t.clone()
+    torch.testing.assert_close(loss, fn(x, good_t, weight=weight, reduction="none"))
+    # A broadcast weight that zeroes a whole column skips that column's targets.
+    bad_t[:, 1] = -3.0
+    column = torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64)
+    fn(x, bad_t, weight=column, validate=validate)
+    # ... but a target outside [0, 1] where the weight is nonzero still raises.
+    bad_t[0, 0] = 5.0
+    with pytest.raises(ValueError, match=every("targets", "[0, 1]", "got 5.0 at index (0, 0)")):
+        fn(x, bad_t, weight=column, validate=validate)
+
+
+@pytest.mark.parametrize("fn", SOFTMAX_FUNCTIONS, ids=_name)
+@pytest.mark.parametrize("validate", [None, True])
+def test_zero_weight_softmax_positions_are_not_value_checked(fn, validate):
+    x, y, q = softmax_case()
+    x = torch.cat([x, x[:1]])
+    weight = torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64)
+    expected = fn(x[:2], y, reduction="sum")
+    # An out-of-range class index where the weight is 0.
+    loss = fn(x, torch.cat([y, torch.tensor([5])]), weight=weight, reduction="none", validate=validate)
+    assert loss[2] == 0
+    torch.testing.assert_close(loss.sum(), expected)
+    # A probability row that neither lies in [0, 1] nor sums to 1, where the weight is 0.
+    bad_row = torch.tensor([[3.0, -1.0, 7.0]], dtype=torch.float64)
+    loss = fn(x, torch.cat([q, bad_row]), weight=weight, reduction="none", validate=validate)
+    assert loss[2] == 0
+    torch.testing.assert_close(loss.sum(), fn(x[:2], q, reduction="sum"))
+    # ... and with a nonzero weight the same rows raise.
+    with pytest.raises(IndexError, match=every("target", "[0, 3)", "got 5")):
+        fn(x, torch.cat([y, torch.tensor([5])]), weight=torch.ones(3, dtype=torch.float64), validate=validate)
+    with pytest.raises(ValueError, match=every("target probabilities", "[0, 1]", "got 3.0")):
+        fn(x, torch.cat([q, bad_row]), weight=torch.ones(3, dtype=torch.float64), validate=validate)
+
+
+@pytest.mark.parametrize("fn", SOFTMAX_FUNCTIONS, ids=_name)
+def test_probability_error_position_with_weight(fn):
+    x = torch.zeros(3, 3, dtype=torch.float64)
+    weight = torch.tensor([0.0, 1.0, 1.0], dtype=torch.float64)
+    q = torch.tensor([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1.5, -0.5, 0.0]], dtype=torch.float64)
+    with pytest.raises(ValueError, match=every("target probabilities", "got 1.5 at index (2, 0)")):
+        fn(x, q, weight=weight)
+    q[2] = torch.tensor([0.5, 0.2, 0.0], dtype=torch.float64)
+    with pytest.raises(ValueError, match=every("sum to 1", "got a sum of 0.7 at position (2,)")):
+        fn(x, q, weight=weight)
+
+
+# --------------------------------------------------------------------------------------------------
+# class_weights, prior_bias, init_prior_bias_
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["log", "Inverse", "", None])
+def test_class_weights_unknown_method(method):
+    with pytest.raises(ValueError, match=every("method", "'inverse', 'sqrt_inverse', 'effective_number'", f"got {method!r}")):
+        fl.class_weights([10, 20, 30], method=method)
+
+
+@pytest.mark.parametrize("counts, value, index", [
+    ([10, 0, 30], "0", 1),
+    ([10.0, 20.0, -5.0], "-5.0", 2),
+    ([float("nan"), 1.0], "nan", 0),
+    ([1.0, float("inf")], "inf", 1),
+])
+@pytest.mark.parametrize("kind", ["list", "tensor"])
+def test_class_weights_counts_must_be_positive(counts, value, index, kind):
+    if kind == "tensor":
+        counts = torch.tensor(counts)
+    with pytest.raises(ValueError, match=every("counts", "> 0", value, f"for class {index}")):
+        fl.class_weights(counts)
+
+
+@pytest.mark.parametrize("method", ["inverse", "effective_number"])
+def test_class_weights_counts_shape(method):
+    with pytest.raises(ValueError, match=every("counts", "1-D", "got shape (2, 2)")):
+        fl.class_weights([[1, 2], [3, 4]], method=method)
+    with pytest.raises(ValueError, match=every("counts", "non-empty", "got shape (0,)")):
+        fl.class_weights([], method=method)
+
+
+def test_class_weights_non_numeric_counts():
+    with pytest.raises(TypeError, match=every("counts", "real numbers", "got dtype")):
+        fl.class_weights(["a", "b"])
+
+
+@pytest.mark.parametrize("beta, allowed, shown", [
+    (1.0, "[0, 1)", "got 1.0"),
+    (1, "[0, 1)", "got 1.0"),
+    (1.5, "[0, 1]", "got 1.5"),
+    (-0.1, "[0, 1]", "got -0.1"),
+])
+def test_class_weights_beta(beta, allowed, shown):
+    with pytest.raises(ValueError, match=every("beta", allowed, shown)):
+        fl.class_weights([10, 20], method="effective_number", beta=beta)
+
+
+@pytest.mark.parametrize("prior", [0, 0.0, 1, 1.0, -0.5, 1.5, float("nan"), True])
+def test_prior_bias_prior_must_be_strictly_between_0_and_1(prior):
+    with pytest.raises(ValueError, match=every("prior", "strictly between 0 and 1", f"got {prior!r}")):
+        fl.prior_bias(prior=prior)
+
+
+@pytest.mark.parametrize("prior", [0.0, 1.0])
+def test_init_prior_bias_rejects_bad_prior(prior):
+    layer = torch.nn.Linear(4, 3)
+    before = layer.bias.detach().clone()
+    with pytest.raises(ValueError, match=every("prior", "strictly between 0 and 1", f"got {prior!r}")):
+        fl.init_prior_bias_(layer, prior=prior)
+    with pytest.raises(ValueError, match=every("prior", "strictly between 0 and 1", f"got {prior!r}")):
+        fl.init_prior_bias_(layer, prior=[0.1, prior, 0.2])
+    torch.testing.assert_close(layer.bias.detach(), before)  # nothing written
+
+
+def test_init_prior_bias_wrong_length_and_no_bias():
+    layer = torch.nn.Linear(4, 3)
+    with pytest.raises(ValueError, match=every("prior", "one entry per output (3)", "got 2")):
+        fl.init_prior_bias_(layer, prior=[0.1, 0.2])
+    with pytest.raises(ValueError, match=every("bias", "Linear has none")):
+        fl.init_prior_bias_(torch.nn.Linear(4, 3, bias=False))
+    with pytest.raises(TypeError, match=every("bias", "tensor or a module", "got list")):
+        fl.init_prior_bias_([0.0, 0.0])
