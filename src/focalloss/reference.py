@@ -50,6 +50,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._docs import shared_sections
+
 __all__ = [
     "class_weights",
     "sigmoid_focal_loss",
@@ -191,56 +193,88 @@ def _binary_hess(term, x, t, alpha, weight):
 
 
 # --------------------------------------------------------------------------------------------------
+# Docstring sections shared by the public functions below
+# --------------------------------------------------------------------------------------------------
+_BINARY_INPUTS = """\
+        x: logits, any shape (anything NumPy turns into float64).
+        t: targets in [0, 1], broadcastable to ``x``.
+"""
+_BINARY_REDUCTION = """\
+        reduction: ``"none"`` (default here), ``"mean"`` or ``"sum"``, as in the torch functions.
+        weight: optional weights broadcastable to ``x``; a zero weight removes the element.
+        normalizer: None, a number > 0, or ``"positives"`` (no cross-rank reduction here).
+"""
+_GRAD_OUTPUT = """\
+        grad_output: upstream gradient, shaped like the output; default ones.
+"""
+_BINARY_EXAMPLE_INPUTS = """\
+        >>> import numpy as np
+        >>> from focalloss import reference
+        >>> x, t = np.array([2.0, -1.0, -0.5]), np.array([1.0, 0.0, 1.0])
+"""
+_SOFTMAX_INPUTS = """\
+        x: logits (N, C, d1, ...), classes in dimension 1.
+        target: integer class indices (N, d1, ...) or probabilities shaped like ``x``.
+"""
+_SOFTMAX_OPTIONS = """\
+        reduction: ``"none"`` (default here), ``"mean"`` or ``"sum"``, as in the torch functions.
+        weight: optional per-position weights broadcastable to (N, d1, ...); zero removes the position.
+        ignore_index: class index whose positions are left out, default -100.
+        label_smoothing: epsilon in [0, 1]; the target becomes (1 - epsilon) q + epsilon / C.
+        normalizer: None, a number > 0, or ``"positives"`` (the number of counted positions).
+"""
+_SOFTMAX_EXAMPLE_INPUTS = """\
+        >>> import numpy as np
+        >>> from focalloss import reference
+        >>> x = np.array([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
+"""
+
+_shared_docs = shared_sections(BINARY_INPUTS=_BINARY_INPUTS, BINARY_REDUCTION=_BINARY_REDUCTION, GRAD_OUTPUT=_GRAD_OUTPUT, BINARY_EXAMPLE_INPUTS=_BINARY_EXAMPLE_INPUTS, SOFTMAX_INPUTS=_SOFTMAX_INPUTS, SOFTMAX_OPTIONS=_SOFTMAX_OPTIONS, SOFTMAX_EXAMPLE_INPUTS=_SOFTMAX_EXAMPLE_INPUTS)
+
+
+# --------------------------------------------------------------------------------------------------
 # Public binary API. Each loss has three functions: the (reduced) loss, the gradient of that output
 # with respect to the logits (times grad_output), and the per-element second derivative.
 # --------------------------------------------------------------------------------------------------
+@_shared_docs
 def sigmoid_focal_loss(x, t, *, alpha=0.25, gamma=2.0, reduction="none", weight=None, normalizer=None):
     r"""Binary focal loss :math:`t\alpha(1-p)^\gamma(-\log p) + (1-t)(1-\alpha)p^\gamma(-\log(1-p))`.
 
     Args:
-        x: logits, any shape (anything NumPy turns into float64).
-        t: targets in [0, 1], broadcastable to ``x``.
+@BINARY_INPUTS
         alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None: both 1. Default 0.25.
         gamma: focusing parameter >= 0, default 2.
-        reduction: ``"none"`` (default here), ``"mean"`` or ``"sum"``, as in the torch functions.
-        weight: optional weights broadcastable to ``x``; a zero weight removes the element.
-        normalizer: None, a number > 0, or ``"positives"`` (no cross-rank reduction here).
+@BINARY_REDUCTION
 
     Shape:
         - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"``, else a scalar.
 
     Example:
-        >>> import numpy as np
-        >>> from focalloss import reference
-        >>> x, t = np.array([2.0, -1.0, -0.5]), np.array([1.0, 0.0, 1.0])
+@BINARY_EXAMPLE_INPUTS
         >>> reference.sigmoid_focal_loss(x, t, gamma=2.0).round(6)
         array([0.000451, 0.016994, 0.094353])
     """
     return _binary_loss(lambda z: _focal_term(z, gamma=gamma), x, t, alpha, weight, reduction, normalizer)
 
 
+@_shared_docs
 def sigmoid_focal_loss_grad(
     x, t, *, alpha=0.25, gamma=2.0, reduction="none", weight=None, normalizer=None, grad_output=None
 ):
     """Gradient of :func:`sigmoid_focal_loss` with respect to ``x``, times ``grad_output``.
 
     Args:
-        x: logits, any shape (anything NumPy turns into float64).
-        t: targets in [0, 1], broadcastable to ``x``.
+@BINARY_INPUTS
         alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None: both 1. Default 0.25.
         gamma: focusing parameter >= 0, default 2.
-        reduction: ``"none"`` (default here), ``"mean"`` or ``"sum"``, as in the torch functions.
-        weight: optional weights broadcastable to ``x``; a zero weight removes the element.
-        normalizer: None, a number > 0, or ``"positives"`` (no cross-rank reduction here).
-        grad_output: upstream gradient, shaped like the output; default ones.
+@BINARY_REDUCTION
+@GRAD_OUTPUT
 
     Shape:
         - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"`` (the gradient always ``(*)``).
 
     Example:
-        >>> import numpy as np
-        >>> from focalloss import reference
-        >>> x, t = np.array([2.0, -1.0, -0.5]), np.array([1.0, 0.0, 1.0])
+@BINARY_EXAMPLE_INPUTS
         >>> reference.sigmoid_focal_loss_grad(x, t, gamma=2.0).round(6)
         array([-0.001218,  0.039436, -0.131538])
     """
@@ -248,12 +282,12 @@ def sigmoid_focal_loss_grad(
     return _binary_grad(term, x, t, alpha, weight, reduction, normalizer, grad_output)
 
 
+@_shared_docs
 def sigmoid_focal_loss_hess(x, t, *, alpha=0.25, gamma=2.0, weight=None):
     """Per-element second derivative of the unreduced :func:`sigmoid_focal_loss`.
 
     Args:
-        x: logits, any shape (anything NumPy turns into float64).
-        t: targets in [0, 1], broadcastable to ``x``.
+@BINARY_INPUTS
         alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None: both 1. Default 0.25.
         gamma: focusing parameter >= 0, default 2.
         weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
@@ -262,62 +296,52 @@ def sigmoid_focal_loss_hess(x, t, *, alpha=0.25, gamma=2.0, weight=None):
         - x, t, weight: ``(*)``; output: ``(*)``.
 
     Example:
-        >>> import numpy as np
-        >>> from focalloss import reference
-        >>> x, t = np.array([2.0, -1.0, -0.5]), np.array([1.0, 0.0, 1.0])
+@BINARY_EXAMPLE_INPUTS
         >>> reference.sigmoid_focal_loss_hess(x, t, gamma=2.0).round(6)
         array([0.003169, 0.082974, 0.123265])
     """
     return _binary_hess(lambda z: _focal_term(z, gamma=gamma), x, t, alpha, weight)
 
 
+@_shared_docs
 def sigmoid_softened_loss(x, t, *, k=1.0, alpha=None, reduction="none", weight=None, normalizer=None):
     r"""Softened loss: :math:`-\sigma(-kx)\log\sigma(x)` for t=1, :math:`-\sigma(kx)\log\sigma(-x)` for t=0.
 
     Args:
-        x: logits, any shape (anything NumPy turns into float64).
-        t: targets in [0, 1], broadcastable to ``x``.
+@BINARY_INPUTS
         k: slope >= 0 of the softened step, default 1.
         alpha: positives' weight in [0, 1], or None (default): both 1.
-        reduction: ``"none"`` (default here), ``"mean"`` or ``"sum"``, as in the torch functions.
-        weight: optional weights broadcastable to ``x``; a zero weight removes the element.
-        normalizer: None, a number > 0, or ``"positives"`` (no cross-rank reduction here).
+@BINARY_REDUCTION
 
     Shape:
         - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"``, else a scalar.
 
     Example:
-        >>> import numpy as np
-        >>> from focalloss import reference
-        >>> x, t = np.array([2.0, -1.0, -0.5]), np.array([1.0, 0.0, 1.0])
+@BINARY_EXAMPLE_INPUTS
         >>> reference.sigmoid_softened_loss(x, t, k=2.0).round(6)
         array([0.002283, 0.037342, 0.712107])
     """
     return _binary_loss(lambda z: _softened_term(z, k=k), x, t, alpha, weight, reduction, normalizer)
 
 
+@_shared_docs
 def sigmoid_softened_loss_grad(
     x, t, *, k=1.0, alpha=None, reduction="none", weight=None, normalizer=None, grad_output=None
 ):
     """Gradient of :func:`sigmoid_softened_loss` with respect to ``x``, times ``grad_output``.
 
     Args:
-        x: logits, any shape (anything NumPy turns into float64).
-        t: targets in [0, 1], broadcastable to ``x``.
+@BINARY_INPUTS
         k: slope >= 0 of the softened step, default 1.
         alpha: positives' weight in [0, 1], or None (default): both 1.
-        reduction: ``"none"`` (default here), ``"mean"`` or ``"sum"``, as in the torch functions.
-        weight: optional weights broadcastable to ``x``; a zero weight removes the element.
-        normalizer: None, a number > 0, or ``"positives"`` (no cross-rank reduction here).
-        grad_output: upstream gradient, shaped like the output; default ones.
+@BINARY_REDUCTION
+@GRAD_OUTPUT
 
     Shape:
         - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"`` (the gradient always ``(*)``).
 
     Example:
-        >>> import numpy as np
-        >>> from focalloss import reference
-        >>> x, t = np.array([2.0, -1.0, -0.5]), np.array([1.0, 0.0, 1.0])
+@BINARY_EXAMPLE_INPUTS
         >>> reference.sigmoid_softened_loss_grad(x, t, k=2.0).round(6)
         array([-0.006628,  0.09784 , -0.838085])
     """
@@ -325,12 +349,12 @@ def sigmoid_softened_loss_grad(
     return _binary_grad(term, x, t, alpha, weight, reduction, normalizer, grad_output)
 
 
+@_shared_docs
 def sigmoid_softened_loss_hess(x, t, *, k=1.0, alpha=None, weight=None):
     """Per-element second derivative of the unreduced :func:`sigmoid_softened_loss`.
 
     Args:
-        x: logits, any shape (anything NumPy turns into float64).
-        t: targets in [0, 1], broadcastable to ``x``.
+@BINARY_INPUTS
         k: slope >= 0 of the softened step, default 1.
         alpha: positives' weight in [0, 1], or None (default): both 1.
         weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
@@ -339,36 +363,30 @@ def sigmoid_softened_loss_hess(x, t, *, k=1.0, alpha=None, weight=None):
         - x, t, weight: ``(*)``; output: ``(*)``.
 
     Example:
-        >>> import numpy as np
-        >>> from focalloss import reference
-        >>> x, t = np.array([2.0, -1.0, -0.5]), np.array([1.0, 0.0, 1.0])
+@BINARY_EXAMPLE_INPUTS
         >>> reference.sigmoid_softened_loss_hess(x, t, k=2.0).round(6)
         array([0.018955, 0.236582, 0.307323])
     """
     return _binary_hess(lambda z: _softened_term(z, k=k), x, t, alpha, weight)
 
 
+@_shared_docs
 def sigmoid_hard_truncation_loss(
     x, t, *, threshold=0.5, alpha=None, reduction="none", weight=None, normalizer=None
 ):
     """Cross-entropy where the prediction is on the wrong side of ``threshold``, 0 where it is right.
 
     Args:
-        x: logits, any shape (anything NumPy turns into float64).
-        t: targets in [0, 1], broadcastable to ``x``.
+@BINARY_INPUTS
         threshold: m in [0, 1], default 0.5: no loss for a positive with p > m or a negative with p < 1 - m.
         alpha: positives' weight in [0, 1], or None (default): both 1.
-        reduction: ``"none"`` (default here), ``"mean"`` or ``"sum"``, as in the torch functions.
-        weight: optional weights broadcastable to ``x``; a zero weight removes the element.
-        normalizer: None, a number > 0, or ``"positives"`` (no cross-rank reduction here).
+@BINARY_REDUCTION
 
     Shape:
         - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"``, else a scalar.
 
     Example:
-        >>> import numpy as np
-        >>> from focalloss import reference
-        >>> x, t = np.array([2.0, -1.0, -0.5]), np.array([1.0, 0.0, 1.0])
+@BINARY_EXAMPLE_INPUTS
         >>> reference.sigmoid_hard_truncation_loss(x, t, threshold=0.5).round(6)
         array([0.      , 0.      , 0.974077])
     """
@@ -376,28 +394,24 @@ def sigmoid_hard_truncation_loss(
     return _binary_loss(term, x, t, alpha, weight, reduction, normalizer)
 
 
+@_shared_docs
 def sigmoid_hard_truncation_loss_grad(
     x, t, *, threshold=0.5, alpha=None, reduction="none", weight=None, normalizer=None, grad_output=None
 ):
     """Gradient of :func:`sigmoid_hard_truncation_loss` (zero where the loss is truncated).
 
     Args:
-        x: logits, any shape (anything NumPy turns into float64).
-        t: targets in [0, 1], broadcastable to ``x``.
+@BINARY_INPUTS
         threshold: m in [0, 1], default 0.5: no loss for a positive with p > m or a negative with p < 1 - m.
         alpha: positives' weight in [0, 1], or None (default): both 1.
-        reduction: ``"none"`` (default here), ``"mean"`` or ``"sum"``, as in the torch functions.
-        weight: optional weights broadcastable to ``x``; a zero weight removes the element.
-        normalizer: None, a number > 0, or ``"positives"`` (no cross-rank reduction here).
-        grad_output: upstream gradient, shaped like the output; default ones.
+@BINARY_REDUCTION
+@GRAD_OUTPUT
 
     Shape:
         - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"`` (the gradient always ``(*)``).
 
     Example:
-        >>> import numpy as np
-        >>> from focalloss import reference
-        >>> x, t = np.array([2.0, -1.0, -0.5]), np.array([1.0, 0.0, 1.0])
+@BINARY_EXAMPLE_INPUTS
         >>> reference.sigmoid_hard_truncation_loss_grad(x, t, threshold=0.5).round(6)
         array([ 0.      , -0.      , -0.622459])
     """
@@ -405,12 +419,12 @@ def sigmoid_hard_truncation_loss_grad(
     return _binary_grad(term, x, t, alpha, weight, reduction, normalizer, grad_output)
 
 
+@_shared_docs
 def sigmoid_hard_truncation_loss_hess(x, t, *, threshold=0.5, alpha=None, weight=None):
     """Per-element second derivative of the unreduced :func:`sigmoid_hard_truncation_loss`.
 
     Args:
-        x: logits, any shape (anything NumPy turns into float64).
-        t: targets in [0, 1], broadcastable to ``x``.
+@BINARY_INPUTS
         threshold: m in [0, 1], default 0.5: no loss for a positive with p > m or a negative with p < 1 - m.
         alpha: positives' weight in [0, 1], or None (default): both 1.
         weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
@@ -419,37 +433,31 @@ def sigmoid_hard_truncation_loss_hess(x, t, *, threshold=0.5, alpha=None, weight
         - x, t, weight: ``(*)``; output: ``(*)``.
 
     Example:
-        >>> import numpy as np
-        >>> from focalloss import reference
-        >>> x, t = np.array([2.0, -1.0, -0.5]), np.array([1.0, 0.0, 1.0])
+@BINARY_EXAMPLE_INPUTS
         >>> reference.sigmoid_hard_truncation_loss_hess(x, t, threshold=0.5).round(6)
         array([0.      , 0.      , 0.235004])
     """
     return _binary_hess(lambda z: _hard_truncation_term(z, threshold=threshold), x, t, alpha, weight)
 
 
+@_shared_docs
 def sigmoid_focal_loss_star(
     x, t, *, gamma=1.0, beta=0.0, alpha=None, reduction="none", weight=None, normalizer=None
 ):
     r"""FL*: :math:`-\log\sigma(\gamma x_t + \beta)/\gamma` with :math:`x_t = x` (t=1), :math:`-x` (t=0).
 
     Args:
-        x: logits, any shape (anything NumPy turns into float64).
-        t: targets in [0, 1], broadcastable to ``x``.
+@BINARY_INPUTS
         gamma: slope > 0, default 1.
         beta: shift, default 0.
         alpha: positives' weight in [0, 1], or None (default): both 1.
-        reduction: ``"none"`` (default here), ``"mean"`` or ``"sum"``, as in the torch functions.
-        weight: optional weights broadcastable to ``x``; a zero weight removes the element.
-        normalizer: None, a number > 0, or ``"positives"`` (no cross-rank reduction here).
+@BINARY_REDUCTION
 
     Shape:
         - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"``, else a scalar.
 
     Example:
-        >>> import numpy as np
-        >>> from focalloss import reference
-        >>> x, t = np.array([2.0, -1.0, -0.5]), np.array([1.0, 0.0, 1.0])
+@BINARY_EXAMPLE_INPUTS
         >>> reference.sigmoid_focal_loss_star(x, t, gamma=2.0, beta=1.0).round(6)
         array([0.003358, 0.024294, 0.346574])
     """
@@ -457,6 +465,7 @@ def sigmoid_focal_loss_star(
     return _binary_loss(term, x, t, alpha, weight, reduction, normalizer)
 
 
+@_shared_docs
 def sigmoid_focal_loss_star_grad(
     x, t, *, gamma=1.0, beta=0.0, alpha=None, reduction="none", weight=None, normalizer=None,
     grad_output=None,
@@ -464,23 +473,18 @@ def sigmoid_focal_loss_star_grad(
     """Gradient of :func:`sigmoid_focal_loss_star` with respect to ``x``, times ``grad_output``.
 
     Args:
-        x: logits, any shape (anything NumPy turns into float64).
-        t: targets in [0, 1], broadcastable to ``x``.
+@BINARY_INPUTS
         gamma: slope > 0, default 1.
         beta: shift, default 0.
         alpha: positives' weight in [0, 1], or None (default): both 1.
-        reduction: ``"none"`` (default here), ``"mean"`` or ``"sum"``, as in the torch functions.
-        weight: optional weights broadcastable to ``x``; a zero weight removes the element.
-        normalizer: None, a number > 0, or ``"positives"`` (no cross-rank reduction here).
-        grad_output: upstream gradient, shaped like the output; default ones.
+@BINARY_REDUCTION
+@GRAD_OUTPUT
 
     Shape:
         - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"`` (the gradient always ``(*)``).
 
     Example:
-        >>> import numpy as np
-        >>> from focalloss import reference
-        >>> x, t = np.array([2.0, -1.0, -0.5]), np.array([1.0, 0.0, 1.0])
+@BINARY_EXAMPLE_INPUTS
         >>> reference.sigmoid_focal_loss_star_grad(x, t, gamma=2.0, beta=1.0).round(6)
         array([-0.006693,  0.047426, -0.5     ])
     """
@@ -488,12 +492,12 @@ def sigmoid_focal_loss_star_grad(
     return _binary_grad(term, x, t, alpha, weight, reduction, normalizer, grad_output)
 
 
+@_shared_docs
 def sigmoid_focal_loss_star_hess(x, t, *, gamma=1.0, beta=0.0, alpha=None, weight=None):
     """Per-element second derivative of the unreduced :func:`sigmoid_focal_loss_star`.
 
     Args:
-        x: logits, any shape (anything NumPy turns into float64).
-        t: targets in [0, 1], broadcastable to ``x``.
+@BINARY_INPUTS
         gamma: slope > 0, default 1.
         beta: shift, default 0.
         alpha: positives' weight in [0, 1], or None (default): both 1.
@@ -503,9 +507,7 @@ def sigmoid_focal_loss_star_hess(x, t, *, gamma=1.0, beta=0.0, alpha=None, weigh
         - x, t, weight: ``(*)``; output: ``(*)``.
 
     Example:
-        >>> import numpy as np
-        >>> from focalloss import reference
-        >>> x, t = np.array([2.0, -1.0, -0.5]), np.array([1.0, 0.0, 1.0])
+@BINARY_EXAMPLE_INPUTS
         >>> reference.sigmoid_focal_loss_star_hess(x, t, gamma=2.0, beta=1.0).round(6)
         array([0.013296, 0.090353, 0.5     ])
     """
@@ -595,6 +597,7 @@ def _softmax(kind, x, target, params, alpha, weight, ignore_index, label_smoothi
     return _reduce(loss_row, denominator, reduction), np.moveaxis(scale[..., None] * grad_row, -1, 1)
 
 
+@_shared_docs
 def softmax_focal_loss(x, target, *, alpha=None, gamma=2.0, reduction="none", weight=None,
                        ignore_index=-100, label_smoothing=0.0, normalizer=None):
     r"""Multi-class focal loss :math:`\sum_c \alpha_c q_c (1-p_c)^\gamma (-\log p_c)`.
@@ -604,23 +607,16 @@ def softmax_focal_loss(x, target, *, alpha=None, gamma=2.0, reduction="none", we
     unit of target mass).
 
     Args:
-        x: logits (N, C, d1, ...), classes in dimension 1.
-        target: integer class indices (N, d1, ...) or probabilities shaped like ``x``.
+@SOFTMAX_INPUTS
         alpha: None (default), a float multiplying every class, or one weight per class.
         gamma: focusing parameter >= 0, default 2.
-        reduction: ``"none"`` (default here), ``"mean"`` or ``"sum"``, as in the torch functions.
-        weight: optional per-position weights broadcastable to (N, d1, ...); zero removes the position.
-        ignore_index: class index whose positions are left out, default -100.
-        label_smoothing: epsilon in [0, 1]; the target becomes (1 - epsilon) q + epsilon / C.
-        normalizer: None, a number > 0, or ``"positives"`` (the number of counted positions).
+@SOFTMAX_OPTIONS
 
     Shape:
         - x: ``(N, C, d1, ...)``; target: ``(N, d1, ...)`` or like ``x``; output: ``(N, d1, ...)`` for ``"none"``, else a scalar.
 
     Example:
-        >>> import numpy as np
-        >>> from focalloss import reference
-        >>> x = np.array([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
+@SOFTMAX_EXAMPLE_INPUTS
         >>> reference.softmax_focal_loss(x, np.array([0, 1]), gamma=2.0).round(6)
         array([0.011093, 2.601111])
     """
@@ -628,29 +624,23 @@ def softmax_focal_loss(x, target, *, alpha=None, gamma=2.0, reduction="none", we
                     reduction, normalizer, grad_output=None)[0]
 
 
+@_shared_docs
 def softmax_focal_loss_grad(x, target, *, alpha=None, gamma=2.0, reduction="none", weight=None,
                             ignore_index=-100, label_smoothing=0.0, normalizer=None, grad_output=None):
     """Gradient of :func:`softmax_focal_loss` with respect to ``x``, times ``grad_output``.
 
     Args:
-        x: logits (N, C, d1, ...), classes in dimension 1.
-        target: integer class indices (N, d1, ...) or probabilities shaped like ``x``.
+@SOFTMAX_INPUTS
         alpha: None (default), a float multiplying every class, or one weight per class.
         gamma: focusing parameter >= 0, default 2.
-        reduction: ``"none"`` (default here), ``"mean"`` or ``"sum"``, as in the torch functions.
-        weight: optional per-position weights broadcastable to (N, d1, ...); zero removes the position.
-        ignore_index: class index whose positions are left out, default -100.
-        label_smoothing: epsilon in [0, 1]; the target becomes (1 - epsilon) q + epsilon / C.
-        normalizer: None, a number > 0, or ``"positives"`` (the number of counted positions).
-        grad_output: upstream gradient, shaped like the output; default ones.
+@SOFTMAX_OPTIONS
+@GRAD_OUTPUT
 
     Shape:
         - x: ``(N, C, d1, ...)``; target: ``(N, d1, ...)`` or like ``x``; output: ``(N, d1, ...)`` for ``"none"``, else a scalar; the gradient is shaped like ``x``.
 
     Example:
-        >>> import numpy as np
-        >>> from focalloss import reference
-        >>> x = np.array([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
+@SOFTMAX_EXAMPLE_INPUTS
         >>> reference.softmax_focal_loss_grad(x, np.array([0, 1]), gamma=2.0).round(6)
         array([[-0.027285,  0.022307,  0.004977],
                [ 0.058869, -1.128764,  1.069895]])
@@ -659,28 +649,22 @@ def softmax_focal_loss_grad(x, target, *, alpha=None, gamma=2.0, reduction="none
                     reduction, normalizer, grad_output)[1]
 
 
+@_shared_docs
 def softmax_softened_loss(x, target, *, k=1.0, alpha=None, reduction="none", weight=None,
                           ignore_index=-100, label_smoothing=0.0, normalizer=None):
     r"""Multi-class softened loss :math:`\sum_c \alpha_c q_c\,\mathrm{softmax}(-kx)_c(-\log p_c)`.
 
     Args:
-        x: logits (N, C, d1, ...), classes in dimension 1.
-        target: integer class indices (N, d1, ...) or probabilities shaped like ``x``.
+@SOFTMAX_INPUTS
         k: slope >= 0, default 1.
         alpha: None (default), a float multiplying every class, or one weight per class.
-        reduction: ``"none"`` (default here), ``"mean"`` or ``"sum"``, as in the torch functions.
-        weight: optional per-position weights broadcastable to (N, d1, ...); zero removes the position.
-        ignore_index: class index whose positions are left out, default -100.
-        label_smoothing: epsilon in [0, 1]; the target becomes (1 - epsilon) q + epsilon / C.
-        normalizer: None, a number > 0, or ``"positives"`` (the number of counted positions).
+@SOFTMAX_OPTIONS
 
     Shape:
         - x: ``(N, C, d1, ...)``; target: ``(N, d1, ...)`` or like ``x``; output: ``(N, d1, ...)`` for ``"none"``, else a scalar.
 
     Example:
-        >>> import numpy as np
-        >>> from focalloss import reference
-        >>> x = np.array([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
+@SOFTMAX_EXAMPLE_INPUTS
         >>> reference.softmax_softened_loss(x, np.array([0, 1]), k=1.0).round(6)
         array([0.009438, 1.343318])
     """
@@ -688,29 +672,23 @@ def softmax_softened_loss(x, target, *, k=1.0, alpha=None, reduction="none", wei
                     reduction, normalizer, grad_output=None)[0]
 
 
+@_shared_docs
 def softmax_softened_loss_grad(x, target, *, k=1.0, alpha=None, reduction="none", weight=None,
                                ignore_index=-100, label_smoothing=0.0, normalizer=None, grad_output=None):
     """Gradient of :func:`softmax_softened_loss` with respect to ``x``, times ``grad_output``.
 
     Args:
-        x: logits (N, C, d1, ...), classes in dimension 1.
-        target: integer class indices (N, d1, ...) or probabilities shaped like ``x``.
+@SOFTMAX_INPUTS
         k: slope >= 0, default 1.
         alpha: None (default), a float multiplying every class, or one weight per class.
-        reduction: ``"none"`` (default here), ``"mean"`` or ``"sum"``, as in the torch functions.
-        weight: optional per-position weights broadcastable to (N, d1, ...); zero removes the position.
-        ignore_index: class index whose positions are left out, default -100.
-        label_smoothing: epsilon in [0, 1]; the target becomes (1 - epsilon) q + epsilon / C.
-        normalizer: None, a number > 0, or ``"positives"`` (the number of counted positions).
-        grad_output: upstream gradient, shaped like the output; default ones.
+@SOFTMAX_OPTIONS
+@GRAD_OUTPUT
 
     Shape:
         - x: ``(N, C, d1, ...)``; target: ``(N, d1, ...)`` or like ``x``; output: ``(N, d1, ...)`` for ``"none"``, else a scalar; the gradient is shaped like ``x``.
 
     Example:
-        >>> import numpy as np
-        >>> from focalloss import reference
-        >>> x = np.array([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
+@SOFTMAX_EXAMPLE_INPUTS
         >>> reference.softmax_softened_loss_grad(x, np.array([0, 1]), k=1.0).round(6)
         array([[-0.017455,  0.008511,  0.008944],
                [ 0.708181, -1.159653,  0.451471]])

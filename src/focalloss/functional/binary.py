@@ -18,7 +18,7 @@ import torch
 
 from ..backends import torch_ops
 from . import _checks
-from ._docs import shared_sections
+from .._docs import shared_sections
 from ._reduce import reduce
 
 __all__ = [
