@@ -618,9 +618,15 @@ def test_class_weights_beta(beta, allowed, shown):
         fl.class_weights([10, 20], method="effective_number", beta=beta)
 
 
-@pytest.mark.parametrize("prior", [0, 0.0, 1, 1.0, -0.5, 1.5, float("nan"), True])
+@pytest.mark.parametrize("prior", [0, 0.0, 1, 1.0, -0.5, 1.5, float("nan")])
 def test_prior_bias_prior_must_be_strictly_between_0_and_1(prior):
     with pytest.raises(ValueError, match=every("prior", "strictly between 0 and 1", f"got {prior!r}")):
+        fl.prior_bias(prior=prior)
+
+
+@pytest.mark.parametrize("prior", [True, "0.1", None])
+def test_prior_bias_prior_of_the_wrong_type(prior):
+    with pytest.raises(TypeError, match=every("prior", "strictly between 0 and 1", f"got {prior!r}")):
         fl.prior_bias(prior=prior)
 
 

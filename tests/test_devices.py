@@ -27,7 +27,7 @@ def _meta_calls(device):
             x, index, alpha=torch.ones(5, device=device), label_smoothing=0.1, weight=row_weight,
             normalizer="positives", validate=v,
         ),
-        lambda v: focalloss.softmax_softened_loss(x, probabilities, weight=row_weight, validate=v),
+        lambda v: focalloss.softmax_softened_loss(x, probabilities, normalizer="positives", validate=v),
         lambda v: focalloss.sigmoid_focal_loss(
             flat, targets, weight=torch.ones(5, device=device), normalizer="positives", validate=v
         ),

@@ -68,3 +68,31 @@ def test_module_backward_reaches_the_logits():
     x = torch.randn(6, 4, requires_grad=True)
     focalloss.SoftmaxFocalLoss(alpha=0.25)(x, torch.tensor([0, 1, 2, 3, 0, 1])).backward()
     assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+def test_tensor_normalizer_is_a_buffer():
+    criterion = focalloss.SigmoidFocalLoss(normalizer=torch.tensor(4.0))
+    assert "normalizer" in criterion.state_dict()
+    assert criterion.to(torch.float64).normalizer.dtype == torch.float64
+    x, t = torch.randn(3, 2), torch.ones(3, 2)
+    expected = focalloss.sigmoid_focal_loss(x, t, reduction="sum") / 4.0
+    torch.testing.assert_close(focalloss.SigmoidFocalLoss(normalizer=torch.tensor(4.0))(x, t), expected)
+    assert focalloss.SigmoidFocalLoss(normalizer="positives").normalizer == "positives"
+
+
+@pytest.mark.parametrize("alpha", ["abc", [1.0, "a"]])
+def test_module_rejects_a_non_numeric_alpha_naming_it(alpha):
+    """A sequence is converted (and rejected) at construction, a string at the first call."""
+    with pytest.raises(TypeError, match=r"alpha must be .*got .*a"):
+        focalloss.SoftmaxFocalLoss(alpha=alpha)(torch.randn(2, 3), torch.tensor([0, 1]))
+
+
+def test_import_works_without_docstrings():
+    """python -OO strips docstrings; the shared docstring sections must cope."""
+    import subprocess
+    import sys
+
+    code = "import focalloss; print(focalloss.sigmoid_focal_loss.__doc__)"
+    done = subprocess.run([sys.executable, "-OO", "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "None"

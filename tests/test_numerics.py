@@ -368,3 +368,20 @@ def test_reference_matches_numpy_formulas_directly():
     sm = np.exp(z) / np.exp(z).sum(1, keepdims=True)
     pt = sm[np.arange(20), y]
     np.testing.assert_allclose(reference.softmax_focal_loss(z, y, gamma=2.0), -(1 - pt) ** 2 * np.log(pt), rtol=1e-12)
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.7, 0.9, 0.999])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_hard_truncation_switches_exactly_at_the_threshold(threshold, dtype):
+    """The cut logit(m) is rounded down into the dtype: x <= cut in float32 iff x <= cut exactly."""
+    cut = math.log(threshold) - math.log1p(-threshold)
+    nearest = torch.tensor(cut, dtype=torch.float64).to(dtype)
+    x = torch.stack([
+        torch.nextafter(nearest, torch.tensor(-math.inf, dtype=dtype)), nearest,
+        torch.nextafter(nearest, torch.tensor(math.inf, dtype=dtype)),
+    ])
+    for t, logits in ((torch.ones(3, dtype=dtype), x), (torch.zeros(3, dtype=dtype), -x)):
+        loss = focalloss.sigmoid_hard_truncation_loss(logits, t, threshold=threshold, reduction="none")
+        expected = reference.sigmoid_hard_truncation_loss(numpy64(logits), numpy64(t), threshold=threshold)
+        assert_matches_reference(loss, expected, dtype)
+        assert ((loss == 0) == torch.from_numpy(expected == 0)).all()

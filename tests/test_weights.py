@@ -72,3 +72,11 @@ def test_init_prior_bias_fills_layers_and_tensors():
         focalloss.init_prior_bias_(torch.nn.Linear(2, 2, bias=False))
     with pytest.raises(ValueError, match="one entry per output"):
         focalloss.init_prior_bias_(torch.zeros(3), prior=[0.1, 0.2])
+
+
+def test_init_prior_bias_takes_a_tensor_of_priors_and_rejects_strings():
+    bias = torch.zeros(3)
+    focalloss.init_prior_bias_(bias, prior=torch.tensor([0.1, 0.5, 0.9], dtype=torch.float64))
+    torch.testing.assert_close(torch.sigmoid(bias), torch.tensor([0.1, 0.5, 0.9]))
+    with pytest.raises(TypeError, match="prior must be a probability.*got '0.1'"):
+        focalloss.init_prior_bias_(torch.zeros(3), prior="0.1")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -29,8 +30,18 @@ def _hard_truncation_term(x, threshold):
     if threshold in (0.0, 1.0):
         cut = math.inf if threshold else -math.inf
     else:
-        cut = math.log(threshold) - math.log1p(-threshold)
+        cut = _round_down(math.log(threshold) - math.log1p(-threshold), x.dtype)
     return torch.where(x <= cut, -F.logsigmoid(x), torch.zeros_like(x))
+
+
+def _round_down(value, dtype):
+    """The largest number of `dtype` <= value: then x <= result exactly when x <= value."""
+    if dtype == torch.float64:
+        return value
+    rounded = np.float32(value)
+    if float(rounded) > value:  # compared as Python floats: NumPy 2 would compare in float32
+        rounded = np.nextafter(rounded, np.float32(-np.inf))
+    return float(rounded)
 
 
 def _focal_star_term(x, gamma, beta):

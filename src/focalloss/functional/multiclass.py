@@ -75,7 +75,7 @@ def _softmax_loss(
         loss = loss * weight
     if counted is None:
         count = loss.numel()
-        positives = lambda: torch.tensor(float(count), device=loss.device)  # noqa: E731
+        positives = lambda: loss.new_full((), float(count))  # noqa: E731  (a fill, not a host copy)
     else:
         loss = torch.where(counted, loss, torch.zeros_like(loss))
         count = counted.sum()

@@ -64,7 +64,9 @@ def class_weights(counts, *, method="inverse", beta=0.999):
 
 
 def _prior_value(prior):
-    if isinstance(prior, bool) or not isinstance(prior, Real) or not 0.0 < prior < 1.0:
+    if isinstance(prior, bool) or not isinstance(prior, Real):
+        raise TypeError(f"prior must be a probability strictly between 0 and 1; got {prior!r}")
+    if not 0.0 < prior < 1.0:
         raise ValueError(f"prior must be a probability strictly between 0 and 1; got {prior!r}")
     return float(prior)
 
@@ -115,13 +117,17 @@ def init_prior_bias_(bias, *, prior=0.01):
             raise ValueError(f"bias must be a tensor or a module with a bias; {type(layer).__name__} has none")
     if not isinstance(bias, torch.Tensor):
         raise TypeError(f"bias must be a tensor or a module with a bias; got {type(bias).__name__}")
+    if isinstance(prior, (torch.Tensor, np.ndarray)):
+        prior = prior.tolist()
     if isinstance(prior, Real):
         values = prior_bias(prior=prior)
-    else:
+    elif isinstance(prior, (list, tuple)):
         priors = [_prior_value(p) for p in prior]
         if len(priors) != bias.numel():
             raise ValueError(f"prior must have one entry per output ({bias.numel()}); got {len(priors)}")
         values = torch.tensor([prior_bias(prior=p) for p in priors], dtype=bias.dtype).view_as(bias)
+    else:
+        raise TypeError(f"prior must be a probability or a sequence of probabilities; got {prior!r}")
     with torch.no_grad():
         if isinstance(values, float):
             bias.fill_(values)

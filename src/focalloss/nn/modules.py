@@ -23,8 +23,15 @@ __all__ = [
 ]
 
 
+def _sequence_buffer(name, value):
+    try:
+        return torch.as_tensor(value, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(f"{name} must be None, a number, or a tensor or sequence of numbers; got {value!r}") from error
+
+
 class _Loss(nn.Module):
-    """Keeps the settings: numbers and None as attributes, tensors and sequences as buffers."""
+    """Keeps the settings: numbers, strings and None as attributes, tensors and sequences as buffers."""
 
     def __init__(self, settings, tensor_settings):
         super().__init__()
@@ -32,12 +39,12 @@ class _Loss(nn.Module):
         for name, value in settings.items():
             setattr(self, name, value)
         for name, value in tensor_settings.items():
-            if value is None or isinstance(value, Real):
+            if value is None or isinstance(value, (Real, str)):
                 setattr(self, name, value)
             elif isinstance(value, torch.Tensor):
                 self.register_buffer(name, value)
             else:  # a sequence: float64 holds Python floats exactly; the functional casts per call
-                self.register_buffer(name, torch.as_tensor(value, dtype=torch.float64))
+                self.register_buffer(name, _sequence_buffer(name, value))
 
     def _settings(self):
         return {name: getattr(self, name) for name in self._setting_names}
@@ -63,7 +70,7 @@ class SigmoidFocalLoss(_Loss):
         gamma: focusing parameter >= 0; default 2.
         reduction: ``"none"``, ``"mean"`` (default) or ``"sum"``.
         weight: optional elementwise weights broadcastable to the logits (a buffer), e.g. ``(C,)``.
-        normalizer: None, ``"positives"`` or a number (see the functional).
+        normalizer: None, ``"positives"``, a number, or a one-element tensor (a buffer); see the functional.
         validate: None (value checks on CPU only), True or False.
 
     Shape:
@@ -79,9 +86,8 @@ class SigmoidFocalLoss(_Loss):
 
     def __init__(self, *, alpha=0.25, gamma=2.0, reduction="mean", weight=None, normalizer=None, validate=None):
         super().__init__(
-            {"alpha": alpha, "gamma": gamma, "reduction": reduction, "normalizer": normalizer,
-             "validate": validate},
-            {"weight": weight},
+            {"alpha": alpha, "gamma": gamma, "reduction": reduction, "validate": validate},
+            {"weight": weight, "normalizer": normalizer},
         )
 
     def forward(self, input, target):
@@ -108,9 +114,8 @@ class SigmoidFocalLossStar(_Loss):
     def __init__(self, *, gamma=1.0, beta=0.0, alpha=None, reduction="mean", weight=None, normalizer=None,
                  validate=None):
         super().__init__(
-            {"gamma": gamma, "beta": beta, "alpha": alpha, "reduction": reduction, "normalizer": normalizer,
-             "validate": validate},
-            {"weight": weight},
+            {"gamma": gamma, "beta": beta, "alpha": alpha, "reduction": reduction, "validate": validate},
+            {"weight": weight, "normalizer": normalizer},
         )
 
     def forward(self, input, target):
@@ -136,8 +141,8 @@ class SigmoidSoftenedLoss(_Loss):
 
     def __init__(self, *, k=1.0, alpha=None, reduction="mean", weight=None, normalizer=None, validate=None):
         super().__init__(
-            {"k": k, "alpha": alpha, "reduction": reduction, "normalizer": normalizer, "validate": validate},
-            {"weight": weight},
+            {"k": k, "alpha": alpha, "reduction": reduction, "validate": validate},
+            {"weight": weight, "normalizer": normalizer},
         )
 
     def forward(self, input, target):
@@ -164,9 +169,8 @@ class SigmoidHardTruncationLoss(_Loss):
     def __init__(self, *, threshold=0.5, alpha=None, reduction="mean", weight=None, normalizer=None,
                  validate=None):
         super().__init__(
-            {"threshold": threshold, "alpha": alpha, "reduction": reduction, "normalizer": normalizer,
-             "validate": validate},
-            {"weight": weight},
+            {"threshold": threshold, "alpha": alpha, "reduction": reduction, "validate": validate},
+            {"weight": weight, "normalizer": normalizer},
         )
 
     def forward(self, input, target):
@@ -182,7 +186,8 @@ class SoftmaxFocalLoss(_Loss):
         reduction: ``"none"``, ``"mean"`` (default) or ``"sum"``.
         weight: optional per-position weights broadcastable to ``(N, d1, ...)`` (a buffer).
         ignore_index: default -100. label_smoothing: in [0, 1], default 0.
-        normalizer: None, ``"positives"`` or a number. validate: None, True or False.
+        normalizer: None, ``"positives"``, a number or a one-element tensor (a buffer).
+        validate: None, True or False.
 
     Shape:
         - input: ``(N, C)`` or ``(N, C, d1, ...)``; target: indices ``(N, d1, ...)`` or probabilities
@@ -200,8 +205,8 @@ class SoftmaxFocalLoss(_Loss):
                  label_smoothing=0.0, normalizer=None, validate=None):
         super().__init__(
             {"gamma": gamma, "reduction": reduction, "ignore_index": ignore_index,
-             "label_smoothing": label_smoothing, "normalizer": normalizer, "validate": validate},
-            {"alpha": alpha, "weight": weight},
+             "label_smoothing": label_smoothing, "validate": validate},
+            {"alpha": alpha, "weight": weight, "normalizer": normalizer},
         )
 
     def forward(self, input, target):
@@ -231,8 +236,8 @@ class SoftmaxSoftenedLoss(_Loss):
                  label_smoothing=0.0, normalizer=None, validate=None):
         super().__init__(
             {"k": k, "reduction": reduction, "ignore_index": ignore_index, "label_smoothing": label_smoothing,
-             "normalizer": normalizer, "validate": validate},
-            {"alpha": alpha, "weight": weight},
+             "validate": validate},
+            {"alpha": alpha, "weight": weight, "normalizer": normalizer},
         )
 
     def forward(self, input, target):
