@@ -250,18 +250,42 @@ def normalizers(draw, reduction):
     return draw(st.one_of(st.none(), st.just("positives"), st.floats(0.5, 10.0, width=32)))
 
 
-@pytest.mark.parametrize("name", list(BINARY))
-@PROPERTY
-@given(data=st.data())
-def test_sigmoid_module_equals_functional(name, data):
-    fn, module_cls, params = BINARY[name]
-    x, t = data.draw(binary_inputs(soft=True))
+def draw_sigmoid_settings(data, params, x):
+    """The loss's own hyperparameters, a reduction, a normalizer and maybe a broadcast weight."""
     kwargs = data.draw(params)
     kwargs["reduction"] = data.draw(reductions)
     kwargs["normalizer"] = data.draw(normalizers(kwargs["reduction"]))
     if data.draw(st.booleans()):
         w_shape = data.draw(st.sampled_from([x.shape, x.shape[-1:], (1,)]))
         kwargs["weight"] = torch.from_numpy(data.draw(hnp.arrays(np.float64, w_shape, elements=class_weight_values)))
+    return kwargs
+
+
+def draw_softmax_settings(data, param, values, x):
+    """k or gamma, every alpha form, label smoothing, a reduction, a normalizer and maybe a weight."""
+    c = x.shape[1]
+    kwargs = {
+        param: data.draw(values),
+        "alpha": data.draw(st.one_of(
+            st.none(), st.floats(0.0, 5.0), st.lists(st.floats(0.0, 5.0), min_size=c, max_size=c)
+        )),
+        "label_smoothing": data.draw(st.one_of(st.just(0.0), unit)),
+        "reduction": data.draw(reductions),
+    }
+    kwargs["normalizer"] = data.draw(normalizers(kwargs["reduction"]))
+    if data.draw(st.booleans()):
+        row_shape = (x.shape[0],) + x.shape[2:]
+        kwargs["weight"] = torch.from_numpy(data.draw(hnp.arrays(np.float64, row_shape, elements=class_weight_values)))
+    return kwargs
+
+
+@pytest.mark.parametrize("name", list(BINARY))
+@PROPERTY
+@given(data=st.data())
+def test_sigmoid_module_equals_functional(name, data):
+    fn, module_cls, params = BINARY[name]
+    x, t = data.draw(binary_inputs(soft=True))
+    kwargs = draw_sigmoid_settings(data, params, x)
     expected, expected_grad = _grad(fn, x, t, **kwargs)
     actual, actual_grad = _grad(module_cls(**kwargs), x, t)
     assert actual.dtype == expected.dtype == x.dtype
@@ -275,19 +299,7 @@ def test_sigmoid_module_equals_functional(name, data):
 def test_softmax_module_equals_functional(name, data):
     fn, module_cls, param, values = SOFTMAX[name]
     x, target = data.draw(softmax_inputs())
-    c = x.shape[1]
-    kwargs = {
-        param: data.draw(values),
-        "alpha": data.draw(st.one_of(
-            st.none(), st.floats(0.0, 5.0), st.lists(st.floats(0.0, 5.0, width=32), min_size=c, max_size=c)
-        )),
-        "label_smoothing": data.draw(st.one_of(st.just(0.0), unit)),
-        "reduction": data.draw(reductions),
-    }
-    kwargs["normalizer"] = data.draw(normalizers(kwargs["reduction"]))
-    if data.draw(st.booleans()):
-        row_shape = (x.shape[0],) + x.shape[2:]
-        kwargs["weight"] = torch.from_numpy(data.draw(hnp.arrays(np.float64, row_shape, elements=class_weight_values)))
+    kwargs = draw_softmax_settings(data, param, values, x)
     expected, expected_grad = _grad(fn, x, target, **kwargs)
     actual, actual_grad = _grad(module_cls(**kwargs), x, target)
     assert actual.dtype == expected.dtype == x.dtype
@@ -320,13 +332,7 @@ def test_module_keeps_float64_settings(case):
 def test_sigmoid_losses_match_reference(name, data):
     _, _, params = BINARY[name]
     x, t = data.draw(binary_inputs(soft=data.draw(st.booleans())))
-    kwargs = data.draw(params)
-    kwargs["reduction"] = data.draw(reductions)
-    kwargs["normalizer"] = data.draw(normalizers(kwargs["reduction"]))
-    weight = None
-    if data.draw(st.booleans()):
-        weight = data.draw(hnp.arrays(np.float64, x.shape, elements=st.one_of(st.just(0.0), st.floats(0.0, 4.0))))
-    check_against_reference(name, x, t, weight=None if weight is None else torch.from_numpy(weight), **kwargs)
+    check_against_reference(name, x, t, **draw_sigmoid_settings(data, params, x))
 
 
 @pytest.mark.parametrize("name", list(SOFTMAX))
@@ -335,21 +341,7 @@ def test_sigmoid_losses_match_reference(name, data):
 def test_softmax_losses_match_reference(name, data):
     _, _, param, values = SOFTMAX[name]
     x, target = data.draw(softmax_inputs())
-    c = x.shape[1]
-    kwargs = {
-        param: data.draw(values),
-        "alpha": data.draw(st.one_of(
-            st.none(), st.floats(0.0, 5.0), st.lists(st.floats(0.0, 5.0), min_size=c, max_size=c)
-        )),
-        "label_smoothing": data.draw(st.one_of(st.just(0.0), unit)),
-        "reduction": data.draw(reductions),
-    }
-    kwargs["normalizer"] = data.draw(normalizers(kwargs["reduction"]))
-    weight = None
-    if data.draw(st.booleans()):
-        row_shape = (x.shape[0],) + x.shape[2:]
-        weight = data.draw(hnp.arrays(np.float64, row_shape, elements=st.one_of(st.just(0.0), st.floats(0.0, 4.0))))
-    check_against_reference(name, x, target, weight=None if weight is None else torch.from_numpy(weight), **kwargs)
+    check_against_reference(name, x, target, **draw_softmax_settings(data, param, values, x))
 
 
 @pytest.mark.parametrize("name", list(BINARY))
