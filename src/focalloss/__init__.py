@@ -2,46 +2,48 @@
 
 Functional API (``focalloss.sigmoid_focal_loss`` ...), ``nn.Module`` forms (``focalloss.SigmoidFocalLoss``
 ...), and ``focalloss.reference``, the NumPy float64 source of truth for every loss and its derivatives.
+
+Names are imported on first use (PEP 562), so ``import focalloss.reference`` and
+``import focalloss.boosting`` need NumPy only and never import torch.
 """
 
-from . import reference
-from .functional import (
-    class_weights,
-    init_prior_bias_,
-    prior_bias,
-    sigmoid_focal_loss,
-    sigmoid_focal_loss_star,
-    sigmoid_hard_truncation_loss,
-    sigmoid_softened_loss,
-    softmax_focal_loss,
-    softmax_softened_loss,
-)
-from .nn import (
-    SigmoidFocalLoss,
-    SigmoidFocalLossStar,
-    SigmoidHardTruncationLoss,
-    SigmoidSoftenedLoss,
-    SoftmaxFocalLoss,
-    SoftmaxSoftenedLoss,
-)
+from importlib import import_module
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "SigmoidFocalLoss",
-    "SigmoidFocalLossStar",
-    "SigmoidHardTruncationLoss",
-    "SigmoidSoftenedLoss",
-    "SoftmaxFocalLoss",
-    "SoftmaxSoftenedLoss",
-    "class_weights",
-    "init_prior_bias_",
-    "prior_bias",
-    "reference",
-    "sigmoid_focal_loss",
-    "sigmoid_focal_loss_star",
-    "sigmoid_hard_truncation_loss",
-    "sigmoid_softened_loss",
-    "softmax_focal_loss",
-    "softmax_softened_loss",
-]
+# public name -> submodule that defines it
+_HOMES = {
+    "class_weights": ".functional",
+    "init_prior_bias_": ".functional",
+    "prior_bias": ".functional",
+    "sigmoid_focal_loss": ".functional",
+    "sigmoid_focal_loss_star": ".functional",
+    "sigmoid_hard_truncation_loss": ".functional",
+    "sigmoid_softened_loss": ".functional",
+    "softmax_focal_loss": ".functional",
+    "softmax_softened_loss": ".functional",
+    "SigmoidFocalLoss": ".nn",
+    "SigmoidFocalLossStar": ".nn",
+    "SigmoidHardTruncationLoss": ".nn",
+    "SigmoidSoftenedLoss": ".nn",
+    "SoftmaxFocalLoss": ".nn",
+    "SoftmaxSoftenedLoss": ".nn",
+}
+_SUBMODULES = ("reference",)
+
+__all__ = sorted(_HOMES) + list(_SUBMODULES)
+
+
+def __getattr__(name):
+    if name in _HOMES:
+        value = getattr(import_module(_HOMES[name], __name__), name)
+    elif name in _SUBMODULES:
+        value = import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,27 @@
+"""Importing the package or its NumPy layers must not import torch or any optional dependency."""
+
+import subprocess
+import sys
+
+import pytest
+
+
+def _modules_after(statement):
+    code = f"import sys; {statement}; print(' '.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    return set(out.split())
+
+
+@pytest.mark.parametrize("statement", ["import focalloss", "import focalloss.reference"])
+def test_numpy_layers_do_not_import_torch(statement):
+    assert "torch" not in _modules_after(statement)
+
+
+def test_public_names_resolve_lazily():
+    import focalloss
+
+    for name in focalloss.__all__:
+        assert getattr(focalloss, name) is not None
+    assert set(focalloss.__all__) <= set(dir(focalloss))
+    with pytest.raises(AttributeError, match="no_such_name"):
+        focalloss.no_such_name
