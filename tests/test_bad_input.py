@@ -21,7 +21,7 @@ SIGMOID_FUNCTIONS = [
     fl.sigmoid_softened_loss,
     fl.sigmoid_hard_truncation_loss,
 ]
-SOFTMAX_FUNCTIONS = [fl.softmax_focal_loss, fl.softmax_softened_loss]
+SOFTMAX_FUNCTIONS = [fl.softmax_focal_loss, fl.softmax_softened_loss, fl.softmax_hard_truncation_loss]
 SIGMOID_MODULES = [fl.SigmoidFocalLoss, fl.SigmoidFocalLossStar, fl.SigmoidSoftenedLoss, fl.SigmoidHardTruncationLoss]
 SOFTMAX_MODULES = [fl.SoftmaxFocalLoss, fl.SoftmaxSoftenedLoss]
 
@@ -305,10 +305,11 @@ def test_k_must_be_nonnegative(fn):
         _call(fn, k="one")
 
 
+@pytest.mark.parametrize("fn", [fl.sigmoid_hard_truncation_loss, fl.softmax_hard_truncation_loss], ids=_name)
 @pytest.mark.parametrize("threshold", [-0.1, 1.5, 2])
-def test_threshold_must_lie_in_unit_interval(threshold):
+def test_threshold_must_lie_in_unit_interval(fn, threshold):
     with pytest.raises(ValueError, match=every("threshold", "[0, 1]", f"got {float(threshold)!r}")):
-        _call(fl.sigmoid_hard_truncation_loss, threshold=threshold)
+        _call(fn, threshold=threshold)
 
 
 @pytest.mark.parametrize("fn", SIGMOID_FUNCTIONS, ids=_name)

@@ -21,6 +21,7 @@ SOFTMAX = [
     ("softmax_focal_loss", {"gamma": 2.0, "alpha": [0.5, 1.0, 2.0, 1.5]}),
     ("softmax_focal_loss", {"gamma": 0.5, "label_smoothing": 0.1}),
     ("softmax_softened_loss", {"k": 1.5, "alpha": 0.7}),
+    ("softmax_hard_truncation_loss", {"threshold": 0.6, "label_smoothing": 0.2}),
 ]
 
 

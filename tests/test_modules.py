@@ -14,6 +14,7 @@ MODULES = [
     (focalloss.SigmoidHardTruncationLoss, focalloss.sigmoid_hard_truncation_loss, {"threshold": 0.8}),
     (focalloss.SoftmaxFocalLoss, focalloss.softmax_focal_loss, {"gamma": 1.0, "label_smoothing": 0.1}),
     (focalloss.SoftmaxSoftenedLoss, focalloss.softmax_softened_loss, {"k": 2.0, "ignore_index": 2}),
+    (focalloss.SoftmaxHardTruncationLoss, focalloss.softmax_hard_truncation_loss, {"threshold": 0.3, "alpha": [1.0, 2.0, 0.5]}),
 ]
 
 

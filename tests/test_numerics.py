@@ -295,6 +295,22 @@ def test_limits_of_the_truncation_family():
     torch.testing.assert_close(truncated[~right], bce[~right])
 
 
+def test_limits_of_the_softmax_truncation():
+    """threshold=1 is cross_entropy; 0 is zero; in between, cross_entropy exactly where p_y <= threshold."""
+    gen = torch.Generator().manual_seed(18)
+    x = (torch.randn(60, 5, generator=gen, dtype=torch.float64) * 2).requires_grad_(True)
+    y = torch.randint(0, 5, (60,), generator=gen)
+    ce = F.cross_entropy(x, y, reduction="none")
+    _assert_same_value_and_grad(
+        focalloss.softmax_hard_truncation_loss(x, y, threshold=1.0, reduction="none"), ce, x, torch.rand(60, dtype=torch.float64)
+    )
+    assert (focalloss.softmax_hard_truncation_loss(x, y, threshold=0.0, reduction="none") == 0).all()
+    weak = torch.softmax(x, 1).gather(1, y[:, None]).squeeze(1) <= 0.4
+    assert 0 < weak.sum() < 60
+    truncated = focalloss.softmax_hard_truncation_loss(x, y, threshold=0.4, reduction="none")
+    torch.testing.assert_close(truncated, torch.where(weak, ce, torch.zeros_like(ce)))
+
+
 def test_alpha_weights_positives_and_negatives():
     x = torch.tensor([0.3, -2.0, 1.5], dtype=torch.float64)
     t = torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64)

@@ -43,6 +43,9 @@ SOFTMAX = [
     ("softmax_focal_loss", {"gamma": 1.5, "label_smoothing": 0.2}),
     ("softmax_softened_loss", {"k": 1.0}),
     ("softmax_softened_loss", {"k": 3.0, "alpha": "vector", "label_smoothing": 0.05}),
+    ("softmax_hard_truncation_loss", {"threshold": 0.5}),
+    ("softmax_hard_truncation_loss", {"threshold": 0.3, "alpha": "vector", "label_smoothing": 0.1}),
+    ("softmax_hard_truncation_loss", {"threshold": 1.0}),
 ]
 
 

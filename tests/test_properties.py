@@ -78,6 +78,10 @@ SOFTMAX = {
         fl.softmax_softened_loss, fl.SoftmaxSoftenedLoss, "k",
         st.one_of(st.sampled_from([0.0, 1.0, 50.0]), st.floats(0.0, 20.0)),
     ),
+    "softmax_hard_truncation_loss": (
+        fl.softmax_hard_truncation_loss, fl.SoftmaxHardTruncationLoss, "threshold",
+        st.one_of(st.sampled_from([0.0, 0.5, 1.0, 1e-9, 1 - 1e-9]), unit),
+    ),
 }
 
 

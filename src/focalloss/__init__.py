@@ -21,12 +21,14 @@ _HOMES = {
     "sigmoid_hard_truncation_loss": ".functional",
     "sigmoid_softened_loss": ".functional",
     "softmax_focal_loss": ".functional",
+    "softmax_hard_truncation_loss": ".functional",
     "softmax_softened_loss": ".functional",
     "SigmoidFocalLoss": ".nn",
     "SigmoidFocalLossStar": ".nn",
     "SigmoidHardTruncationLoss": ".nn",
     "SigmoidSoftenedLoss": ".nn",
     "SoftmaxFocalLoss": ".nn",
+    "SoftmaxHardTruncationLoss": ".nn",
     "SoftmaxSoftenedLoss": ".nn",
 }
 _SUBMODULES = ("reference",)

@@ -68,6 +68,8 @@ __all__ = [
     "sigmoid_softened_loss_hess",
     "softmax_focal_loss",
     "softmax_focal_loss_grad",
+    "softmax_hard_truncation_loss",
+    "softmax_hard_truncation_loss_grad",
     "softmax_softened_loss",
     "softmax_softened_loss_grad",
 ]
@@ -557,6 +559,13 @@ def _softmax_parts(kind, z, w, params):
         loss = np.sum(w * phi, axis=-1)
         grad = w * dphi - p * np.sum(w * dphi, axis=-1, keepdims=True)
         return loss, grad
+    if kind == "hard_truncation":
+        # phi_c = [p_c <= threshold] * (-log p_c), compared on log p: exact for threshold 0 and 1.
+        with np.errstate(divide="ignore"):
+            kept = log_p <= np.log(params["threshold"])
+        loss = np.sum(np.where(kept, w * -log_p, 0.0), axis=-1)
+        dphi = 0.0 - w * kept  # d phi_c / d log p_c; 0.0 - avoids printing -0
+        return loss, dphi - p * np.sum(dphi, axis=-1, keepdims=True)
     k = params["k"]  # softened: phi_c = softmax(-k z)_c * (-log p_c)
     neg = -k * z
     s = np.exp(neg - np.max(neg, axis=-1, keepdims=True))
@@ -695,6 +704,57 @@ def softmax_softened_loss_grad(x, target, *, k=1.0, alpha=None, reduction="none"
     """
     return _softmax("softened", x, target, {"k": k}, alpha, weight, ignore_index, label_smoothing,
                     reduction, normalizer, grad_output)[1]
+
+
+@_shared_docs
+def softmax_hard_truncation_loss(x, target, *, threshold=0.5, alpha=None, reduction="none", weight=None,
+                                 ignore_index=-100, label_smoothing=0.0, normalizer=None):
+    r"""Multi-class hard truncation :math:`\sum_c \alpha_c q_c [p_c \le m] (-\log p_c)`, m = threshold.
+
+    For a class index y: cross-entropy where :math:`p_y \le m`, 0 where the target class already
+    has more than ``threshold`` of the mass. Compared on :math:`\log p_c` against :math:`\log m`.
+
+    Args:
+@SOFTMAX_INPUTS
+        threshold: m in [0, 1], default 0.5; 1 is cross-entropy, 0 is zero loss.
+        alpha: None (default), a float multiplying every class, or one weight per class.
+@SOFTMAX_OPTIONS
+
+    Shape:
+        - x: ``(N, C, d1, ...)``; target: ``(N, d1, ...)`` or like ``x``; output: ``(N, d1, ...)`` for ``"none"``, else a scalar.
+
+    Example:
+@SOFTMAX_EXAMPLE_INPUTS
+        >>> reference.softmax_hard_truncation_loss(x, np.array([0, 1]), threshold=0.5).round(6)
+        array([0.      , 2.909601])
+    """
+    return _softmax("hard_truncation", x, target, {"threshold": threshold}, alpha, weight, ignore_index,
+                    label_smoothing, reduction, normalizer, grad_output=None)[0]
+
+
+@_shared_docs
+def softmax_hard_truncation_loss_grad(x, target, *, threshold=0.5, alpha=None, reduction="none", weight=None,
+                                      ignore_index=-100, label_smoothing=0.0, normalizer=None, grad_output=None):
+    """Gradient of :func:`softmax_hard_truncation_loss` with respect to ``x``, times ``grad_output``.
+
+    Args:
+@SOFTMAX_INPUTS
+        threshold: m in [0, 1], default 0.5.
+        alpha: None (default), a float multiplying every class, or one weight per class.
+@SOFTMAX_OPTIONS
+@GRAD_OUTPUT
+
+    Shape:
+        - x: ``(N, C, d1, ...)``; target: ``(N, d1, ...)`` or like ``x``; output: ``(N, d1, ...)`` for ``"none"``, else a scalar; the gradient is shaped like ``x``.
+
+    Example:
+@SOFTMAX_EXAMPLE_INPUTS
+        >>> reference.softmax_hard_truncation_loss_grad(x, np.array([0, 1]), threshold=0.5).round(6)
+        array([[ 0.      ,  0.      ,  0.      ],
+               [ 0.049311, -0.945503,  0.896191]])
+    """
+    return _softmax("hard_truncation", x, target, {"threshold": threshold}, alpha, weight, ignore_index,
+                    label_smoothing, reduction, normalizer, grad_output)[1]
 
 
 # --------------------------------------------------------------------------------------------------

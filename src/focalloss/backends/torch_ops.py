@@ -96,9 +96,17 @@ def _softmax_softened_terms(x, k):
     return torch.softmax(-k * x, dim=1) * -torch.log_softmax(x, dim=1)
 
 
+def _softmax_hard_truncation_terms(x, threshold):
+    # Compared on log p against log(threshold): threshold 1 keeps every class, 0 none.
+    log_p = torch.log_softmax(x, dim=1)
+    cut = math.log(threshold) if threshold > 0 else -math.inf
+    return torch.where(log_p <= cut, -log_p, torch.zeros_like(log_p))
+
+
 SOFTMAX_TERMS = {
     "focal": lambda x, p: _softmax_focal_terms(x, p["gamma"]),
     "softened": lambda x, p: _softmax_softened_terms(x, p["k"]),
+    "hard_truncation": lambda x, p: _softmax_hard_truncation_terms(x, p["threshold"]),
 }
 
 

@@ -6,7 +6,7 @@ from .binary import (
     sigmoid_hard_truncation_loss,
     sigmoid_softened_loss,
 )
-from .multiclass import softmax_focal_loss, softmax_softened_loss
+from .multiclass import softmax_focal_loss, softmax_hard_truncation_loss, softmax_softened_loss
 from .weights import class_weights, init_prior_bias_, prior_bias
 
 __all__ = [
@@ -18,5 +18,6 @@ __all__ = [
     "sigmoid_hard_truncation_loss",
     "sigmoid_softened_loss",
     "softmax_focal_loss",
+    "softmax_hard_truncation_loss",
     "softmax_softened_loss",
 ]

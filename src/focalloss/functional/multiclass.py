@@ -21,7 +21,7 @@ from . import _checks
 from .._docs import shared_sections
 from ._reduce import reduce
 
-__all__ = ["softmax_focal_loss", "softmax_softened_loss"]
+__all__ = ["softmax_focal_loss", "softmax_hard_truncation_loss", "softmax_softened_loss"]
 
 
 def _softmax_loss(
@@ -201,5 +201,44 @@ def softmax_softened_loss(
     return _softmax_loss(
         "softened", logits, target, {"k": k}, alpha=alpha, reduction=reduction, weight=weight,
         ignore_index=ignore_index, label_smoothing=label_smoothing, normalizer=normalizer,
+        validate=validate,
+    )
+
+
+@_with_shared_docs
+def softmax_hard_truncation_loss(
+    logits, target, *, threshold=0.5, alpha=None, reduction="mean", weight=None, ignore_index=-100,
+    label_smoothing=0.0, normalizer=None, validate=None,
+):
+    r"""Multi-class hard truncation (seed text 000): cross-entropy only where the target class is weak.
+
+    .. math::
+
+        \ell = \sum_c \alpha_c\, q_c\, [p_c \le m]\, (-\log p_c), \qquad m = \text{threshold}
+
+    For a class-index target :math:`y`: :math:`-\log p_y` while :math:`p_y \le m`, and 0 (no
+    gradient either) once the target class holds more than ``threshold`` of the mass. The comparison
+    is made on :math:`\log p_c` against :math:`\log m`.
+
+    Args:
+        logits: raw scores, classes in dimension 1.
+        target: class indices or class probabilities (see Shape).
+        threshold: ``m`` in [0, 1], default 0.5. ``m=1`` is cross-entropy; ``m=0`` is zero loss.
+        alpha: ``None`` (default), a float >= 0 that multiplies every class, or one weight >= 0 per
+            class.
+@COMMON_ARGS
+@SHAPE
+
+    Example:
+        >>> import torch
+        >>> from focalloss import softmax_hard_truncation_loss
+        >>> logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
+        >>> softmax_hard_truncation_loss(logits, torch.tensor([0, 1]), reduction="none")
+        tensor([0.0000, 2.9096])
+    """
+    threshold = _checks.unit_interval(threshold, "threshold")
+    return _softmax_loss(
+        "hard_truncation", logits, target, {"threshold": threshold}, alpha=alpha, reduction=reduction,
+        weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing, normalizer=normalizer,
         validate=validate,
     )

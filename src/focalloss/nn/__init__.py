@@ -6,6 +6,7 @@ from .modules import (
     SigmoidHardTruncationLoss,
     SigmoidSoftenedLoss,
     SoftmaxFocalLoss,
+    SoftmaxHardTruncationLoss,
     SoftmaxSoftenedLoss,
 )
 
@@ -15,5 +16,6 @@ __all__ = [
     "SigmoidHardTruncationLoss",
     "SigmoidSoftenedLoss",
     "SoftmaxFocalLoss",
+    "SoftmaxHardTruncationLoss",
     "SoftmaxSoftenedLoss",
 ]

@@ -19,6 +19,7 @@ __all__ = [
     "SigmoidHardTruncationLoss",
     "SigmoidSoftenedLoss",
     "SoftmaxFocalLoss",
+    "SoftmaxHardTruncationLoss",
     "SoftmaxSoftenedLoss",
 ]
 
@@ -242,3 +243,35 @@ class SoftmaxSoftenedLoss(_Loss):
 
     def forward(self, input, target):
         return F.softmax_softened_loss(input, target, **self._settings())
+
+
+class SoftmaxHardTruncationLoss(_Loss):
+    r"""Module form of :func:`focalloss.softmax_hard_truncation_loss`: :math:`-[p_y \le m]\log p_y`.
+
+    Args:
+        threshold: m in [0, 1], default 0.5. alpha: None (default), a float, or one weight per class
+            (a buffer).
+        reduction, weight, ignore_index, label_smoothing, normalizer, validate: as in
+        :class:`SoftmaxFocalLoss`.
+
+    Shape:
+        - input: ``(N, C)`` or ``(N, C, d1, ...)``; target: indices ``(N, d1, ...)`` or probabilities
+          like input; output: scalar, or ``(N, d1, ...)`` for "none".
+
+    Example:
+        >>> import torch
+        >>> from focalloss import SoftmaxHardTruncationLoss
+        >>> SoftmaxHardTruncationLoss(threshold=0.9)(torch.tensor([[2.0, 0.5, -1.0]]), torch.tensor([0]))
+        tensor(0.2413)
+    """
+
+    def __init__(self, *, threshold=0.5, alpha=None, reduction="mean", weight=None, ignore_index=-100,
+                 label_smoothing=0.0, normalizer=None, validate=None):
+        super().__init__(
+            {"threshold": threshold, "reduction": reduction, "ignore_index": ignore_index,
+             "label_smoothing": label_smoothing, "validate": validate},
+            {"alpha": alpha, "weight": weight, "normalizer": normalizer},
+        )
+
+    def forward(self, input, target):
+        return F.softmax_hard_truncation_loss(input, target, **self._settings())
