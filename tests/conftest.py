@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import focalloss
-from focalloss import reference
+from focalloss import backends, reference
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
@@ -60,3 +60,22 @@ def check_against_reference(name, logits, target, *, weight=None, **settings):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+BACKENDS_ON_CPU = ["torch", "cpu"]
+
+
+@pytest.fixture(params=BACKENDS_ON_CPU)
+def each_backend(request, monkeypatch):
+    """Runs a test once per CPU backend, by making ``backend="auto"`` resolve to that backend.
+
+    The fused CPU kernels are built by every install on a machine with a C compiler (CI included),
+    so an unavailable backend fails the test instead of skipping it.
+    """
+    original = backends.select
+
+    def select(name, logits, targets):
+        return original(request.param if name == "auto" else name, logits, targets)
+
+    monkeypatch.setattr(backends, "select", select)
+    return request.param

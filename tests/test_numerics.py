@@ -11,6 +11,9 @@ import torch.nn.functional as F
 from conftest import assert_matches_reference, numpy64, tolerance
 
 import focalloss
+
+# every check runs on the plain torch backend and on the fused CPU kernels
+pytestmark = pytest.mark.usefixtures("each_backend")
 from focalloss import reference
 
 EXTREME_LOGITS = [-1e4, -1e3, -100.0, -40.0, -17.0, -1.0, 0.0, 1e-7, 1.0, 17.0, 40.0, 100.0, 1e3, 1e4]
@@ -53,7 +56,7 @@ def test_sigmoid_focal_second_derivative_finite_at_saturation(gamma):
     x, t = _grid()
     x.requires_grad_(True)
     t = t.round()  # the reference hessian is for the unreduced loss; any t works, hard t keeps it simple
-    loss = focalloss.sigmoid_focal_loss(x, t, gamma=gamma, alpha=0.25, reduction="sum")
+    loss = focalloss.sigmoid_focal_loss(x, t, gamma=gamma, alpha=0.25, reduction="sum", backend="torch")
     (grad,) = torch.autograd.grad(loss, x, create_graph=True)
     (hess,) = torch.autograd.grad(grad.sum(), x)
     assert torch.isfinite(hess).all()

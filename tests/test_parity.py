@@ -9,6 +9,9 @@ from conftest import check_against_reference
 
 import focalloss
 
+# every check runs on the plain torch backend and on the fused CPU kernels
+pytestmark = pytest.mark.usefixtures("each_backend")
+
 DTYPES = [torch.float64, torch.float32, torch.bfloat16, torch.float16]
 REDUCTIONS = [
     {"reduction": "none"},

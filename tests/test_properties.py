@@ -24,8 +24,11 @@ from focalloss import reference
 PROPERTY = settings(
     deadline=None,
     max_examples=int(os.environ.get("FOCALLOSS_PROPERTY_EXAMPLES", "60")),
-    suppress_health_check=[HealthCheck.too_slow],
+    # each_backend only redirects backend="auto"; nothing in it needs resetting between examples
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
+
+pytestmark = pytest.mark.usefixtures("each_backend")
 
 SPECIAL_LOGITS = [
     0.0, -0.0, 5e-324, -5e-324, 1e-300, -1e-300, 1e-8, -1e-8, 0.5, -0.5, 1.0, -1.0, 20.0, -20.0,

@@ -27,4 +27,72 @@ analytic gradients taken from :mod:`focalloss.reference`'s formulas:
     hold inf, NaN or an out-of-range index).
     Returns the per-position loss ``(N, d1, ..., dk)`` in the compute dtype, differentiable with
     respect to x only.
+
+Targets and probabilities are passed in the compute dtype (float32, or float64 for float64 logits).
+The fast backends have no second derivative (``once_differentiable``); ``backend="torch"`` has.
 """
+
+from __future__ import annotations
+
+import os
+from importlib import import_module
+
+import torch
+
+from . import torch_ops
+
+_HOW_TO_GET = {
+    "cpu": "it is compiled when focalloss is installed from source with a C compiler (gcc or clang); "
+           "reinstall with one available, or use backend='torch'",
+    "triton": "install it with pip install 'focalloss[triton]' (needs a CUDA GPU), or use backend='torch'",
+}
+_DEVICE = {"cpu": "CPU tensors", "triton": "CUDA tensors"}
+
+
+def _module(name):
+    return import_module(f".{name}_ops", __name__)
+
+
+def _fits(name, logits):
+    if name == "cpu":
+        return logits.device.type == "cpu"
+    # the Triton interpreter (TRITON_INTERPRET=1) runs the same kernels on CPU tensors
+    interpreted = os.environ.get("TRITON_INTERPRET") == "1"
+    return logits.device.type == "cuda" or (logits.device.type == "cpu" and interpreted)
+
+
+def _available(name):
+    try:
+        return _module(name).available()
+    except ImportError:
+        return False
+
+
+def select(name, logits, targets):
+    """The backend module that computes a loss of ``logits`` for ``backend=name``.
+
+    ``"auto"`` takes the fused CPU kernels for CPU tensors and Triton for CUDA tensors when they are
+    available, and plain PyTorch otherwise, and also while ``torch.compile`` traces (the fast paths
+    call compiled code it cannot trace) or when the targets need a gradient (the fast paths
+    differentiate the logits only). A named backend that cannot run raises a message saying why.
+    """
+    if name == "torch":
+        return torch_ops
+    needs_target_grad = targets.requires_grad
+    if name == "auto":
+        if needs_target_grad or torch.compiler.is_compiling():
+            return torch_ops
+        for candidate in ("cpu", "triton"):
+            if _fits(candidate, logits) and _available(candidate):
+                return _module(candidate)
+        return torch_ops
+    if not _available(name):
+        raise RuntimeError(f"backend={name!r} is not available: {_HOW_TO_GET[name]}")
+    if not _fits(name, logits):
+        raise ValueError(f"backend={name!r} runs on {_DEVICE[name]}; got logits on {logits.device}")
+    if needs_target_grad:
+        raise ValueError(
+            f"backend={name!r} differentiates the logits only, but the targets require a gradient; "
+            "use backend='torch' (or 'auto')"
+        )
+    return _module(name)

@@ -14,11 +14,18 @@ from numbers import Real
 import torch
 
 REDUCTIONS = ("none", "mean", "sum")
+BACKENDS = ("auto", "torch", "cpu", "triton")
 
 
 def reduction(value):
     if value not in REDUCTIONS:
         raise ValueError(f"reduction must be one of 'none', 'mean', 'sum'; got {value!r}")
+    return value
+
+
+def backend(value):
+    if value not in BACKENDS:
+        raise ValueError(f"backend must be one of 'auto', 'torch', 'cpu', 'triton'; got {value!r}")
     return value
 
 

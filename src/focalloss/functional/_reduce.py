@@ -21,16 +21,17 @@ def positives_normalizer(positives, dtype):
     return total.clamp_min(1.0)
 
 
-def reduce(loss, *, reduction, normalizer, count, positives):
+def reduce(loss, *, reduction, normalizer, count, positives, summed=False):
     """Reduce per-element losses that are already zero where nothing counts.
 
     ``count`` is the number of elements that count (an int or a tensor); ``positives`` a callable
     returning the positives' target mass, evaluated only for ``normalizer="positives"``.
+    ``summed=True``: ``loss`` is already the sum (a fused kernel reduced it), reduction is not "none".
     """
     if normalizer is None:
         if reduction == "none":
             return loss
-        total = loss.sum()
+        total = loss if summed else loss.sum()
         if reduction == "sum":
             return total
         if isinstance(count, torch.Tensor):
@@ -42,4 +43,4 @@ def reduce(loss, *, reduction, normalizer, count, positives):
         normalizer = normalizer.to(device=loss.device, dtype=loss.dtype).reshape(())
     if reduction == "none":
         return loss / normalizer
-    return loss.sum() / normalizer
+    return (loss if summed else loss.sum()) / normalizer

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from ..backends import torch_ops
+from .. import backends
 from . import _checks
 from .._docs import shared_sections
 from ._reduce import reduce
@@ -29,8 +29,9 @@ __all__ = [
 ]
 
 
-def _binary_loss(kind, logits, targets, params, *, alpha, reduction, weight, normalizer, validate):
+def _binary_loss(kind, logits, targets, params, *, alpha, reduction, weight, normalizer, validate, backend):
     reduction = _checks.reduction(reduction)
+    backend = _checks.backend(backend)
     alpha = _checks.binary_alpha(alpha)
     _checks.logits_tensor(logits)
     _checks.binary_targets(targets, logits)
@@ -50,12 +51,17 @@ def _binary_loss(kind, logits, targets, params, *, alpha, reduction, weight, nor
         t = torch.where(counted, t, torch.zeros_like(t))
     _checks.binary_target_values(targets, counted, check_values)
 
-    loss = torch_ops.binary_loss(kind, x, t, alpha, params)
+    impl = backends.select(backend, logits, targets)
+    if impl is backends.torch_ops:
+        loss, summed = impl.binary_loss(kind, x, t, alpha, params), False
+    else:  # a fused kernel sums as it goes when nothing has to be applied per element afterwards
+        summed = weight is None and reduction != "none"
+        loss = impl.binary_loss(kind, x.contiguous(), t.contiguous(), alpha, params, reduce=summed)
     if weight is not None:
         loss = loss * weight
     count = logits.numel() if counted is None else counted.sum()
     return reduce(
-        loss, reduction=reduction, normalizer=normalizer, count=count, positives=t.sum
+        loss, reduction=reduction, normalizer=normalizer, count=count, positives=t.sum, summed=summed
     ).to(logits.dtype)
 
 
@@ -74,6 +80,11 @@ _COMMON_ARGS = """        reduction: ``"mean"`` (default) divides the sum by the
         validate: checks that read values (targets in [0, 1], weights >= 0) run when ``True``, are
             skipped when ``False``, and by default (``None``) run for CPU tensors only, since on an
             accelerator they would wait for the device.
+        backend: ``"auto"`` (default): the fused CPU kernels for CPU tensors and the Triton
+            kernels for CUDA tensors when available, else ``"torch"``. ``"torch"``: plain PyTorch
+            ops (the only one with a second derivative, and the one used under
+            ``torch.compile`` or when the targets need a gradient). ``"cpu"`` / ``"triton"``: that
+            backend or an error saying how to get it. All give the same values and gradients.
 """
 
 _SHAPE = """
@@ -90,7 +101,7 @@ _with_shared_docs = shared_sections(COMMON_ARGS=_COMMON_ARGS, SHAPE=_SHAPE)
 @_with_shared_docs
 def sigmoid_focal_loss(
     logits, targets, *, alpha=0.25, gamma=2.0, reduction="mean", weight=None, normalizer=None,
-    validate=None,
+    validate=None, backend="auto",
 ):
     r"""Focal loss for binary and multi-label classification (Lin et al. 2017), from logits.
 
@@ -127,14 +138,14 @@ def sigmoid_focal_loss(
     gamma = _checks.nonnegative(gamma, "gamma")
     return _binary_loss(
         "focal", logits, targets, {"gamma": gamma}, alpha=alpha, reduction=reduction, weight=weight,
-        normalizer=normalizer, validate=validate,
+        normalizer=normalizer, validate=validate, backend=backend,
     )
 
 
 @_with_shared_docs
 def sigmoid_focal_loss_star(
     logits, targets, *, gamma=1.0, beta=0.0, alpha=None, reduction="mean", weight=None, normalizer=None,
-    validate=None,
+    validate=None, backend="auto",
 ):
     r"""FL*, the focal-loss variant of the appendix of Lin et al. 2017, from logits.
 
@@ -168,14 +179,14 @@ def sigmoid_focal_loss_star(
     beta = _checks.finite(beta, "beta")
     return _binary_loss(
         "focal_star", logits, targets, {"gamma": gamma, "beta": beta}, alpha=alpha,
-        reduction=reduction, weight=weight, normalizer=normalizer, validate=validate,
+        reduction=reduction, weight=weight, normalizer=normalizer, validate=validate, backend=backend,
     )
 
 
 @_with_shared_docs
 def sigmoid_softened_loss(
     logits, targets, *, k=1.0, alpha=None, reduction="mean", weight=None, normalizer=None,
-    validate=None,
+    validate=None, backend="auto",
 ):
     r"""The "softened" hard-truncation loss of Su Jianlin (seed text 000), from logits.
 
@@ -206,14 +217,14 @@ def sigmoid_softened_loss(
     k = _checks.nonnegative(k, "k")
     return _binary_loss(
         "softened", logits, targets, {"k": k}, alpha=alpha, reduction=reduction, weight=weight,
-        normalizer=normalizer, validate=validate,
+        normalizer=normalizer, validate=validate, backend=backend,
     )
 
 
 @_with_shared_docs
 def sigmoid_hard_truncation_loss(
     logits, targets, *, threshold=0.5, alpha=None, reduction="mean", weight=None, normalizer=None,
-    validate=None,
+    validate=None, backend="auto",
 ):
     r"""Hard-truncation loss (seed text 000): cross-entropy only where the prediction is wrong.
 
@@ -246,5 +257,5 @@ def sigmoid_hard_truncation_loss(
     threshold = _checks.unit_interval(threshold, "threshold")
     return _binary_loss(
         "hard_truncation", logits, targets, {"threshold": threshold}, alpha=alpha,
-        reduction=reduction, weight=weight, normalizer=normalizer, validate=validate,
+        reduction=reduction, weight=weight, normalizer=normalizer, validate=validate, backend=backend,
     )

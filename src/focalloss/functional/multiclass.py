@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 
+from .. import backends
 from ..backends import torch_ops
 from . import _checks
 from .._docs import shared_sections
@@ -26,9 +27,10 @@ __all__ = ["softmax_focal_loss", "softmax_hard_truncation_loss", "softmax_soften
 
 def _softmax_loss(
     kind, logits, target, params, *, alpha, reduction, weight, ignore_index, label_smoothing,
-    normalizer, validate,
+    normalizer, validate, backend,
 ):
     reduction = _checks.reduction(reduction)
+    backend = _checks.backend(backend)
     _checks.logits_tensor(logits, min_dim=2)
     num_classes = logits.shape[1]
     if num_classes == 0:
@@ -51,24 +53,16 @@ def _softmax_loss(
         counted = nonzero if counted is None else counted & nonzero
     if check_values:
         _checks.class_target_values(target, is_index, num_classes, ignore_index, counted)
-    x = logits.to(compute_dtype)
-    if counted is not None:
-        # An ignored position may hold inf or NaN logits: replace them before any arithmetic.
-        x = torch.where(counted.unsqueeze(1), x, torch.zeros_like(x))
-
-    terms = torch_ops.softmax_terms(kind, x, params)
-    if isinstance(alpha, torch.Tensor):
-        terms = terms * alpha.view((1, num_classes) + (1,) * (logits.dim() - 2))
-    if is_index:
-        index = target if counted is None else torch.where(counted, target, torch.zeros_like(target))
-        loss = terms.gather(1, index.long().unsqueeze(1)).squeeze(1)
-    else:
-        q = target.to(compute_dtype)
-        if counted is not None:
-            q = torch.where(counted.unsqueeze(1), q, torch.zeros_like(q))
-        loss = (terms * q).sum(dim=1)
-    if label_smoothing > 0:
-        loss = (1.0 - label_smoothing) * loss + (label_smoothing / num_classes) * terms.sum(dim=1)
+    # One class: p = 1 and every loss of the family is 0, which the torch terms handle directly.
+    impl = backends.select(backend, logits, target) if num_classes > 1 else torch_ops
+    if impl is torch_ops:
+        loss = _torch_softmax_loss(kind, logits.to(compute_dtype), target, params, alpha, is_index, counted,
+                                   label_smoothing)
+    else:  # the kernels never read positions that do not count
+        kernel_target = target if is_index else target.to(compute_dtype)
+        kernel_alpha = alpha if isinstance(alpha, torch.Tensor) else None
+        loss = impl.softmax_loss(kind, logits.contiguous(), kernel_target.contiguous(), kernel_alpha, params,
+                                 label_smoothing=label_smoothing, counted=counted)
     if isinstance(alpha, float):
         loss = alpha * loss
     if weight is not None:
@@ -83,6 +77,28 @@ def _softmax_loss(
     return reduce(
         loss, reduction=reduction, normalizer=normalizer, count=count, positives=positives
     ).to(logits.dtype)
+
+
+def _torch_softmax_loss(kind, x, target, params, alpha, is_index, counted, label_smoothing):
+    """Per-position loss from the per-class terms of the torch backend (autograd gradients)."""
+    num_classes = x.shape[1]
+    if counted is not None:
+        # An ignored position may hold inf or NaN logits: replace them before any arithmetic.
+        x = torch.where(counted.unsqueeze(1), x, torch.zeros_like(x))
+    terms = torch_ops.softmax_terms(kind, x, params)
+    if isinstance(alpha, torch.Tensor):
+        terms = terms * alpha.view((1, num_classes) + (1,) * (x.dim() - 2))
+    if is_index:
+        index = target if counted is None else torch.where(counted, target, torch.zeros_like(target))
+        loss = terms.gather(1, index.long().unsqueeze(1)).squeeze(1)
+    else:
+        q = target.to(x.dtype)
+        if counted is not None:
+            q = torch.where(counted.unsqueeze(1), q, torch.zeros_like(q))
+        loss = (terms * q).sum(dim=1)
+    if label_smoothing > 0:
+        loss = (1.0 - label_smoothing) * loss + (label_smoothing / num_classes) * terms.sum(dim=1)
+    return loss
 
 
 _COMMON_ARGS = """\
@@ -108,7 +124,14 @@ _COMMON_ARGS = """\
         validate: checks that read values (class indices in range, probabilities in [0, 1] summing
             to 1, weights and alpha >= 0) run when ``True``, are skipped when ``False``, and by
             default (``None``) run for CPU tensors only, since on an accelerator they would wait
-            for the device (an out-of-range index then fails inside the gather).
+            for the device (an out-of-range index then fails inside the gather, or gives NaN on
+            the fused backends).
+        backend: ``"auto"`` (default): the fused CPU kernels for CPU tensors and the Triton
+            kernels for CUDA tensors when available, else ``"torch"``. ``"torch"``: plain PyTorch
+            ops (the only one with a second derivative, and the one used under
+            ``torch.compile`` or when probability targets need a gradient). ``"cpu"`` /
+            ``"triton"``: that backend or an error saying how to get it. All give the same values
+            and gradients.
 """
 
 _SHAPE = """
@@ -128,7 +151,7 @@ _with_shared_docs = shared_sections(COMMON_ARGS=_COMMON_ARGS, SHAPE=_SHAPE)
 @_with_shared_docs
 def softmax_focal_loss(
     logits, target, *, alpha=None, gamma=2.0, reduction="mean", weight=None, ignore_index=-100,
-    label_smoothing=0.0, normalizer=None, validate=None,
+    label_smoothing=0.0, normalizer=None, validate=None, backend="auto",
 ):
     r"""Multi-class focal loss from logits: cross-entropy scaled down on confident classes.
 
@@ -163,14 +186,14 @@ def softmax_focal_loss(
     return _softmax_loss(
         "focal", logits, target, {"gamma": gamma}, alpha=alpha, reduction=reduction, weight=weight,
         ignore_index=ignore_index, label_smoothing=label_smoothing, normalizer=normalizer,
-        validate=validate,
+        validate=validate, backend=backend,
     )
 
 
 @_with_shared_docs
 def softmax_softened_loss(
     logits, target, *, k=1.0, alpha=None, reduction="mean", weight=None, ignore_index=-100,
-    label_smoothing=0.0, normalizer=None, validate=None,
+    label_smoothing=0.0, normalizer=None, validate=None, backend="auto",
 ):
     r"""Multi-class "softened" loss of Su Jianlin (seed text 000), from logits.
 
@@ -201,14 +224,14 @@ def softmax_softened_loss(
     return _softmax_loss(
         "softened", logits, target, {"k": k}, alpha=alpha, reduction=reduction, weight=weight,
         ignore_index=ignore_index, label_smoothing=label_smoothing, normalizer=normalizer,
-        validate=validate,
+        validate=validate, backend=backend,
     )
 
 
 @_with_shared_docs
 def softmax_hard_truncation_loss(
     logits, target, *, threshold=0.5, alpha=None, reduction="mean", weight=None, ignore_index=-100,
-    label_smoothing=0.0, normalizer=None, validate=None,
+    label_smoothing=0.0, normalizer=None, validate=None, backend="auto",
 ):
     r"""Multi-class hard truncation (seed text 000): cross-entropy only where the target class is weak.
 
@@ -240,5 +263,5 @@ def softmax_hard_truncation_loss(
     return _softmax_loss(
         "hard_truncation", logits, target, {"threshold": threshold}, alpha=alpha, reduction=reduction,
         weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing, normalizer=normalizer,
-        validate=validate,
+        validate=validate, backend=backend,
     )

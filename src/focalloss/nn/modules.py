@@ -73,6 +73,7 @@ class SigmoidFocalLoss(_Loss):
         weight: optional elementwise weights broadcastable to the logits (a buffer), e.g. ``(C,)``.
         normalizer: None, ``"positives"``, a number, or a one-element tensor (a buffer); see the functional.
         validate: None (value checks on CPU only), True or False.
+        backend: ``"auto"`` (default), ``"torch"``, ``"cpu"`` or ``"triton"``; see the functional.
 
     Shape:
         - input: ``(*)`` logits; target: ``(*)`` in [0, 1]; output: scalar, or ``(*)`` for "none".
@@ -85,9 +86,9 @@ class SigmoidFocalLoss(_Loss):
         tensor(0.0174)
     """
 
-    def __init__(self, *, alpha=0.25, gamma=2.0, reduction="mean", weight=None, normalizer=None, validate=None):
+    def __init__(self, *, alpha=0.25, gamma=2.0, reduction="mean", weight=None, normalizer=None, validate=None, backend="auto"):
         super().__init__(
-            {"alpha": alpha, "gamma": gamma, "reduction": reduction, "validate": validate},
+            {"alpha": alpha, "gamma": gamma, "reduction": reduction, "validate": validate, "backend": backend},
             {"weight": weight, "normalizer": normalizer},
         )
 
@@ -100,7 +101,7 @@ class SigmoidFocalLossStar(_Loss):
 
     Args:
         gamma: slope > 0, default 1. beta: shift, default 0. alpha: None (default) or in [0, 1].
-        reduction, weight, normalizer, validate: as in :class:`SigmoidFocalLoss`.
+        reduction, weight, normalizer, validate, backend: as in :class:`SigmoidFocalLoss`.
 
     Shape:
         - input: ``(*)`` logits; target: ``(*)`` in [0, 1]; output: scalar, or ``(*)`` for "none".
@@ -113,9 +114,9 @@ class SigmoidFocalLossStar(_Loss):
     """
 
     def __init__(self, *, gamma=1.0, beta=0.0, alpha=None, reduction="mean", weight=None, normalizer=None,
-                 validate=None):
+                 validate=None, backend="auto"):
         super().__init__(
-            {"gamma": gamma, "beta": beta, "alpha": alpha, "reduction": reduction, "validate": validate},
+            {"gamma": gamma, "beta": beta, "alpha": alpha, "reduction": reduction, "validate": validate, "backend": backend},
             {"weight": weight, "normalizer": normalizer},
         )
 
@@ -128,7 +129,7 @@ class SigmoidSoftenedLoss(_Loss):
 
     Args:
         k: slope >= 0, default 1. alpha: None (default) or in [0, 1].
-        reduction, weight, normalizer, validate: as in :class:`SigmoidFocalLoss`.
+        reduction, weight, normalizer, validate, backend: as in :class:`SigmoidFocalLoss`.
 
     Shape:
         - input: ``(*)`` logits; target: ``(*)`` in [0, 1]; output: scalar, or ``(*)`` for "none".
@@ -140,9 +141,9 @@ class SigmoidSoftenedLoss(_Loss):
         tensor(0.0023)
     """
 
-    def __init__(self, *, k=1.0, alpha=None, reduction="mean", weight=None, normalizer=None, validate=None):
+    def __init__(self, *, k=1.0, alpha=None, reduction="mean", weight=None, normalizer=None, validate=None, backend="auto"):
         super().__init__(
-            {"k": k, "alpha": alpha, "reduction": reduction, "validate": validate},
+            {"k": k, "alpha": alpha, "reduction": reduction, "validate": validate, "backend": backend},
             {"weight": weight, "normalizer": normalizer},
         )
 
@@ -155,7 +156,7 @@ class SigmoidHardTruncationLoss(_Loss):
 
     Args:
         threshold: in [0, 1], default 0.5. alpha: None (default) or in [0, 1].
-        reduction, weight, normalizer, validate: as in :class:`SigmoidFocalLoss`.
+        reduction, weight, normalizer, validate, backend: as in :class:`SigmoidFocalLoss`.
 
     Shape:
         - input: ``(*)`` logits; target: ``(*)`` in [0, 1]; output: scalar, or ``(*)`` for "none".
@@ -168,9 +169,9 @@ class SigmoidHardTruncationLoss(_Loss):
     """
 
     def __init__(self, *, threshold=0.5, alpha=None, reduction="mean", weight=None, normalizer=None,
-                 validate=None):
+                 validate=None, backend="auto"):
         super().__init__(
-            {"threshold": threshold, "alpha": alpha, "reduction": reduction, "validate": validate},
+            {"threshold": threshold, "alpha": alpha, "reduction": reduction, "validate": validate, "backend": backend},
             {"weight": weight, "normalizer": normalizer},
         )
 
@@ -189,6 +190,7 @@ class SoftmaxFocalLoss(_Loss):
         ignore_index: default -100. label_smoothing: in [0, 1], default 0.
         normalizer: None, ``"positives"``, a number or a one-element tensor (a buffer).
         validate: None, True or False.
+        backend: ``"auto"`` (default), ``"torch"``, ``"cpu"`` or ``"triton"``; see the functional.
 
     Shape:
         - input: ``(N, C)`` or ``(N, C, d1, ...)``; target: indices ``(N, d1, ...)`` or probabilities
@@ -203,10 +205,10 @@ class SoftmaxFocalLoss(_Loss):
     """
 
     def __init__(self, *, alpha=None, gamma=2.0, reduction="mean", weight=None, ignore_index=-100,
-                 label_smoothing=0.0, normalizer=None, validate=None):
+                 label_smoothing=0.0, normalizer=None, validate=None, backend="auto"):
         super().__init__(
             {"gamma": gamma, "reduction": reduction, "ignore_index": ignore_index,
-             "label_smoothing": label_smoothing, "validate": validate},
+             "label_smoothing": label_smoothing, "validate": validate, "backend": backend},
             {"alpha": alpha, "weight": weight, "normalizer": normalizer},
         )
 
@@ -219,7 +221,7 @@ class SoftmaxSoftenedLoss(_Loss):
 
     Args:
         k: slope >= 0, default 1. alpha: None (default), a float, or one weight per class (a buffer).
-        reduction, weight, ignore_index, label_smoothing, normalizer, validate: as in
+        reduction, weight, ignore_index, label_smoothing, normalizer, validate, backend: as in
         :class:`SoftmaxFocalLoss`.
 
     Shape:
@@ -234,10 +236,10 @@ class SoftmaxSoftenedLoss(_Loss):
     """
 
     def __init__(self, *, k=1.0, alpha=None, reduction="mean", weight=None, ignore_index=-100,
-                 label_smoothing=0.0, normalizer=None, validate=None):
+                 label_smoothing=0.0, normalizer=None, validate=None, backend="auto"):
         super().__init__(
             {"k": k, "reduction": reduction, "ignore_index": ignore_index, "label_smoothing": label_smoothing,
-             "validate": validate},
+             "validate": validate, "backend": backend},
             {"alpha": alpha, "weight": weight, "normalizer": normalizer},
         )
 
@@ -251,7 +253,7 @@ class SoftmaxHardTruncationLoss(_Loss):
     Args:
         threshold: m in [0, 1], default 0.5. alpha: None (default), a float, or one weight per class
             (a buffer).
-        reduction, weight, ignore_index, label_smoothing, normalizer, validate: as in
+        reduction, weight, ignore_index, label_smoothing, normalizer, validate, backend: as in
         :class:`SoftmaxFocalLoss`.
 
     Shape:
@@ -266,10 +268,10 @@ class SoftmaxHardTruncationLoss(_Loss):
     """
 
     def __init__(self, *, threshold=0.5, alpha=None, reduction="mean", weight=None, ignore_index=-100,
-                 label_smoothing=0.0, normalizer=None, validate=None):
+                 label_smoothing=0.0, normalizer=None, validate=None, backend="auto"):
         super().__init__(
             {"threshold": threshold, "reduction": reduction, "ignore_index": ignore_index,
-             "label_smoothing": label_smoothing, "validate": validate},
+             "label_smoothing": label_smoothing, "validate": validate, "backend": backend},
             {"alpha": alpha, "weight": weight, "normalizer": normalizer},
         )
 

@@ -1,0 +1,176 @@
+/* focalloss.backends._cpu_kernels: fused CPU loops for the binary and softmax losses.
+ *
+ * Called from cpu_ops.py with raw data pointers of contiguous tensors (no torch headers, so the
+ * build needs only a C compiler). The GIL is released while the loops run; work is split into
+ * fixed blocks spread over `threads` POSIX threads, so results do not depend on the thread count.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__)
+/* glibc's libmvec has vector versions of these; declaring them lets `omp simd` loops call them. */
+#define VECTOR_MATH __attribute__((simd("notinbranch")))
+extern float expf(float) VECTOR_MATH;
+extern float log1pf(float) VECTOR_MATH;
+extern float logf(float) VECTOR_MATH;
+extern double exp(double) VECTOR_MATH;
+extern double log1p(double) VECTOR_MATH;
+extern double log(double) VECTOR_MATH;
+/* an AVX2 copy of every kernel, chosen at load time on CPUs that have it */
+#define KERNEL __attribute__((target_clones("avx2", "default")))
+#else
+#define KERNEL
+#endif
+
+/* the kernels are inlined into each target clone of the entry points below */
+#define INLINE static inline __attribute__((always_inline))
+
+enum { KIND_FOCAL = 0, KIND_SOFTENED = 1, KIND_HARD_TRUNCATION = 2, KIND_FOCAL_STAR = 3 };
+#define BLOCK 4096 /* elements per binary block */
+#define ROWS 64    /* positions per softmax block */
+#define STATS 8    /* saved numbers per softmax position */
+#define LANES 64   /* neighbouring positions per block of the (N, C, S > 1) kernels */
+
+#define T float
+#define SFX _f
+#define EXP expf
+#define LOG logf
+#define LOG1P log1pf
+#define FABS fabsf
+#include "cpu_kernels.h"
+#undef T
+#undef SFX
+#undef EXP
+#undef LOG
+#undef LOG1P
+#undef FABS
+
+#define T double
+#define SFX _d
+#define EXP exp
+#define LOG log
+#define LOG1P log1p
+#define FABS fabs
+#include "cpu_kernels.h"
+
+/* ------------------------------------------------------------------------------------------- */
+/* Threads: block b goes to thread b * threads / blocks; each thread runs its blocks in order.  */
+/* ------------------------------------------------------------------------------------------- */
+typedef void (*block_fn)(void *ctx, int64_t block);
+typedef struct {
+    block_fn fn;
+    void *ctx;
+    int64_t first, last;
+} worker;
+
+static void *run_worker(void *arg) {
+    worker *w = arg;
+    for (int64_t b = w->first; b < w->last; b++) w->fn(w->ctx, b);
+    return NULL;
+}
+
+static void parallel_blocks(block_fn fn, void *ctx, int64_t blocks, int threads) {
+    if (threads > blocks) threads = (int)blocks;
+    if (threads <= 1) {
+        for (int64_t b = 0; b < blocks; b++) fn(ctx, b);
+        return;
+    }
+    worker workers[64];
+    pthread_t ids[64];
+    int started[64] = {0};
+    if (threads > 64) threads = 64;
+    for (int i = 0; i < threads; i++) {
+        workers[i] = (worker){fn, ctx, blocks * i / threads, blocks * (i + 1) / threads};
+    }
+    for (int i = 1; i < threads; i++) started[i] = pthread_create(&ids[i], NULL, run_worker, &workers[i]) == 0;
+    run_worker(&workers[0]);
+    for (int i = 1; i < threads; i++) {
+        if (started[i]) pthread_join(ids[i], NULL);
+        else run_worker(&workers[i]); /* no thread could be started: do its share here */
+    }
+}
+
+KERNEL static void binary_block_f_entry(void *ctx, int64_t b) { binary_block_f(ctx, b); }
+KERNEL static void binary_block_d_entry(void *ctx, int64_t b) { binary_block_d(ctx, b); }
+KERNEL static void softmax_fwd_f_entry(void *ctx, int64_t b) { softmax_fwd_block_f(ctx, b); }
+KERNEL static void softmax_fwd_d_entry(void *ctx, int64_t b) { softmax_fwd_block_d(ctx, b); }
+KERNEL static void softmax_bwd_f_entry(void *ctx, int64_t b) { softmax_bwd_block_f(ctx, b); }
+KERNEL static void softmax_bwd_d_entry(void *ctx, int64_t b) { softmax_bwd_block_d(ctx, b); }
+KERNEL static void lanes_fwd_f_entry(void *ctx, int64_t b) { lanes_fwd_block_f(ctx, b); }
+KERNEL static void lanes_fwd_d_entry(void *ctx, int64_t b) { lanes_fwd_block_d(ctx, b); }
+KERNEL static void lanes_bwd_f_entry(void *ctx, int64_t b) { lanes_bwd_block_f(ctx, b); }
+KERNEL static void lanes_bwd_d_entry(void *ctx, int64_t b) { lanes_bwd_block_d(ctx, b); }
+
+#define PTR(v) ((void *)(uintptr_t)(v))
+
+/* binary(double, kind, n, x, t, alpha, p1, p2, gamma_mode, loss, grad, partial, threads) */
+static PyObject *py_binary(PyObject *self, PyObject *args) {
+    int is_double, kind, gamma_mode, threads;
+    long long n;
+    unsigned long long x, t, loss, grad, partial;
+    double alpha, p1, p2;
+    if (!PyArg_ParseTuple(args, "iiLKKdddiKKKi", &is_double, &kind, &n, &x, &t, &alpha, &p1, &p2, &gamma_mode,
+                          &loss, &grad, &partial, &threads))
+        return NULL;
+    int64_t blocks = (n + BLOCK - 1) / BLOCK;
+    Py_BEGIN_ALLOW_THREADS
+    if (is_double) {
+        binary_args_d a = {kind, n, PTR(x), PTR(t), alpha, p1, p2, gamma_mode, PTR(loss), PTR(grad), PTR(partial)};
+        parallel_blocks(binary_block_d_entry, &a, blocks, threads);
+    } else {
+        binary_args_f a = {kind, n, PTR(x), PTR(t), alpha, p1, p2, gamma_mode, PTR(loss), PTR(grad), PTR(partial)};
+        parallel_blocks(binary_block_f_entry, &a, blocks, threads);
+    }
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+/* softmax(double, backward, kind, N, C, S, x, index, probs, alpha, counted, eps, p1, gamma_mode,
+ *         loss, stats, grad_loss, grad, threads) */
+static PyObject *py_softmax(PyObject *self, PyObject *args) {
+    int is_double, backward, kind, gamma_mode, threads;
+    long long N, C, S;
+    unsigned long long x, index, probs, alpha, counted, loss, stats, grad_loss, grad;
+    double eps, p1;
+    if (!PyArg_ParseTuple(args, "iiiLLLKKKKKddiKKKKi", &is_double, &backward, &kind, &N, &C, &S, &x, &index, &probs,
+                          &alpha, &counted, &eps, &p1, &gamma_mode, &loss, &stats, &grad_loss, &grad, &threads))
+        return NULL;
+    int lanes = S > 1 && index && eps == 0.0 && kind != KIND_SOFTENED;
+    int64_t blocks = lanes ? N * ((S + LANES - 1) / LANES) : (N * S + ROWS - 1) / ROWS;
+    Py_BEGIN_ALLOW_THREADS
+    if (is_double) {
+        softmax_args_d a = {kind, N, C, S, PTR(x), PTR(index), PTR(probs), PTR(alpha), PTR(counted), eps, p1,
+                            gamma_mode, PTR(loss), PTR(stats), PTR(grad_loss), PTR(grad)};
+        block_fn fn = lanes ? (backward ? lanes_bwd_d_entry : lanes_fwd_d_entry)
+                            : (backward ? softmax_bwd_d_entry : softmax_fwd_d_entry);
+        parallel_blocks(fn, &a, blocks, threads);
+    } else {
+        softmax_args_f a = {kind, N, C, S, PTR(x), PTR(index), PTR(probs), PTR(alpha), PTR(counted), eps, p1,
+                            gamma_mode, PTR(loss), PTR(stats), PTR(grad_loss), PTR(grad)};
+        block_fn fn = lanes ? (backward ? lanes_bwd_f_entry : lanes_fwd_f_entry)
+                            : (backward ? softmax_bwd_f_entry : softmax_fwd_f_entry);
+        parallel_blocks(fn, &a, blocks, threads);
+    }
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"binary", py_binary, METH_VARARGS, "Fused binary loss and gradient (see cpu_ops.py)."},
+    {"softmax", py_softmax, METH_VARARGS, "Fused softmax loss forward or backward (see cpu_ops.py)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cpu_kernels", "Fused CPU loss kernels.", -1, methods};
+
+PyMODINIT_FUNC PyInit__cpu_kernels(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m) {
+        PyModule_AddIntConstant(m, "STATS", STATS);
+    }
+    return m;
+}

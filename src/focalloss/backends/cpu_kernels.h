@@ -1,0 +1,452 @@
+/* Fused CPU kernels, written once and included twice by cpu_kernels.c: T = float, then T = double.
+ *
+ * The formulas are those of focalloss.reference (see its _binary_* and _softmax_parts helpers):
+ *
+ *   binary:  loss = wp * A(x) + wn * A(-x),  wp = t * alpha, wn = (1 - t) * (1 - alpha)
+ *   softmax: loss = sum_c w_c phi_c(x),      w_c = alpha_c * ((1 - eps) * q_c + eps / C)
+ *            d loss / d x_j = g_j - p_j * sum_c g_c,  g_c = w_c * d phi_c / d log p_c
+ *            (softened: -k u_j (w_j L_j - A) - w_j u_j + p_j B, see below)
+ *
+ * Every loop over elements is a `#pragma omp simd` loop of branch-free arithmetic, so that the
+ * compiler calls the vector variants of exp / log1p (libmvec on glibc x86-64).
+ *
+ * Names are suffixed with SFX (_f or _d); MATH(fn) picks expf or exp, and so on.
+ */
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define NAME(name) CAT(name, SFX)
+#define POS(v) ((v) > 0 ? (v) : (T)0) /* not fmax, which the vectorizer refuses (NaN rules) */
+
+/* ---------------------------------------------------------------------------------------------
+ * Binary losses, elementwise. Each body sets `lo` (the loss) and `gr` (d loss / d x) from
+ * x, wp, wn and the shared quantities of x:
+ *   e = exp(-|x|), l1 = log1p(e), lsp = log sigma(x), lsn = log sigma(-x),
+ *   p = sigma(x), q = sigma(-x) = 1 - p (both accurate, never 1 - something).
+ * ------------------------------------------------------------------------------------------- */
+#define SIGMOID_PARTS                                                                             \
+    T e = EXP(-FABS(xv));                                                                        \
+    T l1 = LOG1P(e);                                                                             \
+    T lsp = -(POS(-xv) + l1);                                                             \
+    T lsn = -(POS(xv) + l1);                                                              \
+    T inv = (T)1 / ((T)1 + e);                                                                   \
+    T p = xv >= 0 ? inv : e * inv;                                                               \
+    T q = xv >= 0 ? e * inv : inv;
+
+typedef struct {
+    int kind;
+    int64_t n;
+    const T *x, *t;
+    double alpha; /* NaN: no alpha */
+    double p1, p2;
+    int gamma_mode; /* focal: 0 general, 1 gamma == 0, 2 gamma == 2 */
+    T *loss;        /* elementwise losses, or NULL to reduce into `partial` */
+    T *grad;        /* d loss / d x per element */
+    double *partial;
+} NAME(binary_args);
+
+INLINE void NAME(binary_block)(void *ctx, int64_t block) {
+    const NAME(binary_args) *a = ctx;
+    int64_t i0 = block * BLOCK, i1 = i0 + BLOCK < a->n ? i0 + BLOCK : a->n, len = i1 - i0;
+    const T *x = a->x + i0, *t = a->t + i0;
+    T local[BLOCK];
+    T *lo_out = a->loss ? a->loss + i0 : local;
+    T *gr_out = a->grad + i0;
+    int has_alpha = !isnan(a->alpha);
+    T alpha = has_alpha ? (T)a->alpha : (T)0.5; /* unused when !has_alpha */
+    T pos_w = has_alpha ? alpha : (T)1, neg_w = has_alpha ? (T)1 - alpha : (T)1;
+    T p1 = (T)a->p1, p2 = (T)a->p2;
+
+#define BINARY_LOOP(BODY)                                                                         \
+    _Pragma("omp simd") for (int64_t i = 0; i < len; i++) {                                       \
+        T xv = x[i], tv = t[i];                                                                   \
+        T wp = tv * pos_w, wn = ((T)1 - tv) * neg_w;                                              \
+        T lo, gr;                                                                                 \
+        BODY                                                                                      \
+        lo_out[i] = lo;                                                                           \
+        gr_out[i] = gr;                                                                           \
+    }
+
+    switch (a->kind) {
+    case KIND_FOCAL:
+        /* A(x) = -(1-p)^g log p;  A'(x) = (1-p)^g (g p log p - (1 - p)) */
+        if (a->gamma_mode == 1) {
+            BINARY_LOOP(SIGMOID_PARTS lo = -wp * lsp - wn * lsn; gr = -wp * q + wn * p;)
+        } else if (a->gamma_mode == 2) {
+            BINARY_LOOP(SIGMOID_PARTS T mp = q * q; T mn = p * p;
+                        lo = -wp * mp * lsp - wn * mn * lsn;
+                        gr = wp * mp * ((T)2 * p * lsp - q) - wn * mn * ((T)2 * q * lsn - p);)
+        } else {
+            BINARY_LOOP(SIGMOID_PARTS T mp = EXP(p1 * lsn); T mn = EXP(p1 * lsp);
+                        lo = -wp * mp * lsp - wn * mn * lsn;
+                        gr = wp * mp * (p1 * p * lsp - q) - wn * mn * (p1 * q * lsn - p);)
+        }
+        break;
+    case KIND_SOFTENED: {
+        /* A(x) = -sigma(-kx) log p;  A'(x) = k sigma(-kx) sigma(kx) log p - sigma(-kx) (1 - p) */
+        T k = p1;
+        BINARY_LOOP(SIGMOID_PARTS T ek = EXP(-FABS(k * xv)); T invk = (T)1 / ((T)1 + ek);
+                    T pk = xv >= 0 ? invk : ek * invk; T qk = xv >= 0 ? ek * invk : invk;
+                    lo = -wp * qk * lsp - wn * pk * lsn;
+                    gr = wp * (k * qk * pk * lsp - qk * q) - wn * (k * pk * qk * lsn - pk * p);)
+        break;
+    }
+    case KIND_HARD_TRUNCATION: {
+        /* A(x) = -[x <= cut] log p;  A'(x) = -[x <= cut] (1 - p) */
+        T cut = p1;
+        BINARY_LOOP(SIGMOID_PARTS T kp = xv <= cut ? wp : (T)0; T kn = -xv <= cut ? wn : (T)0;
+                    lo = -kp * lsp - kn * lsn; gr = -kp * q + kn * p;)
+        break;
+    }
+    case KIND_FOCAL_STAR: {
+        /* A(x) = -log sigma(g x + b) / g;  A'(x) = -sigma(-(g x + b)) */
+        T g = p1, b = p2;
+        BINARY_LOOP(T zp = g * xv + b; T zn = -g * xv + b;
+                    T ep = EXP(-FABS(zp)); T en = EXP(-FABS(zn));
+                    T lp = -(POS(-zp) + LOG1P(ep)); T ln = -(POS(-zn) + LOG1P(en));
+                    T ip = (T)1 / ((T)1 + ep); T in = (T)1 / ((T)1 + en);
+                    T qp = zp >= 0 ? ep * ip : ip; T qn = zn >= 0 ? en * in : in;
+                    lo = -(wp * lp + wn * ln) / g; gr = -wp * qp + wn * qn;)
+        break;
+    }
+    }
+#undef BINARY_LOOP
+    if (a->partial) {
+        double s = 0.0;
+        for (int64_t i = 0; i < len; i++) s += lo_out[i];
+        a->partial[block] = s;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Softmax losses over (N, C, S): position (n, s) has its class c at x[(n * C + c) * S + s].
+ *
+ * Row statistics kept per position for backward (STATS values, in T):
+ *   0: m, the top logit        1: l1s = log1p(S), S = sum_{j != top} exp(x_j - m)
+ *   2: log S                   3: top class index
+ *   4: G = sum_c g_c (focal, hard truncation) | A (softened)
+ *   5: B (softened)            6: mn, the smallest logit (softened)   7: log sum exp(-k (x - mn))
+ * log p_c = x_c - m - l1s. The top class gets log(1 - p) = log S - l1s; every other class has
+ * p <= 1/2, where log1p(-p) is accurate.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct {
+    int kind;
+    int64_t N, C, S;
+    const T *x;
+    const int64_t *index; /* class indices (N, S), or NULL */
+    const T *probs;       /* probabilities like x, or NULL */
+    const T *alpha;       /* (C), or NULL */
+    const uint8_t *counted; /* (N, S), or NULL */
+    double eps;
+    double p1;             /* gamma | k | log(threshold) */
+    int gamma_mode;
+    T *loss;               /* (N, S) */
+    T *stats;              /* (N, S, STATS) */
+    const T *grad_loss;    /* backward: d out / d loss per position (N, S) */
+    T *grad;               /* backward: like x */
+} NAME(softmax_args);
+
+/* phi(log p) and d phi / d log p for a non-top class (p <= 1/2) of focal / hard truncation. */
+#define NONTOP_PHI(lp, phi, dphi)                                                                 \
+    T p_ = EXP(lp);                                                                              \
+    T phi, dphi;                                                                                 \
+    if (a->kind == KIND_FOCAL) {                                                                 \
+        T q_ = (T)1 - p_;                                                                        \
+        T mod_ = gm == 1 ? (T)1 : gm == 2 ? q_ * q_ : EXP(g * LOG1P(-p_));                       \
+        phi = -mod_ * (lp);                                                                      \
+        dphi = mod_ * (g * p_ * (lp) / q_ - (T)1);                                               \
+    } else {                                                                                     \
+        T on_ = (lp) <= cut ? (T)1 : (T)0;                                                       \
+        phi = -on_ * (lp);                                                                       \
+        dphi = -on_;                                                                             \
+    }
+
+/* The same for the top class, from the row's S (accurate when p rounds to 1). */
+INLINE void NAME(top_phi)(int kind, int gm, T g, T cut, T l1s, T log_s, T *phi, T *dphi) {
+    T lp = -l1s;
+    if (kind == KIND_FOCAL) {
+        T s = EXP(log_s);
+        T p = (T)1 / ((T)1 + s);
+        T mod = gm == 1 ? (T)1 : EXP(g * (log_s - l1s)); /* (1 - p)^g; exp(-inf) = 0 */
+        T ratio = s > 0 ? -((T)1 + s) * l1s / s : (T)-1;  /* log p / (1 - p), limit -1 */
+        *phi = -mod * lp;
+        *dphi = mod * (g * p * ratio - (T)1);
+    } else {
+        T on = lp <= cut ? (T)1 : (T)0;
+        *phi = -on * lp;
+        *dphi = -on;
+    }
+}
+
+INLINE T NAME(class_weight)(const NAME(softmax_args) *a, int64_t c, int64_t y, T qc) {
+    /* alpha_c * ((1 - eps) q_c + eps / C); qc is used for probability targets, y for indices */
+    T eps = (T)a->eps;
+    T q = a->probs ? qc : (c == y ? (T)1 : (T)0);
+    T w = ((T)1 - eps) * q + eps / (T)a->C;
+    return a->alpha ? a->alpha[c] * w : w;
+}
+
+/* log S when sum_{j != top} exp(x_j - m) underflowed: the log-sum-exp around the second largest
+ * logit, so that (1 - p_top)^gamma = exp(gamma log S) stays right for small gamma. -inf for C = 1. */
+static T NAME(log_rest)(const T *x, int64_t C, int64_t cs, int64_t top, T m) {
+    T m2 = -(T)INFINITY, s2 = 0;
+    for (int64_t c = 0; c < C; c++)
+        if (c != top && x[c * cs] > m2) m2 = x[c * cs];
+    if (m2 == -(T)INFINITY) return m2;
+    for (int64_t c = 0; c < C; c++)
+        if (c != top) s2 += EXP(x[c * cs] - m2);
+    return (m2 - m) + LOG(s2);
+}
+
+/* One position, classes strided by `cs` (1 for (N, C) logits). Forward. */
+INLINE void NAME(softmax_position_fwd)(const NAME(softmax_args) *a, int64_t n, int64_t s) {
+    int64_t C = a->C, cs = a->S, pos = n * a->S + s;
+    const T *x = a->x + n * C * cs + s;
+    const T *qrow = a->probs ? a->probs + n * C * cs + s : NULL;
+    T *st = a->stats + pos * STATS;
+    for (int k = 0; k < STATS; k++) st[k] = 0;
+    if (a->counted && !a->counted[pos]) {
+        a->loss[pos] = 0;
+        return;
+    }
+    int gm = a->gamma_mode;
+    T g = (T)a->p1, cut = (T)a->p1;
+    int64_t y = a->index ? a->index[pos] : -1;
+    int sparse = a->index && a->eps == 0.0;
+    if (a->index && (y < 0 || y >= C)) { /* only reachable with validate=False: NaN, not a crash */
+        a->loss[pos] = (T)NAN;
+        return;
+    }
+
+    T m = x[0];
+    int64_t top = 0;
+    for (int64_t c = 1; c < C; c++)
+        if (x[c * cs] > m) { m = x[c * cs]; top = c; }
+    T sum = 0;
+    if (cs == 1) {
+        _Pragma("omp simd reduction(+:sum)") for (int64_t c = 0; c < top; c++) sum += EXP(x[c] - m);
+        _Pragma("omp simd reduction(+:sum)") for (int64_t c = top + 1; c < C; c++) sum += EXP(x[c] - m);
+    } else {
+        for (int64_t c = 0; c < C; c++)
+            if (c != top) sum += EXP(x[c * cs] - m);
+    }
+    T l1s = LOG1P(sum), log_s = sum > 0 ? LOG(sum) : NAME(log_rest)(x, C, cs, top, m);
+    st[0] = m; st[1] = l1s; st[2] = log_s; st[3] = (T)top;
+
+    if (a->kind == KIND_SOFTENED) {
+        T k = (T)a->p1, mn = x[0];
+        for (int64_t c = 1; c < C; c++) mn = x[c * cs] < mn ? x[c * cs] : mn;
+        T zu = 0;
+        if (cs == 1) {
+            _Pragma("omp simd reduction(+:zu)") for (int64_t c = 0; c < C; c++) zu += EXP(-k * (x[c] - mn));
+        } else {
+            for (int64_t c = 0; c < C; c++) zu += EXP(-k * (x[c * cs] - mn));
+        }
+        T lzu = LOG(zu), A = 0, B = 0;
+        if (sparse) {
+            T w = NAME(class_weight)(a, y, y, 0);
+            T u = EXP(-k * (x[y * cs] - mn) - lzu);
+            A = w * u * (l1s - (x[y * cs] - m));
+            B = w * u;
+        } else {
+            for (int64_t c = 0; c < C; c++) {
+                T w = NAME(class_weight)(a, c, y, qrow ? qrow[c * cs] : 0);
+                T u = EXP(-k * (x[c * cs] - mn) - lzu);
+                A += w * u * (l1s - (x[c * cs] - m));
+                B += w * u;
+            }
+        }
+        st[4] = A; st[5] = B; st[6] = mn; st[7] = lzu;
+        a->loss[pos] = A;
+        return;
+    }
+
+    T tphi, tdphi;
+    NAME(top_phi)(a->kind, gm, g, cut, l1s, log_s, &tphi, &tdphi);
+    T loss = 0, G = 0;
+    if (sparse) {
+        T w = NAME(class_weight)(a, y, y, 0);
+        if (y == top) {
+            loss = w * tphi; G = w * tdphi;
+        } else {
+            T lp = x[y * cs] - m - l1s;
+            NONTOP_PHI(lp, phi, dphi)
+            loss = w * phi; G = w * dphi;
+        }
+    } else {
+        for (int64_t c = 0; c < C; c++) {
+            T w = NAME(class_weight)(a, c, y, qrow ? qrow[c * cs] : 0);
+            T lp = x[c * cs] - m - l1s;
+            NONTOP_PHI(lp, phi, dphi)
+            if (c == top) { phi = tphi; dphi = tdphi; }
+            loss += w * phi; G += w * dphi;
+        }
+    }
+    st[4] = G;
+    a->loss[pos] = loss;
+}
+
+/* Backward for one position: grad_j = go * (g_j - p_j G), or the softened formula. */
+INLINE void NAME(softmax_position_bwd)(const NAME(softmax_args) *a, int64_t n, int64_t s) {
+    int64_t C = a->C, cs = a->S, pos = n * a->S + s;
+    const T *x = a->x + n * C * cs + s;
+    const T *qrow = a->probs ? a->probs + n * C * cs + s : NULL;
+    T *gx = a->grad + n * C * cs + s;
+    const T *st = a->stats + pos * STATS;
+    T go = a->grad_loss[pos];
+    if ((a->counted && !a->counted[pos]) || go == 0) {
+        for (int64_t c = 0; c < C; c++) gx[c * cs] = 0;
+        return;
+    }
+    T m = st[0], l1s = st[1], log_s = st[2];
+    int64_t top = (int64_t)st[3];
+    int64_t y = a->index ? a->index[pos] : -1;
+    if (a->index && (y < 0 || y >= C)) {
+        for (int64_t c = 0; c < C; c++) gx[c * cs] = (T)NAN;
+        return;
+    }
+    int sparse = a->index && a->eps == 0.0;
+    int gm = a->gamma_mode;
+    T g = (T)a->p1, cut = (T)a->p1;
+
+    if (a->kind == KIND_SOFTENED) {
+        T k = (T)a->p1, A = st[4], B = st[5], mn = st[6], lzu = st[7];
+        if (sparse && cs == 1) {
+            /* w_j = 0 except at y: grad_j = go (k u_j A + p_j B), then the target's own terms */
+            _Pragma("omp simd") for (int64_t c = 0; c < C; c++) {
+                T u = EXP(-k * (x[c] - mn) - lzu), p = EXP(x[c] - m - l1s);
+                gx[c] = go * (k * u * A + p * B);
+            }
+        } else {
+            for (int64_t c = 0; c < C; c++) {
+                T w = sparse ? (T)0 : NAME(class_weight)(a, c, y, qrow ? qrow[c * cs] : 0);
+                T u = EXP(-k * (x[c * cs] - mn) - lzu), p = EXP(x[c * cs] - m - l1s);
+                T L = l1s - (x[c * cs] - m);
+                gx[c * cs] = go * (-k * u * (w * L - A) - w * u + p * B);
+            }
+        }
+        if (sparse) {
+            T w = NAME(class_weight)(a, y, y, 0);
+            T u = EXP(-k * (x[y * cs] - mn) - lzu), L = l1s - (x[y * cs] - m);
+            gx[y * cs] += go * (-k * u * w * L - w * u);
+        }
+        return;
+    }
+
+    T G = st[4];
+    if (sparse) {
+        if (cs == 1) {
+            _Pragma("omp simd") for (int64_t c = 0; c < C; c++) gx[c] = -go * G * EXP(x[c] - m - l1s);
+        } else {
+            for (int64_t c = 0; c < C; c++) gx[c * cs] = -go * G * EXP(x[c * cs] - m - l1s);
+        }
+        gx[y * cs] += go * G;
+        return;
+    }
+    T tphi, tdphi;
+    NAME(top_phi)(a->kind, gm, g, cut, l1s, log_s, &tphi, &tdphi);
+    for (int64_t c = 0; c < C; c++) {
+        T w = NAME(class_weight)(a, c, y, qrow ? qrow[c * cs] : 0);
+        T lp = x[c * cs] - m - l1s;
+        NONTOP_PHI(lp, phi, dphi)
+        (void)phi;
+        if (c == top) dphi = tdphi;
+        gx[c * cs] = go * (w * dphi - EXP(lp) * G);
+    }
+}
+
+INLINE void NAME(softmax_fwd_block)(void *ctx, int64_t block) {
+    const NAME(softmax_args) *a = ctx;
+    int64_t positions = a->N * a->S, p0 = block * ROWS, p1 = p0 + ROWS < positions ? p0 + ROWS : positions;
+    for (int64_t pos = p0; pos < p1; pos++) NAME(softmax_position_fwd)(a, pos / a->S, pos % a->S);
+}
+
+INLINE void NAME(softmax_bwd_block)(void *ctx, int64_t block) {
+    const NAME(softmax_args) *a = ctx;
+    int64_t positions = a->N * a->S, p0 = block * ROWS, p1 = p0 + ROWS < positions ? p0 + ROWS : positions;
+    for (int64_t pos = p0; pos < p1; pos++) NAME(softmax_position_bwd)(a, pos / a->S, pos % a->S);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The (N, C, S) layout with S > 1, class-index targets without smoothing, focal or hard truncation:
+ * LANES neighbouring positions of one sample at a time, so that every loop over classes reads
+ * LANES contiguous logits and vectorizes across positions. Block b is sample b / chunks, positions
+ * (b % chunks) * LANES onwards. Uncounted positions are computed on whatever they hold and then
+ * discarded with a select, never branched on.
+ * ------------------------------------------------------------------------------------------- */
+INLINE void NAME(lanes_fwd_block)(void *ctx, int64_t block) {
+    const NAME(softmax_args) *a = ctx;
+    int64_t C = a->C, S = a->S, chunks = (S + LANES - 1) / LANES;
+    int64_t n = block / chunks, s0 = (block % chunks) * LANES, len = S - s0 < LANES ? S - s0 : LANES;
+    const T *x = a->x + n * C * S + s0;
+    T m[LANES], sum[LANES];
+    int64_t top[LANES];
+    _Pragma("omp simd") for (int64_t l = 0; l < len; l++) { m[l] = x[l]; top[l] = 0; sum[l] = 0; }
+    for (int64_t c = 1; c < C; c++) {
+        _Pragma("omp simd") for (int64_t l = 0; l < len; l++) {
+            T v = x[c * S + l];
+            int64_t gt = v > m[l];
+            m[l] = gt ? v : m[l];
+            top[l] = gt ? c : top[l];
+        }
+    }
+    for (int64_t c = 0; c < C; c++) {
+        _Pragma("omp simd") for (int64_t l = 0; l < len; l++) {
+            T e = EXP(x[c * S + l] - m[l]);
+            sum[l] += c == top[l] ? (T)0 : e;
+        }
+    }
+    int gm = a->gamma_mode;
+    T g = (T)a->p1, cut = (T)a->p1;
+    for (int64_t l = 0; l < len; l++) {
+        int64_t pos = n * S + s0 + l, y = a->index[pos];
+        T *st = a->stats + pos * STATS;
+        for (int k = 0; k < STATS; k++) st[k] = 0;
+        if (a->counted && !a->counted[pos]) { a->loss[pos] = 0; continue; }
+        if (y < 0 || y >= C) { a->loss[pos] = (T)NAN; continue; }
+        T l1s = LOG1P(sum[l]), w = NAME(class_weight)(a, y, y, 0), phi, dphi;
+        T log_s = sum[l] > 0 ? LOG(sum[l]) : NAME(log_rest)(x + l, C, S, top[l], m[l]);
+        if (y == top[l]) {
+            NAME(top_phi)(a->kind, gm, g, cut, l1s, log_s, &phi, &dphi);
+        } else {
+            T lp = x[y * S + l] - m[l] - l1s;
+            NONTOP_PHI(lp, phi_, dphi_)
+            phi = phi_; dphi = dphi_;
+        }
+        st[0] = m[l]; st[1] = l1s; st[2] = log_s; st[3] = (T)top[l]; st[4] = w * dphi;
+        a->loss[pos] = w * phi;
+    }
+}
+
+INLINE void NAME(lanes_bwd_block)(void *ctx, int64_t block) {
+    const NAME(softmax_args) *a = ctx;
+    int64_t C = a->C, S = a->S, chunks = (S + LANES - 1) / LANES;
+    int64_t n = block / chunks, s0 = (block % chunks) * LANES, len = S - s0 < LANES ? S - s0 : LANES;
+    const T *x = a->x + n * C * S + s0;
+    T *gx = a->grad + n * C * S + s0;
+    T coef[LANES], shift[LANES];
+    for (int64_t l = 0; l < len; l++) {
+        int64_t pos = n * S + s0 + l;
+        const T *st = a->stats + pos * STATS;
+        int counts = !a->counted || a->counted[pos];
+        coef[l] = counts ? -a->grad_loss[pos] * st[4] : (T)0; /* NaN for an out-of-range index */
+        shift[l] = counts ? st[0] + st[1] : (T)0;
+    }
+    for (int64_t c = 0; c < C; c++) {
+        _Pragma("omp simd") for (int64_t l = 0; l < len; l++) {
+            T v = coef[l] * EXP(x[c * S + l] - shift[l]);
+            gx[c * S + l] = coef[l] == 0 ? (T)0 : v; /* an uncounted logit may be inf or NaN */
+        }
+    }
+    for (int64_t l = 0; l < len; l++) {
+        int64_t pos = n * S + s0 + l, y = a->index[pos];
+        if (coef[l] != 0 && y >= 0 && y < C) gx[y * S + l] -= coef[l];
+    }
+}
+
+#undef NONTOP_PHI
+#undef SIGMOID_PARTS
+#undef CAT_
+#undef CAT
+#undef NAME
+#undef POS

@@ -1,0 +1,158 @@
+"""Fused CPU backend: one pass over the logits per direction, gradients from the analytic formulas.
+
+The loops live in the C extension ``focalloss.backends._cpu_kernels`` (``cpu_kernels.c``), built when
+the package is installed (a C compiler, no torch headers). They run on contiguous float32 or float64
+data; float16 / bfloat16 logits are converted to float32 first. See ``backends/__init__.py`` for the
+contract.
+
+Memory kept for backward: the binary losses store d loss / d x (one compute-dtype number per logit;
+backward is one multiplication by the upstream gradient). The softmax losses store eight numbers per
+position (row statistics such as the log-sum-exp) and recompute the softmax in backward, as
+``cross_entropy`` does.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from .torch_ops import _round_down
+
+_KINDS = {"focal": 0, "softened": 1, "hard_truncation": 2, "focal_star": 3}
+
+
+def _kernels():
+    from . import _cpu_kernels
+
+    return _cpu_kernels
+
+
+def available():
+    """True when the compiled kernels were built and import."""
+    try:
+        _kernels()
+    except ImportError:
+        return False
+    return True
+
+
+def _compute_dtype(x):
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+
+def _gamma_mode(gamma):
+    return 1 if gamma == 0 else 2 if gamma == 2 else 0
+
+
+# --------------------------------------------------------------------------------------------------
+# Binary losses
+# --------------------------------------------------------------------------------------------------
+def _binary_scalars(kind, params, dtype):
+    """(p1, p2, gamma_mode) as the kernel takes them."""
+    if kind == "focal":
+        return params["gamma"], 0.0, _gamma_mode(params["gamma"])
+    if kind == "focal_star":
+        return params["gamma"], params["beta"], 0
+    if kind == "softened":
+        return params["k"], 0.0, 0
+    threshold = params["threshold"]
+    if threshold in (0.0, 1.0):
+        return (math.inf if threshold else -math.inf), 0.0, 0
+    return _round_down(math.log(threshold) - math.log1p(-threshold), dtype), 0.0, 0
+
+
+class _BinaryLoss(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, t, kind, alpha, params, reduce):
+        dtype = _compute_dtype(x)
+        xc, tc = x.to(dtype).contiguous(), t.to(dtype).contiguous()
+        n = xc.numel()
+        p1, p2, gamma_mode = _binary_scalars(kind, params, dtype)
+        grad = torch.empty_like(xc)
+        loss = None if reduce else torch.empty_like(xc)
+        blocks = -(-n // 4096)
+        partial = torch.empty(blocks, dtype=torch.float64) if reduce else None
+        _kernels().binary(
+            dtype == torch.float64, _KINDS[kind], n, xc.data_ptr(), tc.data_ptr(),
+            math.nan if alpha is None else float(alpha), float(p1), float(p2), gamma_mode,
+            0 if loss is None else loss.data_ptr(), grad.data_ptr(), 0 if partial is None else partial.data_ptr(),
+            torch.get_num_threads(),
+        )
+        ctx.save_for_backward(grad)
+        ctx.input_dtype = x.dtype
+        return partial.sum().to(dtype) if reduce else loss
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output):
+        (grad,) = ctx.saved_tensors
+        return (grad_output * grad).to(ctx.input_dtype), None, None, None, None, None
+
+
+def binary_loss(kind, x, t, alpha, params, *, reduce):
+    """See the contract in ``backends/__init__.py``."""
+    return _BinaryLoss.apply(x, t, kind, alpha, params, reduce)
+
+
+# --------------------------------------------------------------------------------------------------
+# Softmax losses
+# --------------------------------------------------------------------------------------------------
+def _softmax_p1(kind, params):
+    if kind == "focal":
+        return params["gamma"]
+    if kind == "softened":
+        return params["k"]
+    threshold = params["threshold"]
+    return math.log(threshold) if threshold > 0 else -math.inf
+
+
+def _ptr(tensor):
+    return 0 if tensor is None else tensor.data_ptr()
+
+
+class _SoftmaxLoss(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, target, kind, alpha, params, label_smoothing, counted):
+        dtype = _compute_dtype(x)
+        n, c = x.shape[0], x.shape[1]
+        s = math.prod(x.shape[2:])
+        xc = x.to(dtype).contiguous().view(n, c, s)
+        is_index = not target.is_floating_point()
+        index = target.to(torch.int64).contiguous() if is_index else None
+        probs = None if is_index else target.to(dtype).contiguous()
+        alpha = None if alpha is None else alpha.to(dtype).contiguous()
+        counted = None if counted is None else counted.to(torch.uint8).contiguous()
+        loss = torch.empty((n, s), dtype=dtype)
+        stats = torch.empty((n, s, _kernels().STATS), dtype=dtype)
+        p1 = _softmax_p1(kind, params)
+        gamma_mode = _gamma_mode(params["gamma"]) if kind == "focal" else 0
+        scalars = (_KINDS[kind], n, c, s)
+        inputs = (xc.data_ptr(), _ptr(index), _ptr(probs), _ptr(alpha), _ptr(counted), float(label_smoothing),
+                  float(p1), gamma_mode)
+        _kernels().softmax(dtype == torch.float64, False, *scalars, *inputs, loss.data_ptr(), stats.data_ptr(),
+                           0, 0, torch.get_num_threads())
+        ctx.save_for_backward(xc, index, probs, alpha, counted, stats)
+        ctx.scalars, ctx.settings = scalars, (float(label_smoothing), float(p1), gamma_mode)
+        ctx.input_shape, ctx.input_dtype = x.shape, x.dtype
+        return loss.view((n,) + tuple(x.shape[2:]))
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_loss):
+        xc, index, probs, alpha, counted, stats = ctx.saved_tensors
+        grad_loss = grad_loss.to(xc.dtype).contiguous()
+        grad = torch.empty_like(xc)
+        eps, p1, gamma_mode = ctx.settings
+        _kernels().softmax(
+            xc.dtype == torch.float64, True, *ctx.scalars, xc.data_ptr(), _ptr(index), _ptr(probs), _ptr(alpha),
+            _ptr(counted), eps, p1, gamma_mode, 0, stats.data_ptr(), grad_loss.data_ptr(), grad.data_ptr(),
+            torch.get_num_threads(),
+        )
+        return grad.view(ctx.input_shape).to(ctx.input_dtype), None, None, None, None, None, None
+
+
+def softmax_loss(kind, x, target, alpha, params, *, label_smoothing, counted):
+    """See the contract in ``backends/__init__.py``."""
+    return _SoftmaxLoss.apply(x, target, kind, alpha, params, label_smoothing, counted)
