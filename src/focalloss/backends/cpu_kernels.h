@@ -403,7 +403,7 @@ INLINE void NAME(lanes_fwd_block)(void *ctx, int64_t block) {
         T *st = a->stats + pos * STATS;
         for (int k = 0; k < STATS; k++) st[k] = 0;
         if (a->counted && !a->counted[pos]) { a->loss[pos] = 0; continue; }
-        if (y < 0 || y >= C) { a->loss[pos] = (T)NAN; continue; }
+        if (y < 0 || y >= C) { a->loss[pos] = st[4] = (T)NAN; continue; } /* NaN gradient too */
         T l1s = LOG1P(sum[l]), w = NAME(class_weight)(a, y, y, 0), phi, dphi;
         T log_s = sum[l] > 0 ? LOG(sum[l]) : NAME(log_rest)(x + l, C, S, top[l], m[l]);
         if (y == top[l]) {

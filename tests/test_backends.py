@@ -1,0 +1,202 @@
+"""backend=: choosing, refusing with a reason, memory kept for backward, determinism.
+
+Values and gradients of every backend against the reference are in test_parity, test_numerics and
+test_properties (run once per CPU backend) and, for Triton, in test_triton.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import focalloss
+from focalloss import backends
+from focalloss.backends import cpu_ops, torch_ops
+
+SIGMOID = [focalloss.sigmoid_focal_loss, focalloss.sigmoid_focal_loss_star, focalloss.sigmoid_softened_loss,
+           focalloss.sigmoid_hard_truncation_loss]
+SOFTMAX = [focalloss.softmax_focal_loss, focalloss.softmax_softened_loss, focalloss.softmax_hard_truncation_loss]
+
+
+def _name(fn):
+    return fn.__name__
+
+
+def _binary_inputs(shape=(6, 5)):
+    gen = torch.Generator().manual_seed(3)
+    return torch.randn(shape, generator=gen) * 3, (torch.rand(shape, generator=gen) < 0.3).float()
+
+
+def _softmax_inputs(shape=(6, 5)):
+    gen = torch.Generator().manual_seed(4)
+    return torch.randn(shape, generator=gen) * 3, torch.randint(0, shape[1], shape[:1] + shape[2:], generator=gen)
+
+
+def test_the_compiled_cpu_kernels_are_built():
+    """Every install with a C compiler builds them (CI does); without them 'auto' would fall back."""
+    assert cpu_ops.available()
+
+
+def test_auto_picks_the_fused_kernels_for_cpu_tensors_and_torch_elsewhere():
+    x, t = _binary_inputs()
+    assert backends.select("auto", x, t) is cpu_ops
+    assert backends.select("auto", x.to("meta"), t.to("meta")) is torch_ops
+    assert backends.select("torch", x, t) is torch_ops
+
+
+def test_auto_uses_torch_when_the_targets_need_a_gradient():
+    x, t = _binary_inputs()
+    soft = torch.rand_like(x).requires_grad_(True)
+    assert backends.select("auto", x, soft) is torch_ops
+    loss = focalloss.sigmoid_focal_loss(x, soft)
+    (grad,) = torch.autograd.grad(loss, soft)
+    assert grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("fn", SIGMOID + SOFTMAX, ids=_name)
+def test_unknown_backend_is_refused_by_name(fn):
+    x, t = _binary_inputs() if fn in SIGMOID else _softmax_inputs()
+    with pytest.raises(ValueError, match=r"backend must be one of 'auto', 'torch', 'cpu', 'triton'; got 'gpu'"):
+        fn(x, t, backend="gpu")
+
+
+def test_cpu_backend_refuses_other_devices_and_target_gradients():
+    x, t = _binary_inputs()
+    with pytest.raises(ValueError, match=r"backend='cpu' runs on CPU tensors; got logits on meta"):
+        focalloss.sigmoid_focal_loss(x.to("meta"), t.to("meta"), backend="cpu")
+    with pytest.raises(ValueError, match=r"backend='cpu' differentiates the logits only.*backend='torch'"):
+        focalloss.sigmoid_focal_loss(x, t.clone().requires_grad_(True), backend="cpu")
+
+
+def test_unavailable_backend_says_how_to_get_it(monkeypatch):
+    x, t = _binary_inputs()
+    monkeypatch.setattr(cpu_ops, "available", lambda: False)
+    with pytest.raises(RuntimeError, match=r"backend='cpu' is not available: .*C compiler.*backend='torch'"):
+        focalloss.sigmoid_focal_loss(x, t, backend="cpu")
+    assert backends.select("auto", x, t) is torch_ops
+
+
+def test_triton_backend_on_cpu_tensors_says_what_it_needs(monkeypatch):
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    x, t = _softmax_inputs()
+    with pytest.raises((RuntimeError, ValueError), match=r"backend='triton' (runs on CUDA tensors|is not available: install)"):
+        focalloss.softmax_focal_loss(x, t, backend="triton")
+
+
+@pytest.mark.parametrize("fn", SIGMOID + SOFTMAX, ids=_name)
+def test_module_passes_backend_through(fn):
+    module = {f.__name__: m for f, m in zip(SIGMOID + SOFTMAX, [
+        focalloss.SigmoidFocalLoss, focalloss.SigmoidFocalLossStar, focalloss.SigmoidSoftenedLoss,
+        focalloss.SigmoidHardTruncationLoss, focalloss.SoftmaxFocalLoss, focalloss.SoftmaxSoftenedLoss,
+        focalloss.SoftmaxHardTruncationLoss,
+    ])}[fn.__name__]
+    x, t = _binary_inputs() if fn in SIGMOID else _softmax_inputs()
+    assert "backend='torch'" in repr(module(backend="torch"))
+    with pytest.raises(ValueError, match="backend must be one of"):
+        module(backend="fast")(x, t)
+
+
+@pytest.mark.parametrize("fn", SIGMOID + SOFTMAX, ids=_name)
+def test_fused_backend_has_no_second_derivative_and_says_so(fn):
+    x, t = _binary_inputs() if fn in SIGMOID else _softmax_inputs()
+    x = x.double().requires_grad_(True)
+    t = t.double() if fn in SIGMOID else t
+    (grad,) = torch.autograd.grad(fn(x, t, backend="cpu"), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable|does not require grad"):
+        torch.autograd.grad(grad.sum(), x)
+    (grad,) = torch.autograd.grad(fn(x, t, backend="torch"), x, create_graph=True)
+    assert torch.isfinite(torch.autograd.grad(grad.sum(), x)[0]).all()
+
+
+# --------------------------------------------------------------------------------------------------
+# Memory kept for backward: at most 4 bytes per logit beyond the inputs (float32)
+# --------------------------------------------------------------------------------------------------
+def _bytes_saved_beyond_inputs(compute, *inputs):
+    """Bytes of the tensors autograd keeps for backward that are not storage of the inputs."""
+    input_storage = {t.untyped_storage().data_ptr() for t in inputs}
+    saved = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in input_storage:
+            saved[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        compute()
+    return sum(saved.values())
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("sigmoid", (200, 80), lambda x, t: focalloss.sigmoid_focal_loss(x, t, normalizer="positives")),
+        ("softmax", (64, 1000), lambda x, t: focalloss.softmax_focal_loss(x, t)),
+        ("dense", (2, 19, 16, 16), lambda x, t: focalloss.softmax_focal_loss(x, t)),
+        ("smoothed", (64, 1000), lambda x, t: focalloss.softmax_focal_loss(x, t, label_smoothing=0.1)),
+        ("softened", (2, 19, 16, 16), lambda x, t: focalloss.softmax_softened_loss(x, t, k=2.0)),
+    ],
+    ids=lambda case: case[0],
+)
+def test_fused_backend_keeps_at_most_four_bytes_per_logit(case):
+    name, shape, loss = case
+    x, t = _binary_inputs(shape) if name == "sigmoid" else _softmax_inputs(shape)
+    x.requires_grad_(True)
+    kept = _bytes_saved_beyond_inputs(lambda: loss(x, t), x, t)
+    assert kept <= 4 * x.numel() + 64  # + a few scalars (the normalizer)
+    if name == "sigmoid":
+        assert kept >= 4 * x.numel()  # the float32 gradient itself: the measurement sees it
+
+
+# --------------------------------------------------------------------------------------------------
+# Determinism and odd cases of the fused kernels
+# --------------------------------------------------------------------------------------------------
+def test_fused_sums_do_not_depend_on_the_thread_count():
+    x, t = _binary_inputs((1000, 333))
+    y = torch.randint(0, 333, (1000,))
+    threads = torch.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            results.append((focalloss.sigmoid_focal_loss(x, t, reduction="sum"),
+                            focalloss.softmax_focal_loss(x, y, reduction="sum")))
+    finally:
+        torch.set_num_threads(threads)
+    for binary, softmax in results[1:]:
+        assert torch.equal(binary, results[0][0]) and torch.equal(softmax, results[0][1])
+
+
+def test_fused_out_of_range_index_without_validation_gives_nan_not_a_crash():
+    x, _ = _softmax_inputs((4, 5, 3))
+    for target in (torch.tensor([[0, 7, 1]] * 4), torch.tensor([[0, -3, 1]] * 4)):
+        x_ = x.clone().requires_grad_(True)
+        loss = focalloss.softmax_focal_loss(x_, target, reduction="none", validate=False, backend="cpu")
+        assert loss[:, 1].isnan().all() and loss[:, [0, 2]].isfinite().all()
+        loss.sum().backward()
+        assert x_.grad[:, :, 1].isnan().all()
+
+
+@pytest.mark.parametrize("classes", [2, 7, 32000])
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
+def test_fused_softmax_with_many_classes_matches_torch_backend(classes, gamma):
+    gen = torch.Generator().manual_seed(classes)
+    x = (torch.randn(6, classes, generator=gen, dtype=torch.float64) * 4).requires_grad_(True)
+    x.data[0, 1] = 60.0  # one row where the top class takes all the mass
+    y = torch.randint(0, classes, (6,), generator=gen)
+    y[0] = 1
+    results = []
+    for backend in ("cpu", "torch"):
+        loss = focalloss.softmax_focal_loss(x, y, gamma=gamma, reduction="sum", backend=backend)
+        results.append((loss, torch.autograd.grad(loss, x)[0]))
+    torch.testing.assert_close(results[0], results[1], rtol=1e-10, atol=1e-12)
+
+
+def test_cross_entropy_identity_holds_on_the_fused_backend_in_float32():
+    x, y = _softmax_inputs((3, 11, 7, 5))
+    x.requires_grad_(True)
+    ours = focalloss.softmax_focal_loss(x, y, gamma=0.0, backend="cpu")
+    theirs = F.cross_entropy(x, y)
+    torch.testing.assert_close(ours, theirs)
+    torch.testing.assert_close(torch.autograd.grad(ours, x)[0], torch.autograd.grad(theirs, x)[0])
