@@ -20,8 +20,8 @@ extern float logf(float) VECTOR_MATH;
 extern double exp(double) VECTOR_MATH;
 extern double log1p(double) VECTOR_MATH;
 extern double log(double) VECTOR_MATH;
-/* an AVX2 copy of every kernel, chosen at load time on CPUs that have it */
-#define KERNEL __attribute__((target_clones("avx2", "default")))
+/* AVX-512 and AVX2 copies of every kernel, chosen at load time on CPUs that have them */
+#define KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define KERNEL
 #endif

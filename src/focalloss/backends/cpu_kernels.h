@@ -198,6 +198,36 @@ static T NAME(log_rest)(const T *x, int64_t C, int64_t cs, int64_t top, T m) {
     return (m2 - m) + LOG(s2);
 }
 
+/* A contiguous row with a class index, no smoothing, focal or hard truncation: only log p_y matters,
+ * so two passes (max, then sum of exp) do, as for cross-entropy. When y holds the top logit,
+ * 1 - p_y comes from S = sum - 1, or from a sum that leaves y out when S is small enough for that
+ * subtraction to cancel. Saves m and l1s = log(sum) (stats 0, 1) and G = w_y phi'(log p_y) (4). */
+INLINE void NAME(sparse_row_fwd)(const NAME(softmax_args) *a, const T *x, int64_t y, T *st, int64_t pos) {
+    int64_t C = a->C;
+    T m = x[0], sum = 0;
+    _Pragma("omp simd reduction(max:m)") for (int64_t c = 1; c < C; c++) m = x[c] > m ? x[c] : m;
+    _Pragma("omp simd reduction(+:sum)") for (int64_t c = 0; c < C; c++) sum += EXP(x[c] - m);
+    T l1s = LOG(sum), w = NAME(class_weight)(a, y, y, 0), phi, dphi;
+    if (x[y] == m) {
+        T rest = sum - (T)1;
+        if (rest < (T)0.125) {
+            rest = 0;
+            _Pragma("omp simd reduction(+:rest)") for (int64_t c = 0; c < y; c++) rest += EXP(x[c] - m);
+            _Pragma("omp simd reduction(+:rest)") for (int64_t c = y + 1; c < C; c++) rest += EXP(x[c] - m);
+            l1s = LOG1P(rest);
+        }
+        T log_s = rest > 0 ? LOG(rest) : NAME(log_rest)(x, C, 1, y, m);
+        NAME(top_phi)(a->kind, a->gamma_mode, (T)a->p1, (T)a->p1, l1s, log_s, &phi, &dphi);
+    } else {
+        int gm = a->gamma_mode;
+        T g = (T)a->p1, cut = (T)a->p1, lp = x[y] - m - l1s;
+        NONTOP_PHI(lp, phi_, dphi_)
+        phi = phi_; dphi = dphi_;
+    }
+    st[0] = m; st[1] = l1s; st[4] = w * dphi;
+    a->loss[pos] = w * phi;
+}
+
 /* One position, classes strided by `cs` (1 for (N, C) logits). Forward. */
 INLINE void NAME(softmax_position_fwd)(const NAME(softmax_args) *a, int64_t n, int64_t s) {
     int64_t C = a->C, cs = a->S, pos = n * a->S + s;
@@ -218,10 +248,20 @@ INLINE void NAME(softmax_position_fwd)(const NAME(softmax_args) *a, int64_t n, i
         return;
     }
 
+    if (sparse && cs == 1 && a->kind != KIND_SOFTENED) {
+        NAME(sparse_row_fwd)(a, x, y, st, pos);
+        return;
+    }
     T m = x[0];
     int64_t top = 0;
-    for (int64_t c = 1; c < C; c++)
-        if (x[c * cs] > m) { m = x[c * cs]; top = c; }
+    if (cs == 1) { /* the top logit, then the first class that has it: two vector loops */
+        _Pragma("omp simd reduction(max:m)") for (int64_t c = 1; c < C; c++) m = x[c] > m ? x[c] : m;
+        top = C;
+        _Pragma("omp simd reduction(min:top)") for (int64_t c = 0; c < C; c++) top = x[c] == m && c < top ? c : top;
+    } else {
+        for (int64_t c = 1; c < C; c++)
+            if (x[c * cs] > m) { m = x[c * cs]; top = c; }
+    }
     T sum = 0;
     if (cs == 1) {
         _Pragma("omp simd reduction(+:sum)") for (int64_t c = 0; c < top; c++) sum += EXP(x[c] - m);
