@@ -36,6 +36,7 @@ enum { KIND_FOCAL = 0, KIND_SOFTENED = 1, KIND_HARD_TRUNCATION = 2, KIND_FOCAL_S
 #define LANES 64   /* neighbouring positions per block of the (N, C, S > 1) kernels */
 
 #define T float
+#define IT int32_t
 #define SFX _f
 #define EXP expf
 #define LOG logf
@@ -43,6 +44,7 @@ enum { KIND_FOCAL = 0, KIND_SOFTENED = 1, KIND_HARD_TRUNCATION = 2, KIND_FOCAL_S
 #define FABS fabsf
 #include "cpu_kernels.h"
 #undef T
+#undef IT
 #undef SFX
 #undef EXP
 #undef LOG
@@ -50,6 +52,7 @@ enum { KIND_FOCAL = 0, KIND_SOFTENED = 1, KIND_HARD_TRUNCATION = 2, KIND_FOCAL_S
 #undef FABS
 
 #define T double
+#define IT int64_t
 #define SFX _d
 #define EXP exp
 #define LOG log

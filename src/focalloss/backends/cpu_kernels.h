@@ -420,14 +420,14 @@ INLINE void NAME(lanes_fwd_block)(void *ctx, int64_t block) {
     int64_t n = block / chunks, s0 = (block % chunks) * LANES, len = S - s0 < LANES ? S - s0 : LANES;
     const T *x = a->x + n * C * S + s0;
     T m[LANES], sum[LANES];
-    int64_t top[LANES];
+    IT top[LANES]; /* class indices as wide as T, so that comparing them vectorizes with T */
     _Pragma("omp simd") for (int64_t l = 0; l < len; l++) { m[l] = x[l]; top[l] = 0; sum[l] = 0; }
     for (int64_t c = 1; c < C; c++) {
         _Pragma("omp simd") for (int64_t l = 0; l < len; l++) {
             T v = x[c * S + l];
-            int64_t gt = v > m[l];
+            int gt = v > m[l];
             m[l] = gt ? v : m[l];
-            top[l] = gt ? c : top[l];
+            top[l] = gt ? (IT)c : top[l];
         }
     }
     for (int64_t c = 0; c < C; c++) {
@@ -436,25 +436,72 @@ INLINE void NAME(lanes_fwd_block)(void *ctx, int64_t block) {
             sum[l] += c == top[l] ? (T)0 : e;
         }
     }
+    /* Per position, branch-free so that it vectorizes too: both the top-class and the other-class
+     * formulas are computed and one is selected. */
     int gm = a->gamma_mode;
     T g = (T)a->p1, cut = (T)a->p1;
+    const int64_t *index = a->index + n * S + s0;
+    T loss[LANES], G[LANES], l1s[LANES], w[LANES], xy[LANES], is_top[LANES], ok[LANES];
+    for (int64_t l = 0; l < len; l++) { /* indexed and conditional loads, kept out of the vector loop */
+        int64_t y = index[l];
+        int valid = (!a->counted || a->counted[n * S + s0 + l]) && y >= 0 && y < C;
+        int64_t yc = valid ? y : 0;
+        ok[l] = (T)valid;
+        w[l] = a->alpha ? a->alpha[yc] : (T)1;
+        xy[l] = x[yc * S + l];
+        is_top[l] = (T)(yc == top[l]);
+    }
+#define LANE_TAIL(FOCAL, GM) /* GM: gamma_mode as a constant, so that no call sits in a branch */ \
+    _Pragma("omp simd") for (int64_t l = 0; l < len; l++) {                                       \
+        int top_ = is_top[l] != 0;                                                                \
+        T s = sum[l], l1 = LOG1P(s), log_s = LOG(s);                                              \
+        T lp = top_ ? -l1 : xy[l] - m[l] - l1, p = EXP(lp), phi, dphi;                            \
+        if (FOCAL) {                                                                              \
+            T q = top_ ? s / ((T)1 + s) : (T)1 - p;                                              \
+            T ratio = top_ ? (s > 0 ? -((T)1 + s) * l1 / s : (T)-1) : lp / q;                     \
+            T mod = (T)1;                                                                         \
+            if (GM == 2) mod = q * q;                                                             \
+            if (GM == 0) {                                                                        \
+                T log_other = LOG1P(-p); /* computed for every lane, used for non-top ones */      \
+                mod = EXP(g * (top_ ? log_s - l1 : log_other));                                   \
+            }                                                                                     \
+            phi = -mod * lp;                                                                      \
+            dphi = mod * (g * p * ratio - (T)1);                                                  \
+        } else {                                                                                  \
+            T on = lp <= cut ? (T)1 : (T)0;                                                       \
+            phi = -on * lp;                                                                       \
+            dphi = -on;                                                                           \
+        }                                                                                         \
+        loss[l] = ok[l] != 0 ? w[l] * phi : (T)0;                                                 \
+        G[l] = ok[l] != 0 ? w[l] * dphi : (T)0;                                                   \
+        l1s[l] = l1;                                                                              \
+    }
+    /* top: 1 - p = s / (1 + s), log p / (1 - p) = -(1 + s) l1 / s (limit -1); other classes have
+     * p <= 1/2, so 1 - p and log1p(-p) are accurate */
+    if (a->kind != KIND_FOCAL) {
+        LANE_TAIL(0, 1)
+    } else if (gm == 2) {
+        LANE_TAIL(1, 2)
+    } else if (gm == 1) {
+        LANE_TAIL(1, 1)
+    } else {
+        LANE_TAIL(1, 0)
+    }
+#undef LANE_TAIL
     for (int64_t l = 0; l < len; l++) {
-        int64_t pos = n * S + s0 + l, y = a->index[pos];
-        T *st = a->stats + pos * STATS;
-        for (int k = 0; k < STATS; k++) st[k] = 0;
-        if (a->counted && !a->counted[pos]) { a->loss[pos] = 0; continue; }
-        if (y < 0 || y >= C) { a->loss[pos] = st[4] = (T)NAN; continue; } /* NaN gradient too */
-        T l1s = LOG1P(sum[l]), w = NAME(class_weight)(a, y, y, 0), phi, dphi;
-        T log_s = sum[l] > 0 ? LOG(sum[l]) : NAME(log_rest)(x + l, C, S, top[l], m[l]);
-        if (y == top[l]) {
-            NAME(top_phi)(a->kind, gm, g, cut, l1s, log_s, &phi, &dphi);
-        } else {
-            T lp = x[y * S + l] - m[l] - l1s;
-            NONTOP_PHI(lp, phi_, dphi_)
-            phi = phi_; dphi = dphi_;
+        int64_t pos = n * S + s0 + l, y = index[l];
+        int counts = !a->counted || a->counted[pos];
+        if (ok[l] != 0 && is_top[l] != 0 && sum[l] == 0 && a->kind == KIND_FOCAL) {
+            /* the other classes' sum underflowed: log S from around the second largest logit */
+            T phi, dphi, w = a->alpha ? a->alpha[y] : (T)1;
+            NAME(top_phi)(a->kind, gm, g, cut, l1s[l], NAME(log_rest)(x + l, C, S, top[l], m[l]), &phi, &dphi);
+            loss[l] = w * phi;
+            G[l] = w * dphi;
         }
-        st[0] = m[l]; st[1] = l1s; st[2] = log_s; st[3] = (T)top[l]; st[4] = w * dphi;
-        a->loss[pos] = w * phi;
+        if (counts && ok[l] == 0) loss[l] = G[l] = (T)NAN; /* an out-of-range index: NaN, not a crash */
+        T *st = a->stats + pos * STATS;
+        st[0] = m[l]; st[1] = l1s[l]; st[4] = G[l];
+        a->loss[pos] = loss[l];
     }
 }
 

@@ -42,6 +42,12 @@ def _compute_dtype(x):
     return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
+def _threads(numel):
+    """torch's thread count for big inputs; one thread below 2**17 logits, where starting a thread
+    costs more than it saves. Results do not depend on it (the work is split in fixed blocks)."""
+    return torch.get_num_threads() if numel >= 1 << 17 else 1
+
+
 def _gamma_mode(gamma):
     return 1 if gamma == 0 else 2 if gamma == 2 else 0
 
@@ -78,7 +84,7 @@ class _BinaryLoss(torch.autograd.Function):
             dtype == torch.float64, _KINDS[kind], n, xc.data_ptr(), tc.data_ptr(),
             math.nan if alpha is None else float(alpha), float(p1), float(p2), gamma_mode,
             0 if loss is None else loss.data_ptr(), grad.data_ptr(), 0 if partial is None else partial.data_ptr(),
-            torch.get_num_threads(),
+            _threads(n),
         )
         ctx.save_for_backward(grad)
         ctx.input_dtype = x.dtype
@@ -132,7 +138,7 @@ class _SoftmaxLoss(torch.autograd.Function):
         inputs = (xc.data_ptr(), _ptr(index), _ptr(probs), _ptr(alpha), _ptr(counted), float(label_smoothing),
                   float(p1), gamma_mode)
         _kernels().softmax(dtype == torch.float64, False, *scalars, *inputs, loss.data_ptr(), stats.data_ptr(),
-                           0, 0, torch.get_num_threads())
+                           0, 0, _threads(xc.numel()))
         ctx.save_for_backward(xc, index, probs, alpha, counted, stats)
         ctx.scalars, ctx.settings = scalars, (float(label_smoothing), float(p1), gamma_mode)
         ctx.input_shape, ctx.input_dtype = x.shape, x.dtype
@@ -148,7 +154,7 @@ class _SoftmaxLoss(torch.autograd.Function):
         _kernels().softmax(
             xc.dtype == torch.float64, True, *ctx.scalars, xc.data_ptr(), _ptr(index), _ptr(probs), _ptr(alpha),
             _ptr(counted), eps, p1, gamma_mode, 0, stats.data_ptr(), grad_loss.data_ptr(), grad.data_ptr(),
-            torch.get_num_threads(),
+            _threads(xc.numel()),
         )
         return grad.view(ctx.input_shape).to(ctx.input_dtype), None, None, None, None, None, None
 
