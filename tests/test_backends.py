@@ -129,20 +129,22 @@ def _bytes_saved_beyond_inputs(compute, *inputs):
 
 
 @pytest.mark.parametrize(
-    "case",
+    "name, shape, dtype, loss",
     [
-        ("sigmoid", (200, 80), lambda x, t: focalloss.sigmoid_focal_loss(x, t, normalizer="positives")),
-        ("softmax", (64, 1000), lambda x, t: focalloss.softmax_focal_loss(x, t)),
-        ("dense", (2, 19, 16, 16), lambda x, t: focalloss.softmax_focal_loss(x, t)),
-        ("smoothed", (64, 1000), lambda x, t: focalloss.softmax_focal_loss(x, t, label_smoothing=0.1)),
-        ("softened", (2, 19, 16, 16), lambda x, t: focalloss.softmax_softened_loss(x, t, k=2.0)),
+        ("sigmoid", (200, 80), torch.float32, lambda x, t: focalloss.sigmoid_focal_loss(x, t, normalizer="positives")),
+        ("sigmoid float64", (200, 80), torch.float64, lambda x, t: focalloss.sigmoid_softened_loss(x, t)),
+        ("softmax", (64, 1000), torch.float32, lambda x, t: focalloss.softmax_focal_loss(x, t)),
+        ("dense", (2, 19, 16, 16), torch.float32, lambda x, t: focalloss.softmax_focal_loss(x, t)),
+        ("dense float16", (2, 19, 16, 16), torch.float16, lambda x, t: focalloss.softmax_focal_loss(x, t)),
+        ("smoothed", (64, 1000), torch.float32, lambda x, t: focalloss.softmax_focal_loss(x, t, label_smoothing=0.1)),
+        ("softened", (2, 19, 16, 16), torch.float32, lambda x, t: focalloss.softmax_softened_loss(x, t, k=2.0)),
     ],
-    ids=lambda case: case[0],
+    ids=lambda value: value if isinstance(value, str) else "",
 )
-def test_fused_backend_keeps_at_most_four_bytes_per_logit(case):
-    name, shape, loss = case
-    x, t = _binary_inputs(shape) if name == "sigmoid" else _softmax_inputs(shape)
-    x.requires_grad_(True)
+def test_fused_backend_keeps_at_most_four_bytes_per_logit(name, shape, dtype, loss):
+    x, t = _binary_inputs(shape) if name.startswith("sigmoid") else _softmax_inputs(shape)
+    x = x.to(dtype).requires_grad_(True)
+    t = t.to(dtype) if name.startswith("sigmoid") else t
     kept = _bytes_saved_beyond_inputs(lambda: loss(x, t), x, t)
     assert kept <= 4 * x.numel() + 64  # + a few scalars (the normalizer)
     if name == "sigmoid":

@@ -48,6 +48,10 @@ def _threads(numel):
     return torch.get_num_threads() if numel >= 1 << 17 else 1
 
 
+def _ptr(tensor):
+    return 0 if tensor is None else tensor.data_ptr()
+
+
 def _gamma_mode(gamma):
     return 1 if gamma == 0 else 2 if gamma == 2 else 0
 
@@ -69,31 +73,49 @@ def _binary_scalars(kind, params, dtype):
     return _round_down(math.log(threshold) - math.log1p(-threshold), dtype), 0.0, 0
 
 
+def _binary_kernel(kind, xc, tc, alpha, params, *, reduce, grad):
+    """Run the binary kernel on compute-dtype tensors: the summed or elementwise loss; d loss / d x
+    is written into ``grad``."""
+    n = xc.numel()
+    p1, p2, gamma_mode = _binary_scalars(kind, params, xc.dtype)
+    loss = None if reduce else torch.empty_like(xc)
+    partial = torch.empty(-(-n // 4096), dtype=torch.float64) if reduce else None
+    _kernels().binary(
+        xc.dtype == torch.float64, _KINDS[kind], n, xc.data_ptr(), tc.data_ptr(),
+        math.nan if alpha is None else float(alpha), float(p1), float(p2), gamma_mode,
+        _ptr(loss), grad.data_ptr(), _ptr(partial), _threads(n),
+    )
+    return partial.sum().to(xc.dtype) if reduce else loss
+
+
 class _BinaryLoss(torch.autograd.Function):
+    """float32 (and half) logits keep d loss / d x from the forward pass: 4 bytes per logit. float64
+    logits keep nothing new and run the kernel again in backward, to stay within that budget."""
+
     @staticmethod
     def forward(ctx, x, t, kind, alpha, params, reduce):
         dtype = _compute_dtype(x)
         xc, tc = x.to(dtype).contiguous(), t.to(dtype).contiguous()
-        n = xc.numel()
-        p1, p2, gamma_mode = _binary_scalars(kind, params, dtype)
         grad = torch.empty_like(xc)
-        loss = None if reduce else torch.empty_like(xc)
-        blocks = -(-n // 4096)
-        partial = torch.empty(blocks, dtype=torch.float64) if reduce else None
-        _kernels().binary(
-            dtype == torch.float64, _KINDS[kind], n, xc.data_ptr(), tc.data_ptr(),
-            math.nan if alpha is None else float(alpha), float(p1), float(p2), gamma_mode,
-            0 if loss is None else loss.data_ptr(), grad.data_ptr(), 0 if partial is None else partial.data_ptr(),
-            _threads(n),
-        )
-        ctx.save_for_backward(grad)
+        loss = _binary_kernel(kind, xc, tc, alpha, params, reduce=reduce, grad=grad)
+        if dtype == torch.float64:
+            ctx.save_for_backward(xc, tc)
+            ctx.settings = (kind, alpha, params)
+        else:
+            ctx.save_for_backward(grad)
         ctx.input_dtype = x.dtype
-        return partial.sum().to(dtype) if reduce else loss
+        return loss
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_output):
-        (grad,) = ctx.saved_tensors
+        if ctx.input_dtype == torch.float64:
+            xc, tc = ctx.saved_tensors
+            grad = torch.empty_like(xc)
+            kind, alpha, params = ctx.settings
+            _binary_kernel(kind, xc, tc, alpha, params, reduce=True, grad=grad)
+        else:
+            (grad,) = ctx.saved_tensors
         return (grad_output * grad).to(ctx.input_dtype), None, None, None, None, None
 
 
@@ -112,10 +134,6 @@ def _softmax_p1(kind, params):
         return params["k"]
     threshold = params["threshold"]
     return math.log(threshold) if threshold > 0 else -math.inf
-
-
-def _ptr(tensor):
-    return 0 if tensor is None else tensor.data_ptr()
 
 
 class _SoftmaxLoss(torch.autograd.Function):
@@ -139,7 +157,8 @@ class _SoftmaxLoss(torch.autograd.Function):
                   float(p1), gamma_mode)
         _kernels().softmax(dtype == torch.float64, False, *scalars, *inputs, loss.data_ptr(), stats.data_ptr(),
                            0, 0, _threads(xc.numel()))
-        ctx.save_for_backward(xc, index, probs, alpha, counted, stats)
+        # the logits as given (a half-precision input is converted again in backward, not kept twice)
+        ctx.save_for_backward(x, index, probs, alpha, counted, stats)
         ctx.scalars, ctx.settings = scalars, (float(label_smoothing), float(p1), gamma_mode)
         ctx.input_shape, ctx.input_dtype = x.shape, x.dtype
         return loss.view((n,) + tuple(x.shape[2:]))
@@ -147,7 +166,8 @@ class _SoftmaxLoss(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_loss):
-        xc, index, probs, alpha, counted, stats = ctx.saved_tensors
+        x, index, probs, alpha, counted, stats = ctx.saved_tensors
+        xc = x.to(stats.dtype).contiguous().view(ctx.scalars[1:])
         grad_loss = grad_loss.to(xc.dtype).contiguous()
         grad = torch.empty_like(xc)
         eps, p1, gamma_mode = ctx.settings
