@@ -1,0 +1,207 @@
+"""Forward+backward time and memory kept for backward: focalloss against the floor and the peers.
+
+Used by ``focalloss bench`` and ``benchmarks/bench_losses.py``. Each case times one training step of
+the loss alone (forward, then backward into the logits), with every contender run in turn inside
+each repetition, so that a slow spell of the machine hits all of them alike; the table reports
+medians and ratios to the floor (``binary_cross_entropy_with_logits`` / ``cross_entropy``). On CUDA
+the time comes from CUDA events.
+
+"Kept" is the memory that autograd holds for backward beyond the inputs: the storage of every saved
+tensor that is not the logits' or the targets', in bytes per logit.
+
+Peers: the torchvision formula (``sigmoid_focal_loss`` of torchvision.ops, written out here because
+torchvision has no CPU wheel on every machine), kornia and MONAI when they are installed
+(``pip install "focalloss[bench]"``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+import focalloss
+
+# (name, kind, logits shape); the issue's sizes, and small ones for a smoke run
+CASES = {
+    "full": [
+        ("sigmoid 100000x80", "sigmoid", (100000, 80)),
+        ("softmax 8192x1000", "softmax", (8192, 1000)),
+        ("softmax 4096x32000", "softmax", (4096, 32000)),
+        ("dense 4x19x256x512", "softmax", (4, 19, 256, 512)),
+    ],
+    "quick": [
+        ("sigmoid 2000x80", "sigmoid", (2000, 80)),
+        ("softmax 256x1000", "softmax", (256, 1000)),
+        ("dense 2x19x32x32", "softmax", (2, 19, 32, 32)),
+    ],
+}
+
+
+@dataclass
+class Result:
+    case: str
+    contender: str
+    median_ms: float
+    kept_bytes_per_logit: float
+    ratio_to_floor: float = float("nan")
+    times_ms: list = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------------
+# Contenders: each takes (logits, targets) and returns a scalar loss
+# --------------------------------------------------------------------------------------------------
+def _torchvision_formula(x, t, alpha=0.25, gamma=2.0):
+    p = torch.sigmoid(x)
+    ce = F.binary_cross_entropy_with_logits(x, t, reduction="none")
+    p_t = p * t + (1 - p) * (1 - t)
+    loss = ce * ((1 - p_t) ** gamma)
+    loss = (alpha * t + (1 - alpha) * (1 - t)) * loss
+    return loss.mean()
+
+
+def _peers(kind):
+    """Installed peer implementations, as (name, loss function)."""
+    peers = []
+    if importlib.util.find_spec("kornia") is not None:
+        import kornia.losses
+
+        if kind == "sigmoid":
+            peers.append(("kornia", lambda x, t: kornia.losses.binary_focal_loss_with_logits(
+                x, t, alpha=0.25, gamma=2.0, reduction="mean")))
+        else:
+            peers.append(("kornia", lambda x, t: kornia.losses.focal_loss(x, t, alpha=None, gamma=2.0, reduction="mean")))
+    if importlib.util.find_spec("monai") is not None:
+        from monai.losses import FocalLoss
+
+        if kind == "sigmoid":
+            monai_loss = FocalLoss(gamma=2.0, alpha=0.25, use_softmax=False, reduction="mean")
+            peers.append(("monai", monai_loss))
+        else:
+            monai_loss = FocalLoss(gamma=2.0, use_softmax=True, to_onehot_y=True, reduction="mean")
+            peers.append(("monai", lambda x, t: monai_loss(x, t.unsqueeze(1))))
+    return peers
+
+
+def contenders(kind):
+    """(name, loss function) pairs for one kind of case; the floor comes first."""
+    if kind == "sigmoid":
+        return [
+            ("floor: BCE-with-logits", lambda x, t: F.binary_cross_entropy_with_logits(x, t)),
+            ("focalloss", lambda x, t: focalloss.sigmoid_focal_loss(x, t, validate=False)),
+            ("focalloss backend=torch", lambda x, t: focalloss.sigmoid_focal_loss(x, t, validate=False, backend="torch")),
+            ("torchvision formula", _torchvision_formula),
+            *_peers(kind),
+        ]
+    return [
+        ("floor: cross_entropy", lambda x, t: F.cross_entropy(x, t)),
+        ("focalloss", lambda x, t: focalloss.softmax_focal_loss(x, t, validate=False)),
+        ("focalloss backend=torch", lambda x, t: focalloss.softmax_focal_loss(x, t, validate=False, backend="torch")),
+        *_peers(kind),
+    ]
+
+
+# --------------------------------------------------------------------------------------------------
+# Measurement
+# --------------------------------------------------------------------------------------------------
+def make_inputs(kind, shape, *, device, dtype, seed=0):
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    logits = torch.randn(shape, generator=gen).mul_(2.0).to(device=device, dtype=dtype)
+    if kind == "sigmoid":
+        targets = (torch.rand(shape, generator=gen) < 0.01).to(device=device, dtype=dtype)
+    else:
+        targets = torch.randint(0, shape[1], shape[:1] + shape[2:], generator=gen).to(device)
+    return logits.requires_grad_(True), targets
+
+
+def kept_bytes(loss_fn, logits, targets):
+    """Bytes of storage autograd keeps for backward that is not the logits' or the targets'."""
+    inputs = {logits.untyped_storage().data_ptr(), targets.untyped_storage().data_ptr()}
+    saved = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in inputs:
+            saved[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        loss = loss_fn(logits, targets)
+    loss.backward()
+    logits.grad = None
+    return sum(saved.values())
+
+
+def _step_time(loss_fn, logits, targets):
+    """Seconds for one forward+backward."""
+    if logits.device.type == "cuda":
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        loss_fn(logits, targets).backward()
+        end.record()
+        torch.cuda.synchronize()
+        logits.grad = None
+        return start.elapsed_time(end) / 1e3
+    begin = time.perf_counter()
+    loss_fn(logits, targets).backward()
+    elapsed = time.perf_counter() - begin
+    logits.grad = None
+    return elapsed
+
+
+def run_case(name, kind, shape, *, device="cpu", dtype=torch.float32, repeats=7, warmup=2, only=None):
+    """Interleaved medians for every contender of one case, as a list of :class:`Result`."""
+    logits, targets = make_inputs(kind, shape, device=device, dtype=dtype)
+    entries = [(n, fn) for n, fn in contenders(kind) if only is None or n.startswith("floor") or n in only]
+    times = {n: [] for n, _ in entries}
+    for n, fn in entries:
+        for _ in range(warmup):
+            _step_time(fn, logits, targets)
+    for _ in range(repeats):
+        for n, fn in entries:
+            times[n].append(_step_time(fn, logits, targets))
+    results = []
+    for n, fn in entries:
+        median = statistics.median(times[n])
+        kept = kept_bytes(fn, logits, targets) / logits.numel()
+        results.append(Result(name, n, median * 1e3, kept, times_ms=[t * 1e3 for t in times[n]]))
+    floor = results[0].median_ms
+    for r in results:
+        r.ratio_to_floor = r.median_ms / floor
+    return results
+
+
+def format_table(results):
+    """A Markdown table: case, contender, median ms, ratio to the floor, bytes kept per logit."""
+    lines = ["| case | contender | median ms | × floor | kept B/logit |", "|---|---|---:|---:|---:|"]
+    for r in results:
+        lines.append(f"| {r.case} | {r.contender} | {r.median_ms:.1f} | {r.ratio_to_floor:.2f} | "
+                     f"{r.kept_bytes_per_logit:.2f} |")
+    return "\n".join(lines)
+
+
+def machine_description(device):
+    if device == "cuda":
+        return f"{torch.cuda.get_device_name()}, torch {torch.__version__}"
+    return f"CPU, {torch.get_num_threads()} threads, torch {torch.__version__}"
+
+
+def run(*, cases="full", device="cpu", dtype=torch.float32, repeats=7, only=None, json_path=None, echo=print):
+    """Run every case, print the table, optionally write the results as JSON; returns the results."""
+    results = []
+    for name, kind, shape in CASES[cases]:
+        echo(f"... {name}")
+        results.extend(run_case(name, kind, shape, device=device, dtype=dtype, repeats=repeats, only=only))
+    echo(f"forward+backward, {str(dtype).replace('torch.', '')}, median of {repeats} interleaved runs; "
+         f"{machine_description(device)}")
+    echo(format_table(results))
+    if json_path is not None:
+        with open(json_path, "w") as f:
+            json.dump({"machine": machine_description(device), "dtype": str(dtype), "repeats": repeats,
+                       "results": [asdict(r) for r in results]}, f, indent=1)
+    return results
