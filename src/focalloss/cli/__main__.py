@@ -1,0 +1,5 @@
+"""``python -m focalloss.cli``: the same as the ``focalloss`` command."""
+
+from . import main
+
+raise SystemExit(main())

@@ -1,0 +1,89 @@
+"""The losses the demo compares, by name, built from the focalloss functions.
+
+Every loss is a focalloss function, so that only the loss differs between runs: cross-entropy is
+focal loss with gamma = 0 (equal to ``torch.nn.functional.cross_entropy``, which the library's tests
+check). "Class-balanced" means per-class weights from the effective number of examples (Cui et al.
+2019): ``alpha = class_weights(train_counts, method="effective_number", beta=beta)`` for the
+softmax losses; for a binary model the positives' share of the two weights, ``alpha = w1 / (w0 + w1)``.
+The focal losses without "class-balanced" use ``alpha=None``, binary ones included (not the
+detection default 0.25, which would down-weight the rare positives).
+
+Importing this module does not import torch; building a loss does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import focalloss
+
+__all__ = ["LOSSES", "LossSettings", "loss_label", "make_loss"]
+
+# command-line name -> what the table calls it
+LOSSES = {
+    "ce": "cross-entropy",
+    "cb-ce": "class-balanced CE",
+    "focal": "focal",
+    "cb-focal": "class-balanced focal",
+    "softened": "softened",
+    "hard-truncation": "hard truncation",
+}
+
+
+@dataclass(frozen=True)
+class LossSettings:
+    """The hyperparameters of the compared losses (each loss reads the ones it has)."""
+
+    gamma: float = 2.0  # focal, class-balanced focal
+    k: float = 1.0  # softened
+    threshold: float = 0.5  # hard truncation
+    beta: float = 0.999  # effective number, for the class-balanced losses
+
+
+def loss_label(name, settings):
+    """The loss's name with its hyperparameter, as the table and the figures show it.
+
+    Example:
+        >>> loss_label("cb-focal", LossSettings(gamma=2.0))
+        'class-balanced focal (gamma=2)'
+    """
+    detail = {
+        "focal": f"gamma={settings.gamma:g}",
+        "cb-focal": f"gamma={settings.gamma:g}",
+        "softened": f"k={settings.k:g}",
+        "hard-truncation": f"m={settings.threshold:g}",
+    }.get(name)
+    return LOSSES[name] if detail is None else f"{LOSSES[name]} ({detail})"
+
+
+def make_loss(name, *, binary, train_counts, settings):
+    """``loss(logits, targets) -> scalar`` for loss ``name``.
+
+    Args:
+        name: one of ``LOSSES``.
+        binary: True for a one-logit model with 0/1 float targets (the sigmoid losses), False for
+            (N, C) logits with class indices (the softmax losses).
+        train_counts: training examples per class, for the class-balanced losses.
+        settings: a :class:`LossSettings`.
+    """
+    if name not in LOSSES:
+        raise ValueError(f"name must be one of {', '.join(LOSSES)}; got {name!r}")
+    balanced = None
+    if name in ("cb-ce", "cb-focal"):
+        balanced = focalloss.class_weights(train_counts, method="effective_number", beta=settings.beta)
+        if binary:
+            balanced = float(balanced[1] / balanced.sum())
+    gamma = 0.0 if name in ("ce", "cb-ce") else settings.gamma
+    if binary:
+        if name == "softened":
+            return lambda logits, targets: focalloss.sigmoid_softened_loss(logits, targets, k=settings.k)
+        if name == "hard-truncation":
+            return lambda logits, targets: focalloss.sigmoid_hard_truncation_loss(
+                logits, targets, threshold=settings.threshold)
+        return lambda logits, targets: focalloss.sigmoid_focal_loss(logits, targets, alpha=balanced, gamma=gamma)
+    if name == "softened":
+        return lambda logits, target: focalloss.softmax_softened_loss(logits, target, k=settings.k)
+    if name == "hard-truncation":
+        return lambda logits, target: focalloss.softmax_hard_truncation_loss(
+            logits, target, threshold=settings.threshold)
+    return lambda logits, target: focalloss.softmax_focal_loss(logits, target, alpha=balanced, gamma=gamma)

