@@ -31,7 +31,7 @@ _HOMES = {
     "SoftmaxHardTruncationLoss": ".nn",
     "SoftmaxSoftenedLoss": ".nn",
 }
-_SUBMODULES = ("reference",)
+_SUBMODULES = ("boosting", "reference")
 
 __all__ = sorted(_HOMES) + list(_SUBMODULES)
 

@@ -789,3 +789,200 @@ def class_weights(counts, *, method="inverse", beta=0.999):
         with np.errstate(divide="ignore"):  # beta=0: log 0 = -inf, and 1 - 0**n = 1 as it should
             raw = (1.0 - beta) / -np.expm1(n * np.log(beta))  # 1 - beta**n without cancellation
     return raw * (n.size / raw.sum())
+
+
+# --------------------------------------------------------------------------------------------------
+# Curvatures for Newton-step training (gradient-boosted trees, focalloss.boosting). The exact second
+# derivative of a focal-type loss is negative for badly misclassified examples; the "reweighted"
+# curvature is the always-positive alternative: the logistic curvature p(1 - p), times the example's
+# focal weight held fixed (the Fisher-scoring / IRLS curvature).
+# --------------------------------------------------------------------------------------------------
+__all__ += [
+    "sigmoid_focal_loss_reweighted_hess",
+    "sigmoid_softened_loss_reweighted_hess",
+    "softmax_focal_loss_hess_diag",
+    "softmax_focal_loss_reweighted_hess_diag",
+]
+
+
+def _binary_reweighted_hess(term, x, t, alpha, weight):
+    """Per element: the two label sides' -A'(z) * sigmoid(z), weighted like the loss (z = x or -x)."""
+    x = np.asarray(x, dtype=np.float64)
+    t = np.broadcast_to(np.asarray(t, dtype=np.float64), x.shape)
+    _, first_if_positive, _, counted, _ = _binary_parts(term, x, 1.0, alpha, weight)
+    first_if_negative = _binary_parts(term, x, 0.0, alpha, weight)[1]  # = -w (1 - alpha) A'(-x)
+    x, t = np.where(counted, x, 0.0), np.where(counted, t, 0.0)
+    return -t * first_if_positive * _sigmoid(x) + (1.0 - t) * first_if_negative * _sigmoid(-x)
+
+
+@_shared_docs
+def sigmoid_focal_loss_reweighted_hess(x, t, *, alpha=0.25, gamma=2.0, weight=None):
+    r"""Always-positive curvature of :func:`sigmoid_focal_loss`: logistic curvature times the focal weight.
+
+    The gradient of each label side is the logistic gradient scaled by a positive focal weight,
+    :math:`A'(z) = -(1 - p_t)\,m` with :math:`p_t = \sigma(z)`; holding :math:`m` fixed gives the
+    curvature :math:`m\,p_t(1 - p_t) = -A'(z)\,p_t`:
+
+    .. math::
+
+        h = t\,\alpha\,(-A'(x))\,\sigma(x) + (1 - t)(1 - \alpha)\,(-A'(-x))\,\sigma(-x), \qquad
+        -A'(z) = (1 - p_t)^\gamma \left(1 - p_t - \gamma\,p_t \log p_t\right)
+
+    It equals :func:`sigmoid_focal_loss_hess` at gamma=0 and is :math:`\gamma + 1` times smaller for
+    well-classified examples; unlike it, it is never negative.
+
+    Args:
+@BINARY_INPUTS
+        alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None: both 1. Default 0.25.
+        gamma: focusing parameter >= 0, default 2.
+        weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_focal_loss_reweighted_hess(x, t, gamma=2.0).round(6)
+        array([0.001073, 0.02883 , 0.049661])
+    """
+    return _binary_reweighted_hess(lambda z: _focal_term(z, gamma=gamma), x, t, alpha, weight)
+
+
+@_shared_docs
+def sigmoid_softened_loss_reweighted_hess(x, t, *, k=1.0, alpha=None, weight=None):
+    r"""Always-positive curvature of :func:`sigmoid_softened_loss`: logistic curvature times its weight.
+
+    As in :func:`sigmoid_focal_loss_reweighted_hess`, with :math:`A(z) = -\sigma(-kz)\log\sigma(z)`:
+
+    .. math::
+
+        h = t\,\alpha\,(-A'(x))\,\sigma(x) + (1 - t)(1 - \alpha)\,(-A'(-x))\,\sigma(-x), \qquad
+        -A'(z) = \sigma(-kz)\left(1 - \sigma(z) - k\,\sigma(kz) \log\sigma(z)\right)
+
+    Args:
+@BINARY_INPUTS
+        k: slope >= 0 of the softened step, default 1.
+        alpha: positives' weight in [0, 1], or None (default): both 1.
+        weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_softened_loss_reweighted_hess(x, t, k=2.0).round(6)
+        array([0.005838, 0.071526, 0.316411])
+    """
+    return _binary_reweighted_hess(lambda z: _softened_term(z, k=k), x, t, alpha, weight)
+
+
+def _softmax_focal_curvatures(x, target, alpha, gamma, weight, ignore_index, label_smoothing):
+    """(exact diagonal, reweighted diagonal) of the unreduced softmax focal loss; class axis 1.
+
+    Class c's term is the binary focal term of d_c = x_c - log sum_{j != c} exp(x_j), since
+    p_c = sigmoid(d_c); d_c has gradient e_c - pi_c and diagonal second derivative -pi_c (1 - pi_c),
+    where pi_c is the softmax of the other classes (pi_c = 0 at c itself).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    num_classes = x.shape[1]
+    z = np.moveaxis(x, 1, -1)
+    target = np.asarray(target)
+    if np.issubdtype(target.dtype, np.integer):
+        counted = target != ignore_index
+        q = (np.arange(num_classes) == np.where(counted, target, 0)[..., None]).astype(np.float64)
+    else:
+        counted = np.ones(z.shape[:-1], dtype=bool)
+        q = np.moveaxis(target.astype(np.float64), 1, -1)
+    q = (1.0 - label_smoothing) * q + label_smoothing / num_classes
+    w_row = np.ones(z.shape[:-1]) if weight is None else np.broadcast_to(np.asarray(weight, np.float64), z.shape[:-1])
+    counted = counted & (w_row != 0)
+    z = np.where(counted[..., None], z, 0.0)
+    w = (1.0 if alpha is None else np.asarray(alpha, dtype=np.float64)) * np.where(counted[..., None], q, 0.0)
+
+    is_c = np.eye(num_classes, dtype=bool)  # [c, j]
+    others = np.where(is_c, -np.inf, z[..., None, :])  # row c holds the classes j != c
+    peak = np.max(others, axis=-1, keepdims=True)
+    log_rest = peak + np.log(np.sum(np.exp(others - peak), axis=-1, keepdims=True))
+    pi = np.exp(others - log_rest)
+    d = z - log_rest[..., 0]
+    _, first, second = _focal_term(d, gamma=gamma)
+    p = np.exp(z - np.logaddexp.reduce(z, axis=-1, keepdims=True))
+
+    w, first, second = w[..., None], first[..., None], second[..., None]
+    exact = np.sum(w * (second * (is_c - pi) ** 2 - first * pi * (1.0 - pi)), axis=-2)
+    reweighted = np.sum(w * -first * np.where(is_c, p[..., None], pi * (1.0 - p[..., None, :])), axis=-2)
+    scale = np.where(counted, w_row, 0.0)[..., None]
+    return np.moveaxis(scale * exact, -1, 1), np.moveaxis(scale * reweighted, -1, 1)
+
+
+@_shared_docs
+def softmax_focal_loss_hess_diag(x, target, *, alpha=None, gamma=2.0, weight=None, ignore_index=-100,
+                                 label_smoothing=0.0):
+    r"""Diagonal of the Hessian of the unreduced :func:`softmax_focal_loss` with respect to ``x``.
+
+    Class :math:`c`'s term is the binary focal term :math:`A(z) = -(1 - \sigma(z))^\gamma\log\sigma(z)`
+    of :math:`d_c = x_c - \log\sum_{i \ne c} e^{x_i}` (because :math:`p_c = \sigma(d_c)`), so with
+    :math:`\pi^{(c)}_j = e^{x_j} / \sum_{i \ne c} e^{x_i}` for :math:`j \ne c` and
+    :math:`\pi^{(c)}_c = 0`:
+
+    .. math::
+
+        \frac{\partial^2 \ell}{\partial x_j^2} = \sum_c \alpha_c q_c \left[
+            A''(d_c)\,(\delta_{jc} - \pi^{(c)}_j)^2 - A'(d_c)\,\pi^{(c)}_j (1 - \pi^{(c)}_j) \right]
+
+    It is negative for badly misclassified positions, like the binary hessian. Needs C >= 2.
+
+    Args:
+@SOFTMAX_INPUTS
+        alpha: None (default), a float multiplying every class, or one weight per class.
+        gamma: focusing parameter >= 0, default 2.
+        weight: optional per-position weights broadcastable to (N, d1, ...); zero removes the position.
+        ignore_index: class index whose positions are left out (all zeros), default -100.
+        label_smoothing: epsilon in [0, 1]; the target becomes (1 - epsilon) q + epsilon / C.
+
+    Shape:
+        - x: ``(N, C, d1, ...)``; target: ``(N, d1, ...)`` or like ``x``; output: like ``x``.
+
+    Example:
+@SOFTMAX_EXAMPLE_INPUTS
+        >>> reference.softmax_focal_loss_hess_diag(x, np.array([0, 1]), gamma=2.0).round(6)
+        array([[ 0.062361,  0.045753,  0.006145],
+               [ 0.05578 , -0.006835,  0.049658]])
+    """
+    return _softmax_focal_curvatures(x, target, alpha, gamma, weight, ignore_index, label_smoothing)[0]
+
+
+@_shared_docs
+def softmax_focal_loss_reweighted_hess_diag(x, target, *, alpha=None, gamma=2.0, weight=None,
+                                            ignore_index=-100, label_smoothing=0.0):
+    r"""Always-positive diagonal curvature of :func:`softmax_focal_loss`: cross-entropy's, times the focal weight.
+
+    The gradient is cross-entropy's scaled by a positive focal weight per class term,
+    :math:`\partial\ell/\partial x_j = \sum_c \alpha_c q_c\, m_c\,(p_j - \delta_{jc})` with
+    :math:`m_c = (1 - p_c)^\gamma - \gamma\,p_c (1 - p_c)^{\gamma - 1}\log p_c`; holding the
+    :math:`m_c` fixed gives cross-entropy's diagonal :math:`p_j(1 - p_j)` times them:
+
+    .. math::
+
+        h_j = \sum_c \alpha_c q_c\, m_c\, p_j (1 - p_j)
+
+    It equals :func:`softmax_focal_loss_hess_diag` at gamma=0 and is never negative.
+
+    Args:
+@SOFTMAX_INPUTS
+        alpha: None (default), a float multiplying every class, or one weight per class.
+        gamma: focusing parameter >= 0, default 2.
+        weight: optional per-position weights broadcastable to (N, d1, ...); zero removes the position.
+        ignore_index: class index whose positions are left out (all zeros), default -100.
+        label_smoothing: epsilon in [0, 1]; the target becomes (1 - epsilon) q + epsilon / C.
+
+    Shape:
+        - x: ``(N, C, d1, ...)``; target: ``(N, d1, ...)`` or like ``x``; output: like ``x``.
+
+    Example:
+@SOFTMAX_EXAMPLE_INPUTS
+        >>> reference.softmax_focal_loss_reweighted_hess_diag(x, np.array([0, 1]), gamma=2.0).round(6)
+        array([[0.021435, 0.018397, 0.004783],
+               [0.055966, 0.061515, 0.111064]])
+    """
+    return _softmax_focal_curvatures(x, target, alpha, gamma, weight, ignore_index, label_smoothing)[1]

@@ -1,0 +1,766 @@
+r"""Focal loss and its relatives as custom objectives for LightGBM and XGBoost (NumPy only).
+
+An objective turns raw scores (margins) into the per-row gradient and hessian that the engines grow
+trees from. Each object here plugs into both engines and both of their APIs::
+
+    obj = BinaryFocalObjective(alpha=0.25, gamma=2.0)
+    LGBMClassifier(objective=obj).fit(X, y, init_score=obj.init_score(y))
+    XGBClassifier(objective=obj).fit(X, y, base_margin=obj.init_score(y))
+    lightgbm.train({"objective": obj.lightgbm_objective}, lightgbm.Dataset(X, y, init_score=...))
+    xgboost.train(params, xgboost.DMatrix(X, y, base_margin=...), obj=obj.xgboost_objective)
+
+The math is that of :mod:`focalloss.reference` (tested against it), written for speed in
+vectorised float64 NumPy that reuses its buffers (``benchmarks/bench_boosting.py``), and finite for
+scores up to :math:`|x| = 800` (tested) and far beyond.
+
+**Hessian.** The exact second derivative of a focal-type loss is negative for badly misclassified
+rows (at gamma=2, where the true class gets :math:`p_t < 0.058`). A tree leaf's value is
+:math:`-\sum g / \sum h`; a negative or near-zero :math:`\sum h` gives a leaf of 0 (both engines) or
+an enormous step. ``hessian`` therefore offers
+
+- ``"exact"``: the true second derivative, negative for those rows;
+- ``"reweighted"``: the logistic curvature :math:`p(1-p)` times the row's focal weight held fixed
+  (the gradient is the logistic gradient times that weight: Fisher scoring); always positive, equal
+  to the exact hessian at gamma=0 and :math:`\gamma + 1` times smaller for well-classified rows, so
+  their leaf steps are up to :math:`\gamma + 1` times longer than Newton's (the training loss falls
+  faster per round, as with a larger learning rate on the easy rows);
+- ``"floored"`` (default): the exact hessian where it is at least the reweighted one, the reweighted
+  one elsewhere. Newton steps for the rows that are roughly right, a positive curvature for the
+  rows that are badly wrong.
+
+Positive choices never go below float32's smallest normal number (per unit of weight): the engines
+store hessians in float32, and a curvature that underflows there would reach them as 0.
+
+**Start score.** Start at :meth:`~BinaryFocalObjective.init_score`, the constant that minimises the
+loss, not at ``logit(prior)``. Focal loss is minimised by a larger constant than the base rate
+(p = 0.12 at a 1.2% base rate), and at ``logit(prior)`` every positive of a rare class sits below
+:math:`p_t = 0.058`: their negative exact hessians outweigh the easy negatives' small positive ones,
+so with ``hessian="exact"`` every leaf is 0 and nothing is learnt, and with a small floor the first
+leaves are huge. LightGBM starts a custom objective at 0 whatever ``boost_from_average`` says, and
+XGBoost at ``base_score`` read as a margin; pass LightGBM's ``init_score`` (and add the constant to
+raw predictions of new rows) or XGBoost's ``base_margin`` (also in the DMatrix of new rows).
+
+**Outputs are margins.** Under a custom objective LightGBM returns raw scores and XGBoost's native
+API returns margins; :meth:`~BinaryFocalObjective.predict_proba` turns them into the model's
+probabilities, which are not calibrated: focal loss pulls them towards 1/2.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+
+__all__ = [
+    "BinaryFocalObjective",
+    "BinaryFocalStarObjective",
+    "BinarySoftenedObjective",
+    "SoftmaxFocalObjective",
+]
+
+HESSIANS = ("floored", "reweighted", "exact")
+
+# The engines keep hessians in float32: below its smallest normal number a positive curvature
+# would arrive as a subnormal or as 0.
+_CURVATURE_FLOOR = float(np.finfo(np.float32).tiny)
+
+
+# --------------------------------------------------------------------------------------------------
+# Argument checks: one helper per kind of argument
+# --------------------------------------------------------------------------------------------------
+def _real(value, name, *, low=None, low_inclusive=True):
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        raise TypeError(f"{name} must be a finite real number; got {value!r}")
+    value = float(value)
+    if low is not None and (value < low or (value == low and not low_inclusive)):
+        raise ValueError(f"{name} must be {'>=' if low_inclusive else '>'} {low:g}; got {value!r}")
+    return value
+
+
+def _binary_alpha(alpha):
+    if alpha is None:
+        return None
+    alpha = _real(alpha, "alpha (None or a float in [0, 1])")
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be None or a float in [0, 1]; got {alpha!r}")
+    return alpha
+
+
+def _class_alpha(alpha):
+    """None, one float >= 0 for every class, or one float >= 0 per class."""
+    if alpha is None or isinstance(alpha, Real) and not isinstance(alpha, bool):
+        return None if alpha is None else _real(alpha, "alpha", low=0.0)
+    weights = np.asarray(alpha)
+    if weights.ndim != 1 or weights.size < 2 or not np.issubdtype(weights.dtype, np.number) \
+            or weights.dtype == bool:
+        raise TypeError(
+            f"alpha must be None, a float >= 0, or a sequence of one float >= 0 per class; got {alpha!r}"
+        )
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise ValueError(f"alpha must hold finite weights >= 0, one per class; got {alpha!r}")
+    return weights.astype(np.float64)
+
+
+def _hessian(value):
+    if not isinstance(value, str) or value not in HESSIANS:
+        raise ValueError(f"hessian must be one of {', '.join(map(repr, HESSIANS))}; got {value!r}")
+    return value
+
+
+def _rows(values, name, num_rows=None):
+    """A float64 view of a 1-D array with one entry per row (any length when num_rows is None)."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1 or num_rows is not None and values.shape[0] != num_rows:
+        expected = "values" if num_rows is None else f"{num_rows} values (one per row)"
+        raise ValueError(f"{name} must be a 1-D array of {expected}; got shape {values.shape}")
+    return values
+
+
+def _scores(y_pred, *, binary):
+    """Raw scores as float64: (n,) for a binary objective, (n, K) with K >= 2 for a softmax one."""
+    scores = np.asarray(y_pred, dtype=np.float64)
+    if binary and scores.ndim != 1:
+        raise ValueError(f"y_pred must be a 1-D array of raw scores, one per row; got shape {scores.shape}")
+    if not binary and (scores.ndim != 2 or scores.shape[1] < 2):
+        raise ValueError(
+            f"y_pred must be a 2-D array of raw scores, one row per example and one column per class "
+            f"(at least 2; LightGBM >= 4 and XGBoost >= 2.1 pass this layout); got shape {scores.shape}"
+        )
+    return scores
+
+
+def _binary_labels(y_true, name, num_rows=None):
+    labels = _rows(y_true, name, num_rows)
+    if labels.size and not (labels.min() >= 0.0 and labels.max() <= 1.0):  # also catches NaN
+        raise ValueError(
+            f"{name} must hold labels in [0, 1] (1 = positive; fractions are soft labels); got values "
+            f"from {float(labels.min())!r} to {float(labels.max())!r}"
+        )
+    return labels
+
+
+def _class_labels(y_true, name, num_classes, num_rows=None):
+    labels = _rows(y_true, name, num_rows)
+    if labels.size and not (labels.min() >= 0 and labels.max() < num_classes and np.all(labels % 1 == 0)):
+        raise ValueError(
+            f"{name} must hold class indices, whole numbers 0 .. {num_classes - 1}; got values from "
+            f"{float(labels.min())!r} to {float(labels.max())!r}"
+        )
+    return labels.astype(np.intp)
+
+
+def _sample_weight(sample_weight, num_rows):
+    """None (every row weighs 1) or finite weights >= 0; engines pass an empty array for none."""
+    if sample_weight is None:
+        return None
+    weights = np.asarray(sample_weight, dtype=np.float64)
+    if weights.size == 0 and num_rows:
+        return None
+    weights = _rows(weights, "sample_weight", num_rows)
+    if num_rows and not (weights.min() >= 0.0 and np.isfinite(weights.max())):
+        raise ValueError(
+            f"sample_weight must hold finite weights >= 0; got values from {float(weights.min())!r} to "
+            f"{float(weights.max())!r}"
+        )
+    return weights
+
+
+def _weight_total(weights, num_rows):
+    """The denominator of a weighted mean loss."""
+    total = float(num_rows if weights is None else weights.sum())
+    if total <= 0.0:
+        raise ValueError(
+            f"the loss is a weighted mean, so it needs rows whose sample_weight sums to more than 0; "
+            f"got {num_rows} rows with total weight {total!r}"
+        )
+    return total
+
+
+# --------------------------------------------------------------------------------------------------
+# Binary terms: the positive-label term A at z (a negative label's term is A(-x)). The hot path
+# reuses its buffers (out=, in-place operators): at 1M rows a fresh array costs as much as an exp.
+# --------------------------------------------------------------------------------------------------
+def _logistic(z):
+    """sigmoid(z), sigmoid(-z), log sigmoid(z), log sigmoid(-z), each accurate to the last bits.
+
+    The logs share log1p(exp(-|z|)); no probability is formed as 1 minus the other.
+    """
+    tail = np.abs(z)
+    np.negative(tail, out=tail)
+    np.exp(tail, out=tail)
+    np.log1p(tail, out=tail)
+    log_p = np.minimum(z, 0.0)
+    log_p -= tail
+    log_q = np.maximum(z, 0.0)
+    log_q += tail
+    np.negative(log_q, out=log_q)
+    return np.exp(log_p), np.exp(log_q), log_p, log_q
+
+
+def _curvature(hessian, first, second, p):
+    """The hessian choice from A'(z), A''(z) and p_t = sigmoid(z)."""
+    if hessian == "exact":
+        return second
+    reweighted = first * p
+    np.negative(reweighted, out=reweighted)  # p_t (1 - p_t) times the focal weight -A' / (1 - p_t)
+    if hessian == "floored":
+        np.maximum(reweighted, second, out=reweighted)
+    return np.maximum(reweighted, _CURVATURE_FLOOR, out=reweighted)
+
+
+def _focal_derivatives(z, gamma):
+    """A'(z), A''(z) and p_t for A(z) = -(1 - p_t)^gamma log p_t."""
+    p, q, log_p, log_q = _logistic(z)
+    q_gamma = np.exp(np.multiply(log_q, gamma, out=log_q), out=log_q)
+    first = np.multiply(p, log_p)
+    first *= -gamma
+    first += q  # (1 - p_t) - gamma p_t log p_t > 0
+    first *= q_gamma
+    np.negative(first, out=first)
+    second = np.multiply(p, -gamma)
+    second += q
+    second *= log_p
+    second *= gamma
+    second += np.multiply(q, 2.0 * gamma + 1.0, out=q)
+    second *= q_gamma
+    second *= p
+    return first, second, p
+
+
+def _focal_value(z, gamma):
+    _, _, log_p, log_q = _logistic(z)
+    return -np.exp(gamma * log_q) * log_p
+
+
+def _softened_derivatives(z, k):
+    """A'(z), A''(z) and p_t for A(z) = -sigmoid(-k z) log p_t."""
+    p, q, log_p, _ = _logistic(z)
+    s, r, _, _ = _logistic(-k * z)  # s = sigmoid(-k z), the soft step; r = sigmoid(k z)
+    first = k * s * r * log_p - s * q
+    second = k * k * s * r * (s - r) * log_p + 2.0 * k * s * r * q + s * p * q
+    return first, second, p
+
+
+def _softened_value(z, k):
+    return -_logistic(-k * z)[0] * _logistic(z)[2]
+
+
+# --------------------------------------------------------------------------------------------------
+# Binary objectives
+# --------------------------------------------------------------------------------------------------
+class _BinaryObjective:
+    """Everything but the loss term: engine adapters, label sides, weights, start score, metrics."""
+
+    metric_name = ""
+
+    def _derivatives(self, z):  # A'(z) and the hessian choice, defined by each loss
+        raise NotImplementedError
+
+    def _value(self, z):  # A(z), defined by each loss
+        raise NotImplementedError
+
+    def _class_weights(self):
+        """Weights of the positive and the negative label term."""
+        return (1.0, 1.0) if self.alpha is None else (self.alpha, 1.0 - self.alpha)
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """Gradient and hessian of the weighted loss; the scikit-learn-style objective of both engines.
+
+        Args:
+            y_true: labels in [0, 1] (1 = positive; fractions are soft labels).
+            y_pred: raw scores (margins).
+            sample_weight: None or one weight >= 0 per row.
+
+        Returns:
+            ``(grad, hess)``, float64, shaped like ``y_pred``.
+        """
+        scores = _scores(y_pred, binary=True)
+        num_rows = scores.shape[0]
+        labels = _binary_labels(y_true, "y_true", num_rows)
+        weights = _sample_weight(sample_weight, num_rows)
+        alpha_pos, alpha_neg = self._class_weights()
+        positive = labels == 1.0
+        if np.count_nonzero(positive) + np.count_nonzero(labels == 0.0) == num_rows:
+            # hard labels: one term per row, A(s x) with s = +-1, so grad = s w alpha_t A'(s x)
+            sign = np.multiply(labels, 2.0)
+            sign -= 1.0
+            grad, hess = self._derivatives(sign * scores)
+            if (alpha_pos, alpha_neg) != (1.0, 1.0) or weights is not None:
+                coef = np.where(positive, alpha_pos, alpha_neg)
+                if weights is not None:
+                    coef *= weights
+                hess *= coef
+                sign *= coef
+            grad *= sign
+            return grad, hess
+        first_pos, curvature_pos = self._derivatives(scores)
+        first_neg, curvature_neg = self._derivatives(-scores)
+        coef_pos, coef_neg = alpha_pos * labels, alpha_neg * (1.0 - labels)
+        if weights is not None:
+            coef_pos, coef_neg = coef_pos * weights, coef_neg * weights
+        return coef_pos * first_pos - coef_neg * first_neg, coef_pos * curvature_pos + coef_neg * curvature_neg
+
+    def lightgbm_objective(self, preds, train_data):
+        """``lightgbm.train({"objective": obj.lightgbm_objective}, ...)``: labels, weights from the Dataset."""
+        return self(train_data.get_label(), preds, train_data.get_weight())
+
+    def xgboost_objective(self, preds, dtrain):
+        """``xgboost.train(..., obj=obj.xgboost_objective)``: labels and weights from the DMatrix."""
+        return self(dtrain.get_label(), preds, dtrain.get_weight())
+
+    def loss(self, y_true, raw_score, sample_weight=None):
+        r"""Weighted mean loss :math:`\sum_i w_i \ell_i / \sum_i w_i`; also ``XGBClassifier(eval_metric=obj.loss)``."""
+        scores = _scores(raw_score, binary=True)
+        labels = _binary_labels(y_true, "y_true", scores.shape[0])
+        weights = _sample_weight(sample_weight, scores.shape[0])
+        alpha_pos, alpha_neg = self._class_weights()
+        per_row = alpha_pos * labels * self._value(scores) + alpha_neg * (1.0 - labels) * self._value(-scores)
+        total = _weight_total(weights, scores.shape[0])
+        return float((per_row if weights is None else per_row * weights).sum() / total)
+
+    def lightgbm_metric(self, preds, eval_data):
+        """``lightgbm.train(feval=obj.lightgbm_metric)``: ``(name, weighted mean loss, False)``."""
+        return self.metric_name, self.loss(eval_data.get_label(), preds, eval_data.get_weight()), False
+
+    def lightgbm_sklearn_metric(self, y_true, y_pred, weight):
+        """``LGBMClassifier.fit(eval_metric=obj.lightgbm_sklearn_metric)``: ``(name, loss, False)``."""
+        return self.metric_name, self.loss(y_true, y_pred, weight), False
+
+    def xgboost_metric(self, predt, dmatrix):
+        """``xgboost.train(custom_metric=obj.xgboost_metric)``: ``(name, weighted mean loss)``."""
+        return self.metric_name, self.loss(dmatrix.get_label(), predt, dmatrix.get_weight())
+
+    def init_score(self, y, sample_weight=None):
+        """The constant raw score that minimises the weighted loss, repeated for every row.
+
+        Pass it as LightGBM's ``init_score`` or XGBoost's ``base_margin``, and add ``init[0]`` to
+        the raw scores the model predicts for new rows.
+
+        Args:
+            y: labels in [0, 1].
+            sample_weight: None or one weight >= 0 per row.
+
+        Returns:
+            float64 array shaped like ``y``, every entry the same.
+        """
+        labels = _binary_labels(y, "y")
+        weights = _sample_weight(sample_weight, labels.shape[0])
+        alpha_pos, alpha_neg = self._class_weights()
+        mass_pos = alpha_pos * float(np.dot(labels, weights) if weights is not None else labels.sum())
+        mass_neg = alpha_neg * float(np.dot(1.0 - labels, weights) if weights is not None else (1.0 - labels).sum())
+        if not (mass_pos > 0.0 and mass_neg > 0.0):
+            raise ValueError(
+                f"init_score needs weight on both labels: the loss of a constant score has no minimum "
+                f"otherwise; got positive-label weight {mass_pos!r} and negative-label weight {mass_neg!r} "
+                f"(label counts times sample_weight times alpha)"
+            )
+
+        def slope(c):  # derivative of the loss of the constant c; negative far left, positive far right
+            first = self._derivatives(np.array([c, -c]))[0]
+            return mass_pos * first[0] - mass_neg * first[1]
+
+        return np.full(labels.shape, _increasing_root(slope))
+
+    def predict_proba(self, raw_score):
+        r"""The model's probability of the positive label, :math:`\sigma(x)`; not calibrated.
+
+        ``raw_score`` must include the start score (``init_score``) for LightGBM, which leaves it
+        out of its predictions. Any shape; the result has the same shape.
+        """
+        scores = np.asarray(raw_score, dtype=np.float64)
+        return _logistic(np.atleast_1d(scores))[0].reshape(scores.shape)
+
+
+def _increasing_root(slope):
+    """A root of a scalar function that is negative far left and positive far right (bisection)."""
+    low, high = -1.0, 1.0
+    while slope(low) >= 0.0:
+        low *= 2.0
+    while slope(high) <= 0.0:
+        high *= 2.0
+    for _ in range(100):  # the bracket shrinks 2**100-fold: far below float64 resolution
+        middle = 0.5 * (low + high)
+        if slope(middle) > 0.0:
+            high = middle
+        else:
+            low = middle
+    return 0.5 * (low + high)
+
+
+class BinaryFocalObjective(_BinaryObjective):
+    r"""Binary focal loss (Lin et al. 2017) as a LightGBM / XGBoost objective.
+
+    For a raw score :math:`x`, a label :math:`y \in [0, 1]` and a row weight :math:`w`, with
+    :math:`A(z) = -(1 - \sigma(z))^\gamma \log\sigma(z)`:
+
+    .. math::
+
+        \ell(x, y) = w\left[\,y\,\alpha\,A(x) + (1 - y)(1 - \alpha)\,A(-x)\,\right], \qquad
+        g = \frac{\partial \ell}{\partial x}, \qquad h \approx \frac{\partial^2 \ell}{\partial x^2}
+
+    as :func:`focalloss.reference.sigmoid_focal_loss`. For the hard-label side with :math:`p_t`:
+    :math:`A' = -(1 - p_t)^\gamma (1 - p_t - \gamma p_t \log p_t)` and
+    :math:`A'' = p_t (1 - p_t)^\gamma[(2\gamma + 1)(1 - p_t) + \gamma \log p_t (1 - p_t - \gamma p_t)]`.
+    With ``gamma=0, alpha=None`` it is logistic loss: :math:`g = p - y`, :math:`h = p(1 - p)`.
+
+    Args:
+        alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None: both 1. Default 0.25.
+        gamma: focusing parameter >= 0, default 2.
+        hessian: ``"floored"`` (default; the exact hessian, never below the reweighted one),
+            ``"reweighted"`` (logistic curvature times the focal weight; always > 0) or ``"exact"``
+            (can be negative). See :mod:`focalloss.boosting`.
+
+    Shape:
+        - y_true, y_pred, sample_weight: ``(n,)``; grad, hess: ``(n,)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from focalloss.boosting import BinaryFocalObjective
+        >>> obj = BinaryFocalObjective(alpha=0.25, gamma=2.0)
+        >>> y, score = np.array([1.0, 0.0, 1.0]), np.array([2.0, -1.0, -4.0])
+        >>> grad, hess = obj(y, score)
+        >>> grad.round(6)
+        array([-0.001218,  0.039436, -0.271599])
+        >>> hess.round(6)  # the last row is badly wrong: its exact hessian is negative
+        array([0.003169, 0.082974, 0.004885])
+        >>> BinaryFocalObjective(alpha=0.25, gamma=2.0, hessian="exact")(y, score)[1].round(6)
+        array([ 0.003169,  0.082974, -0.011676])
+        >>> obj.init_score(np.array([1.0, 0.0, 0.0, 0.0])).round(4)  # logit(1/4) would be -1.0986
+        array([-0.8199, -0.8199, -0.8199, -0.8199])
+    """
+
+    metric_name = "focal_loss"
+
+    def __init__(self, *, alpha=0.25, gamma=2.0, hessian="floored"):
+        self.alpha = _binary_alpha(alpha)
+        self.gamma = _real(gamma, "gamma", low=0.0)
+        self.hessian = _hessian(hessian)
+
+    def _derivatives(self, z):
+        first, second, p = _focal_derivatives(z, self.gamma)
+        return first, _curvature(self.hessian, first, second, p)
+
+    def _value(self, z):
+        return _focal_value(z, self.gamma)
+
+    def __repr__(self):
+        return f"BinaryFocalObjective(alpha={self.alpha!r}, gamma={self.gamma!r}, hessian={self.hessian!r})"
+
+
+class BinarySoftenedObjective(_BinaryObjective):
+    r"""The softened loss (hard truncation smoothed by a sigmoid of slope k) as a tree-boosting objective.
+
+    With :math:`A(z) = -\sigma(-kz)\log\sigma(z)`, as :func:`focalloss.reference.sigmoid_softened_loss`:
+
+    .. math::
+
+        \ell(x, y) = w\left[\,y\,\alpha\,A(x) + (1 - y)(1 - \alpha)\,A(-x)\,\right]
+
+    Its exact hessian is negative for badly misclassified rows too (below :math:`x_t \approx -3` at
+    k=1), so the same ``hessian`` choices apply. The hard truncation loss itself has no objective
+    here: it jumps at its threshold, so no Newton step sees the loss it removes, rows past the
+    threshold have zero gradient and zero hessian, and no constant score minimises it (the infimum
+    lies just past the threshold), which leaves no start score. This is its smooth replacement.
+
+    Args:
+        k: slope >= 0 of the softened step, default 1 (k=0 gives half the logistic loss).
+        alpha: positives' weight in [0, 1], or None (default): both 1.
+        hessian: ``"floored"`` (default), ``"reweighted"`` or ``"exact"``, as for
+            :class:`BinaryFocalObjective`.
+
+    Shape:
+        - y_true, y_pred, sample_weight: ``(n,)``; grad, hess: ``(n,)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from focalloss.boosting import BinarySoftenedObjective
+        >>> grad, hess = BinarySoftenedObjective(k=2.0)(np.array([1.0, 0.0]), np.array([2.0, -1.0]))
+        >>> grad.round(6), hess.round(6)
+        (array([-0.006628,  0.09784 ]), array([0.018955, 0.236582]))
+    """
+
+    metric_name = "softened_loss"
+
+    def __init__(self, *, k=1.0, alpha=None, hessian="floored"):
+        self.k = _real(k, "k", low=0.0)
+        self.alpha = _binary_alpha(alpha)
+        self.hessian = _hessian(hessian)
+
+    def _derivatives(self, z):
+        first, second, p = _softened_derivatives(z, self.k)
+        return first, _curvature(self.hessian, first, second, p)
+
+    def _value(self, z):
+        return _softened_value(z, self.k)
+
+    def __repr__(self):
+        return f"BinarySoftenedObjective(k={self.k!r}, alpha={self.alpha!r}, hessian={self.hessian!r})"
+
+
+class BinaryFocalStarObjective(_BinaryObjective):
+    r"""FL* (appendix of Lin et al. 2017) as a tree-boosting objective; convex, so its hessian is exact.
+
+    With :math:`A(z) = -\log\sigma(\gamma z + \beta) / \gamma`, as
+    :func:`focalloss.reference.sigmoid_focal_loss_star`:
+
+    .. math::
+
+        \ell(x, y) = w\left[\,y\,\alpha\,A(x) + (1 - y)(1 - \alpha)\,A(-x)\,\right], \qquad
+        A''(z) = \gamma\,\sigma(u)\,\sigma(-u),\ u = \gamma z + \beta
+
+    The hessian is the exact one, positive everywhere (floored only where float32 would lose it).
+
+    Args:
+        gamma: slope > 0, default 1.
+        beta: shift, default 0.
+        alpha: positives' weight in [0, 1], or None (default): both 1.
+
+    Shape:
+        - y_true, y_pred, sample_weight: ``(n,)``; grad, hess: ``(n,)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from focalloss.boosting import BinaryFocalStarObjective
+        >>> obj = BinaryFocalStarObjective(gamma=2.0, beta=1.0)
+        >>> grad, hess = obj(np.array([1.0, 0.0]), np.array([2.0, -1.0]))
+        >>> grad.round(6), hess.round(6)
+        (array([-0.006693,  0.047426]), array([0.013296, 0.090353]))
+    """
+
+    metric_name = "focal_star_loss"
+
+    def __init__(self, *, gamma=1.0, beta=0.0, alpha=None):
+        self.gamma = _real(gamma, "gamma", low=0.0, low_inclusive=False)
+        self.beta = _real(beta, "beta")
+        self.alpha = _binary_alpha(alpha)
+
+    def _derivatives(self, z):
+        p_u, q_u, _, _ = _logistic(self.gamma * z + self.beta)
+        return -q_u, np.maximum(self.gamma * p_u * q_u, _CURVATURE_FLOOR)
+
+    def _value(self, z):
+        return -_logistic(self.gamma * z + self.beta)[2] / self.gamma
+
+    def __repr__(self):
+        return f"BinaryFocalStarObjective(gamma={self.gamma!r}, beta={self.beta!r}, alpha={self.alpha!r})"
+
+
+# --------------------------------------------------------------------------------------------------
+# Multi-class
+# --------------------------------------------------------------------------------------------------
+class SoftmaxFocalObjective:
+    r"""Softmax focal loss as a multi-class LightGBM / XGBoost objective: true gradient, diagonal hessian.
+
+    For raw scores :math:`x \in \mathbb{R}^K`, :math:`p = \mathrm{softmax}(x)`, class :math:`y` and
+    row weight :math:`w`, as :func:`focalloss.reference.softmax_focal_loss`:
+
+    .. math::
+
+        \ell = w\,\alpha_y\,(1 - p_y)^\gamma(-\log p_y), \qquad
+        \frac{\partial \ell}{\partial x_j} = w\,\alpha_y\, m\,(p_j - \delta_{jy}), \quad
+        m = (1 - p_y)^\gamma - \gamma\,p_y(1 - p_y)^{\gamma - 1}\log p_y
+
+    The engines take one hessian value per score, the diagonal. ``hessian="exact"`` is the true
+    diagonal (:func:`focalloss.reference.softmax_focal_loss_hess_diag`, negative when :math:`p_y` is
+    small); ``"reweighted"`` is cross-entropy's :math:`p_j(1 - p_j)` times :math:`w\alpha_y m`
+    (:func:`focalloss.reference.softmax_focal_loss_reweighted_hess_diag`, always positive);
+    ``"floored"`` (default) is the larger of the two, per entry.
+
+    Args:
+        alpha: None (default), a float >= 0 multiplying every class, or one weight >= 0 per class.
+        gamma: focusing parameter >= 0, default 2.
+        hessian: ``"floored"`` (default), ``"reweighted"`` or ``"exact"``.
+
+    Shape:
+        - y_true, sample_weight: ``(n,)``; y_pred, grad, hess: ``(n, K)``, the layout of
+          LightGBM >= 4 and XGBoost >= 2.1.
+
+    Example:
+        >>> import numpy as np
+        >>> from focalloss.boosting import SoftmaxFocalObjective
+        >>> obj = SoftmaxFocalObjective(gamma=2.0)
+        >>> grad, hess = obj(np.array([0, 1]), np.array([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]]))
+        >>> grad.round(6)
+        array([[-0.027285,  0.022307,  0.004977],
+               [ 0.058869, -1.128764,  1.069895]])
+        >>> hess.round(6)
+        array([[0.062361, 0.045753, 0.006145],
+               [0.055966, 0.061515, 0.111064]])
+    """
+
+    metric_name = "softmax_focal_loss"
+
+    def __init__(self, *, alpha=None, gamma=2.0, hessian="floored"):
+        self.alpha = _class_alpha(alpha)
+        self.gamma = _real(gamma, "gamma", low=0.0)
+        self.hessian = _hessian(hessian)
+
+    def __repr__(self):
+        alpha = self.alpha.tolist() if isinstance(self.alpha, np.ndarray) else self.alpha
+        return f"SoftmaxFocalObjective(alpha={alpha!r}, gamma={self.gamma!r}, hessian={self.hessian!r})"
+
+    def _label_weights(self, labels, num_classes):
+        """alpha_y per row (1 for alpha=None)."""
+        if self.alpha is None:
+            return np.ones(labels.shape)
+        if isinstance(self.alpha, float):
+            return np.full(labels.shape, self.alpha)
+        if self.alpha.size != num_classes:
+            raise ValueError(f"alpha holds {self.alpha.size} class weights but y_pred has {num_classes} classes")
+        return self.alpha[labels]
+
+    def _inputs(self, y_true, y_pred, sample_weight):
+        scores = _scores(y_pred, binary=False)
+        num_rows, num_classes = scores.shape
+        labels = _class_labels(y_true, "y_true", num_classes, num_rows)
+        coef = self._label_weights(labels, num_classes)
+        weights = _sample_weight(sample_weight, num_rows)
+        return scores, labels, coef if weights is None else coef * weights, weights
+
+    def _label_margin(self, scores, labels):
+        """d = x_y - logsumexp(x_others), so p_y = sigmoid(d), and pi = softmax over the others (0 at y)."""
+        rows = np.arange(scores.shape[0])
+        others = scores.copy()
+        others[rows, labels] = -np.inf
+        peak = others.max(axis=1, keepdims=True)
+        exp_others = np.exp(others - peak)
+        total = exp_others.sum(axis=1, keepdims=True)
+        d = scores[rows, labels] - (peak[:, 0] + np.log(total[:, 0]))
+        return d, exp_others / total
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """Gradient and diagonal hessian of the weighted loss; the scikit-learn-style objective.
+
+        Args:
+            y_true: class indices 0 .. K-1 (floats holding integers are fine).
+            y_pred: raw scores, one column per class.
+            sample_weight: None or one weight >= 0 per row.
+
+        Returns:
+            ``(grad, hess)``, float64, shaped like ``y_pred``.
+        """
+        scores, labels, coef, _ = self._inputs(y_true, y_pred, sample_weight)
+        d, pi = self._label_margin(scores, labels)
+        first, second, p_label = _focal_derivatives(d, self.gamma)
+        is_label = np.zeros(scores.shape, dtype=bool)
+        is_label[np.arange(scores.shape[0]), labels] = True
+        d_jacobian = np.where(is_label, 1.0, -pi)  # d(d)/dx_j; pi is 0 at the label
+        first, second = first[:, None], second[:, None]
+        curvature = second * d_jacobian**2 - first * pi * (1.0 - pi)
+        if self.hessian != "exact":
+            # p_j (1 - p_j) off the label, with p_j = q pi_j and 1 - p_j = p_y + q (1 - pi_j), q = 1 - p_y
+            q_label = _logistic(d)[1][:, None]
+            off_label = pi * q_label * (1.0 - pi)
+            off_label += p_label[:, None] * pi
+            reweighted = -first * np.where(is_label, p_label[:, None], off_label)
+            curvature = reweighted if self.hessian == "reweighted" else np.maximum(curvature, reweighted)
+            curvature = np.maximum(curvature, _CURVATURE_FLOOR)
+        coef = coef[:, None]
+        return coef * first * d_jacobian, coef * curvature
+
+    def lightgbm_objective(self, preds, train_data):
+        """``lightgbm.train(params={"objective": obj.lightgbm_objective, "num_class": K}, ...)``."""
+        return self(train_data.get_label(), preds, train_data.get_weight())
+
+    def xgboost_objective(self, preds, dtrain):
+        """``xgboost.train({"num_class": K, ...}, dtrain, obj=obj.xgboost_objective)``."""
+        return self(dtrain.get_label(), preds, dtrain.get_weight())
+
+    def loss(self, y_true, raw_score, sample_weight=None):
+        r"""Weighted mean loss :math:`\sum_i w_i \ell_i / \sum_i w_i`; also ``XGBClassifier(eval_metric=obj.loss)``."""
+        scores, labels, coef, weights = self._inputs(y_true, raw_score, sample_weight)
+        value = _focal_value(self._label_margin(scores, labels)[0], self.gamma)
+        return float((coef * value).sum() / _weight_total(weights, scores.shape[0]))
+
+    def lightgbm_metric(self, preds, eval_data):
+        """``lightgbm.train(feval=obj.lightgbm_metric)``: ``(name, weighted mean loss, False)``."""
+        return self.metric_name, self.loss(eval_data.get_label(), preds, eval_data.get_weight()), False
+
+    def lightgbm_sklearn_metric(self, y_true, y_pred, weight):
+        """``LGBMClassifier.fit(eval_metric=obj.lightgbm_sklearn_metric)``: ``(name, loss, False)``."""
+        return self.metric_name, self.loss(y_true, y_pred, weight), False
+
+    def xgboost_metric(self, predt, dmatrix):
+        """``xgboost.train(custom_metric=obj.xgboost_metric)``: ``(name, weighted mean loss)``."""
+        return self.metric_name, self.loss(dmatrix.get_label(), predt, dmatrix.get_weight())
+
+    def init_score(self, y, sample_weight=None, *, num_classes=None):
+        r"""The constant raw scores (one per class) that minimise the weighted loss, repeated for every row.
+
+        With :math:`c_k = \alpha_k \sum_{i: y_i = k} w_i` the loss of a constant is
+        :math:`\sum_k c_k f(p_k)`, :math:`f(p) = (1 - p)^\gamma(-\log p)`, convex in :math:`p` on the
+        simplex; its minimum solves :math:`c_k f'(p_k) = -\lambda` for all :math:`k`, found by
+        bisection on :math:`\lambda`. Scores are :math:`\log p_k`.
+
+        Args:
+            y: class indices 0 .. K-1.
+            sample_weight: None or one weight >= 0 per row.
+            num_classes: K; default ``len(alpha)`` for per-class alpha, else ``max(y) + 1``.
+
+        Returns:
+            float64 array ``(n, K)``, every row the same: LightGBM's ``init_score``, XGBoost's ``base_margin``.
+        """
+        labels = _rows(y, "y")
+        if num_classes is None:
+            top = labels.max(initial=1.0)  # not finite: _class_labels below says what is wrong
+            if isinstance(self.alpha, np.ndarray):
+                num_classes = self.alpha.size
+            else:
+                num_classes = int(top) + 1 if np.isfinite(top) else 2
+        elif isinstance(num_classes, bool) or not isinstance(num_classes, Integral) or num_classes < 2:
+            raise ValueError(f"num_classes must be None or an integer >= 2; got {num_classes!r}")
+        labels = _class_labels(labels, "y", num_classes)
+        weights = _sample_weight(sample_weight, labels.shape[0])
+        mass = np.bincount(labels, weights=weights, minlength=num_classes)
+        mass = mass * self._label_weights(np.arange(num_classes), num_classes)
+        if not np.all(mass > 0):
+            missing = np.flatnonzero(~(mass > 0)).tolist()
+            raise ValueError(
+                f"init_score needs weight on every class: the loss of a constant score has no minimum "
+                f"otherwise; classes {missing} have none (counts times sample_weight times alpha)"
+            )
+        return np.tile(_softmax_constant(np.log(mass), self.gamma), (labels.shape[0], 1))
+
+    def predict_proba(self, raw_score):
+        """The model's class probabilities, ``softmax(raw_score)`` per row; not calibrated.
+
+        ``raw_score`` (n, K) must include the start score (``init_score``) for LightGBM.
+        """
+        scores = _scores(raw_score, binary=False)
+        exp_scores = np.exp(scores - scores.max(axis=1, keepdims=True))
+        return exp_scores / exp_scores.sum(axis=1, keepdims=True)
+
+
+def _softmax_constant(log_mass, gamma):
+    """log p minimising sum_k exp(log_mass_k) f(p_k) over the simplex, f(p) = (1 - p)^gamma (-log p).
+
+    With p_k = sigmoid(z_k), -f'(p_k) = -A'(z_k) / (p_k (1 - p_k)) = h(z_k), decreasing in z_k (A is
+    the binary focal term). The optimum has c_k h(z_k) = lambda for every k and sum_k p_k = 1: an
+    outer bisection on log lambda, an inner one (all classes at once) on each z_k in [-700, 700].
+    """
+    bound = 700.0  # exp(-bound) stays a normal float64, so log_h is finite on the whole bracket
+
+    def log_h(z):
+        p, q, log_p, log_q = _logistic(z)
+        return gamma * log_q + np.log(q - gamma * p * log_p) - log_p - log_q
+
+    def z_for(log_lambda):  # log_h(z_k) = log_lambda - log_mass_k, clipped to [-bound, bound]
+        low, high = np.full(log_mass.shape, -bound), np.full(log_mass.shape, bound)
+        target = log_lambda - log_mass
+        for _ in range(64):
+            middle = 0.5 * (low + high)
+            above = log_h(middle) > target
+            low, high = np.where(above, middle, low), np.where(above, high, middle)
+        return 0.5 * (low + high)
+
+    edges = log_h(np.array([bound, -bound]))
+    low, high = log_mass.min() + edges[0], log_mass.max() + edges[1]  # sum p >= 1 at low, ~0 at high
+    for _ in range(64):
+        middle = 0.5 * (low + high)
+        if _logistic(z_for(middle))[0].sum() > 1.0:
+            low = middle
+        else:
+            high = middle
+    log_p = _logistic(z_for(0.5 * (low + high)))[2]
+    return log_p - np.logaddexp.reduce(log_p)  # renormalised: softmax of the scores is p exactly

@@ -1,0 +1,533 @@
+"""focalloss.boosting without the engines: the objectives' math against the reference, finite
+differences, stability up to |score| = 800, the start score, arguments, and import isolation."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from conftest import tolerance
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose
+
+from focalloss import reference
+from focalloss.boosting import (
+    HESSIANS,
+    BinaryFocalObjective,
+    BinaryFocalStarObjective,
+    BinarySoftenedObjective,
+    SoftmaxFocalObjective,
+)
+
+# float64 against the float64 reference: the suite's float64 rtol, and no absolute slack, so even
+# hessians of 1e-300 must agree to 10 digits
+FLOAT64 = {**tolerance(torch.float64), "atol": 0.0}
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # the floor of the positive hessian choices
+# Finite differences: central, step H. Their own error is below FD_ATOL times the size of the
+# differenced function (rounding ~ eps/H = 1e-11, truncation ~ H**2 = 1e-10), so the check
+# |analytic - fd| <= FD_RTOL |analytic| + FD_ATOL |differenced| is 1e-6 relative wherever the
+# derivative is not ~1000 times smaller than the function (near a sign change of the hessian).
+H = 1e-5
+FD_RTOL, FD_ATOL = 1e-6, 1e-9
+SCORES = np.array([-800.0, -700.0, -100.0, -37.5, -17.0, -4.0, -2.8, -1.0, -1e-8, 0.0, 1e-8, 0.5, 2.8, 17.0,
+                   37.5, 100.0, 700.0, 800.0])
+GAMMAS = [0.0, 0.1, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0]
+
+
+# --------------------------------------------------------------------------------------------------
+# One table of the binary objectives: how to build each and what the reference calls its math.
+# --------------------------------------------------------------------------------------------------
+def _binary_case(name, settings):
+    """(objective factory taking hessian=, reference settings, reference function prefix)."""
+    if name == "focal":
+        return (lambda hessian: BinaryFocalObjective(hessian=hessian, **settings)), settings, "sigmoid_focal_loss"
+    if name == "softened":
+        return (lambda hessian: BinarySoftenedObjective(hessian=hessian, **settings)), settings, "sigmoid_softened_loss"
+    return (lambda hessian: BinaryFocalStarObjective(**settings)), settings, "sigmoid_focal_loss_star"
+
+
+BINARY_CASES = {
+    **{f"focal-gamma{g}-alpha0.25": ("focal", {"gamma": g, "alpha": 0.25}) for g in GAMMAS},
+    "focal-gamma2-alphaNone": ("focal", {"gamma": 2.0, "alpha": None}),
+    "focal-gamma0.5-alpha0.9": ("focal", {"gamma": 0.5, "alpha": 0.9}),
+    "softened-k1": ("softened", {"k": 1.0}),
+    "softened-k3-alpha0.3": ("softened", {"k": 3.0, "alpha": 0.3}),
+    "softened-k0": ("softened", {"k": 0.0}),
+    "focal_star-gamma2-beta1": ("focal_star", {"gamma": 2.0, "beta": 1.0}),
+    "focal_star-gamma0.5-beta-1-alpha0.7": ("focal_star", {"gamma": 0.5, "beta": -1.0, "alpha": 0.7}),
+}
+
+
+def expected_hessian(prefix, hessian, x, t, weight=None, **settings):
+    """The reference hessian that `hessian=` names; a soft label mixes the two label terms' choices."""
+    if hessian == "exact" and prefix != "sigmoid_focal_loss_star":
+        return getattr(reference, prefix + "_hess")(x, t, weight=weight, **settings)
+    alpha = settings.get("alpha")
+    w = np.ones_like(x) if weight is None else weight
+    mixed = 0.0
+    for label, label_weight in ((1.0, t), (0.0, 1.0 - t)):
+        exact = getattr(reference, prefix + "_hess")(x, label, weight=w, **settings)
+        if prefix == "sigmoid_focal_loss_star":  # convex: always the exact hessian
+            chosen = exact
+        else:
+            reweighted = getattr(reference, prefix + "_reweighted_hess")(x, label, weight=w, **settings)
+            chosen = reweighted if hessian == "reweighted" else np.maximum(exact, reweighted)
+        alpha_t = 1.0 if alpha is None else alpha if label else 1.0 - alpha
+        mixed = mixed + label_weight * np.maximum(chosen, FLOAT32_TINY * alpha_t * w)
+    return mixed
+
+
+def labelled_grid(soft):
+    """Every score against labels 1 and 0 (and 0.3 when soft), with weights from 0 to 3."""
+    labels = [1.0, 0.0, 0.3] if soft else [1.0, 0.0]
+    x = np.tile(SCORES, len(labels))
+    t = np.repeat(labels, SCORES.size)
+    weight = np.linspace(0.0, 3.0, x.size)
+    return x, t, weight
+
+
+# --------------------------------------------------------------------------------------------------
+# Parity with the reference
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("soft", [False, True], ids=["hard-labels", "soft-labels"])
+@pytest.mark.parametrize("hessian", HESSIANS)
+@pytest.mark.parametrize("case", BINARY_CASES)
+def test_binary_objective_matches_reference(case, hessian, soft):
+    make, settings, prefix = _binary_case(*BINARY_CASES[case])
+    x, t, weight = labelled_grid(soft)
+    for w in (None, weight):
+        grad, hess = make(hessian)(t, x, w)
+        assert grad.dtype == hess.dtype == np.float64 and grad.shape == hess.shape == x.shape
+        assert_allclose(grad, getattr(reference, prefix + "_grad")(x, t, weight=w, **settings), **FLOAT64)
+        assert_allclose(hess, expected_hessian(prefix, hessian, x, t, weight=w, **settings), **FLOAT64)
+
+
+def test_soft_label_rows_do_not_change_hard_label_rows():
+    """One soft label sends a call down the two-term path; the hard rows must come out the same."""
+    obj = BinaryFocalObjective(alpha=0.25, gamma=2.0)
+    x, t, weight = labelled_grid(soft=False)
+    grad, hess = obj(t, x, weight)
+    grad_mixed, hess_mixed = obj(np.append(t, 0.5), np.append(x, 1.0), np.append(weight, 1.0))
+    assert_allclose(grad_mixed[:-1], grad, **FLOAT64)
+    assert_allclose(hess_mixed[:-1], hess, **FLOAT64)
+
+
+@pytest.mark.parametrize("hessian", HESSIANS)
+@pytest.mark.parametrize("alpha", [None, 0.5, [0.2, 1.0, 3.0, 0.7]])
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0, 5.0])
+def test_softmax_objective_matches_reference(gamma, alpha, hessian, rng):
+    x = rng.normal(0.0, 4.0, (61, 4))
+    x[:5] *= 100.0  # saturated rows, up to |score| ~ 1000
+    y = rng.integers(0, 4, 61)
+    weight = rng.uniform(0.0, 2.0, 61)
+    obj = SoftmaxFocalObjective(alpha=alpha, gamma=gamma, hessian=hessian)
+    for w in (None, weight):
+        settings = {"alpha": alpha, "gamma": gamma, "weight": w}
+        grad, hess = obj(y.astype(np.float32), x, w)
+        assert grad.shape == hess.shape == x.shape
+        assert_allclose(grad, reference.softmax_focal_loss_grad(x, y, **settings), **FLOAT64)
+        exact = reference.softmax_focal_loss_hess_diag(x, y, **settings)
+        reweighted = reference.softmax_focal_loss_reweighted_hess_diag(x, y, **settings)
+        expected = {"exact": exact, "reweighted": reweighted, "floored": np.maximum(exact, reweighted)}[hessian]
+        if hessian != "exact":
+            alpha_y = np.ones(y.size) if alpha is None else np.broadcast_to(alpha, (4,))[y]
+            row_weight = alpha_y if w is None else alpha_y * w
+            expected = np.maximum(expected, FLOAT32_TINY * row_weight[:, None])
+        assert_allclose(hess, expected, **FLOAT64)
+
+
+@pytest.mark.parametrize("hessian", HESSIANS)
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
+def test_two_class_softmax_is_binary_focal_on_the_score_difference(gamma, hessian, rng):
+    x = rng.normal(0.0, 5.0, (50, 2))
+    y = rng.integers(0, 2, 50).astype(np.float64)
+    grad, hess = SoftmaxFocalObjective(gamma=gamma, hessian=hessian)(y, x)
+    binary_grad, binary_hess = BinaryFocalObjective(alpha=None, gamma=gamma, hessian=hessian)(y, x[:, 1] - x[:, 0])
+    assert_allclose(grad, np.stack([-binary_grad, binary_grad], axis=1), **FLOAT64)
+    assert_allclose(hess, np.stack([binary_hess, binary_hess], axis=1), **FLOAT64)
+
+
+# --------------------------------------------------------------------------------------------------
+# Finite differences of the reference loss (and of its gradient, for the hessian): 1e-6 relative
+# --------------------------------------------------------------------------------------------------
+def _assert_fd_close(analytic, fd, lower_scale):
+    assert np.all(np.abs(analytic - fd) <= FD_RTOL * np.abs(analytic) + FD_ATOL * np.abs(lower_scale)), (
+        f"max relative gap {np.max(np.abs(analytic - fd) / np.abs(analytic))}"
+    )
+
+
+binary_settings = st.one_of(
+    st.builds(lambda g, a: ("focal", {"gamma": g, "alpha": a}),
+              st.floats(0.0, 10.0), st.one_of(st.none(), st.floats(0.0, 1.0))),
+    st.builds(lambda k, a: ("softened", {"k": k, "alpha": a}),
+              st.floats(0.0, 5.0), st.one_of(st.none(), st.floats(0.0, 1.0))),
+    st.builds(lambda g, b: ("focal_star", {"gamma": g, "beta": b}), st.floats(0.05, 5.0), st.floats(-3.0, 3.0)),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=binary_settings, x=st.lists(st.floats(-30.0, 30.0), min_size=1, max_size=8),
+       t=st.sampled_from([0.0, 1.0, 0.25]))
+def test_binary_derivatives_agree_with_finite_differences_of_the_reference(case, x, t):
+    make, settings, prefix = _binary_case(*case)
+    x = np.asarray(x)
+    t = np.full_like(x, t)
+    loss, loss_grad = getattr(reference, prefix), getattr(reference, prefix + "_grad")
+    grad, hess = make("exact")(t, x)
+    fd_grad = (loss(x + H, t, **settings) - loss(x - H, t, **settings)) / (2 * H)
+    _assert_fd_close(grad, fd_grad, loss(x, t, **settings))
+    fd_hess = (loss_grad(x + H, t, **settings) - loss_grad(x - H, t, **settings)) / (2 * H)
+    if prefix == "sigmoid_focal_loss_star":  # its only hessian is the exact one, floored at float32's tiny
+        fd_hess = np.maximum(fd_hess, FLOAT32_TINY)
+    _assert_fd_close(hess, fd_hess, grad)
+
+
+@settings(max_examples=30, deadline=None)
+@given(gamma=st.floats(0.0, 10.0), seed=st.integers(0, 2**32 - 1), num_classes=st.integers(2, 5))
+def test_softmax_derivatives_agree_with_finite_differences_of_the_reference(gamma, seed, num_classes):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.0, 4.0, (6, num_classes))
+    y = rng.integers(0, num_classes, 6)
+    alpha = rng.uniform(0.1, 2.0, num_classes)
+    grad, hess = SoftmaxFocalObjective(alpha=alpha, gamma=gamma, hessian="exact")(y, x)
+    for j in range(num_classes):
+        step = np.zeros_like(x)
+        step[:, j] = H
+        loss = lambda z: reference.softmax_focal_loss(z, y, alpha=alpha, gamma=gamma)  # noqa: E731
+        _assert_fd_close(grad[:, j], (loss(x + step) - loss(x - step)) / (2 * H), loss(x))
+        loss_grad = lambda z: reference.softmax_focal_loss_grad(z, y, alpha=alpha, gamma=gamma)[:, j]  # noqa: E731
+        # the reference softmax gradient is accurate to ~1e-16 absolute (p - 1 is a difference), not
+        # relative, so its finite differences are good to FD_ATOL absolute: a unit scale
+        _assert_fd_close(hess[:, j], (loss_grad(x + step) - loss_grad(x - step)) / (2 * H), 1.0)
+
+
+# --------------------------------------------------------------------------------------------------
+# Stability: finite everywhere up to |score| = 800, positive by default
+# --------------------------------------------------------------------------------------------------
+scores_800 = st.lists(st.floats(-800.0, 800.0), min_size=1, max_size=20)
+
+
+@settings(max_examples=80, deadline=None)
+@given(x=scores_800, data=st.data(), gamma=st.floats(0.0, 10.0),
+       alpha=st.one_of(st.none(), st.floats(1e-3, 1.0 - 1e-3)), hessian=st.sampled_from(HESSIANS))
+def test_focal_finite_and_positive_up_to_800(x, data, gamma, alpha, hessian):
+    x = np.asarray(x)
+    t = np.asarray(data.draw(st.lists(st.sampled_from([0.0, 1.0, 0.5, 0.01]), min_size=x.size, max_size=x.size)))
+    weight = np.asarray(data.draw(st.lists(st.floats(1e-3, 1e3), min_size=x.size, max_size=x.size)))
+    grad, hess = BinaryFocalObjective(alpha=alpha, gamma=gamma, hessian=hessian)(t, x, weight)
+    assert np.all(np.isfinite(grad)) and np.all(np.isfinite(hess))
+    if hessian != "exact":
+        assert np.all(hess > 0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(x=scores_800, k=st.floats(0.0, 10.0), gamma=st.floats(0.01, 10.0), beta=st.floats(-5.0, 5.0),
+       label=st.sampled_from([0.0, 1.0, 0.5]))
+def test_softened_and_focal_star_finite_and_positive_up_to_800(x, k, gamma, beta, label):
+    x = np.asarray(x)
+    t = np.full_like(x, label)
+    for obj in (BinarySoftenedObjective(k=k), BinaryFocalStarObjective(gamma=gamma, beta=beta)):
+        grad, hess = obj(t, x)
+        assert np.all(np.isfinite(grad)) and np.all(hess > 0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), gamma=st.floats(0.0, 10.0), num_classes=st.integers(2, 6),
+       hessian=st.sampled_from(HESSIANS))
+def test_softmax_finite_and_positive_up_to_800(seed, gamma, num_classes, hessian):
+    rng = np.random.default_rng(seed)
+    x = rng.choice([-800.0, -37.5, 0.0, 2.0, 37.5, 800.0], (30, num_classes)) + rng.normal(0, 1e-3, (30, num_classes))
+    y = rng.integers(0, num_classes, 30)
+    grad, hess = SoftmaxFocalObjective(gamma=gamma, hessian=hessian)(y, x)
+    assert np.all(np.isfinite(grad)) and np.all(np.isfinite(hess))
+    if hessian != "exact":
+        assert np.all(hess > 0)
+
+
+def test_exact_hessian_is_negative_exactly_below_the_documented_p_t():
+    """At gamma=2 the exact hessian changes sign at p_t ~ 0.058; the default stays positive there."""
+    p_t = np.array([0.01, 0.05, 0.057, 0.059, 0.07, 0.5])
+    x = np.log(p_t) - np.log1p(-p_t)
+    ones = np.ones_like(x)
+    exact = BinaryFocalObjective(gamma=2.0, hessian="exact")(ones, x)[1]
+    assert np.array_equal(exact < 0, p_t < 0.058)
+    assert np.all(BinaryFocalObjective(gamma=2.0)(ones, x)[1] > 0)
+
+
+# --------------------------------------------------------------------------------------------------
+# Identities
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("hessian", HESSIANS)
+def test_gamma0_alpha_none_is_logistic_loss(hessian):
+    # beyond |x| ~ 87, p(1 - p) < float32's tiny, where the positive choices floor it
+    x = np.concatenate([np.linspace(-80.0, 80.0, 101), SCORES if hessian == "exact" else []])
+    y = (np.arange(x.size) % 2).astype(np.float64)
+    with np.errstate(over="ignore"):
+        p, one_minus_p = 1.0 / (1.0 + np.exp(-x)), 1.0 / (1.0 + np.exp(x))
+    grad, hess = BinaryFocalObjective(alpha=None, gamma=0.0, hessian=hessian)(y, x)
+    assert_allclose(grad, np.where(y == 1.0, -one_minus_p, p), rtol=1e-12, atol=0.0)  # p - y, without rounding
+    assert_allclose(hess, p * one_minus_p, rtol=1e-12, atol=0.0)
+
+
+@pytest.mark.parametrize("hessian", HESSIANS)
+def test_softmax_gamma0_is_cross_entropy(hessian, rng):
+    x = rng.normal(0.0, 3.0, (40, 5))
+    y = rng.integers(0, 5, 40)
+    p = np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)
+    grad, hess = SoftmaxFocalObjective(gamma=0.0, hessian=hessian)(y, x)
+    assert_allclose(grad, p - np.eye(5)[y], rtol=1e-12, atol=1e-15)
+    assert_allclose(hess, p * (1.0 - p), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("make", [lambda: BinaryFocalObjective(), lambda: SoftmaxFocalObjective(alpha=[1, 2, 3])])
+def test_sample_weight_scales_rows_and_zero_removes_them(make, rng):
+    obj = make()
+    if isinstance(obj, SoftmaxFocalObjective):
+        x, y = rng.normal(0, 3, (30, 3)), rng.integers(0, 3, 30)
+    else:
+        x, y = rng.normal(0, 3, 30), rng.integers(0, 2, 30).astype(np.float64)
+    weight = rng.uniform(0.0, 5.0, 30)
+    weight[::4] = 0.0
+    grad, hess = obj(y, x)
+    grad_w, hess_w = obj(y, x, weight)
+    w = weight if x.ndim == 1 else weight[:, None]
+    assert_allclose(grad_w, w * grad, **FLOAT64)
+    assert_allclose(hess_w, w * hess, **FLOAT64)
+    assert np.all(grad_w[::4] == 0) and np.all(hess_w[::4] == 0)
+
+
+@pytest.mark.parametrize("make", [lambda: BinaryFocalObjective(alpha=0.3), lambda: BinarySoftenedObjective(k=2.0),
+                                  lambda: SoftmaxFocalObjective(alpha=[0.5, 1.0, 2.0])])
+def test_integer_weights_act_as_repeated_rows_in_loss_and_init_score(make, rng):
+    obj = make()
+    counts = rng.integers(0, 4, 40)
+    counts[:3] = 1  # every label present
+    if isinstance(obj, SoftmaxFocalObjective):
+        x, y = rng.normal(0, 2, (40, 3)), np.tile([0, 1, 2, 2], 10)
+    else:
+        x, y = rng.normal(0, 2, 40), np.tile([1.0, 0.0, 0.0, 0.25], 10)
+    repeated_x, repeated_y = np.repeat(x, counts, axis=0), np.repeat(y, counts)
+    assert obj.loss(y, x, counts) == pytest.approx(obj.loss(repeated_y, repeated_x), rel=1e-12)
+    assert_allclose(obj.init_score(y, counts)[0], obj.init_score(repeated_y)[0], rtol=1e-9)
+
+
+# --------------------------------------------------------------------------------------------------
+# Loss, metrics and probabilities
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", ["focal-gamma2-alphaNone", "softened-k3-alpha0.3", "focal_star-gamma2-beta1"])
+def test_binary_loss_is_the_weighted_mean_of_the_reference(case, rng):
+    make, settings, prefix = _binary_case(*BINARY_CASES[case])
+    x, t, weight = labelled_grid(soft=True)
+    obj = make("floored")
+    per_row = getattr(reference, prefix)(x, t, weight=weight, **settings)
+    assert obj.loss(t, x, weight) == pytest.approx(per_row.sum() / weight.sum(), rel=1e-12)
+    assert obj.loss(t, x) == pytest.approx(getattr(reference, prefix)(x, t, reduction="mean", **settings), rel=1e-12)
+
+
+def test_softmax_loss_is_the_weighted_mean_of_the_reference(rng):
+    x, y, weight = rng.normal(0, 4, (50, 3)), rng.integers(0, 3, 50), rng.uniform(0, 2, 50)
+    obj = SoftmaxFocalObjective(alpha=[0.2, 1.0, 2.5], gamma=1.5)
+    per_row = reference.softmax_focal_loss(x, y, alpha=[0.2, 1.0, 2.5], gamma=1.5, weight=weight)
+    assert obj.loss(y, x, weight) == pytest.approx(per_row.sum() / weight.sum(), rel=1e-12)
+
+
+class _EngineData:
+    """The two methods the objectives read from a lightgbm.Dataset or an xgboost.DMatrix."""
+
+    def __init__(self, label, weight):
+        self.label, self.weight = label, weight
+
+    def get_label(self):
+        return self.label
+
+    def get_weight(self):
+        return self.weight
+
+
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "softmax"])
+def test_engine_adapters_and_metrics_follow_each_engines_convention(binary, rng):
+    if binary:
+        obj, name, x = BinaryFocalObjective(), "focal_loss", rng.normal(0, 2, 20)
+        y = rng.integers(0, 2, 20).astype(np.float32)
+    else:
+        obj, name, x = SoftmaxFocalObjective(alpha=[1.0, 2.0, 0.5]), "softmax_focal_loss", rng.normal(0, 2, (20, 3))
+        y = rng.integers(0, 3, 20).astype(np.float32)
+    weight = rng.uniform(0, 2, 20).astype(np.float32)
+    expected = obj.loss(y, x, weight)
+    assert obj.lightgbm_metric(x, _EngineData(y, weight)) == (name, expected, False)
+    assert obj.lightgbm_sklearn_metric(y, x, weight) == (name, expected, False)
+    assert obj.xgboost_metric(x, _EngineData(y, weight)) == (name, expected)
+    # LightGBM reports "no weights" as None, XGBoost as an empty array
+    lightgbm_unweighted, xgboost_unweighted = _EngineData(y, None), _EngineData(y, np.empty(0, np.float32))
+    assert obj.lightgbm_metric(x, lightgbm_unweighted)[1] == obj.loss(y, x)
+    assert obj.xgboost_metric(x, xgboost_unweighted)[1] == obj.loss(y, x)
+    adapters = ((obj.lightgbm_objective, lightgbm_unweighted), (obj.xgboost_objective, xgboost_unweighted))
+    for adapter, unweighted in adapters:
+        assert_allclose(adapter(x, _EngineData(y, weight)), obj(y, x, weight), rtol=0, atol=0)
+        assert_allclose(adapter(x, unweighted), obj(y, x), rtol=0, atol=0)
+
+
+def test_predict_proba_is_sigmoid_and_softmax_without_overflow():
+    x = np.array([-800.0, -30.0, 0.0, 1.5, 30.0, 800.0])
+    with np.errstate(over="raise", divide="raise", invalid="raise"):
+        p = BinaryFocalObjective().predict_proba(x)
+        expected = [0.0, 1.0 / (1.0 + np.exp(30.0)), 0.5, 1.0 / (1.0 + np.exp(-1.5)), 1.0 / (1.0 + np.exp(-30.0)), 1.0]
+        assert_allclose(p, expected, rtol=1e-14)
+        scores = np.stack([x, -x, np.zeros_like(x)], axis=1)
+        probs = SoftmaxFocalObjective().predict_proba(scores)
+    assert BinaryFocalObjective().predict_proba(1.5).shape == ()
+    assert_allclose(BinaryFocalObjective().predict_proba(x.reshape(2, 3)), p.reshape(2, 3), rtol=0)
+    assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-15)
+    assert_allclose(probs, np.exp(scores - np.logaddexp.reduce(scores, axis=1, keepdims=True)), rtol=1e-14)
+
+
+# --------------------------------------------------------------------------------------------------
+# Start score
+# --------------------------------------------------------------------------------------------------
+INIT_CASES = [
+    *[("focal", {"gamma": g, "alpha": a}) for g in (0.0, 0.5, 2.0, 5.0, 10.0) for a in (None, 0.25)],
+    ("softened", {"k": 1.0}), ("softened", {"k": 4.0, "alpha": 0.75}),
+    ("focal_star", {"gamma": 2.0, "beta": 1.0}), ("focal_star", {"gamma": 0.01, "beta": 0.0}),
+]
+
+
+@pytest.mark.parametrize("positives", [0.01, 0.3, 0.97])
+@pytest.mark.parametrize("case", INIT_CASES, ids=str)
+def test_binary_init_score_minimises_the_loss_of_a_constant(case, positives, rng):
+    make, settings, prefix = _binary_case(*case)
+    y = (rng.random(2000) < positives).astype(np.float64)
+    y[:2] = [0.0, 1.0]
+    weight = rng.uniform(0.5, 2.0, y.size)
+    init = make("floored").init_score(y, weight)
+    assert init.shape == y.shape and np.all(init == init[0])
+    # for a constant score the rows of a label are interchangeable: one row per label, weighted by its mass
+    labels, masses = np.array([1.0, 0.0]), np.array([np.dot(y, weight), np.dot(1.0 - y, weight)])
+    grid = init[0] + np.linspace(-3.0, 3.0, 601) * max(1.0, abs(init[0]))
+    constants = np.repeat(np.append(grid, init[0])[:, None], 2, axis=1)
+    total = getattr(reference, prefix)(constants, labels, weight=masses, **settings).sum(axis=1)
+    assert total[-1] <= total[:-1].min() * (1 + 1e-12)
+    slopes = getattr(reference, prefix + "_grad")(init[:2], labels, weight=masses, **settings)
+    assert abs(slopes.sum()) <= 1e-9 * np.abs(slopes).sum()
+
+
+def test_binary_init_score_at_gamma0_is_the_log_odds_and_focal_sits_nearer_one_half(rng):
+    y = (rng.random(5000) < 0.015).astype(np.float64)
+    weight = rng.uniform(0.5, 2.0, y.size)
+    prior = np.dot(y, weight) / weight.sum()
+    log_odds = np.log(prior / (1.0 - prior))
+    assert BinaryFocalObjective(alpha=None, gamma=0.0).init_score(y, weight)[0] == pytest.approx(log_odds, rel=1e-12)
+    focal = BinaryFocalObjective(alpha=None, gamma=2.0).init_score(y, weight)[0]
+    assert log_odds < focal < 0.0
+
+
+def test_logit_prior_start_makes_the_exact_root_hessian_negative_and_init_score_does_not(rng):
+    """The documented reason to start at init_score: at logit(prior) the rare positives all sit
+    below p_t = 0.058, and their negative exact hessians outweigh the easy negatives'."""
+    y = (rng.random(10_000) < 0.01).astype(np.float64)
+    prior = y.mean()
+    exact = BinaryFocalObjective(hessian="exact")
+    assert exact(y, np.full(y.size, np.log(prior / (1.0 - prior))))[1].sum() < 0
+    assert exact(y, exact.init_score(y))[1].sum() > 0
+
+
+@pytest.mark.parametrize("alpha", [None, [0.25, 1.0, 4.0, 1.0]])
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0, 10.0])
+def test_softmax_init_score_zeroes_the_gradient_of_the_loss_of_a_constant(gamma, alpha, rng):
+    y = rng.choice(4, 3000, p=[0.9, 0.07, 0.02, 0.01])
+    weight = rng.uniform(0.5, 2.0, y.size)
+    obj = SoftmaxFocalObjective(alpha=alpha, gamma=gamma)
+    init = obj.init_score(y, weight)
+    assert init.shape == (y.size, 4) and np.all(init == init[0])
+    settings = {"alpha": alpha, "gamma": gamma, "weight": weight}
+    slope = reference.softmax_focal_loss_grad(init, y, **settings).sum(axis=0)
+    scale = np.abs(reference.softmax_focal_loss_grad(init, y, **settings)).sum(axis=0)
+    assert np.all(np.abs(slope) <= 1e-9 * scale)
+    total = reference.softmax_focal_loss(init, y, reduction="sum", **settings)
+    for direction in np.eye(4):
+        for step in (-1e-3, 1e-3):
+            assert total <= reference.softmax_focal_loss(init + step * direction, y, reduction="sum", **settings)
+
+
+def test_softmax_init_score_at_gamma0_is_the_log_class_frequencies(rng):
+    y = rng.choice(3, 1000, p=[0.7, 0.2, 0.1])
+    log_p = SoftmaxFocalObjective(gamma=0.0).init_score(y)[0]
+    assert_allclose(log_p, np.log(np.bincount(y) / y.size), rtol=1e-10)
+
+
+def test_two_class_softmax_init_score_is_the_binary_one(rng):
+    y = (rng.random(500) < 0.05).astype(np.float64)
+    y[0] = 1.0
+    scores = SoftmaxFocalObjective(gamma=2.0).init_score(y)[0]
+    assert scores[1] - scores[0] == pytest.approx(BinaryFocalObjective(alpha=None).init_score(y)[0], rel=1e-9)
+
+
+# --------------------------------------------------------------------------------------------------
+# Arguments: errors name the argument, what is allowed and what came
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("make", "error", "message"), [
+    (lambda: BinaryFocalObjective(alpha=1.5), ValueError, r"alpha must be None or a float in \[0, 1\]; got 1.5"),
+    (lambda: BinaryFocalObjective(alpha=True), TypeError, r"alpha .*finite real number; got True"),
+    (lambda: BinaryFocalObjective(alpha=-1), ValueError, r"alpha must be None or a float in \[0, 1\]; got -1.0"),
+    (lambda: BinaryFocalObjective(gamma=-0.5), ValueError, r"gamma must be >= 0; got -0.5"),
+    (lambda: BinaryFocalObjective(gamma=float("nan")), TypeError, r"gamma must be a finite real number; got nan"),
+    (lambda: BinaryFocalObjective(gamma="2"), TypeError, r"gamma must be a finite real number; got '2'"),
+    (lambda: BinaryFocalObjective(hessian="fisher"), ValueError,
+     r"hessian must be one of 'floored', 'reweighted', 'exact'; got 'fisher'"),
+    (lambda: BinaryFocalObjective(hessian=None), ValueError, r"hessian must be one of .*; got None"),
+    (lambda: BinarySoftenedObjective(k=-1.0), ValueError, r"k must be >= 0; got -1.0"),
+    (lambda: BinaryFocalStarObjective(gamma=0.0), ValueError, r"gamma must be > 0; got 0.0"),
+    (lambda: BinaryFocalStarObjective(beta=float("inf")), TypeError, r"beta must be a finite real number; got inf"),
+    (lambda: SoftmaxFocalObjective(alpha=[1.0, -1.0]), ValueError, r"alpha must hold finite weights >= 0"),
+    (lambda: SoftmaxFocalObjective(alpha=[[1.0, 2.0]]), TypeError, r"alpha must be None, a float >= 0, or a sequence"),
+    (lambda: SoftmaxFocalObjective(alpha=-2.0), ValueError, r"alpha must be >= 0; got -2.0"),
+    (lambda: BinaryFocalObjective(0.25), TypeError, r"positional"),
+])
+def test_bad_hyperparameters_are_refused_at_construction(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda o: o(np.zeros(3), np.zeros((3, 2))), r"y_pred must be a 1-D array of raw scores.*got shape \(3, 2\)"),
+    (lambda o: o(np.zeros(4), np.zeros(3)), r"y_true must be a 1-D array of 3 values \(one per row\); got shape \(4,"),
+    (lambda o: o(np.array([0.0, 2.0]), np.zeros(2)), r"y_true must hold labels in \[0, 1\].*from 0.0 to 2.0"),
+    (lambda o: o(np.array([0.0, np.nan]), np.zeros(2)), r"y_true must hold labels in \[0, 1\]"),
+    (lambda o: o(np.ones(2), np.zeros(2), np.array([1.0, -1.0])), r"sample_weight must hold finite weights >= 0"),
+    (lambda o: o(np.ones(2), np.zeros(2), np.ones(3)), r"sample_weight must be a 1-D array of 2 values"),
+    (lambda o: o.loss(np.ones(2), np.zeros(2), np.zeros(2)), r"sample_weight sums to more than 0; got 2 rows"),
+    (lambda o: o.init_score(np.zeros(5)), r"init_score needs weight on both labels.*positive-label weight 0.0"),
+    (lambda o: o.init_score(np.ones((2, 2))), r"y must be a 1-D array of values; got shape \(2, 2\)"),
+])
+def test_bad_binary_inputs_name_the_argument(call, message):
+    with pytest.raises(ValueError, match=message):
+        call(BinaryFocalObjective())
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda o: o(np.zeros(3), np.zeros(3)), r"y_pred must be a 2-D array.*got shape \(3,\)"),
+    (lambda o: o(np.zeros(3), np.zeros((3, 1))), r"at least 2.*got shape \(3, 1\)"),
+    (lambda o: o(np.array([0.0, 3.0]), np.zeros((2, 3))), r"y_true must hold class indices, whole numbers 0 .. 2"),
+    (lambda o: o(np.array([0.0, 0.5]), np.zeros((2, 3))), r"y_true must hold class indices"),
+    (lambda o: o.init_score(np.array([0, 0, 2])), r"init_score needs weight on every class.*classes \[1\] have none"),
+    (lambda o: o.init_score(np.array([0, 1]), num_classes=1), r"num_classes must be None or an integer >= 2; got 1"),
+])
+def test_bad_softmax_inputs_name_the_argument(call, message):
+    with pytest.raises(ValueError, match=message):
+        call(SoftmaxFocalObjective())
+
+
+def test_per_class_alpha_must_match_the_number_of_score_columns():
+    with pytest.raises(ValueError, match=r"alpha holds 3 class weights but y_pred has 4 classes"):
+        SoftmaxFocalObjective(alpha=[1.0, 2.0, 3.0])(np.zeros(2), np.zeros((2, 4)))
+
+
+def test_importing_boosting_imports_neither_torch_nor_the_engines():
+    code = "import sys, focalloss.boosting; print(' '.join(sorted(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    loaded = set(result.stdout.split())
+    assert "focalloss.boosting" in loaded
+    assert not loaded & {"torch", "lightgbm", "xgboost", "sklearn", "scipy"}
