@@ -1,0 +1,484 @@
+"""Triton kernels behind :mod:`focalloss.backends.triton_ops`; importing this module imports triton.
+
+Every kernel loads its inputs in their own dtype and computes in ``COMPUTE`` (float32, or float64 for
+float64 logits). Offsets along the logits are int64. Hyperparameters arrive as float64 scalars and are
+rounded once into ``COMPUTE``, so float64 logits get float64 settings.
+
+Binary kernels are elementwise: the forward writes the losses (or one partial sum per program, which
+the caller adds up in a fixed order), the backward recomputes the derivative from ``x`` and ``t``.
+
+Softmax kernels see the logits as ``(N, C, S)``, ``S = d1 * ... * dk`` (1 for ``(N, C)``): element
+``(n, c, k)`` sits at ``(n * C + c) * S + k``, read in place. A program owns ``BLOCK_P`` consecutive
+positions ``p = n * S + k`` and walks the classes in tiles of ``(BLOCK_C, BLOCK_P)``, keeping an online
+log-sum-exp per position: the running maximum ``m`` and ``s``, the sum of ``exp(x_j - m)`` over every
+class but one. That class is the target ``y`` for class-index targets without smoothing, else the
+arg-max ("top") class. Then
+
+* ``log p_c = (x_c - m) - log(total)``, ``total = s + exp(x_y - m)`` (or ``1 + s``);
+* ``1 - p_top = s / (1 + s)`` exactly, so ``log(1 - p)`` stays accurate when ``p`` rounds to 1 and
+  every other class has ``p <= 1/2``, where ``log1p(-p)`` is well conditioned.
+
+``(m, s)`` per position are the only values kept for the backward pass.
+"""
+
+import triton
+import triton.language as tl
+
+# KIND codes: the position of the kind in triton_ops._BINARY_KINDS / _SOFTMAX_KINDS
+BINARY_FOCAL = tl.constexpr(0)
+BINARY_FOCAL_STAR = tl.constexpr(1)
+BINARY_SOFTENED = tl.constexpr(2)
+SOFTMAX_FOCAL = tl.constexpr(0)
+SOFTMAX_SOFTENED = tl.constexpr(1)
+
+LOG_HALF = tl.constexpr(-0.6931471805599453)
+
+
+# --------------------------------------------------------------------------------------------------
+# Elementary functions. Reductions go through tl.reduce with combine functions of this module, not
+# tl.sum / tl.max: those are jit functions of triton's own library, compiled or interpreted as
+# triton was first imported, while these kernels may run in the interpreter after triton was
+# imported normally (torch._dynamo imports it).
+# --------------------------------------------------------------------------------------------------
+@triton.jit
+def _add(a, b):
+    return a + b
+
+
+@triton.jit
+def _larger(a, b):
+    return tl.maximum(a, b)
+
+
+@triton.jit
+def _larger_first(value_a, index_a, value_b, index_b):
+    """The larger value with its index; on a tie the smaller index."""
+    take_a = (value_a > value_b) | ((value_a == value_b) & (index_a < index_b))
+    return tl.where(take_a, value_a, value_b), tl.where(take_a, index_a, index_b)
+
+
+@triton.jit
+def _log1p(v):
+    """log(1 + v) for v > -1 from log alone (libdevice is unavailable in the interpreter).
+
+    u = fl(1 + v) has lost the low bits of v; log(u) * v / (u - 1) puts them back (Goldberg).
+    """
+    u = 1.0 + v
+    exact = u == 1.0
+    return tl.where(exact, v, tl.log(u) * (v / tl.where(exact, 1.0, u - 1.0)))
+
+
+@triton.jit
+def _log1p_ratio(v):
+    """log(1 + v) / v for v >= 0, with its limit 1 at v = 0."""
+    u = 1.0 + v
+    exact = u == 1.0
+    return tl.where(exact, 1.0, tl.log(u) / tl.where(exact, 1.0, u - 1.0))
+
+
+@triton.jit
+def _pow_from_log(log_base, gamma):
+    # gamma = 0 means no modulation: 1 even where log_base = -inf, and exp(0 * -inf) is NaN.
+    return tl.where(gamma == 0.0, 1.0, tl.exp(gamma * log_base))
+
+
+@triton.jit
+def _sigmoid_parts(z):
+    """(log p, log(1 - p), p, 1 - p) for p = sigmoid(z), without overflow or cancellation."""
+    e = tl.exp(-tl.abs(z))
+    log1p_e = _log1p(e)
+    inv = 1.0 / (1.0 + e)
+    positive = z >= 0.0
+    return (
+        tl.minimum(z, 0.0) - log1p_e,
+        tl.minimum(-z, 0.0) - log1p_e,
+        tl.where(positive, inv, e * inv),
+        tl.where(positive, e * inv, inv),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Binary losses: A(z), the loss of a positive label at logit z, and A'(z)
+# --------------------------------------------------------------------------------------------------
+@triton.jit
+def _binary_term(z, log_p, log_q, p, q, p0, p1, KIND: tl.constexpr):
+    """(A(z), A'(z)); (log_p, log_q, p, q) are _sigmoid_parts(z). p0, p1: the kind's settings."""
+    if KIND == BINARY_FOCAL:  # p0 = gamma
+        mod = _pow_from_log(log_q, p0)
+        value = -mod * log_p
+        first = mod * (p0 * p * log_p - q)
+    elif KIND == BINARY_FOCAL_STAR:  # p0 = gamma > 0, p1 = beta
+        log_su, _, _, q_u = _sigmoid_parts(p0 * z + p1)
+        value = -log_su / p0
+        first = -q_u
+    elif KIND == BINARY_SOFTENED:  # p0 = k
+        _, _, r, s = _sigmoid_parts(p0 * z)  # s = sigmoid(-k z), r = sigmoid(k z)
+        value = -s * log_p
+        first = p0 * s * r * log_p - s * q
+    else:  # hard truncation, p0 = logit(threshold) rounded down into COMPUTE
+        active = z <= p0
+        value = tl.where(active, -log_p, 0.0)
+        first = tl.where(active, -q, 0.0)
+    return value, first
+
+
+@triton.jit
+def _binary_loss_and_grad(x_ptr, t_ptr, offs, mask, alpha, p0, p1, KIND: tl.constexpr,
+                          HAS_ALPHA: tl.constexpr, COMPUTE: tl.constexpr):
+    """Elementwise t*a*A(x) + (1-t)*(1-a)*A(-x) and its derivative in x."""
+    x = tl.load(x_ptr + offs, mask=mask, other=0.0).to(COMPUTE)
+    t = tl.load(t_ptr + offs, mask=mask, other=0.0).to(COMPUTE)
+    log_p, log_q, p, q = _sigmoid_parts(x)
+    pos_value, pos_first = _binary_term(x, log_p, log_q, p, q, p0, p1, KIND)
+    neg_value, neg_first = _binary_term(-x, log_q, log_p, q, p, p0, p1, KIND)  # A(-x), A'(-x)
+    w_pos = t
+    w_neg = 1.0 - t
+    if HAS_ALPHA:
+        w_pos = w_pos * alpha
+        w_neg = w_neg * (1.0 - alpha)
+    return w_pos * pos_value + w_neg * neg_value, w_pos * pos_first - w_neg * neg_first
+
+
+@triton.jit
+def binary_forward_kernel(
+    x_ptr, t_ptr, out_ptr, numel, alpha_: tl.float64, p0_: tl.float64, p1_: tl.float64,
+    KIND: tl.constexpr, HAS_ALPHA: tl.constexpr, REDUCE: tl.constexpr, COMPUTE: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
+    """Elementwise losses into out_ptr, or with REDUCE the sum of this program's block at out_ptr[pid]."""
+    pid = tl.program_id(0)
+    offs = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < numel
+    alpha, p0, p1 = tl.full([], alpha_, COMPUTE), tl.full([], p0_, COMPUTE), tl.full([], p1_, COMPUTE)
+    loss, _ = _binary_loss_and_grad(x_ptr, t_ptr, offs, mask, alpha, p0, p1, KIND, HAS_ALPHA, COMPUTE)
+    if REDUCE:
+        tl.store(out_ptr + pid, tl.reduce(tl.where(mask, loss, 0.0), 0, _add))
+    else:
+        tl.store(out_ptr + offs, loss, mask=mask)
+
+
+@triton.jit
+def binary_backward_kernel(
+    x_ptr, t_ptr, grad_out_ptr, grad_x_ptr, numel, alpha_: tl.float64, p0_: tl.float64,
+    p1_: tl.float64, KIND: tl.constexpr, HAS_ALPHA: tl.constexpr, SCALAR_GRAD_OUT: tl.constexpr,
+    COMPUTE: tl.constexpr, BLOCK: tl.constexpr,
+):
+    """grad_x = grad_out * d loss / d x, recomputed from x and t, written in x's dtype."""
+    pid = tl.program_id(0)
+    offs = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < numel
+    alpha, p0, p1 = tl.full([], alpha_, COMPUTE), tl.full([], p0_, COMPUTE), tl.full([], p1_, COMPUTE)
+    _, grad = _binary_loss_and_grad(x_ptr, t_ptr, offs, mask, alpha, p0, p1, KIND, HAS_ALPHA, COMPUTE)
+    if SCALAR_GRAD_OUT:
+        upstream = tl.load(grad_out_ptr).to(COMPUTE)
+    else:
+        upstream = tl.load(grad_out_ptr + offs, mask=mask, other=0.0).to(COMPUTE)
+    tl.store(grad_x_ptr + offs, (grad * upstream).to(grad_x_ptr.dtype.element_ty), mask=mask)
+
+
+# --------------------------------------------------------------------------------------------------
+# Softmax losses: shared pieces
+# --------------------------------------------------------------------------------------------------
+@triton.jit
+def _positions(counted_ptr, C, S, rows, BLOCK_P: tl.constexpr, HAS_COUNTED: tl.constexpr):
+    """This program's positions p = n * S + k: p, the offset of their class 0, which of them exist
+    and which of those count."""
+    p = tl.program_id(0).to(tl.int64) * BLOCK_P + tl.arange(0, BLOCK_P)
+    in_range = p < rows
+    n = p // S
+    base = n * C * S + (p - n * S)
+    live = in_range
+    if HAS_COUNTED:
+        live = live & (tl.load(counted_ptr + p, mask=in_range, other=0) != 0)
+    return p, base, in_range, live
+
+
+@triton.jit
+def _load_logits(x_ptr, base, c, C, S, live, COMPUTE: tl.constexpr):
+    """A (BLOCK_C, BLOCK_P) tile: -inf for classes >= C, 0 at positions that are not computed."""
+    class_ok = c < C
+    offs = base[None, :] + c.to(tl.int64)[:, None] * S
+    x = tl.load(x_ptr + offs, mask=class_ok[:, None] & live[None, :], other=0.0).to(COMPUTE)
+    return tl.where(class_ok[:, None], x, float("-inf")), class_ok, offs
+
+
+@triton.jit
+def _target_class(target_ptr, row, live, C):
+    """Class-index target per position (0 where not computed) and whether it lies in [0, C)."""
+    y = tl.load(target_ptr + row, mask=live, other=0).to(tl.int64)
+    return y, (y >= 0) & (y < C)
+
+
+@triton.jit
+def _class_weights(target_ptr, alpha_ptr, offs, c, class_ok, y, live, keep, spread,
+                   INDEX_TARGET: tl.constexpr, SMOOTHING: tl.constexpr, HAS_ALPHA: tl.constexpr,
+                   COMPUTE: tl.constexpr):
+    """w_c = alpha_c * ((1 - eps) q_c + eps / C) on a tile; 0 for classes >= C."""
+    if INDEX_TARGET:
+        q = (c[:, None] == y[None, :]).to(COMPUTE)
+    else:
+        q = tl.load(target_ptr + offs, mask=class_ok[:, None] & live[None, :], other=0.0).to(COMPUTE)
+    if SMOOTHING:
+        q = keep * q + spread
+    if HAS_ALPHA:
+        q = q * tl.load(alpha_ptr + c, mask=class_ok, other=0.0).to(COMPUTE)[:, None]
+    return tl.where(class_ok[:, None], q, 0.0)
+
+
+@triton.jit
+def _log_probs(shifted, is_top, s, log_total):
+    """(log p, log(1 - p), p, log p / (1 - p)) from shifted = x - m and the row's statistics.
+
+    For the top class 1 - p = s / (1 + s) with s the sum over the others: log(1 - p) is
+    log s - log(1 + s) and log p / (1 - p) is -(1 + s) log1p(s) / s, -1 in the limit s -> 0.
+    Every other class has p <= 1/2.
+    """
+    log_p = shifted - log_total
+    p = tl.exp(log_p)
+    log_1mp_rest = _log1p(-tl.exp(tl.minimum(log_p, LOG_HALF)))
+    log_1mp = tl.where(is_top, tl.log(s) - log_total, log_1mp_rest)
+    ratio = tl.where(is_top, -(1.0 + s) * _log1p_ratio(s), log_p / tl.exp(log_1mp_rest))
+    return log_p, log_1mp, p, ratio
+
+
+@triton.jit
+def _softmax_term(log_p, log_1mp, p, ratio, param, KIND: tl.constexpr):
+    """(phi, d phi / d log p) per class for focal (param = gamma) and hard truncation (log cut)."""
+    if KIND == SOFTMAX_FOCAL:
+        mod = _pow_from_log(log_1mp, param)
+        return -mod * log_p, -mod * (1.0 - param * p * ratio)
+    else:
+        active = log_p <= param
+        return tl.where(active, -log_p, 0.0), tl.where(active, -1.0, 0.0)
+
+
+@triton.jit
+def _online_step(v, running_max):
+    """One tile of an online log-sum-exp over axis 0: the new maximum, the factor that rescales
+    sums kept relative to the old one, and exp(v - new maximum)."""
+    new_max = tl.maximum(running_max, tl.reduce(v, 0, _larger))
+    return new_max, tl.exp(running_max - new_max), tl.exp(v - new_max[None, :])
+
+
+@triton.jit
+def _online_stats(x_ptr, base, y, x_y, C, S, live, k, EXCLUDE_Y: tl.constexpr,
+                  WITH_NEG: tl.constexpr, COMPUTE: tl.constexpr, BLOCK_C: tl.constexpr,
+                  BLOCK_P: tl.constexpr):
+    """One pass over the classes: (m, s) of the module docstring, leaving out of s the class y
+    (EXCLUDE_Y, m starting at x_y) or else the first arg-max; with WITH_NEG also (mu, su) with
+    softmax(-k x) = exp(-k x - mu) / su."""
+    if EXCLUDE_Y:
+        m = x_y
+    else:
+        m = tl.full([BLOCK_P], float("-inf"), COMPUTE)
+    s = tl.full([BLOCK_P], 0.0, COMPUTE)
+    mu = tl.full([BLOCK_P], float("-inf"), COMPUTE)
+    su = tl.full([BLOCK_P], 0.0, COMPUTE)
+    for c0 in range(0, C, BLOCK_C):
+        c = c0 + tl.arange(0, BLOCK_C)
+        x, class_ok, _ = _load_logits(x_ptr, base, c, C, S, live, COMPUTE)
+        if EXCLUDE_Y:
+            m, scale, e = _online_step(tl.where(c[:, None] == y[None, :], float("-inf"), x), m)
+            s = s * scale + tl.reduce(e, 0, _add)
+        else:
+            lane = tl.broadcast_to(tl.arange(0, BLOCK_C)[:, None], x.shape)
+            tile_max, tile_arg = tl.reduce((x, lane), 0, _larger_first)
+            new_m = tl.maximum(m, tile_max)
+            takes_over = tile_max > m
+            # A tile whose maximum beats the running one holds the new top, left out of s; the
+            # old top (exp(m - new_m); nothing before the first tile) joins the others.
+            leave_out = (lane == tile_arg[None, :]) & takes_over[None, :]
+            e = tl.where(leave_out, 0.0, tl.exp(x - new_m[None, :]))
+            s = (s + takes_over.to(COMPUTE)) * tl.exp(m - new_m) + tl.reduce(e, 0, _add)
+            m = new_m
+        if WITH_NEG:
+            mu, scale, e = _online_step(tl.where(class_ok[:, None], -k * x, float("-inf")), mu)
+            su = su * scale + tl.reduce(e, 0, _add)
+    return m, s, mu, su
+
+
+@triton.jit
+def _single_target_log_probs(x_y, m, s):
+    """(log total, log p, log(1 - p), p, log p / (1 - p)) of the target class y, from the pass
+    that left y out of s: total = s + exp(x_y - m), 1 + s when y is the top class."""
+    is_top = x_y == m
+    log_total = tl.where(is_top, _log1p(s), tl.log(s + tl.exp(x_y - m)))
+    log_p, log_1mp, p, ratio = _log_probs(x_y - m, is_top, s, log_total)
+    return log_total, log_p, log_1mp, p, ratio
+
+
+# --------------------------------------------------------------------------------------------------
+# Softmax losses: forward kernel
+# --------------------------------------------------------------------------------------------------
+@triton.jit
+def softmax_forward_kernel(
+    x_ptr, target_ptr, alpha_ptr, counted_ptr, loss_ptr, stats_ptr, C, S, rows,
+    param_: tl.float64, keep_: tl.float64, spread_: tl.float64,
+    KIND: tl.constexpr, INDEX_TARGET: tl.constexpr, SMOOTHING: tl.constexpr,
+    HAS_ALPHA: tl.constexpr, HAS_COUNTED: tl.constexpr, COMPUTE: tl.constexpr,
+    BLOCK_C: tl.constexpr, BLOCK_P: tl.constexpr,
+):
+    """loss[p] = sum_c w_c phi_c at every position p, and its statistics stats[:, p] = (m, s).
+
+    With a class-index target and no smoothing only phi_y counts: one pass over the classes plus a
+    gathered load of x_y. Otherwise a second pass sums w_c phi_c over every class. param: gamma
+    (focal), k (softened) or log(threshold) rounded down into COMPUTE (hard truncation).
+    """
+    row, base, in_range, live = _positions(counted_ptr, C, S, rows, BLOCK_P, HAS_COUNTED)
+    param = tl.full([], param_, COMPUTE)
+    SOFTENED: tl.constexpr = KIND == SOFTMAX_SOFTENED
+    SINGLE_TARGET: tl.constexpr = INDEX_TARGET and not SMOOTHING
+    valid = live
+    if INDEX_TARGET:
+        y, y_ok = _target_class(target_ptr, row, live, C)
+        valid = valid & y_ok
+    else:
+        y = tl.full([BLOCK_P], 0, tl.int64)
+    x_y = tl.full([BLOCK_P], 0.0, COMPUTE)
+    if SINGLE_TARGET:
+        x_y = tl.load(x_ptr + base + y * S, mask=valid, other=0.0).to(COMPUTE)
+    m, s, mu, su = _online_stats(x_ptr, base, y, x_y, C, S, live, param, SINGLE_TARGET, SOFTENED,
+                                 COMPUTE, BLOCK_C, BLOCK_P)
+
+    if SINGLE_TARGET:
+        _, log_p, log_1mp, p, ratio = _single_target_log_probs(x_y, m, s)
+        if SOFTENED:
+            loss = tl.exp(-param * x_y - mu) / su * -log_p
+        else:
+            loss, _ = _softmax_term(log_p, log_1mp, p, ratio, param, KIND)
+        if HAS_ALPHA:
+            loss = loss * tl.load(alpha_ptr + y, mask=valid, other=0.0).to(COMPUTE)
+    else:
+        keep, spread = tl.full([], keep_, COMPUTE), tl.full([], spread_, COMPUTE)
+        log_total = _log1p(s)
+        loss = tl.full([BLOCK_P], 0.0, COMPUTE)
+        for c0 in range(0, C, BLOCK_C):
+            c = c0 + tl.arange(0, BLOCK_C)
+            x, class_ok, offs = _load_logits(x_ptr, base, c, C, S, live, COMPUTE)
+            w = _class_weights(target_ptr, alpha_ptr, offs, c, class_ok, y, live, keep, spread,
+                               INDEX_TARGET, SMOOTHING, HAS_ALPHA, COMPUTE)
+            log_p, log_1mp, p, ratio = _log_probs(
+                x - m[None, :], x == m[None, :], s[None, :], log_total[None, :])
+            if SOFTENED:
+                phi = tl.exp(-param * x - mu[None, :]) / su[None, :] * -log_p
+            else:
+                phi, _ = _softmax_term(log_p, log_1mp, p, ratio, param, KIND)
+            loss += tl.reduce(tl.where(class_ok[:, None], w * phi, 0.0), 0, _add)
+    loss = tl.where(valid, loss, float("nan"))  # a class index outside [0, C) gives NaN
+    tl.store(loss_ptr + row, tl.where(live, loss, 0.0), mask=in_range)
+    tl.store(stats_ptr + row, m, mask=in_range)
+    tl.store(stats_ptr + rows + row, s, mask=in_range)
+
+
+# --------------------------------------------------------------------------------------------------
+# Softmax losses: backward kernel
+# --------------------------------------------------------------------------------------------------
+@triton.jit
+def softmax_backward_kernel(
+    x_ptr, target_ptr, alpha_ptr, counted_ptr, stats_ptr, grad_out_ptr, grad_x_ptr, C, S, rows,
+    param_: tl.float64, keep_: tl.float64, spread_: tl.float64,
+    KIND: tl.constexpr, INDEX_TARGET: tl.constexpr, SMOOTHING: tl.constexpr,
+    HAS_ALPHA: tl.constexpr, HAS_COUNTED: tl.constexpr, SCALAR_GRAD_OUT: tl.constexpr,
+    COMPUTE: tl.constexpr, BLOCK_C: tl.constexpr, BLOCK_P: tl.constexpr,
+):
+    """grad_x = grad_out * d loss / d x from x, the targets and the forward's (m, s).
+
+    Focal and hard truncation, g_c = w_c d phi_c / d log p_c: d loss / d x_j = g_j - p_j sum_c g_c.
+    For a single target class only g_y is nonzero (one pass); otherwise one pass adds up the g_c
+    and a second writes. Softened, phi_c = u_c L_c with u = softmax(-k x) and L = -log p:
+    d loss / d x_j = -k u_j (w_j L_j - A) - w_j u_j + p_j B, A = sum_c w_c u_c L_c and
+    B = sum_c w_c u_c, with u's normalizer, A and B from a first pass.
+    """
+    row, base, in_range, live = _positions(counted_ptr, C, S, rows, BLOCK_P, HAS_COUNTED)
+    param = tl.full([], param_, COMPUTE)
+    SOFTENED: tl.constexpr = KIND == SOFTMAX_SOFTENED
+    SINGLE_TARGET: tl.constexpr = INDEX_TARGET and not SMOOTHING
+    m = tl.load(stats_ptr + row, mask=in_range, other=0.0)
+    s = tl.load(stats_ptr + rows + row, mask=in_range, other=1.0)
+    if SCALAR_GRAD_OUT:
+        upstream = tl.load(grad_out_ptr).to(COMPUTE)
+    else:
+        upstream = tl.load(grad_out_ptr + row, mask=in_range, other=0.0).to(COMPUTE)
+    valid = live
+    if INDEX_TARGET:
+        y, y_ok = _target_class(target_ptr, row, live, C)
+        valid = valid & y_ok
+    else:
+        y = tl.full([BLOCK_P], 0, tl.int64)
+    # NaN gradient for a class index outside [0, C), as the forward gives a NaN loss
+    upstream = tl.where(valid, upstream, float("nan"))
+
+    if SINGLE_TARGET:
+        x_y = tl.load(x_ptr + base + y * S, mask=valid, other=0.0).to(COMPUTE)
+        log_total, log_p_y, log_1mp_y, p_y, ratio_y = _single_target_log_probs(x_y, m, s)
+        w_y = tl.full([BLOCK_P], 1.0, COMPUTE)
+        if HAS_ALPHA:
+            w_y = tl.load(alpha_ptr + y, mask=valid, other=0.0).to(COMPUTE)
+        if SOFTENED:
+            _, _, mu, su = _online_stats(x_ptr, base, y, x_y, C, S, live, param, True, True,
+                                         COMPUTE, BLOCK_C, BLOCK_P)
+            wu_y = w_y * tl.exp(-param * x_y - mu) / su
+            big_a = wu_y * -log_p_y
+        else:
+            _, dphi_y = _softmax_term(log_p_y, log_1mp_y, p_y, ratio_y, param, KIND)
+            g_y = w_y * dphi_y
+        for c0 in range(0, C, BLOCK_C):
+            c = c0 + tl.arange(0, BLOCK_C)
+            x, class_ok, offs = _load_logits(x_ptr, base, c, C, S, live, COMPUTE)
+            is_y = c[:, None] == y[None, :]
+            p = tl.exp(x - m[None, :] - log_total[None, :])
+            if SOFTENED:
+                u = tl.exp(-param * x - mu[None, :]) / su[None, :]
+                # w_j = w_y at j = y, 0 elsewhere; B = w_y u_y
+                grad = (-param * u * (tl.where(is_y, (w_y * -log_p_y)[None, :], 0.0) - big_a[None, :])
+                        + (p - is_y.to(COMPUTE)) * wu_y[None, :])
+            else:
+                grad = g_y[None, :] * (is_y.to(COMPUTE) - p)
+            grad = tl.where(live[None, :], grad * upstream[None, :], 0.0)
+            tl.store(grad_x_ptr + offs, grad.to(grad_x_ptr.dtype.element_ty),
+                     mask=class_ok[:, None] & in_range[None, :])
+    else:
+        keep, spread = tl.full([], keep_, COMPUTE), tl.full([], spread_, COMPUTE)
+        log_total = _log1p(s)
+        if SOFTENED:  # A and B kept relative to exp(mu), rescaled like su whenever mu grows
+            mu = tl.full([BLOCK_P], float("-inf"), COMPUTE)
+            su = tl.full([BLOCK_P], 0.0, COMPUTE)
+            big_a = tl.full([BLOCK_P], 0.0, COMPUTE)
+            big_b = tl.full([BLOCK_P], 0.0, COMPUTE)
+        else:
+            sum_g = tl.full([BLOCK_P], 0.0, COMPUTE)
+        for c0 in range(0, C, BLOCK_C):
+            c = c0 + tl.arange(0, BLOCK_C)
+            x, class_ok, offs = _load_logits(x_ptr, base, c, C, S, live, COMPUTE)
+            w = _class_weights(target_ptr, alpha_ptr, offs, c, class_ok, y, live, keep, spread,
+                               INDEX_TARGET, SMOOTHING, HAS_ALPHA, COMPUTE)
+            if SOFTENED:
+                mu, scale, e = _online_step(tl.where(class_ok[:, None], -param * x, float("-inf")), mu)
+                nll = log_total[None, :] - (x - m[None, :])
+                su = su * scale + tl.reduce(e, 0, _add)
+                big_a = big_a * scale + tl.reduce(tl.where(class_ok[:, None], w * e * nll, 0.0), 0, _add)
+                big_b = big_b * scale + tl.reduce(w * e, 0, _add)
+            else:
+                log_p, log_1mp, p, ratio = _log_probs(
+                    x - m[None, :], x == m[None, :], s[None, :], log_total[None, :])
+                _, dphi = _softmax_term(log_p, log_1mp, p, ratio, param, KIND)
+                sum_g += tl.reduce(tl.where(class_ok[:, None], w * dphi, 0.0), 0, _add)
+        if SOFTENED:
+            big_a = big_a / su
+            big_b = big_b / su
+        for c0 in range(0, C, BLOCK_C):
+            c = c0 + tl.arange(0, BLOCK_C)
+            x, class_ok, offs = _load_logits(x_ptr, base, c, C, S, live, COMPUTE)
+            w = _class_weights(target_ptr, alpha_ptr, offs, c, class_ok, y, live, keep, spread,
+                               INDEX_TARGET, SMOOTHING, HAS_ALPHA, COMPUTE)
+            log_p, log_1mp, p, ratio = _log_probs(
+                x - m[None, :], x == m[None, :], s[None, :], log_total[None, :])
+            if SOFTENED:
+                u = tl.exp(-param * x - mu[None, :]) / su[None, :]
+                grad = -param * u * (w * -log_p - big_a[None, :]) - w * u + p * big_b[None, :]
+            else:
+                _, dphi = _softmax_term(log_p, log_1mp, p, ratio, param, KIND)
+                grad = w * dphi - p * sum_g[None, :]
+            grad = tl.where(live[None, :], grad * upstream[None, :], 0.0)
+            tl.store(grad_x_ptr + offs, grad.to(grad_x_ptr.dtype.element_ty),
+                     mask=class_ok[:, None] & in_range[None, :])

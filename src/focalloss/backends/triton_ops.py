@@ -1,0 +1,297 @@
+r"""Triton backend: fused forward kernels with analytic backward kernels, for CUDA tensors.
+
+Implements the contract of :mod:`focalloss.backends`. The kernels live in
+:mod:`focalloss.backends.triton_kernels`, imported on the first call, so importing this module never
+imports triton. With ``TRITON_INTERPRET=1`` set before that first import, the same kernels run in
+Triton's interpreter on CPU tensors (how the tests check them without a GPU).
+
+Kept for backward: the inputs, plus two compute-dtype numbers per position for the softmax family
+(the maximum logit and a sum of exponentials); the binary family recomputes its derivative from
+``x`` and ``t``. No reduction uses atomics: the binary sum adds per-program partial sums in a fixed
+order, so the same inputs give the same bits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import math
+import os
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from .torch_ops import _round_down
+
+__all__ = ["available", "binary_loss", "softmax_loss"]
+
+_INSTALL_HINT = 'the Triton backend needs the triton package: pip install "focalloss[triton]"'
+
+_BINARY_KINDS = ("focal", "focal_star", "softened", "hard_truncation")  # KIND codes 0..3
+_SOFTMAX_KINDS = ("focal", "softened", "hard_truncation")  # KIND codes 0..2
+
+# Binary kernels: elements per program. Softmax kernels: most logits in one (classes x positions)
+# tile; fewer when a tile spans several positions of (N, C, d1, ...) logits, whose per-position
+# statistics then take registers too (ptxas, sm_90: ~100-170 per thread at 4096); at most
+# _MAX_BLOCK_POSITIONS positions. The tests lower them so that every pass crosses several tiles.
+_BINARY_BLOCK = 2048
+_TILE_ELEMENTS = 4096
+_SPATIAL_TILE_ELEMENTS = 2048
+_MAX_BLOCK_POSITIONS = 64
+
+# Fused multiply-adds, Triton's default so far, stated so that results do not move when it changes.
+_COMPILE_OPTIONS = {"enable_fp_fusion": True}
+
+
+def available():
+    """Whether the Triton backend can run here: triton is installed, and CUDA is available or
+    ``TRITON_INTERPRET=1`` asks for Triton's interpreter (CPU tensors)."""
+    if importlib.util.find_spec("triton") is None:
+        return False
+    return torch.cuda.is_available() or os.environ.get("TRITON_INTERPRET") == "1"
+
+
+def _kernels():
+    if importlib.util.find_spec("triton") is None:
+        raise ImportError(_INSTALL_HINT)
+    from . import triton_kernels
+
+    return triton_kernels
+
+
+def _compute_dtype(x):
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+
+def _tl_compute_dtype(x):
+    import triton.language as tl
+
+    return tl.float64 if x.dtype == torch.float64 else tl.float32
+
+
+def _on_device(x):
+    """Launch on x's GPU, not the current one; nothing to select for CPU tensors."""
+    return torch.cuda.device(x.device) if x.is_cuda else contextlib.nullcontext()
+
+
+def _upstream(grad_output):
+    """(tensor, is_scalar): a gradient broadcast from one number (strides 0) is passed as that number."""
+    if all(stride == 0 for stride in grad_output.stride()):
+        return grad_output.as_strided((), ()), True
+    return grad_output.contiguous(), False
+
+
+def _cdiv(a, b):
+    return -(-a // b)
+
+
+def _next_power_of_2(n):
+    return 1 << max(0, n - 1).bit_length()
+
+
+# --------------------------------------------------------------------------------------------------
+# Binary losses
+# --------------------------------------------------------------------------------------------------
+def _binary_settings(kind, params, dtype):
+    """(p0, p1) of the kernels for one kind; a compared cut is rounded down into the compute dtype."""
+    if kind == "focal":
+        return float(params["gamma"]), 0.0
+    if kind == "focal_star":
+        return float(params["gamma"]), float(params["beta"])
+    if kind == "softened":
+        return float(params["k"]), 0.0
+    threshold = float(params["threshold"])
+    if threshold in (0.0, 1.0):
+        return (math.inf if threshold else -math.inf), 0.0
+    return _round_down(math.log(threshold) - math.log1p(-threshold), dtype), 0.0
+
+
+class _BinaryLoss(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, t, kind, alpha, p0, p1, reduce):
+        kernels = _kernels()
+        numel = x.numel()
+        programs = _cdiv(numel, _BINARY_BLOCK)
+        out = torch.empty(programs if reduce else x.shape, dtype=_compute_dtype(x), device=x.device)
+        if numel:
+            with _on_device(x):
+                kernels.binary_forward_kernel[(programs,)](
+                    x, t, out, numel, 0.0 if alpha is None else alpha, p0, p1,
+                    KIND=kind, HAS_ALPHA=alpha is not None, REDUCE=reduce, COMPUTE=_tl_compute_dtype(x),
+                    BLOCK=_BINARY_BLOCK, num_warps=8, **_COMPILE_OPTIONS,
+                )
+        ctx.save_for_backward(x, t)
+        ctx.settings = (kind, alpha, p0, p1)
+        return out.sum() if reduce else out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output):
+        x, t = ctx.saved_tensors
+        kind, alpha, p0, p1 = ctx.settings
+        grad_x = torch.empty_like(x)
+        numel = x.numel()
+        if numel:
+            upstream, scalar = _upstream(grad_output)
+            with _on_device(x):
+                _kernels().binary_backward_kernel[(_cdiv(numel, _BINARY_BLOCK),)](
+                    x, t, upstream, grad_x, numel, 0.0 if alpha is None else alpha, p0, p1,
+                    KIND=kind, HAS_ALPHA=alpha is not None, SCALAR_GRAD_OUT=scalar,
+                    COMPUTE=_tl_compute_dtype(x), BLOCK=_BINARY_BLOCK, num_warps=8, **_COMPILE_OPTIONS,
+                )
+        return grad_x, None, None, None, None, None, None
+
+
+def binary_loss(kind, x, t, alpha, params, *, reduce):
+    r"""Binary loss :math:`\ell = t\,\alpha\,A(x) + (1 - t)(1 - \alpha)\,A(-x)`, elementwise or summed.
+
+    :math:`A` is the loss of a positive label (:mod:`focalloss.reference`): focal
+    :math:`-(1-p)^\gamma \log p`, FL* :math:`-\log\sigma(\gamma x + \beta)/\gamma`, softened
+    :math:`-\sigma(-kx)\log p`, hard truncation :math:`-[x \le \mathrm{logit}(m)]\log p`, with
+    :math:`p = \sigma(x)`. The gradient :math:`t\alpha A'(x) - (1-t)(1-\alpha)A'(-x)` is
+    recomputed in backward from ``x`` and ``t``: nothing per element is kept. The sum adds
+    per-program partial sums in a fixed order (no atomics): the same inputs give the same bits.
+
+    Args:
+        kind: ``"focal"``, ``"focal_star"``, ``"softened"`` or ``"hard_truncation"``.
+        x: finite logits, float16 / bfloat16 / float32 / float64, on a CUDA device (or the CPU
+            under ``TRITON_INTERPRET=1``). Read in their own dtype, computed in float32 (float64
+            for float64).
+        t: targets in [0, 1], x's shape, any floating dtype.
+        alpha: weight of the positive term in [0, 1] (negatives get ``1 - alpha``), or None: both 1.
+        params: ``{"gamma"}``, ``{"gamma", "beta"}``, ``{"k"}`` or ``{"threshold"}`` by kind.
+        reduce: True for the sum of the elementwise losses, False for the losses themselves.
+
+    Returns:
+        The losses in the compute dtype, differentiable with respect to ``x``.
+
+    Shape:
+        - x, t: ``(*)``; output: ``(*)``, or ``()`` with ``reduce=True``.
+    """
+    p0, p1 = _binary_settings(kind, params, _compute_dtype(x))
+    alpha = None if alpha is None else float(alpha)
+    return _BinaryLoss.apply(x.contiguous(), t.contiguous(), _BINARY_KINDS.index(kind), alpha, p0, p1, reduce)
+
+
+# --------------------------------------------------------------------------------------------------
+# Softmax losses
+# --------------------------------------------------------------------------------------------------
+def _softmax_param(kind, params, dtype):
+    """gamma, k, or log(threshold) rounded down into the compute dtype (compared with log p)."""
+    if kind == "focal":
+        return float(params["gamma"])
+    if kind == "softened":
+        return float(params["k"])
+    threshold = float(params["threshold"])
+    return _round_down(math.log(threshold), dtype) if threshold > 0 else -math.inf
+
+
+def _softmax_tiles(num_classes, positions, rows):
+    """(BLOCK_C, BLOCK_P, num_warps). Rows of (N, C) logits are contiguous along the classes: a tile
+    takes as many classes as fit, then several rows when C is small. Otherwise consecutive positions
+    are contiguous: a tile takes up to _MAX_BLOCK_POSITIONS of them, then the classes that fit."""
+    if positions == 1:
+        block_c = min(_next_power_of_2(num_classes), _TILE_ELEMENTS)
+        block_p = min(_TILE_ELEMENTS // block_c, _MAX_BLOCK_POSITIONS, _next_power_of_2(rows))
+    else:
+        block_p = min(_next_power_of_2(rows), _MAX_BLOCK_POSITIONS)
+        block_c = min(_next_power_of_2(num_classes), max(1, _SPATIAL_TILE_ELEMENTS // block_p))
+    return block_c, block_p, 8 if block_c * block_p >= 2048 else 4
+
+
+def _softmax_launch(kernel, x, arguments, settings, **flags):
+    """Runs a softmax kernel over every position of x: (N, C, d1, ...) seen as (N, C, S)."""
+    positions = math.prod(x.shape[2:])
+    rows = x.shape[0] * positions
+    if rows == 0:
+        return
+    block_c, block_p, warps = _softmax_tiles(x.shape[1], positions, rows)
+    with _on_device(x):
+        kernel[(_cdiv(rows, block_p),)](
+            *arguments, x.shape[1], positions, rows, *settings["scalars"], **settings["flags"], **flags,
+            BLOCK_C=block_c, BLOCK_P=block_p, num_warps=warps, **_COMPILE_OPTIONS,
+        )
+
+
+def _pointer(optional, x):
+    """A tensor the kernel reads only when its flag is set; otherwise any pointer will do."""
+    if optional is None:
+        return x
+    return optional.view(torch.uint8) if optional.dtype == torch.bool else optional
+
+
+class _SoftmaxLoss(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, target, alpha, counted, kind, param, label_smoothing):
+        kernels = _kernels()
+        rows = x.shape[0] * math.prod(x.shape[2:])
+        loss = torch.empty(x.shape[:1] + x.shape[2:], dtype=_compute_dtype(x), device=x.device)
+        stats = torch.empty((2, rows), dtype=_compute_dtype(x), device=x.device)
+        settings = {
+            "scalars": (param, 1.0 - label_smoothing, label_smoothing / x.shape[1]),
+            "flags": {
+                "KIND": kind,
+                "INDEX_TARGET": not target.is_floating_point(),
+                "SMOOTHING": label_smoothing > 0,
+                "HAS_ALPHA": alpha is not None,
+                "HAS_COUNTED": counted is not None,
+                "COMPUTE": _tl_compute_dtype(x),
+            },
+        }
+        _softmax_launch(kernels.softmax_forward_kernel, x,
+                        (x, target, _pointer(alpha, x), _pointer(counted, x), loss, stats), settings)
+        ctx.save_for_backward(x, target, alpha, counted, stats)
+        ctx.settings = settings
+        return loss
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output):
+        x, target, alpha, counted, stats = ctx.saved_tensors
+        grad_x = torch.empty_like(x)
+        upstream, scalar = _upstream(grad_output)
+        arguments = (x, target, _pointer(alpha, x), _pointer(counted, x), stats, upstream, grad_x)
+        _softmax_launch(_kernels().softmax_backward_kernel, x, arguments, ctx.settings, SCALAR_GRAD_OUT=scalar)
+        return grad_x, None, None, None, None, None, None
+
+
+def softmax_loss(kind, x, target, alpha, params, *, label_smoothing, counted):
+    r"""Multi-class loss per position :math:`\ell = \sum_c w_c\,\varphi_c(x)`, :math:`w_c = \alpha_c q_c`.
+
+    :math:`q` is the one-hot row of a class index or the given probabilities, smoothed to
+    :math:`(1-\varepsilon) q + \varepsilon / C`. Per class, with :math:`p = \mathrm{softmax}(x)`:
+    focal :math:`\varphi_c = (1-p_c)^\gamma(-\log p_c)`, softened
+    :math:`\varphi_c = \mathrm{softmax}(-kx)_c(-\log p_c)`, hard truncation
+    :math:`\varphi_c = -\log p_c` where :math:`p_c \le` threshold, else 0. The gradient is analytic
+    (:mod:`focalloss.reference`); for a class index without smoothing it is a per-position factor
+    times ``onehot - softmax``, like cross-entropy's, and forward and backward each read the logits
+    once. ``(N, C, d1, ...)`` logits are read in place (no transposed copy), and any C works: the
+    classes are walked in tiles with an online log-sum-exp. Backward keeps two compute-dtype numbers
+    per position, and nothing is ever atomically added: the same inputs give the same bits.
+
+    Args:
+        kind: ``"focal"``, ``"softened"`` or ``"hard_truncation"``.
+        x: finite logits with C >= 2 classes in dimension 1, float16 / bfloat16 / float32 / float64,
+            on a CUDA device (or the CPU under ``TRITON_INTERPRET=1``). Read in their own dtype,
+            computed in float32 (float64 for float64).
+        target: integer class indices ``(N, d1, ...)``, or probabilities like ``x`` (any floating
+            dtype). An index outside [0, C) at a counted position gives a NaN loss and gradient.
+        alpha: None or a ``(C,)`` tensor of per-class weights.
+        params: ``{"gamma"}``, ``{"k"}`` or ``{"threshold"}`` by kind.
+        label_smoothing: epsilon in [0, 1].
+        counted: None, or a bool tensor ``(N, d1, ...)``; positions that do not count get loss 0
+            and gradient 0, and their logits and targets are never read.
+
+    Returns:
+        The per-position loss in the compute dtype, differentiable with respect to ``x``.
+
+    Shape:
+        - x: ``(N, C, d1, ..., dk)``; target: ``(N, d1, ..., dk)`` or like x; output:
+          ``(N, d1, ..., dk)``.
+    """
+    param = _softmax_param(kind, params, _compute_dtype(x))
+    alpha, counted = (None if a is None else a.contiguous() for a in (alpha, counted))
+    return _SoftmaxLoss.apply(
+        x.contiguous(), target.contiguous(), alpha, counted, _SOFTMAX_KINDS.index(kind), param,
+        float(label_smoothing),
+    )
