@@ -80,8 +80,16 @@ def test_unavailable_backend_says_how_to_get_it(monkeypatch):
 def test_triton_backend_on_cpu_tensors_says_what_it_needs(monkeypatch):
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
     x, t = _softmax_inputs()
-    with pytest.raises((RuntimeError, ValueError), match=r"backend='triton' (runs on CUDA tensors|is not available: install)"):
+    with pytest.raises(ValueError, match=r"backend='triton' runs on CUDA tensors; got logits on cpu"):
         focalloss.softmax_focal_loss(x, t, backend="triton")
+
+
+def test_missing_triton_names_the_extra(monkeypatch):
+    monkeypatch.setenv("TRITON_INTERPRET", "1")  # CPU tensors fit; only the package is missing
+    monkeypatch.setattr(backends, "_available", lambda name: False)
+    x, t = _binary_inputs()
+    with pytest.raises(RuntimeError, match=r"backend='triton' is not available: .*focalloss\[triton\]"):
+        focalloss.sigmoid_focal_loss(x, t, backend="triton")
 
 
 @pytest.mark.parametrize("fn", SIGMOID + SOFTMAX, ids=_name)

@@ -11,7 +11,8 @@ analytic gradients taken from :mod:`focalloss.reference`'s formulas:
     kind: ``"focal" | "focal_star" | "softened" | "hard_truncation"``; params as in
     ``torch_ops.BINARY_TERMS`` (``gamma``; ``gamma, beta``; ``k``; ``threshold``).
     x: contiguous logits of any shape, float16 / bfloat16 / float32 / float64, finite.
-    t: targets in [0, 1], contiguous, same shape and dtype as x.
+    t: targets in [0, 1], contiguous, same shape as x, any float dtype (passed as the user gave
+    them, so that half-precision inputs are never copied to float32 first).
     alpha: float in [0, 1] or None. reduce: True gives the 0-dim sum of the elementwise losses,
     False the elementwise losses in x's shape. The result is in the compute dtype (float32, or
     float64 for float64 logits) and differentiable with respect to x only; backward keeps at most
@@ -20,7 +21,8 @@ analytic gradients taken from :mod:`focalloss.reference`'s formulas:
 ``softmax_loss(kind, x, target, alpha, params, *, label_smoothing, counted) -> Tensor``
     kind: ``"focal" | "softened" | "hard_truncation"``.
     x: contiguous logits ``(N, C, d1, ..., dk)`` with C >= 2, any float dtype.
-    target: int64 class indices ``(N, d1, ..., dk)``, or probabilities of x's shape and dtype.
+    target: class indices of an integer dtype ``(N, d1, ..., dk)``, or probabilities of x's shape
+    in any float dtype.
     alpha: None or a ``(C,)`` tensor of per-class weights in the compute dtype, on x's device.
     counted: None (every position counts) or a bool tensor ``(N, d1, ..., dk)``; positions that do
     not count get loss 0 and gradient 0, and their logits and targets are never read (they may
@@ -28,7 +30,6 @@ analytic gradients taken from :mod:`focalloss.reference`'s formulas:
     Returns the per-position loss ``(N, d1, ..., dk)`` in the compute dtype, differentiable with
     respect to x only.
 
-Targets and probabilities are passed in the compute dtype (float32, or float64 for float64 logits).
 The fast backends have no second derivative (``once_differentiable``); ``backend="torch"`` has.
 """
 
@@ -86,10 +87,10 @@ def select(name, logits, targets):
             if _fits(candidate, logits) and _available(candidate):
                 return _module(candidate)
         return torch_ops
-    if not _available(name):
-        raise RuntimeError(f"backend={name!r} is not available: {_HOW_TO_GET[name]}")
     if not _fits(name, logits):
         raise ValueError(f"backend={name!r} runs on {_DEVICE[name]}; got logits on {logits.device}")
+    if not _available(name):
+        raise RuntimeError(f"backend={name!r} is not available: {_HOW_TO_GET[name]}")
     if needs_target_grad:
         raise ValueError(
             f"backend={name!r} differentiates the logits only, but the targets require a gradient; "

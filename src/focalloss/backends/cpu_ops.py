@@ -127,13 +127,13 @@ def binary_loss(kind, x, t, alpha, params, *, reduce):
 # --------------------------------------------------------------------------------------------------
 # Softmax losses
 # --------------------------------------------------------------------------------------------------
-def _softmax_p1(kind, params):
+def _softmax_p1(kind, params, dtype):
     if kind == "focal":
         return params["gamma"]
     if kind == "softened":
         return params["k"]
     threshold = params["threshold"]
-    return math.log(threshold) if threshold > 0 else -math.inf
+    return _round_down(math.log(threshold), dtype) if threshold > 0 else -math.inf
 
 
 class _SoftmaxLoss(torch.autograd.Function):
@@ -150,7 +150,7 @@ class _SoftmaxLoss(torch.autograd.Function):
         counted = None if counted is None else counted.to(torch.uint8).contiguous()
         loss = torch.empty((n, s), dtype=dtype)
         stats = torch.empty((n, s, _kernels().STATS), dtype=dtype)
-        p1 = _softmax_p1(kind, params)
+        p1 = _softmax_p1(kind, params, dtype)
         gamma_mode = _gamma_mode(params["gamma"]) if kind == "focal" else 0
         scalars = (_KINDS[kind], n, c, s)
         inputs = (xc.data_ptr(), _ptr(index), _ptr(probs), _ptr(alpha), _ptr(counted), float(label_smoothing),

@@ -97,9 +97,10 @@ def _softmax_softened_terms(x, k):
 
 
 def _softmax_hard_truncation_terms(x, threshold):
-    # Compared on log p against log(threshold): threshold 1 keeps every class, 0 none.
+    # Compared on log p against log(threshold), rounded down into the dtype (so log p <= log m
+    # exactly): threshold 1 keeps every class, 0 none.
     log_p = torch.log_softmax(x, dim=1)
-    cut = math.log(threshold) if threshold > 0 else -math.inf
+    cut = _round_down(math.log(threshold), x.dtype) if threshold > 0 else -math.inf
     return torch.where(log_p <= cut, -log_p, torch.zeros_like(log_p))
 
 

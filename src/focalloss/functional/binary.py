@@ -41,27 +41,28 @@ def _binary_loss(kind, logits, targets, params, *, alpha, reduction, weight, nor
     weight = _checks.weight_tensor(weight, logits.shape, logits.device, check_values)
 
     compute_dtype = torch.promote_types(logits.dtype, torch.float32)
-    x, t = logits.to(compute_dtype), targets.to(compute_dtype)
+    x, t = logits, targets if targets.is_floating_point() else targets.to(logits.dtype)
     counted = None
     if weight is not None:
         weight = weight.to(compute_dtype)
         counted = (weight != 0).expand(logits.shape)
         # A zero-weighted element may hold inf or NaN: replace it before any arithmetic touches it.
-        x = torch.where(counted, x, torch.zeros_like(x))
-        t = torch.where(counted, t, torch.zeros_like(t))
+        x = torch.where(counted, x.to(compute_dtype), 0.0)
+        t = torch.where(counted, t.to(compute_dtype), 0.0)
     _checks.binary_target_values(targets, counted, check_values)
 
     impl = backends.select(backend, logits, targets)
     if impl is backends.torch_ops:
-        loss, summed = impl.binary_loss(kind, x, t, alpha, params), False
-    else:  # a fused kernel sums as it goes when nothing has to be applied per element afterwards
+        loss, summed = impl.binary_loss(kind, x.to(compute_dtype), t.to(compute_dtype), alpha, params), False
+    else:  # the kernels read any float dtype; they sum as they go when nothing is applied per element
         summed = weight is None and reduction != "none"
         loss = impl.binary_loss(kind, x.contiguous(), t.contiguous(), alpha, params, reduce=summed)
     if weight is not None:
         loss = loss * weight
     count = logits.numel() if counted is None else counted.sum()
     return reduce(
-        loss, reduction=reduction, normalizer=normalizer, count=count, positives=t.sum, summed=summed
+        loss, reduction=reduction, normalizer=normalizer, count=count,
+        positives=lambda: t.to(compute_dtype).sum(), summed=summed,
     ).to(logits.dtype)
 
 

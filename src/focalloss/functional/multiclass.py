@@ -59,7 +59,7 @@ def _softmax_loss(
         loss = _torch_softmax_loss(kind, logits.to(compute_dtype), target, params, alpha, is_index, counted,
                                    label_smoothing)
     else:  # the kernels never read positions that do not count
-        kernel_target = target if is_index else target.to(compute_dtype)
+        kernel_target = target
         kernel_alpha = alpha if isinstance(alpha, torch.Tensor) else None
         loss = impl.softmax_loss(kind, logits.contiguous(), kernel_target.contiguous(), kernel_alpha, params,
                                  label_smoothing=label_smoothing, counted=counted)
