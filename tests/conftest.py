@@ -74,8 +74,8 @@ def each_backend(request, monkeypatch):
     """
     original = backends.select
 
-    def select(name, logits, targets):
-        return original(request.param if name == "auto" else name, logits, targets)
+    def select(name, *args):
+        return original(request.param if name == "auto" else name, *args)
 
     monkeypatch.setattr(backends, "select", select)
     return request.param

@@ -65,16 +65,66 @@ def test_cpu_backend_refuses_other_devices_and_target_gradients():
     x, t = _binary_inputs()
     with pytest.raises(ValueError, match=r"backend='cpu' runs on CPU tensors; got logits on meta"):
         focalloss.sigmoid_focal_loss(x.to("meta"), t.to("meta"), backend="cpu")
-    with pytest.raises(ValueError, match=r"backend='cpu' differentiates the logits only.*backend='torch'"):
+    with pytest.raises(ValueError, match=r"backend='cpu' cannot compute this call: targets requires a gradient.*backend='torch'"):
         focalloss.sigmoid_focal_loss(x, t.clone().requires_grad_(True), backend="cpu")
 
 
-def test_unavailable_backend_says_how_to_get_it(monkeypatch):
+def test_unavailable_backend_says_why_and_how_to_get_it(monkeypatch):
     x, t = _binary_inputs()
-    monkeypatch.setattr(cpu_ops, "available", lambda: False)
-    with pytest.raises(RuntimeError, match=r"backend='cpu' is not available: .*C compiler.*backend='torch'"):
+
+    def missing():
+        raise ImportError("undefined symbol: _ZGVdN8v_log1pf")
+
+    monkeypatch.setattr(cpu_ops, "available", missing)
+    with pytest.raises(RuntimeError, match=r"backend='cpu' is not available \(undefined symbol: _ZGVdN8v_log1pf\): "
+                                           r".*C compiler.*backend='torch'"):
         focalloss.sigmoid_focal_loss(x, t, backend="cpu")
     assert backends.select("auto", x, t) is torch_ops
+
+
+def test_auto_never_picks_the_triton_interpreter(monkeypatch):
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    monkeypatch.setattr(cpu_ops, "available", lambda: False)
+    x, t = _binary_inputs()
+    assert backends.select("auto", x, t) is torch_ops
+
+
+def test_trainable_alpha_gets_its_gradient_on_every_path():
+    x, y = _softmax_inputs()
+    grads = {}
+    for backend in ("auto", "torch"):
+        alpha = torch.tensor([0.2, 0.3, 0.5, 1.0, 2.0], requires_grad=True)
+        focalloss.softmax_focal_loss(x, y, alpha=alpha, backend=backend).backward()
+        grads[backend] = alpha.grad
+    assert grads["auto"] is not None and grads["auto"].abs().sum() > 0
+    torch.testing.assert_close(grads["auto"], grads["torch"])
+    with pytest.raises(ValueError, match=r"backend='cpu' cannot compute this call: alpha requires a gradient"):
+        focalloss.softmax_focal_loss(x, y, alpha=torch.ones(5, requires_grad=True), backend="cpu")
+
+
+@pytest.mark.parametrize("fn", [focalloss.sigmoid_focal_loss, focalloss.softmax_focal_loss], ids=_name)
+def test_torch_func_transforms_work_under_auto(fn):
+    x, t = _binary_inputs() if fn is focalloss.sigmoid_focal_loss else _softmax_inputs()
+    x = x.double()
+    t = t.double() if t.is_floating_point() else t
+    ours = torch.func.grad(lambda z: fn(z, t))(x)
+    torch.testing.assert_close(ours, torch.autograd.grad(fn(x.requires_grad_(True), t, backend="torch"), x)[0])
+    with pytest.raises(ValueError, match=r"backend='cpu' cannot compute this call: logits is transformed by torch.func"):
+        torch.func.grad(lambda z: fn(z, t, backend="cpu"))(x.detach())
+
+
+def test_named_fused_backend_is_refused_under_torch_compile(monkeypatch):
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    x, t = _binary_inputs()
+    assert backends.select("auto", x, t) is torch_ops
+    with pytest.raises(ValueError, match=r"backend='cpu' cannot run under torch.compile; use backend='torch'"):
+        focalloss.sigmoid_focal_loss(x, t, backend="cpu")
+
+
+def test_one_class_still_checks_a_named_backend():
+    x = torch.zeros(4, 1)
+    with pytest.raises(ValueError, match=r"backend='triton' runs on CUDA tensors"):
+        focalloss.softmax_focal_loss(x, torch.zeros(4, dtype=torch.long), backend="triton")
 
 
 def test_triton_backend_on_cpu_tensors_says_what_it_needs(monkeypatch):
@@ -86,9 +136,10 @@ def test_triton_backend_on_cpu_tensors_says_what_it_needs(monkeypatch):
 
 def test_missing_triton_names_the_extra(monkeypatch):
     monkeypatch.setenv("TRITON_INTERPRET", "1")  # CPU tensors fit; only the package is missing
-    monkeypatch.setattr(backends, "_available", lambda name: False)
+    monkeypatch.setattr(backends, "_import_problem", lambda name: "No module named 'triton'")
     x, t = _binary_inputs()
-    with pytest.raises(RuntimeError, match=r"backend='triton' is not available: .*focalloss\[triton\]"):
+    with pytest.raises(RuntimeError, match=r"backend='triton' is not available \(No module named 'triton'\): "
+                                           r".*focalloss\[triton\]"):
         focalloss.sigmoid_focal_loss(x, t, backend="triton")
 
 
@@ -146,6 +197,11 @@ def _bytes_saved_beyond_inputs(compute, *inputs):
         ("dense float16", (2, 19, 16, 16), torch.float16, lambda x, t: focalloss.softmax_focal_loss(x, t)),
         ("smoothed", (64, 1000), torch.float32, lambda x, t: focalloss.softmax_focal_loss(x, t, label_smoothing=0.1)),
         ("softened", (2, 19, 16, 16), torch.float32, lambda x, t: focalloss.softmax_softened_loss(x, t, k=2.0)),
+        ("softmax three classes", (500, 3), torch.float32, lambda x, t: focalloss.softmax_focal_loss(x, t)),
+        ("dense five classes", (2, 5, 16, 16), torch.float32,
+         lambda x, t: focalloss.softmax_hard_truncation_loss(x, t, ignore_index=0)),
+        ("smoothed eight classes", (500, 8), torch.float32,
+         lambda x, t: focalloss.softmax_focal_loss(x, t, label_smoothing=0.1)),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )

@@ -5,7 +5,8 @@ The fast backends (``cpu`` fused kernels, ``triton`` for CUDA) all provide the s
 analytic gradients taken from :mod:`focalloss.reference`'s formulas:
 
 ``available() -> bool``
-    whether the backend can run in this process (its compiled part or package is importable).
+    whether the backend can run in this process; an ImportError that says why when its compiled
+    part or package cannot be imported.
 
 ``binary_loss(kind, x, t, alpha, params, *, reduce) -> Tensor``
     kind: ``"focal" | "focal_star" | "softened" | "hard_truncation"``; params as in
@@ -43,8 +44,8 @@ import torch
 from . import torch_ops
 
 _HOW_TO_GET = {
-    "cpu": "it is compiled when focalloss is installed from source with a C compiler (gcc or clang); "
-           "reinstall with one available, or use backend='torch'",
+    "cpu": "focalloss compiles it when installed from source with a C compiler (gcc or clang) on a "
+           "glibc or other POSIX system; reinstall with one available, or use backend='torch'",
     "triton": "install it with pip install 'focalloss[triton]' (needs a CUDA GPU), or use backend='torch'",
 }
 _DEVICE = {"cpu": "CPU tensors", "triton": "CUDA tensors"}
@@ -54,46 +55,65 @@ def _module(name):
     return import_module(f".{name}_ops", __name__)
 
 
-def _fits(name, logits):
+def _fits(name, logits, *, named):
     if name == "cpu":
         return logits.device.type == "cpu"
-    # the Triton interpreter (TRITON_INTERPRET=1) runs the same kernels on CPU tensors
-    interpreted = os.environ.get("TRITON_INTERPRET") == "1"
+    # Triton's interpreter (TRITON_INTERPRET=1) runs the kernels on CPU tensors, slowly: only when asked for
+    interpreted = named and os.environ.get("TRITON_INTERPRET") == "1"
     return logits.device.type == "cuda" or (logits.device.type == "cpu" and interpreted)
 
 
-def _available(name):
+def _import_problem(name):
+    """None when the backend can run here, else why not."""
     try:
-        return _module(name).available()
-    except ImportError:
-        return False
+        return None if _module(name).available() else "not usable on this machine"
+    except ImportError as error:
+        return str(error)
 
 
-def select(name, logits, targets):
+def _torch_only(tensors):
+    """Why the fused kernels cannot compute this call, or None.
+
+    They differentiate the logits only, so a target or per-class alpha that needs a gradient must
+    take the torch path; and they read raw memory, which torch.func's wrapped tensors do not have.
+    """
+    for name, tensor in tensors.items():
+        if isinstance(tensor, torch.Tensor):
+            if torch._C._functorch.is_functorch_wrapped_tensor(tensor):
+                return f"{name} is transformed by torch.func (grad, vmap, jvp)"
+            if name != "logits" and tensor.requires_grad:
+                return f"{name} requires a gradient and the fused kernels differentiate the logits only"
+    return None
+
+
+def select(name, logits, targets, alpha=None):
     """The backend module that computes a loss of ``logits`` for ``backend=name``.
 
     ``"auto"`` takes the fused CPU kernels for CPU tensors and Triton for CUDA tensors when they are
-    available, and plain PyTorch otherwise, and also while ``torch.compile`` traces (the fast paths
-    call compiled code it cannot trace) or when the targets need a gradient (the fast paths
-    differentiate the logits only). A named backend that cannot run raises a message saying why.
+    available, and plain PyTorch otherwise; also while ``torch.compile`` traces or ``torch.func``
+    transforms the call (the fast paths call compiled code on raw memory), and when the targets or a
+    per-class alpha need a gradient (the fast paths differentiate the logits only). A named backend
+    that cannot run raises a message saying why.
     """
     if name == "torch":
         return torch_ops
-    needs_target_grad = targets.requires_grad
+    if torch.compiler.is_compiling():  # first: the checks below are not traceable
+        if name == "auto":
+            return torch_ops
+        raise ValueError(f"backend={name!r} cannot run under torch.compile; use backend='torch' (or 'auto')")
+    reason = _torch_only({"logits": logits, "targets": targets, "alpha": alpha})
     if name == "auto":
-        if needs_target_grad or torch.compiler.is_compiling():
+        if reason is not None:
             return torch_ops
         for candidate in ("cpu", "triton"):
-            if _fits(candidate, logits) and _available(candidate):
+            if _fits(candidate, logits, named=False) and _import_problem(candidate) is None:
                 return _module(candidate)
         return torch_ops
-    if not _fits(name, logits):
+    if not _fits(name, logits, named=True):
         raise ValueError(f"backend={name!r} runs on {_DEVICE[name]}; got logits on {logits.device}")
-    if not _available(name):
-        raise RuntimeError(f"backend={name!r} is not available: {_HOW_TO_GET[name]}")
-    if needs_target_grad:
-        raise ValueError(
-            f"backend={name!r} differentiates the logits only, but the targets require a gradient; "
-            "use backend='torch' (or 'auto')"
-        )
+    problem = _import_problem(name)
+    if problem is not None:
+        raise RuntimeError(f"backend={name!r} is not available ({problem}): {_HOW_TO_GET[name]}")
+    if reason is not None:
+        raise ValueError(f"backend={name!r} cannot compute this call: {reason}; use backend='torch' (or 'auto')")
     return _module(name)

@@ -15,11 +15,13 @@
 /* glibc's libmvec has vector versions of these; declaring them lets `omp simd` loops call them. */
 #define VECTOR_MATH __attribute__((simd("notinbranch")))
 extern float expf(float) VECTOR_MATH;
-extern float log1pf(float) VECTOR_MATH;
 extern float logf(float) VECTOR_MATH;
 extern double exp(double) VECTOR_MATH;
-extern double log1p(double) VECTOR_MATH;
 extern double log(double) VECTOR_MATH;
+#if __GLIBC_PREREQ(2, 35) /* vector log1p came with glibc 2.35; declaring it earlier breaks the import */
+extern float log1pf(float) VECTOR_MATH;
+extern double log1p(double) VECTOR_MATH;
+#endif
 /* AVX-512 and AVX2 copies of every kernel, chosen at load time on CPUs that have them */
 #define KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
@@ -32,7 +34,6 @@ extern double log(double) VECTOR_MATH;
 enum { KIND_FOCAL = 0, KIND_SOFTENED = 1, KIND_HARD_TRUNCATION = 2, KIND_FOCAL_STAR = 3 };
 #define BLOCK 4096 /* elements per binary block */
 #define ROWS 64    /* positions per softmax block */
-#define STATS 8    /* saved numbers per softmax position */
 #define LANES 64   /* neighbouring positions per block of the (N, C, S > 1) kernels */
 
 #define T float
@@ -133,27 +134,27 @@ static PyObject *py_binary(PyObject *self, PyObject *args) {
 }
 
 /* softmax(double, backward, kind, N, C, S, x, index, probs, alpha, counted, eps, p1, gamma_mode,
- *         loss, stats, grad_loss, grad, threads) */
+ *         loss, stats, grad_loss, grad, threads, stats_width) */
 static PyObject *py_softmax(PyObject *self, PyObject *args) {
     int is_double, backward, kind, gamma_mode, threads;
-    long long N, C, S;
+    long long N, C, S, sw;
     unsigned long long x, index, probs, alpha, counted, loss, stats, grad_loss, grad;
     double eps, p1;
-    if (!PyArg_ParseTuple(args, "iiiLLLKKKKKddiKKKKi", &is_double, &backward, &kind, &N, &C, &S, &x, &index, &probs,
-                          &alpha, &counted, &eps, &p1, &gamma_mode, &loss, &stats, &grad_loss, &grad, &threads))
+    if (!PyArg_ParseTuple(args, "iiiLLLKKKKKddiKKKKiL", &is_double, &backward, &kind, &N, &C, &S, &x, &index, &probs,
+                          &alpha, &counted, &eps, &p1, &gamma_mode, &loss, &stats, &grad_loss, &grad, &threads, &sw))
         return NULL;
     int lanes = S > 1 && index && eps == 0.0 && kind != KIND_SOFTENED;
     int64_t blocks = lanes ? N * ((S + LANES - 1) / LANES) : (N * S + ROWS - 1) / ROWS;
     Py_BEGIN_ALLOW_THREADS
     if (is_double) {
         softmax_args_d a = {kind, N, C, S, PTR(x), PTR(index), PTR(probs), PTR(alpha), PTR(counted), eps, p1,
-                            gamma_mode, PTR(loss), PTR(stats), PTR(grad_loss), PTR(grad)};
+                            gamma_mode, PTR(loss), PTR(stats), PTR(grad_loss), PTR(grad), sw};
         block_fn fn = lanes ? (backward ? lanes_bwd_d_entry : lanes_fwd_d_entry)
                             : (backward ? softmax_bwd_d_entry : softmax_fwd_d_entry);
         parallel_blocks(fn, &a, blocks, threads);
     } else {
         softmax_args_f a = {kind, N, C, S, PTR(x), PTR(index), PTR(probs), PTR(alpha), PTR(counted), eps, p1,
-                            gamma_mode, PTR(loss), PTR(stats), PTR(grad_loss), PTR(grad)};
+                            gamma_mode, PTR(loss), PTR(stats), PTR(grad_loss), PTR(grad), sw};
         block_fn fn = lanes ? (backward ? lanes_bwd_f_entry : lanes_fwd_f_entry)
                             : (backward ? softmax_bwd_f_entry : softmax_fwd_f_entry);
         parallel_blocks(fn, &a, blocks, threads);
@@ -172,8 +173,5 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cpu_kernels", "Fuse
 
 PyMODINIT_FUNC PyInit__cpu_kernels(void) {
     PyObject *m = PyModule_Create(&module);
-    if (m) {
-        PyModule_AddIntConstant(m, "STATS", STATS);
-    }
     return m;
 }

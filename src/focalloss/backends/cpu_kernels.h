@@ -41,7 +41,7 @@ typedef struct {
     double p1, p2;
     int gamma_mode; /* focal: 0 general, 1 gamma == 0, 2 gamma == 2 */
     T *loss;        /* elementwise losses, or NULL to reduce into `partial` */
-    T *grad;        /* d loss / d x per element */
+    T *grad;        /* d loss / d x per element, or NULL */
     double *partial;
 } NAME(binary_args);
 
@@ -49,9 +49,9 @@ INLINE void NAME(binary_block)(void *ctx, int64_t block) {
     const NAME(binary_args) *a = ctx;
     int64_t i0 = block * BLOCK, i1 = i0 + BLOCK < a->n ? i0 + BLOCK : a->n, len = i1 - i0;
     const T *x = a->x + i0, *t = a->t + i0;
-    T local[BLOCK];
+    T local[BLOCK], local_grad[BLOCK];
     T *lo_out = a->loss ? a->loss + i0 : local;
-    T *gr_out = a->grad + i0;
+    T *gr_out = a->grad ? a->grad + i0 : local_grad; /* no gradient wanted: computed, not kept */
     int has_alpha = !isnan(a->alpha);
     T alpha = has_alpha ? (T)a->alpha : (T)0.5; /* unused when !has_alpha */
     T pos_w = has_alpha ? alpha : (T)1, neg_w = has_alpha ? (T)1 - alpha : (T)1;
@@ -121,9 +121,12 @@ INLINE void NAME(binary_block)(void *ctx, int64_t block) {
 /* ---------------------------------------------------------------------------------------------
  * Softmax losses over (N, C, S): position (n, s) has its class c at x[(n * C + c) * S + s].
  *
- * Row statistics kept per position for backward (STATS values, in T):
- *   0: m, the top logit        1: l1s = log1p(S), S = sum_{j != top} exp(x_j - m)
- *   2: log S                   3: top class index
+ * Row statistics kept per position for backward (sw values, in T). Class indices without smoothing,
+ * focal or hard truncation (sw = 3): m, the top logit; l1s = log(sum_j exp(x_j - m)); G, the
+ * per-row factor of the gradient (0 where the position does not count, NaN for an out-of-range
+ * index). Every other case (sw = 8):
+ *   0: m                       1: l1s = log1p(S), S = sum_{j != top} exp(x_j - m)
+ *   2: log S                   3: top class index, -1 where the position does not count
  *   4: G = sum_c g_c (focal, hard truncation) | A (softened)
  *   5: B (softened)            6: mn, the smallest logit (softened)   7: log sum exp(-k (x - mn))
  * log p_c = x_c - m - l1s. The top class gets log(1 - p) = log S - l1s; every other class has
@@ -136,14 +139,15 @@ typedef struct {
     const int64_t *index; /* class indices (N, S), or NULL */
     const T *probs;       /* probabilities like x, or NULL */
     const T *alpha;       /* (C), or NULL */
-    const uint8_t *counted; /* (N, S), or NULL */
+    const uint8_t *counted; /* (N, S), or NULL; forward only */
     double eps;
     double p1;             /* gamma | k | log(threshold) */
     int gamma_mode;
     T *loss;               /* (N, S) */
-    T *stats;              /* (N, S, STATS) */
+    T *stats;              /* (N, S, sw) */
     const T *grad_loss;    /* backward: d out / d loss per position (N, S) */
     T *grad;               /* backward: like x */
+    int64_t sw;            /* statistics per position: 3 or 8, see above */
 } NAME(softmax_args);
 
 /* phi(log p) and d phi / d log p for a non-top class (p <= 1/2) of focal / hard truncation. */
@@ -224,7 +228,7 @@ INLINE void NAME(sparse_row_fwd)(const NAME(softmax_args) *a, const T *x, int64_
         NONTOP_PHI(lp, phi_, dphi_)
         phi = phi_; dphi = dphi_;
     }
-    st[0] = m; st[1] = l1s; st[4] = w * dphi;
+    st[0] = m; st[1] = l1s; st[2] = w * dphi;
     a->loss[pos] = w * phi;
 }
 
@@ -233,10 +237,11 @@ INLINE void NAME(softmax_position_fwd)(const NAME(softmax_args) *a, int64_t n, i
     int64_t C = a->C, cs = a->S, pos = n * a->S + s;
     const T *x = a->x + n * C * cs + s;
     const T *qrow = a->probs ? a->probs + n * C * cs + s : NULL;
-    T *st = a->stats + pos * STATS;
-    for (int k = 0; k < STATS; k++) st[k] = 0;
+    T *st = a->stats + pos * a->sw;
+    for (int64_t k = 0; k < a->sw; k++) st[k] = 0;
     if (a->counted && !a->counted[pos]) {
         a->loss[pos] = 0;
+        if (a->sw == 8) st[3] = -1; /* tells backward, which gets no mask */
         return;
     }
     int gm = a->gamma_mode;
@@ -245,6 +250,7 @@ INLINE void NAME(softmax_position_fwd)(const NAME(softmax_args) *a, int64_t n, i
     int sparse = a->index && a->eps == 0.0;
     if (a->index && (y < 0 || y >= C)) { /* only reachable with validate=False: NaN, not a crash */
         a->loss[pos] = (T)NAN;
+        if (a->sw == 3) st[2] = (T)NAN; /* and a NaN gradient */
         return;
     }
 
@@ -332,15 +338,33 @@ INLINE void NAME(softmax_position_bwd)(const NAME(softmax_args) *a, int64_t n, i
     const T *x = a->x + n * C * cs + s;
     const T *qrow = a->probs ? a->probs + n * C * cs + s : NULL;
     T *gx = a->grad + n * C * cs + s;
-    const T *st = a->stats + pos * STATS;
+    const T *st = a->stats + pos * a->sw;
     T go = a->grad_loss[pos];
-    if ((a->counted && !a->counted[pos]) || go == 0) {
+    int64_t y = a->index ? a->index[pos] : -1;
+    if (a->sw == 3) { /* class index, no smoothing: grad_j = go G (onehot_j - p_j) */
+        T G = st[2], m = st[0], l1s = st[1];
+        if (G == 0) { /* the position does not count, or its class is past the truncation */
+            for (int64_t c = 0; c < C; c++) gx[c * cs] = 0;
+            return;
+        }
+        if (y < 0 || y >= C) {
+            for (int64_t c = 0; c < C; c++) gx[c * cs] = (T)NAN;
+            return;
+        }
+        if (cs == 1) {
+            _Pragma("omp simd") for (int64_t c = 0; c < C; c++) gx[c] = -go * G * EXP((x[c] - m) - l1s);
+        } else {
+            for (int64_t c = 0; c < C; c++) gx[c * cs] = -go * G * EXP((x[c * cs] - m) - l1s);
+        }
+        gx[y * cs] += go * G;
+        return;
+    }
+    if (st[3] < 0) { /* the position does not count */
         for (int64_t c = 0; c < C; c++) gx[c * cs] = 0;
         return;
     }
     T m = st[0], l1s = st[1], log_s = st[2];
     int64_t top = (int64_t)st[3];
-    int64_t y = a->index ? a->index[pos] : -1;
     if (a->index && (y < 0 || y >= C)) {
         for (int64_t c = 0; c < C; c++) gx[c * cs] = (T)NAN;
         return;
@@ -374,15 +398,6 @@ INLINE void NAME(softmax_position_bwd)(const NAME(softmax_args) *a, int64_t n, i
     }
 
     T G = st[4];
-    if (sparse) {
-        if (cs == 1) {
-            _Pragma("omp simd") for (int64_t c = 0; c < C; c++) gx[c] = -go * G * EXP(x[c] - m - l1s);
-        } else {
-            for (int64_t c = 0; c < C; c++) gx[c * cs] = -go * G * EXP(x[c * cs] - m - l1s);
-        }
-        gx[y * cs] += go * G;
-        return;
-    }
     T tphi, tdphi;
     NAME(top_phi)(a->kind, gm, g, cut, l1s, log_s, &tphi, &tdphi);
     for (int64_t c = 0; c < C; c++) {
@@ -499,8 +514,8 @@ INLINE void NAME(lanes_fwd_block)(void *ctx, int64_t block) {
             G[l] = w * dphi;
         }
         if (counts && ok[l] == 0) loss[l] = G[l] = (T)NAN; /* an out-of-range index: NaN, not a crash */
-        T *st = a->stats + pos * STATS;
-        st[0] = m[l]; st[1] = l1s[l]; st[4] = G[l];
+        T *st = a->stats + pos * a->sw;
+        st[0] = m[l]; st[1] = l1s[l]; st[2] = G[l];
         a->loss[pos] = loss[l];
     }
 }
@@ -511,22 +526,21 @@ INLINE void NAME(lanes_bwd_block)(void *ctx, int64_t block) {
     int64_t n = block / chunks, s0 = (block % chunks) * LANES, len = S - s0 < LANES ? S - s0 : LANES;
     const T *x = a->x + n * C * S + s0;
     T *gx = a->grad + n * C * S + s0;
-    T coef[LANES], shift[LANES];
+    T coef[LANES], m[LANES], l1s[LANES];
     for (int64_t l = 0; l < len; l++) {
-        int64_t pos = n * S + s0 + l;
-        const T *st = a->stats + pos * STATS;
-        int counts = !a->counted || a->counted[pos];
-        coef[l] = counts ? -a->grad_loss[pos] * st[4] : (T)0; /* NaN for an out-of-range index */
-        shift[l] = counts ? st[0] + st[1] : (T)0;
+        const T *st = a->stats + (n * S + s0 + l) * a->sw;
+        coef[l] = -a->grad_loss[n * S + s0 + l] * st[2]; /* 0 where nothing counts, NaN for a bad index */
+        m[l] = st[0];
+        l1s[l] = st[1];
     }
     for (int64_t c = 0; c < C; c++) {
         _Pragma("omp simd") for (int64_t l = 0; l < len; l++) {
-            T v = coef[l] * EXP(x[c * S + l] - shift[l]);
+            T v = coef[l] * EXP((x[c * S + l] - m[l]) - l1s[l]);
             gx[c * S + l] = coef[l] == 0 ? (T)0 : v; /* an uncounted logit may be inf or NaN */
         }
     }
     for (int64_t l = 0; l < len; l++) {
-        int64_t pos = n * S + s0 + l, y = a->index[pos];
+        int64_t y = a->index[n * S + s0 + l];
         if (coef[l] != 0 && y >= 0 && y < C) gx[y * S + l] -= coef[l];
     }
 }

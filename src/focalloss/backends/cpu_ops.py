@@ -5,10 +5,13 @@ the package is installed (a C compiler, no torch headers). They run on contiguou
 data; float16 / bfloat16 logits are converted to float32 first. See ``backends/__init__.py`` for the
 contract.
 
-Memory kept for backward: the binary losses store d loss / d x (one compute-dtype number per logit;
-backward is one multiplication by the upstream gradient). The softmax losses store eight numbers per
-position (row statistics such as the log-sum-exp) and recompute the softmax in backward, as
-``cross_entropy`` does.
+Memory kept for backward, beyond the inputs: the binary losses keep d loss / d x in float32 (4 bytes
+per logit; backward is one multiplication by the upstream gradient) for float32 and half-precision
+logits, and recompute it in backward for float64 logits; nothing when the logits need no gradient.
+The softmax losses keep row statistics and recompute the softmax in backward, as ``cross_entropy``
+does: 3 numbers per position for class indices without smoothing (focal, hard truncation), 8
+otherwise. Targets of another dtype than int64 indices or the
+compute dtype are converted, and the converted copy is kept.
 """
 
 from __future__ import annotations
@@ -30,11 +33,8 @@ def _kernels():
 
 
 def available():
-    """True when the compiled kernels were built and import."""
-    try:
-        _kernels()
-    except ImportError:
-        return False
+    """True when the compiled kernels were built and import (an ImportError says why not)."""
+    _kernels()
     return True
 
 
@@ -75,7 +75,7 @@ def _binary_scalars(kind, params, dtype):
 
 def _binary_kernel(kind, xc, tc, alpha, params, *, reduce, grad):
     """Run the binary kernel on compute-dtype tensors: the summed or elementwise loss; d loss / d x
-    is written into ``grad``."""
+    is written into ``grad`` unless it is None."""
     n = xc.numel()
     p1, p2, gamma_mode = _binary_scalars(kind, params, xc.dtype)
     loss = None if reduce else torch.empty_like(xc)
@@ -83,7 +83,7 @@ def _binary_kernel(kind, xc, tc, alpha, params, *, reduce, grad):
     _kernels().binary(
         xc.dtype == torch.float64, _KINDS[kind], n, xc.data_ptr(), tc.data_ptr(),
         math.nan if alpha is None else float(alpha), float(p1), float(p2), gamma_mode,
-        _ptr(loss), grad.data_ptr(), _ptr(partial), _threads(n),
+        _ptr(loss), _ptr(grad), _ptr(partial), _threads(n),
     )
     return partial.sum().to(xc.dtype) if reduce else loss
 
@@ -96,13 +96,14 @@ class _BinaryLoss(torch.autograd.Function):
     def forward(ctx, x, t, kind, alpha, params, reduce):
         dtype = _compute_dtype(x)
         xc, tc = x.to(dtype).contiguous(), t.to(dtype).contiguous()
-        grad = torch.empty_like(xc)
+        keep = ctx.needs_input_grad[0] and dtype != torch.float64
+        grad = torch.empty_like(xc) if keep else None
         loss = _binary_kernel(kind, xc, tc, alpha, params, reduce=reduce, grad=grad)
-        if dtype == torch.float64:
+        if keep:
+            ctx.save_for_backward(grad)
+        elif ctx.needs_input_grad[0]:
             ctx.save_for_backward(xc, tc)
             ctx.settings = (kind, alpha, params)
-        else:
-            ctx.save_for_backward(grad)
         ctx.input_dtype = x.dtype
         return loss
 
@@ -147,18 +148,21 @@ class _SoftmaxLoss(torch.autograd.Function):
         index = target.to(torch.int64).contiguous() if is_index else None
         probs = None if is_index else target.to(dtype).contiguous()
         alpha = None if alpha is None else alpha.to(dtype).contiguous()
-        counted = None if counted is None else counted.to(torch.uint8).contiguous()
+        counted = None if counted is None else counted.contiguous().view(torch.uint8)
+        # class indices without smoothing (focal, hard truncation): 3 numbers per position, else 8;
+        # backward finds the positions that do not count from them, so the mask is not kept
+        sparse = is_index and label_smoothing == 0 and kind != "softened"
         loss = torch.empty((n, s), dtype=dtype)
-        stats = torch.empty((n, s, _kernels().STATS), dtype=dtype)
+        stats = torch.empty((n, s, 3 if sparse else 8), dtype=dtype)
         p1 = _softmax_p1(kind, params, dtype)
         gamma_mode = _gamma_mode(params["gamma"]) if kind == "focal" else 0
         scalars = (_KINDS[kind], n, c, s)
         inputs = (xc.data_ptr(), _ptr(index), _ptr(probs), _ptr(alpha), _ptr(counted), float(label_smoothing),
                   float(p1), gamma_mode)
         _kernels().softmax(dtype == torch.float64, False, *scalars, *inputs, loss.data_ptr(), stats.data_ptr(),
-                           0, 0, _threads(xc.numel()))
+                           0, 0, _threads(xc.numel()), stats.shape[2])
         # the logits as given (a half-precision input is converted again in backward, not kept twice)
-        ctx.save_for_backward(x, index, probs, alpha, counted, stats)
+        ctx.save_for_backward(x, index, probs, alpha, stats)
         ctx.scalars, ctx.settings = scalars, (float(label_smoothing), float(p1), gamma_mode)
         ctx.input_shape, ctx.input_dtype = x.shape, x.dtype
         return loss.view((n,) + tuple(x.shape[2:]))
@@ -166,15 +170,15 @@ class _SoftmaxLoss(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_loss):
-        x, index, probs, alpha, counted, stats = ctx.saved_tensors
+        x, index, probs, alpha, stats = ctx.saved_tensors
         xc = x.to(stats.dtype).contiguous().view(ctx.scalars[1:])
         grad_loss = grad_loss.to(xc.dtype).contiguous()
         grad = torch.empty_like(xc)
         eps, p1, gamma_mode = ctx.settings
         _kernels().softmax(
             xc.dtype == torch.float64, True, *ctx.scalars, xc.data_ptr(), _ptr(index), _ptr(probs), _ptr(alpha),
-            _ptr(counted), eps, p1, gamma_mode, 0, stats.data_ptr(), grad_loss.data_ptr(), grad.data_ptr(),
-            _threads(xc.numel()),
+            0, eps, p1, gamma_mode, 0, stats.data_ptr(), grad_loss.data_ptr(), grad.data_ptr(),
+            _threads(xc.numel()), stats.shape[2],
         )
         return grad.view(ctx.input_shape).to(ctx.input_dtype), None, None, None, None, None, None
 

@@ -53,11 +53,14 @@ def _softmax_loss(
         counted = nonzero if counted is None else counted & nonzero
     if check_values:
         _checks.class_target_values(target, is_index, num_classes, ignore_index, counted)
-    # One class: p = 1 and every loss of the family is 0, which the torch terms handle directly.
-    impl = backends.select(backend, logits, target) if num_classes > 1 else torch_ops
+    impl = backends.select(backend, logits, target, alpha)
+    if num_classes == 1:  # p = 1 and every loss of the family is 0: the torch terms handle it directly
+        impl = torch_ops
     if impl is torch_ops:
         loss = _torch_softmax_loss(kind, logits.to(compute_dtype), target, params, alpha, is_index, counted,
                                    label_smoothing)
+        if counted is not None:
+            loss = torch.where(counted, loss, 0.0)
     else:  # the kernels never read positions that do not count
         kernel_target = target
         kernel_alpha = alpha if isinstance(alpha, torch.Tensor) else None
@@ -70,8 +73,7 @@ def _softmax_loss(
     if counted is None:
         count = loss.numel()
         positives = lambda: loss.new_full((), float(count))  # noqa: E731  (a fill, not a host copy)
-    else:
-        loss = torch.where(counted, loss, torch.zeros_like(loss))
+    else:  # the loss is 0 where nothing counts: the kernels write 0 there, the torch path masks it
         count = counted.sum()
         positives = lambda: count  # noqa: E731
     return reduce(
