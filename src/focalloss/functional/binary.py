@@ -83,9 +83,10 @@ _COMMON_ARGS = """        reduction: ``"mean"`` (default) divides the sum by the
             accelerator they would wait for the device.
         backend: ``"auto"`` (default): the fused CPU kernels for CPU tensors and the Triton
             kernels for CUDA tensors when available, else ``"torch"``. ``"torch"``: plain PyTorch
-            ops (the only one with a second derivative, and the one used under
-            ``torch.compile`` or when the targets need a gradient). ``"cpu"`` / ``"triton"``: that
-            backend or an error saying how to get it. All give the same values and gradients.
+            ops, the only one with a second derivative, and the one ``"auto"`` takes under
+            ``torch.compile`` or ``torch.func`` and when the targets need a gradient. ``"cpu"`` /
+            ``"triton"``: that backend, or an error saying why it cannot run. They agree to
+            rounding error in values and gradients.
 """
 
 _SHAPE = """

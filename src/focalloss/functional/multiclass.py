@@ -130,10 +130,11 @@ _COMMON_ARGS = """\
             the fused backends).
         backend: ``"auto"`` (default): the fused CPU kernels for CPU tensors and the Triton
             kernels for CUDA tensors when available, else ``"torch"``. ``"torch"``: plain PyTorch
-            ops (the only one with a second derivative, and the one used under
-            ``torch.compile`` or when probability targets need a gradient). ``"cpu"`` /
-            ``"triton"``: that backend or an error saying how to get it. All give the same values
-            and gradients.
+            ops, the only one with a second derivative, and the one ``"auto"`` takes under
+            ``torch.compile`` or ``torch.func`` and when probability targets or a per-class
+            ``alpha`` need a gradient. ``"cpu"`` / ``"triton"``: that backend, or an error saying
+            why it cannot run. They agree to rounding error in values and gradients (the fused
+            softened loss's gradient loses float32 accuracy for logits beyond about +-100).
 """
 
 _SHAPE = """
