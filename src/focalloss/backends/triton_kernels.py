@@ -226,6 +226,17 @@ def _class_weights(target_ptr, alpha_ptr, offs, c, class_ok, y, live, keep, spre
 
 
 @triton.jit
+def _weighted_logits(x_ptr, target_ptr, alpha_ptr, base, c, C, S, live, y, keep, spread,
+                     INDEX_TARGET: tl.constexpr, SMOOTHING: tl.constexpr, HAS_ALPHA: tl.constexpr,
+                     COMPUTE: tl.constexpr):
+    """A tile of logits (as :func:`_load_logits`) and its class weights (as :func:`_class_weights`)."""
+    x, class_ok, offs = _load_logits(x_ptr, base, c, C, S, live, COMPUTE)
+    w = _class_weights(target_ptr, alpha_ptr, offs, c, class_ok, y, live, keep, spread,
+                       INDEX_TARGET, SMOOTHING, HAS_ALPHA, COMPUTE)
+    return x, class_ok, offs, w
+
+
+@triton.jit
 def _log_probs(shifted, is_top, s, log_total):
     """(log p, log(1 - p), p, log p / (1 - p)) from shifted = x - m and the row's statistics.
 
@@ -354,9 +365,8 @@ def softmax_forward_kernel(
         loss = tl.full([BLOCK_P], 0.0, COMPUTE)
         for c0 in range(0, C, BLOCK_C):
             c = c0 + tl.arange(0, BLOCK_C)
-            x, class_ok, offs = _load_logits(x_ptr, base, c, C, S, live, COMPUTE)
-            w = _class_weights(target_ptr, alpha_ptr, offs, c, class_ok, y, live, keep, spread,
-                               INDEX_TARGET, SMOOTHING, HAS_ALPHA, COMPUTE)
+            x, class_ok, offs, w = _weighted_logits(x_ptr, target_ptr, alpha_ptr, base, c, C, S, live, y, keep,
+                                                    spread, INDEX_TARGET, SMOOTHING, HAS_ALPHA, COMPUTE)
             log_p, log_1mp, p, ratio = _log_probs(
                 x - m[None, :], x == m[None, :], s[None, :], log_total[None, :])
             if SOFTENED:
@@ -449,9 +459,8 @@ def softmax_backward_kernel(
             sum_g = tl.full([BLOCK_P], 0.0, COMPUTE)
         for c0 in range(0, C, BLOCK_C):
             c = c0 + tl.arange(0, BLOCK_C)
-            x, class_ok, offs = _load_logits(x_ptr, base, c, C, S, live, COMPUTE)
-            w = _class_weights(target_ptr, alpha_ptr, offs, c, class_ok, y, live, keep, spread,
-                               INDEX_TARGET, SMOOTHING, HAS_ALPHA, COMPUTE)
+            x, class_ok, offs, w = _weighted_logits(x_ptr, target_ptr, alpha_ptr, base, c, C, S, live, y, keep,
+                                                    spread, INDEX_TARGET, SMOOTHING, HAS_ALPHA, COMPUTE)
             if SOFTENED:
                 mu, scale, e = _online_step(tl.where(class_ok[:, None], -param * x, float("-inf")), mu)
                 nll = log_total[None, :] - (x - m[None, :])
@@ -468,9 +477,8 @@ def softmax_backward_kernel(
             big_b = big_b / su
         for c0 in range(0, C, BLOCK_C):
             c = c0 + tl.arange(0, BLOCK_C)
-            x, class_ok, offs = _load_logits(x_ptr, base, c, C, S, live, COMPUTE)
-            w = _class_weights(target_ptr, alpha_ptr, offs, c, class_ok, y, live, keep, spread,
-                               INDEX_TARGET, SMOOTHING, HAS_ALPHA, COMPUTE)
+            x, class_ok, offs, w = _weighted_logits(x_ptr, target_ptr, alpha_ptr, base, c, C, S, live, y, keep,
+                                                    spread, INDEX_TARGET, SMOOTHING, HAS_ALPHA, COMPUTE)
             log_p, log_1mp, p, ratio = _log_probs(
                 x - m[None, :], x == m[None, :], s[None, :], log_total[None, :])
             if SOFTENED:
