@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 import focalloss
-from focalloss import backends
+from focalloss import backends, benchmark
 from focalloss.backends import cpu_ops, torch_ops
 
 SIGMOID = [focalloss.sigmoid_focal_loss, focalloss.sigmoid_focal_loss_star, focalloss.sigmoid_softened_loss,
@@ -171,22 +171,6 @@ def test_fused_backend_has_no_second_derivative_and_says_so(fn):
 # --------------------------------------------------------------------------------------------------
 # Memory kept for backward: at most 4 bytes per logit beyond the inputs (float32)
 # --------------------------------------------------------------------------------------------------
-def _bytes_saved_beyond_inputs(compute, *inputs):
-    """Bytes of the tensors autograd keeps for backward that are not storage of the inputs."""
-    input_storage = {t.untyped_storage().data_ptr() for t in inputs}
-    saved = {}
-
-    def pack(tensor):
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in input_storage:
-            saved[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        compute()
-    return sum(saved.values())
-
-
 @pytest.mark.parametrize(
     "name, shape, dtype, loss",
     [
@@ -209,7 +193,7 @@ def test_fused_backend_keeps_at_most_four_bytes_per_logit(name, shape, dtype, lo
     x, t = _binary_inputs(shape) if name.startswith("sigmoid") else _softmax_inputs(shape)
     x = x.to(dtype).requires_grad_(True)
     t = t.to(dtype) if name.startswith("sigmoid") else t
-    kept = _bytes_saved_beyond_inputs(lambda: loss(x, t), x, t)
+    kept = benchmark.kept_bytes(loss, x, t)
     assert kept <= 4 * x.numel() + 64  # + a few scalars (the normalizer)
     if name == "sigmoid":
         assert kept >= 4 * x.numel()  # the float32 gradient itself: the measurement sees it
