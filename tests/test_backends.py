@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 
 import focalloss
-from focalloss import backends, benchmark
+from conftest import assert_matches_reference
+from focalloss import backends, benchmark, reference
 from focalloss.backends import cpu_ops, torch_ops
 
 SIGMOID = [focalloss.sigmoid_focal_loss, focalloss.sigmoid_focal_loss_star, focalloss.sigmoid_softened_loss,
@@ -250,3 +251,15 @@ def test_cross_entropy_identity_holds_on_the_fused_backend_in_float32():
     theirs = F.cross_entropy(x, y)
     torch.testing.assert_close(ours, theirs)
     torch.testing.assert_close(torch.autograd.grad(ours, x)[0], torch.autograd.grad(theirs, x)[0])
+
+
+@pytest.mark.parametrize("layout", [(40, 5), (4, 5, 6, 7)], ids=["flat", "dense"])
+def test_fused_softened_gradient_stays_accurate_at_huge_logits(layout):
+    """The target's gradient is formed in one piece: as a sum of its terms it cancelled (0.5 % off)."""
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(layout, generator=gen) * 3e4
+    y = torch.randint(0, 5, layout[:1] + layout[2:], generator=gen)
+    x.requires_grad_(True)
+    focalloss.softmax_softened_loss(x, y, k=1.0, backend="cpu").backward()
+    expected = reference.softmax_softened_loss_grad(x.detach().double().numpy(), y.numpy(), k=1.0, reduction="mean")
+    assert_matches_reference(x.grad, expected, torch.float32)

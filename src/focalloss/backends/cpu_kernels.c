@@ -42,6 +42,7 @@ enum { KIND_FOCAL = 0, KIND_SOFTENED = 1, KIND_HARD_TRUNCATION = 2, KIND_FOCAL_S
 #define EXP expf
 #define LOG logf
 #define LOG1P log1pf
+#define EXPM1 expm1f
 #define FABS fabsf
 #include "cpu_kernels.h"
 #undef T
@@ -50,6 +51,7 @@ enum { KIND_FOCAL = 0, KIND_SOFTENED = 1, KIND_HARD_TRUNCATION = 2, KIND_FOCAL_S
 #undef EXP
 #undef LOG
 #undef LOG1P
+#undef EXPM1
 #undef FABS
 
 #define T double
@@ -58,6 +60,7 @@ enum { KIND_FOCAL = 0, KIND_SOFTENED = 1, KIND_HARD_TRUNCATION = 2, KIND_FOCAL_S
 #define EXP exp
 #define LOG log
 #define LOG1P log1p
+#define EXPM1 expm1
 #define FABS fabs
 #include "cpu_kernels.h"
 

@@ -126,7 +126,7 @@ INLINE void NAME(binary_block)(void *ctx, int64_t block) {
  * per-row factor of the gradient (0 where the position does not count, NaN for an out-of-range
  * index). Every other case (sw = 8):
  *   0: m                       1: l1s = log1p(S), S = sum_{j != top} exp(x_j - m)
- *   2: log S                   3: top class index, -1 where the position does not count
+ *   2: log S (softened with class indices: 1 - u_y)   3: top class index, -1 where it does not count
  *   4: G = sum_c g_c (focal, hard truncation) | A (softened)
  *   5: B (softened)            6: mn, the smallest logit (softened)   7: log sum exp(-k (x - mn))
  * log p_c = x_c - m - l1s. The top class gets log(1 - p) = log S - l1s; every other class has
@@ -294,6 +294,16 @@ INLINE void NAME(softmax_position_fwd)(const NAME(softmax_args) *a, int64_t n, i
             T u = EXP(-k * (x[y * cs] - mn) - lzu);
             A = w * u * (l1s - (x[y * cs] - m));
             B = w * u;
+            /* 1 - u_y from the other classes, for backward (it replaces log S, which softened never reads) */
+            T rest = 0;
+            if (cs == 1) {
+                _Pragma("omp simd reduction(+:rest)") for (int64_t c = 0; c < y; c++) rest += EXP(-k * (x[c] - mn));
+                _Pragma("omp simd reduction(+:rest)") for (int64_t c = y + 1; c < C; c++) rest += EXP(-k * (x[c] - mn));
+            } else {
+                for (int64_t c = 0; c < C; c++)
+                    if (c != y) rest += EXP(-k * (x[c * cs] - mn));
+            }
+            st[2] = rest / zu;
         } else {
             for (int64_t c = 0; c < C; c++) {
                 T w = NAME(class_weight)(a, c, y, qrow ? qrow[c * cs] : 0);
@@ -390,9 +400,11 @@ INLINE void NAME(softmax_position_bwd)(const NAME(softmax_args) *a, int64_t n, i
             }
         }
         if (sparse) {
+            /* the target's own entry in one piece, -w u_y (k L_y (1 - u_y) + 1 - p_y): as a sum of
+             * the terms above it would cancel when u_y or p_y is near 1 */
             T w = NAME(class_weight)(a, y, y, 0);
             T u = EXP(-k * (x[y * cs] - mn) - lzu), L = l1s - (x[y * cs] - m);
-            gx[y * cs] += go * (-k * u * w * L - w * u);
+            gx[y * cs] = -go * w * u * (k * L * st[2] - EXPM1(-L));
         }
         return;
     }

@@ -134,7 +134,8 @@ _COMMON_ARGS = """\
             ``torch.compile`` or ``torch.func`` and when probability targets or a per-class
             ``alpha`` need a gradient. ``"cpu"`` / ``"triton"``: that backend, or an error saying
             why it cannot run. They agree to rounding error in values and gradients (the fused
-            softened loss's gradient loses float32 accuracy for logits beyond about +-100).
+            softened loss's gradient with label smoothing or probability targets loses float32
+            accuracy for logits beyond about +-100).
 """
 
 _SHAPE = """
