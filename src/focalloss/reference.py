@@ -225,13 +225,23 @@ _SOFTMAX_OPTIONS = """\
         label_smoothing: epsilon in [0, 1]; the target becomes (1 - epsilon) q + epsilon / C.
         normalizer: None, a number > 0, or ``"positives"`` (the number of counted positions).
 """
+_SOFTMAX_HESS_ARGS = """\
+        alpha: None (default), a float multiplying every class, or one weight per class.
+        gamma: focusing parameter >= 0, default 2.
+        weight: optional per-position weights broadcastable to (N, d1, ...); zero removes the position.
+        ignore_index: class index whose positions are left out (all zeros), default -100.
+        label_smoothing: epsilon in [0, 1]; the target becomes (1 - epsilon) q + epsilon / C.
+
+    Shape:
+        - x: ``(N, C, d1, ...)``; target: ``(N, d1, ...)`` or like ``x``; output: like ``x``.
+"""
 _SOFTMAX_EXAMPLE_INPUTS = """\
         >>> import numpy as np
         >>> from focalloss import reference
         >>> x = np.array([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
 """
 
-_shared_docs = shared_sections(BINARY_INPUTS=_BINARY_INPUTS, BINARY_REDUCTION=_BINARY_REDUCTION, GRAD_OUTPUT=_GRAD_OUTPUT, BINARY_EXAMPLE_INPUTS=_BINARY_EXAMPLE_INPUTS, SOFTMAX_INPUTS=_SOFTMAX_INPUTS, SOFTMAX_OPTIONS=_SOFTMAX_OPTIONS, SOFTMAX_EXAMPLE_INPUTS=_SOFTMAX_EXAMPLE_INPUTS)
+_shared_docs = shared_sections(BINARY_INPUTS=_BINARY_INPUTS, BINARY_REDUCTION=_BINARY_REDUCTION, GRAD_OUTPUT=_GRAD_OUTPUT, BINARY_EXAMPLE_INPUTS=_BINARY_EXAMPLE_INPUTS, SOFTMAX_INPUTS=_SOFTMAX_INPUTS, SOFTMAX_OPTIONS=_SOFTMAX_OPTIONS, SOFTMAX_EXAMPLE_INPUTS=_SOFTMAX_EXAMPLE_INPUTS, SOFTMAX_HESS_ARGS=_SOFTMAX_HESS_ARGS)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -934,14 +944,7 @@ def softmax_focal_loss_hess_diag(x, target, *, alpha=None, gamma=2.0, weight=Non
 
     Args:
 @SOFTMAX_INPUTS
-        alpha: None (default), a float multiplying every class, or one weight per class.
-        gamma: focusing parameter >= 0, default 2.
-        weight: optional per-position weights broadcastable to (N, d1, ...); zero removes the position.
-        ignore_index: class index whose positions are left out (all zeros), default -100.
-        label_smoothing: epsilon in [0, 1]; the target becomes (1 - epsilon) q + epsilon / C.
-
-    Shape:
-        - x: ``(N, C, d1, ...)``; target: ``(N, d1, ...)`` or like ``x``; output: like ``x``.
+@SOFTMAX_HESS_ARGS
 
     Example:
 @SOFTMAX_EXAMPLE_INPUTS
@@ -970,14 +973,7 @@ def softmax_focal_loss_reweighted_hess_diag(x, target, *, alpha=None, gamma=2.0,
 
     Args:
 @SOFTMAX_INPUTS
-        alpha: None (default), a float multiplying every class, or one weight per class.
-        gamma: focusing parameter >= 0, default 2.
-        weight: optional per-position weights broadcastable to (N, d1, ...); zero removes the position.
-        ignore_index: class index whose positions are left out (all zeros), default -100.
-        label_smoothing: epsilon in [0, 1]; the target becomes (1 - epsilon) q + epsilon / C.
-
-    Shape:
-        - x: ``(N, C, d1, ...)``; target: ``(N, d1, ...)`` or like ``x``; output: like ``x``.
+@SOFTMAX_HESS_ARGS
 
     Example:
 @SOFTMAX_EXAMPLE_INPUTS
