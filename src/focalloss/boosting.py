@@ -247,12 +247,41 @@ def _softened_value(z, k):
 
 
 # --------------------------------------------------------------------------------------------------
-# Binary objectives
+# What every objective hands the engines: its gradient and hessian, and its loss as a metric
 # --------------------------------------------------------------------------------------------------
-class _BinaryObjective:
-    """Everything but the loss term: engine adapters, label sides, weights, start score, metrics."""
+class _EngineAdapters:
+    """The engines' calling conventions, on top of ``__call__``, ``loss`` and ``metric_name``."""
 
     metric_name = ""
+
+    def lightgbm_objective(self, preds, train_data):
+        """``lightgbm.train({"objective": obj.lightgbm_objective}, ...)`` (with ``"num_class": K`` for
+        the softmax objective): labels and weights from the Dataset."""
+        return self(train_data.get_label(), preds, train_data.get_weight())
+
+    def xgboost_objective(self, preds, dtrain):
+        """``xgboost.train(..., obj=obj.xgboost_objective)`` (with ``"num_class": K`` for the softmax
+        objective): labels and weights from the DMatrix."""
+        return self(dtrain.get_label(), preds, dtrain.get_weight())
+
+    def lightgbm_metric(self, preds, eval_data):
+        """``lightgbm.train(feval=obj.lightgbm_metric)``: ``(name, weighted mean loss, False)``."""
+        return self.metric_name, self.loss(eval_data.get_label(), preds, eval_data.get_weight()), False
+
+    def lightgbm_sklearn_metric(self, y_true, y_pred, weight):
+        """``LGBMClassifier.fit(eval_metric=obj.lightgbm_sklearn_metric)``: ``(name, loss, False)``."""
+        return self.metric_name, self.loss(y_true, y_pred, weight), False
+
+    def xgboost_metric(self, predt, dmatrix):
+        """``xgboost.train(custom_metric=obj.xgboost_metric)``: ``(name, weighted mean loss)``."""
+        return self.metric_name, self.loss(dmatrix.get_label(), predt, dmatrix.get_weight())
+
+
+# --------------------------------------------------------------------------------------------------
+# Binary objectives
+# --------------------------------------------------------------------------------------------------
+class _BinaryObjective(_EngineAdapters):
+    """Everything but the loss term: label sides, weights, start score (engine adapters inherited)."""
 
     def _derivatives(self, z):  # A'(z) and the hessian choice, defined by each loss
         raise NotImplementedError
@@ -301,14 +330,6 @@ class _BinaryObjective:
             coef_pos, coef_neg = coef_pos * weights, coef_neg * weights
         return coef_pos * first_pos - coef_neg * first_neg, coef_pos * curvature_pos + coef_neg * curvature_neg
 
-    def lightgbm_objective(self, preds, train_data):
-        """``lightgbm.train({"objective": obj.lightgbm_objective}, ...)``: labels, weights from the Dataset."""
-        return self(train_data.get_label(), preds, train_data.get_weight())
-
-    def xgboost_objective(self, preds, dtrain):
-        """``xgboost.train(..., obj=obj.xgboost_objective)``: labels and weights from the DMatrix."""
-        return self(dtrain.get_label(), preds, dtrain.get_weight())
-
     def loss(self, y_true, raw_score, sample_weight=None):
         r"""Weighted mean loss :math:`\sum_i w_i \ell_i / \sum_i w_i`; also ``XGBClassifier(eval_metric=obj.loss)``."""
         scores = _scores(raw_score, binary=True)
@@ -318,18 +339,6 @@ class _BinaryObjective:
         per_row = alpha_pos * labels * self._value(scores) + alpha_neg * (1.0 - labels) * self._value(-scores)
         total = _weight_total(weights, scores.shape[0])
         return float((per_row if weights is None else per_row * weights).sum() / total)
-
-    def lightgbm_metric(self, preds, eval_data):
-        """``lightgbm.train(feval=obj.lightgbm_metric)``: ``(name, weighted mean loss, False)``."""
-        return self.metric_name, self.loss(eval_data.get_label(), preds, eval_data.get_weight()), False
-
-    def lightgbm_sklearn_metric(self, y_true, y_pred, weight):
-        """``LGBMClassifier.fit(eval_metric=obj.lightgbm_sklearn_metric)``: ``(name, loss, False)``."""
-        return self.metric_name, self.loss(y_true, y_pred, weight), False
-
-    def xgboost_metric(self, predt, dmatrix):
-        """``xgboost.train(custom_metric=obj.xgboost_metric)``: ``(name, weighted mean loss)``."""
-        return self.metric_name, self.loss(dmatrix.get_label(), predt, dmatrix.get_weight())
 
     def init_score(self, y, sample_weight=None):
         """The constant raw score that minimises the weighted loss, repeated for every row.
@@ -549,7 +558,7 @@ class BinaryFocalStarObjective(_BinaryObjective):
 # --------------------------------------------------------------------------------------------------
 # Multi-class
 # --------------------------------------------------------------------------------------------------
-class SoftmaxFocalObjective:
+class SoftmaxFocalObjective(_EngineAdapters):
     r"""Softmax focal loss as a multi-class LightGBM / XGBoost objective: true gradient, diagonal hessian.
 
     For raw scores :math:`x \in \mathbb{R}^K`, :math:`p = \mathrm{softmax}(x)`, class :math:`y` and
@@ -659,31 +668,11 @@ class SoftmaxFocalObjective:
         coef = coef[:, None]
         return coef * first * d_jacobian, coef * curvature
 
-    def lightgbm_objective(self, preds, train_data):
-        """``lightgbm.train(params={"objective": obj.lightgbm_objective, "num_class": K}, ...)``."""
-        return self(train_data.get_label(), preds, train_data.get_weight())
-
-    def xgboost_objective(self, preds, dtrain):
-        """``xgboost.train({"num_class": K, ...}, dtrain, obj=obj.xgboost_objective)``."""
-        return self(dtrain.get_label(), preds, dtrain.get_weight())
-
     def loss(self, y_true, raw_score, sample_weight=None):
         r"""Weighted mean loss :math:`\sum_i w_i \ell_i / \sum_i w_i`; also ``XGBClassifier(eval_metric=obj.loss)``."""
         scores, labels, coef, weights = self._inputs(y_true, raw_score, sample_weight)
         value = _focal_value(self._label_margin(scores, labels)[0], self.gamma)
         return float((coef * value).sum() / _weight_total(weights, scores.shape[0]))
-
-    def lightgbm_metric(self, preds, eval_data):
-        """``lightgbm.train(feval=obj.lightgbm_metric)``: ``(name, weighted mean loss, False)``."""
-        return self.metric_name, self.loss(eval_data.get_label(), preds, eval_data.get_weight()), False
-
-    def lightgbm_sklearn_metric(self, y_true, y_pred, weight):
-        """``LGBMClassifier.fit(eval_metric=obj.lightgbm_sklearn_metric)``: ``(name, loss, False)``."""
-        return self.metric_name, self.loss(y_true, y_pred, weight), False
-
-    def xgboost_metric(self, predt, dmatrix):
-        """``xgboost.train(custom_metric=obj.xgboost_metric)``: ``(name, weighted mean loss)``."""
-        return self.metric_name, self.loss(dmatrix.get_label(), predt, dmatrix.get_weight())
 
     def init_score(self, y, sample_weight=None, *, num_classes=None):
         r"""The constant raw scores (one per class) that minimise the weighted loss, repeated for every row.
