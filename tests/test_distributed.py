@@ -371,3 +371,9 @@ if __name__ == "__main__":
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     _worker(args.rank, args.world_size, args.port, args.cases, args.out)
+    # Results are saved and the group destroyed. Skip the interpreter's teardown: with torch 2.13 a
+    # gloo rank aborts there in about 1 run in 5 ("terminate called without an active exception",
+    # also with plain cross_entropy and no focalloss), which would fail the run after it succeeded.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
