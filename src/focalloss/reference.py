@@ -529,24 +529,28 @@ def sigmoid_focal_loss_star_hess(x, t, *, gamma=1.0, beta=0.0, alpha=None, weigh
 # --------------------------------------------------------------------------------------------------
 # Multi-class losses. Rows are laid out classes-last inside this section.
 # --------------------------------------------------------------------------------------------------
+def _logsumexp(values):
+    """log sum exp over the last axis (kept), -inf for a row of -inf only."""
+    peak = np.max(values, axis=-1, keepdims=True)
+    safe_peak = np.where(np.isfinite(peak), peak, 0.0)
+    with np.errstate(divide="ignore"):
+        return safe_peak + np.log(np.sum(np.exp(values - safe_peak), axis=-1, keepdims=True))
+
+
 def _log_probs(z):
     """log p and log(1 - p) for every class, accurate even when one class takes all the mass.
 
     For the most likely class m, with S = sum_{j != m} exp(z_j - z_m): log p_m = -log1p(S) and
     log(1 - p_m) = log S - log1p(S), with log S from a log-sum-exp (no cancellation, no underflow).
     Every other class has p <= 1/2, where log1p(-p) is well conditioned. Also returns
-    r = log(p) / (1 - p), the ratio the focal gradient needs, with its limit -1 as p -> 1.
+    r = log(p) / (1 - p), the ratio the focal gradient needs, with its limit -1 as p -> 1, and which
+    class is the top one. A logit of -inf (a masked class) has p = 0.
     """
     num_classes = z.shape[-1]
     top = np.argmax(z, axis=-1)[..., None]
     is_top = np.arange(num_classes) == top
     shifted = z - np.take_along_axis(z, top, axis=-1)
-    others = np.where(is_top, -np.inf, shifted)
-    if num_classes == 1:
-        log_s = np.full(z.shape[:-1] + (1,), -np.inf)
-    else:
-        peak = np.max(others, axis=-1, keepdims=True)
-        log_s = peak + np.log(np.sum(np.exp(others - peak), axis=-1, keepdims=True))
+    log_s = _logsumexp(np.where(is_top, -np.inf, shifted))
     log1p_s = np.logaddexp(0.0, log_s)
     log_p = shifted - log1p_s
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -554,39 +558,65 @@ def _log_probs(z):
         s = np.exp(log_s)
         ratio_top = np.where(s > 0, -(1.0 + s) * log1p_s / s, -1.0)
         ratio = np.where(is_top, ratio_top, log_p / np.exp(log_1mp))
-    return log_p, log_1mp, ratio
+    return log_p, log_1mp, ratio, is_top
+
+
+def _minus_share(v, share, is_top, one_minus_top):
+    """v_j - share_j sum_c v_c, for a distribution `share` over the classes (last axis).
+
+    The entry of its largest share (is_top), which may round to 1, is formed as
+    v_top (1 - share_top) - share_top sum_{c != top} v_c, with 1 - share_top given: as written
+    above it would be a difference of nearly equal terms.
+    """
+    rest = np.sum(np.where(is_top, 0.0, v), axis=-1, keepdims=True)
+    general = v - share * (rest + np.sum(np.where(is_top, v, 0.0), axis=-1, keepdims=True))
+    return np.where(is_top, v * one_minus_top - share * rest, general)
 
 
 def _softmax_parts(kind, z, w, params):
-    """Per-row loss and its gradient for class-weighted targets w = alpha * q (classes last)."""
-    log_p, log_1mp, ratio = _log_probs(z)
+    """Per-row loss and its gradient for class-weighted targets w = alpha * q (classes last).
+
+    A class with w = 0 contributes nothing, even with a logit of -inf (no 0 * inf).
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):  # 0 * inf is formed, then not selected
+        return _softmax_terms(kind, z, w, params)
+
+
+def _softmax_terms(kind, z, w, params):
+    log_p, log_1mp, ratio, is_top = _log_probs(z)
     p = np.exp(log_p)
+    one_minus_p_top = np.sum(np.where(is_top, np.exp(log_1mp), 0.0), axis=-1, keepdims=True)
+    needed = w != 0
     if kind == "focal":
         gamma = params["gamma"]
         mod = _pow_from_log(log_1mp, gamma)
         phi = mod * (-log_p)
-        dphi = mod * (gamma * p * ratio - 1.0)  # d phi_c / d log p_c
-        loss = np.sum(w * phi, axis=-1)
-        grad = w * dphi - p * np.sum(w * dphi, axis=-1, keepdims=True)
-        return loss, grad
+        p_ratio = np.where(p > 0, p * ratio, 0.0)  # p log p / (1 - p) -> 0 at p = 0
+        dphi = mod * (gamma * p_ratio - 1.0)  # d phi_c / d log p_c
+        loss = np.sum(np.where(needed, w * phi, 0.0), axis=-1)
+        return loss, _minus_share(w * dphi, p, is_top, one_minus_p_top)
     if kind == "hard_truncation":
         # phi_c = [p_c <= threshold] * (-log p_c), compared on log p: exact for threshold 0 and 1.
         with np.errstate(divide="ignore"):
             kept = log_p <= np.log(params["threshold"])
-        loss = np.sum(np.where(kept, w * -log_p, 0.0), axis=-1)
+        loss = np.sum(np.where(kept & needed, w * -log_p, 0.0), axis=-1)
         dphi = 0.0 - w * kept  # d phi_c / d log p_c; 0.0 - avoids printing -0
-        return loss, dphi - p * np.sum(dphi, axis=-1, keepdims=True)
+        return loss, _minus_share(dphi, p, is_top, one_minus_p_top)
     k = params["k"]  # softened: phi_c = softmax(-k z)_c * (-log p_c)
-    neg = -k * z
-    s = np.exp(neg - np.max(neg, axis=-1, keepdims=True))
-    s /= np.sum(s, axis=-1, keepdims=True)
-    ws_nll = w * s * (-log_p)
+    masked = z == -np.inf
+    if k == 0:
+        s = np.full(z.shape, 1.0 / z.shape[-1])
+    else:
+        # the softmax of -k z, shifted by the smallest finite logit; masked classes take all of it
+        low = np.min(np.where(masked, np.inf, z), axis=-1, keepdims=True)
+        s = np.exp(-k * (np.where(masked, low, z) - low))
+        s = np.where(masked.any(axis=-1, keepdims=True), masked, s)
+        s = s / np.sum(s, axis=-1, keepdims=True)
+    s_top = np.arange(z.shape[-1]) == np.argmax(s, axis=-1)[..., None]
+    one_minus_s_top = np.sum(np.where(s_top, 0.0, s), axis=-1, keepdims=True)
+    ws_nll = np.where(needed & (s > 0), w * s * (-log_p), 0.0)
     loss = np.sum(ws_nll, axis=-1)
-    grad = (
-        -k * (ws_nll - s * np.sum(ws_nll, axis=-1, keepdims=True))
-        - w * s
-        + p * np.sum(w * s, axis=-1, keepdims=True)
-    )
+    grad = -k * _minus_share(ws_nll, s, s_top, one_minus_s_top) - _minus_share(w * s, p, is_top, one_minus_p_top)
     return loss, grad
 
 
@@ -911,16 +941,20 @@ def _softmax_focal_curvatures(x, target, alpha, gamma, weight, ignore_index, lab
 
     is_c = np.eye(num_classes, dtype=bool)  # [c, j]
     others = np.where(is_c, -np.inf, z[..., None, :])  # row c holds the classes j != c
-    peak = np.max(others, axis=-1, keepdims=True)
-    log_rest = peak + np.log(np.sum(np.exp(others - peak), axis=-1, keepdims=True))
+    log_rest = _logsumexp(others)
     pi = np.exp(others - log_rest)
+    # 1 - pi_j from the classes other than c and j: for the largest pi of a row (which may round to
+    # 1) a log-sum-exp without it; every other pi is <= 1/2, where 1 - pi is exact enough
+    top_other = np.arange(num_classes) == np.argmax(others, axis=-1)[..., None]
+    one_minus_pi = np.where(top_other, np.exp(_logsumexp(np.where(top_other, -np.inf, others)) - log_rest), 1.0 - pi)
     d = z - log_rest[..., 0]
     _, first, second = _focal_term(d, gamma=gamma)
-    p = np.exp(z - np.logaddexp.reduce(z, axis=-1, keepdims=True))
+    log_p, log_1mp, _, _ = _log_probs(z)
+    p, one_minus_p = np.exp(log_p), np.exp(log_1mp)
 
     w, first, second = w[..., None], first[..., None], second[..., None]
-    exact = np.sum(w * (second * (is_c - pi) ** 2 - first * pi * (1.0 - pi)), axis=-2)
-    reweighted = np.sum(w * -first * np.where(is_c, p[..., None], pi * (1.0 - p[..., None, :])), axis=-2)
+    exact = np.sum(w * (second * (is_c - pi) ** 2 - first * pi * one_minus_pi), axis=-2)
+    reweighted = np.sum(w * -first * np.where(is_c, p[..., None], pi * one_minus_p[..., None, :]), axis=-2)
     scale = np.where(counted, w_row, 0.0)[..., None]
     return np.moveaxis(scale * exact, -1, 1), np.moveaxis(scale * reweighted, -1, 1)
 
