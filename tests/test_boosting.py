@@ -160,11 +160,14 @@ def _assert_fd_close(analytic, fd, lower_scale):
     )
 
 
+# a subnormal alpha scales the loss down to where float64 keeps only a few digits: finite
+# differences cannot be held to 1e-6 there
+ALPHAS = st.floats(0.0, 1.0, allow_subnormal=False)
 binary_settings = st.one_of(
     st.builds(lambda g, a: ("focal", {"gamma": g, "alpha": a}),
-              st.floats(0.0, 10.0), st.one_of(st.none(), st.floats(0.0, 1.0))),
+              st.floats(0.0, 10.0), st.one_of(st.none(), ALPHAS)),
     st.builds(lambda k, a: ("softened", {"k": k, "alpha": a}),
-              st.floats(0.0, 5.0), st.one_of(st.none(), st.floats(0.0, 1.0))),
+              st.floats(0.0, 5.0), st.one_of(st.none(), ALPHAS)),
     st.builds(lambda g, b: ("focal_star", {"gamma": g, "beta": b}), st.floats(0.05, 5.0), st.floats(-3.0, 3.0)),
 )
 

@@ -130,22 +130,30 @@ def _scores(y_pred, *, binary):
     return scores
 
 
+def _first_bad(labels, good):
+    """'<value> at row <i> (values from <min> to <max>)' for the first label that is not good."""
+    row = int(np.flatnonzero(~good)[0])
+    return f"{float(labels[row])!r} at row {row} (values from {float(np.min(labels))!r} to {float(np.max(labels))!r})"
+
+
 def _binary_labels(y_true, name, num_rows=None):
     labels = _rows(y_true, name, num_rows)
-    if labels.size and not (labels.min() >= 0.0 and labels.max() <= 1.0):  # also catches NaN
+    good = (labels >= 0.0) & (labels <= 1.0)  # False for NaN
+    if not good.all():
         raise ValueError(
-            f"{name} must hold labels in [0, 1] (1 = positive; fractions are soft labels); got values "
-            f"from {float(labels.min())!r} to {float(labels.max())!r}"
+            f"{name} must hold labels in [0, 1] (1 = positive; fractions are soft labels); got "
+            f"{_first_bad(labels, good)}"
         )
     return labels
 
 
 def _class_labels(y_true, name, num_classes, num_rows=None):
     labels = _rows(y_true, name, num_rows)
-    if labels.size and not (labels.min() >= 0 and labels.max() < num_classes and np.all(labels % 1 == 0)):
+    good = (labels >= 0) & (labels < num_classes) & (labels % 1 == 0)
+    if not good.all():
         raise ValueError(
-            f"{name} must hold class indices, whole numbers 0 .. {num_classes - 1}; got values from "
-            f"{float(labels.min())!r} to {float(labels.max())!r}"
+            f"{name} must hold class indices, whole numbers 0 .. {num_classes - 1}; got "
+            f"{_first_bad(labels, good)}"
         )
     return labels.astype(np.intp)
 
@@ -628,15 +636,21 @@ class SoftmaxFocalObjective(_EngineAdapters):
         return scores, labels, coef if weights is None else coef * weights, weights
 
     def _label_margin(self, scores, labels):
-        """d = x_y - logsumexp(x_others), so p_y = sigmoid(d), and pi = softmax over the others (0 at y)."""
+        """d = x_y - logsumexp(x_others), so p_y = sigmoid(d); pi = softmax over the others (0 at y)
+        and 1 - pi, which for the largest of them (it may round to 1) is the sum of the rest."""
         rows = np.arange(scores.shape[0])
         others = scores.copy()
         others[rows, labels] = -np.inf
-        peak = others.max(axis=1, keepdims=True)
+        top = others.argmax(axis=1)
+        peak = others[rows, top][:, None]
         exp_others = np.exp(others - peak)
         total = exp_others.sum(axis=1, keepdims=True)
         d = scores[rows, labels] - (peak[:, 0] + np.log(total[:, 0]))
-        return d, exp_others / total
+        pi = exp_others / total
+        exp_others[rows, top] = 0.0
+        one_minus_pi = 1.0 - pi
+        one_minus_pi[rows, top] = exp_others.sum(axis=1) / total[:, 0]
+        return d, pi, one_minus_pi
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """Gradient and diagonal hessian of the weighted loss; the scikit-learn-style objective.
@@ -650,17 +664,17 @@ class SoftmaxFocalObjective(_EngineAdapters):
             ``(grad, hess)``, float64, shaped like ``y_pred``.
         """
         scores, labels, coef, _ = self._inputs(y_true, y_pred, sample_weight)
-        d, pi = self._label_margin(scores, labels)
+        d, pi, one_minus_pi = self._label_margin(scores, labels)
         first, second, p_label = _focal_derivatives(d, self.gamma)
         is_label = np.zeros(scores.shape, dtype=bool)
         is_label[np.arange(scores.shape[0]), labels] = True
         d_jacobian = np.where(is_label, 1.0, -pi)  # d(d)/dx_j; pi is 0 at the label
         first, second = first[:, None], second[:, None]
-        curvature = second * d_jacobian**2 - first * pi * (1.0 - pi)
+        curvature = second * d_jacobian**2 - first * pi * one_minus_pi
         if self.hessian != "exact":
             # p_j (1 - p_j) off the label, with p_j = q pi_j and 1 - p_j = p_y + q (1 - pi_j), q = 1 - p_y
             q_label = _logistic(d)[1][:, None]
-            off_label = pi * q_label * (1.0 - pi)
+            off_label = pi * q_label * one_minus_pi
             off_label += p_label[:, None] * pi
             reweighted = -first * np.where(is_label, p_label[:, None], off_label)
             curvature = reweighted if self.hessian == "reweighted" else np.maximum(curvature, reweighted)
