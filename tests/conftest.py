@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -74,8 +77,59 @@ def each_backend(request, monkeypatch):
     """
     original = backends.select
 
-    def select(name, *args):
-        return original(request.param if name == "auto" else name, *args)
+    def select(name, *args, **kwargs):
+        return original(request.param if name == "auto" else name, *args, **kwargs)
 
     monkeypatch.setattr(backends, "select", select)
     return request.param
+
+
+# --------------------------------------------------------------------------------------------------
+# backend="triton" without a GPU: Triton's interpreter on CPU tensors
+# --------------------------------------------------------------------------------------------------
+CUDA = torch.cuda.is_available()
+
+
+def import_triton_kernels():
+    """Without a GPU, (re)import the kernel module under TRITON_INTERPRET=1: Triton makes a kernel
+    an interpreted one when it is defined. The variable is restored for the rest of the suite and
+    set again while a test that needs it runs (fixture triton_interpreter), as triton reads it at
+    launch too. The kernels use no jit function of triton's own library, so whether triton itself
+    was imported before in compiled mode (torch._dynamo imports it) does not matter."""
+    pytest.importorskip("triton")
+    if CUDA:
+        return
+    from triton.runtime.interpreter import InterpretedFunction
+
+    saved = os.environ.get("TRITON_INTERPRET")
+    os.environ["TRITON_INTERPRET"] = "1"
+    try:
+        kernels = importlib.import_module("focalloss.backends.triton_kernels")
+        if not isinstance(kernels.binary_forward_kernel, InterpretedFunction):
+            importlib.reload(kernels)
+    finally:
+        if saved is None:
+            del os.environ["TRITON_INTERPRET"]
+        else:
+            os.environ["TRITON_INTERPRET"] = saved
+
+
+@pytest.fixture
+def triton_interpreter(monkeypatch):
+    """backend="triton" runs here: compiled on a GPU, else in the interpreter on CPU tensors, with
+    tiles far below the defaults so that passes over the classes cross several tiles (the online
+    log-sum-exp carries over), tiles of positions straddle samples, and the interpreter stays fast."""
+    import_triton_kernels()
+    from focalloss.backends import triton_ops
+
+    if not CUDA:
+        monkeypatch.setenv("TRITON_INTERPRET", "1")
+    monkeypatch.setattr(triton_ops, "_TILE_ELEMENTS", 32)
+    monkeypatch.setattr(triton_ops, "_SPATIAL_TILE_ELEMENTS", 32)
+    monkeypatch.setattr(triton_ops, "_MAX_BLOCK_POSITIONS", 4)
+    monkeypatch.setattr(triton_ops, "_BINARY_BLOCK", 128)
+    # The interpreter evaluates whole tiles in NumPy, including the -inf padding past the last class
+    # and lanes that a where() then discards, and NumPy warns about those. Every value that comes
+    # out is checked by the tests.
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        yield

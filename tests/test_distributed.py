@@ -19,10 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import subprocess
 import sys
-import time
 import types
 from datetime import timedelta
 
@@ -33,6 +30,9 @@ from torch import nn
 
 import focalloss
 from focalloss.functional import _reduce
+
+if __name__ != "__main__":  # as a worker script, this file needs no helpers
+    from distributed_helpers import run_ranks
 
 WORLD_SIZE = 2
 IN_FEATURES = 5
@@ -222,59 +222,18 @@ def _worker(rank, world_size, port, cases_path, out_path):
 # --------------------------------------------------------------------------------------------------
 # Parent side
 # --------------------------------------------------------------------------------------------------
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _run_workers(tmp_path, cases):
     cases_path = tmp_path / "cases.pt"
     torch.save(cases, cases_path)
-    codes, outputs = _launch(tmp_path, cases_path)
-    if any(code != 0 for code in codes) and any("address already in use" in o.lower() for o in outputs):
-        codes, outputs = _launch(tmp_path, cases_path)  # lost the free port to another process: once more
-    if any(code != 0 for code in codes):
-        report = "\n".join(
-            f"--- rank {r}: exit status {code} ---\n{out[-4000:]}"
-            for r, (code, out) in enumerate(zip(codes, outputs))
-        )
-        pytest.fail(f"a distributed worker failed:\n{report}")
+
+    def command(rank, port):
+        return [
+            sys.executable, os.path.abspath(__file__), "--rank", str(rank), "--world-size", str(WORLD_SIZE),
+            "--port", str(port), "--cases", str(cases_path), "--out", str(tmp_path / f"rank{rank}.pt"),
+        ]
+
+    run_ranks(command, world_size=WORLD_SIZE, tmp_path=tmp_path, timeout=WORKER_TIMEOUT_S)
     return [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(WORLD_SIZE)]
-
-
-def _launch(tmp_path, cases_path):
-    """Start one process per rank, wait for all; return their exit statuses and outputs."""
-    port = _free_port()
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    procs, logs = [], []
-    try:
-        for rank in range(WORLD_SIZE):
-            log = open(tmp_path / f"rank{rank}.log", "w+")
-            logs.append(log)
-            cmd = [
-                sys.executable, os.path.abspath(__file__), "--rank", str(rank),
-                "--world-size", str(WORLD_SIZE), "--port", str(port),
-                "--cases", str(cases_path), "--out", str(tmp_path / f"rank{rank}.pt"),
-            ]
-            procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env))
-        codes, deadline = [], time.monotonic() + WORKER_TIMEOUT_S
-        for proc in procs:
-            try:
-                codes.append(proc.wait(timeout=max(1.0, deadline - time.monotonic())))
-            except subprocess.TimeoutExpired:
-                codes.append("timed out")
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    outputs = []
-    for log in logs:
-        log.seek(0)
-        outputs.append(log.read())
-        log.close()
-    return codes, outputs
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ reproducibility, memory and parity at a large vocabulary) run as well.
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import os
 import subprocess
@@ -16,68 +15,17 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import CUDA, assert_matches_reference, import_triton_kernels, numpy64, tolerance
 
-CUDA = torch.cuda.is_available()
-DEVICE = "cuda" if CUDA else "cpu"
-DTYPES = [torch.float64, torch.float32, torch.bfloat16, torch.float16]
-
-
-def _import_kernels():
-    """Without a GPU, (re)import the kernel module under TRITON_INTERPRET=1: Triton makes a kernel
-    an interpreted one when it is defined. The variable is restored for the rest of the suite and
-    set again while this module's tests run (fixture interpreter_env), as triton reads it at launch
-    too. The kernels use no jit function of triton's own library, so whether triton itself was
-    imported before in compiled mode (torch._dynamo imports it) does not matter."""
-    pytest.importorskip("triton")
-    if CUDA:
-        return
-    from triton.runtime.interpreter import InterpretedFunction
-
-    saved = os.environ.get("TRITON_INTERPRET")
-    os.environ["TRITON_INTERPRET"] = "1"
-    try:
-        kernels = importlib.import_module("focalloss.backends.triton_kernels")
-        if not isinstance(kernels.binary_forward_kernel, InterpretedFunction):
-            importlib.reload(kernels)
-    finally:
-        if saved is None:
-            del os.environ["TRITON_INTERPRET"]
-        else:
-            os.environ["TRITON_INTERPRET"] = saved
-
-
-_import_kernels()
-
-from conftest import assert_matches_reference, numpy64, tolerance  # noqa: E402
+import_triton_kernels()
 
 import focalloss  # noqa: E402
 from focalloss import reference  # noqa: E402
 from focalloss.backends import torch_ops, triton_ops  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def interpreter_env(monkeypatch):
-    if not CUDA:
-        monkeypatch.setenv("TRITON_INTERPRET", "1")
-
-
-@pytest.fixture(autouse=True)
-def small_tiles(monkeypatch):
-    """Tiles far below the defaults: passes over the classes cross several tiles (the online
-    log-sum-exp carries over), tiles of positions straddle samples, and the interpreter stays fast."""
-    monkeypatch.setattr(triton_ops, "_TILE_ELEMENTS", 32)
-    monkeypatch.setattr(triton_ops, "_SPATIAL_TILE_ELEMENTS", 32)
-    monkeypatch.setattr(triton_ops, "_MAX_BLOCK_POSITIONS", 4)
-    monkeypatch.setattr(triton_ops, "_BINARY_BLOCK", 128)
-
-
-@pytest.fixture(autouse=True)
-def quiet_padding():
-    """The interpreter evaluates whole tiles in NumPy, including the -inf padding past the last class
-    and lanes that a where() then discards, and NumPy warns about those. Every value that comes out
-    is checked below."""
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        yield
+DEVICE = "cuda" if CUDA else "cpu"
+DTYPES = [torch.float64, torch.float32, torch.bfloat16, torch.float16]
+pytestmark = pytest.mark.usefixtures("triton_interpreter")
 
 
 def _compute_dtype(dtype):
@@ -494,9 +442,9 @@ scalars = dict.fromkeys(["alpha_", "p0_", "p1_", "param_", "keep_", "spread_"], 
 for x, compute, softmax_kinds in [("bf16", tl.float32, range(3)), ("fp64", tl.float64, [0])]:
     c = "*fp64" if x == "fp64" else "*fp32"
     for kind in range(4):
-        types = dict(scalars, x_ptr="*" + x, t_ptr="*" + x, out_ptr=c, grad_out_ptr=c, grad_x_ptr="*" + x,
-                     numel="i64")
-        settings = dict(KIND=kind, HAS_ALPHA=True, COMPUTE=compute, BLOCK=2048)
+        types = dict(scalars, x_ptr="*" + x, t_ptr="*" + x, w_ptr=c, out_ptr=c, grad_out_ptr=c,
+                     grad_x_ptr="*" + x, numel="i64")
+        settings = dict(KIND=kind, HAS_ALPHA=True, HAS_WEIGHT=True, COMPUTE=compute, BLOCK=2048)
         compile_for_sm90(kernels.binary_forward_kernel, types, dict(settings, REDUCE=True))
         compile_for_sm90(kernels.binary_backward_kernel, types, dict(settings, SCALAR_GRAD_OUT=False))
     for kind, (index, smoothing) in itertools.product(softmax_kinds, [(True, False), (True, True), (False, True)]):

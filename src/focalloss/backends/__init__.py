@@ -1,27 +1,30 @@
-"""Implementations behind the functional API.
+"""Implementations behind the functional API, each behind one contract.
 
 ``torch_ops`` is plain PyTorch, differentiated by autograd: it runs anywhere and is the fallback.
-The fast backends (``cpu`` fused kernels, ``triton`` for CUDA) all provide the same contract, with
-analytic gradients taken from :mod:`focalloss.reference`'s formulas:
+The fused backends (``cpu`` kernels, ``triton`` for CUDA) compute the same losses with analytic
+gradients taken from :mod:`focalloss.reference`'s formulas. Every backend module provides:
 
 ``available() -> bool``
     whether the backend can run in this process; an ImportError that says why when its compiled
     part or package cannot be imported.
 
-``binary_loss(kind, x, t, alpha, params, *, reduce) -> Tensor``
+``binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False) -> Tensor``
     kind: ``"focal" | "focal_star" | "softened" | "hard_truncation"``; params as in
     ``torch_ops.BINARY_TERMS`` (``gamma``; ``gamma, beta``; ``k``; ``threshold``).
-    x: contiguous logits of any shape, float16 / bfloat16 / float32 / float64, finite.
-    t: targets in [0, 1], contiguous, same shape as x, any float dtype (passed as the user gave
-    them, so that half-precision inputs are never copied to float32 first).
-    alpha: float in [0, 1] or None. reduce: True gives the 0-dim sum of the elementwise losses,
-    False the elementwise losses in x's shape. The result is in the compute dtype (float32, or
-    float64 for float64 logits) and differentiable with respect to x only; backward keeps at most
-    one compute-dtype number per element.
+    x: logits of any shape, float16 / bfloat16 / float32 / float64, finite where they count.
+    t: targets in [0, 1], same shape as x, bool, integer or any float dtype (passed as the user
+    gave them, so that half-precision inputs are never copied to float32 first).
+    alpha: float in [0, 1] or None. weight: None or a tensor broadcastable to x, finite and >= 0,
+    multiplying each element's loss; an element with weight 0 gets loss 0 and gradient 0 and its
+    logit and target are never read (they may hold inf or NaN). reduce: True gives the 0-dim sum of
+    the elementwise losses, added in an order that does not depend on the thread count; False the
+    elementwise losses in x's shape. The result is in the compute dtype (float32, or float64 for
+    float64 logits) and differentiable with respect to x only.
 
 ``softmax_loss(kind, x, target, alpha, params, *, label_smoothing, counted) -> Tensor``
     kind: ``"focal" | "softened" | "hard_truncation"``.
-    x: contiguous logits ``(N, C, d1, ..., dk)`` with C >= 2, any float dtype.
+    x: logits ``(N, C, d1, ..., dk)`` with C >= 2, any float dtype; a logit of -inf is a masked
+    class (probability 0).
     target: class indices of an integer dtype ``(N, d1, ..., dk)``, or probabilities of x's shape
     in any float dtype.
     alpha: None or a ``(C,)`` tensor of per-class weights in the compute dtype, on x's device.
@@ -31,7 +34,14 @@ analytic gradients taken from :mod:`focalloss.reference`'s formulas:
     Returns the per-position loss ``(N, d1, ..., dk)`` in the compute dtype, differentiable with
     respect to x only.
 
-The fast backends have no second derivative (``once_differentiable``); ``backend="torch"`` has.
+Every backward is differentiable: the fused backends run their closed-form gradient, and when
+autograd runs the backward with grad mode on (``create_graph=True``) they hand it to the torch
+backend, so second derivatives agree everywhere.
+
+:func:`select` is the one gate into a fused backend: whatever reaches one is a plain, dense tensor
+on the logits' device, of a dtype the kernel reads, outside ``torch.compile`` and ``torch.func``,
+with a gradient for the logits only. Anything else takes the torch backend under ``"auto"`` and
+gets an error naming the argument and the reason under a named fused backend.
 """
 
 from __future__ import annotations
@@ -49,6 +59,16 @@ _HOW_TO_GET = {
     "triton": "install it with pip install 'focalloss[triton]' (needs a CUDA GPU), or use backend='torch'",
 }
 _DEVICE = {"cpu": "CPU tensors", "triton": "CUDA tensors"}
+
+LOGIT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+# what the fused kernels read for the other tensor arguments (converted inside the backend)
+_READABLE = {
+    "targets": LOGIT_DTYPES + (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64),
+    "weight": LOGIT_DTYPES + (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64),
+    "alpha": LOGIT_DTYPES,
+    "normalizer": LOGIT_DTYPES + (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64),
+}
+_PLAIN = (torch.Tensor, torch.nn.Parameter)
 
 
 def _module(name):
@@ -71,29 +91,48 @@ def _import_problem(name):
         return str(error)
 
 
-def _torch_only(tensors):
-    """Why the fused kernels cannot compute this call, or None.
-
-    They differentiate the logits only, so a target or per-class alpha that needs a gradient must
-    take the torch path; and they read raw memory, which torch.func's wrapped tensors do not have.
-    """
-    for name, tensor in tensors.items():
-        if isinstance(tensor, torch.Tensor):
-            if torch._C._functorch.is_functorch_wrapped_tensor(tensor):
-                return f"{name} is transformed by torch.func (grad, vmap, jvp)"
-            if name != "logits" and tensor.requires_grad:
-                return f"{name} requires a gradient and the fused kernels differentiate the logits only"
+def _unreadable(name, tensor, logits):
+    """Why a fused kernel cannot take ``tensor`` (the argument ``name``) as it is, or None."""
+    if type(tensor) not in _PLAIN:
+        return f"{name} is a {type(tensor).__name__}, a tensor subclass, not a plain torch.Tensor"
+    if torch._C._functorch.is_functorch_wrapped_tensor(tensor):
+        return f"{name} is transformed by torch.func (grad, vmap, jvp)"
+    if tensor.layout != torch.strided or tensor.is_nested:
+        return f"{name} is not a dense tensor (layout {tensor.layout}{', nested' if tensor.is_nested else ''})"
+    # the normalizer never enters a kernel: like any scalar it may also sit on the CPU
+    if tensor.device != logits.device and not (name == "normalizer" and tensor.device.type == "cpu"):
+        return f"{name} is on {tensor.device} and the logits on {logits.device}"
+    dtypes = LOGIT_DTYPES if name == "logits" else _READABLE[name]
+    if tensor.dtype not in dtypes:
+        return f"{name} has dtype {tensor.dtype}, which the fused kernels do not read"
+    if tensor.is_neg() or tensor.is_conj():
+        return f"{name} is a lazily negated or conjugated view"
+    if name != "logits" and tensor.requires_grad:
+        return f"{name} requires a gradient and the fused kernels differentiate the logits only"
+    if torch.autograd.forward_ad._current_level >= 0 and torch.autograd.forward_ad.unpack_dual(tensor).tangent \
+            is not None:
+        return f"{name} carries a forward-mode tangent (torch.autograd.forward_ad)"
     return None
 
 
-def select(name, logits, targets, alpha=None):
+def gate(logits, **tensors):
+    """Why the call cannot enter a fused backend, naming the argument, or None when it can."""
+    for name, tensor in {"logits": logits, **tensors}.items():
+        if isinstance(tensor, torch.Tensor):
+            reason = _unreadable(name, tensor, logits)
+            if reason is not None:
+                return reason
+    return None
+
+
+def select(name, logits, targets, *, weight=None, alpha=None, normalizer=None):
     """The backend module that computes a loss of ``logits`` for ``backend=name``.
 
     ``"auto"`` takes the fused CPU kernels for CPU tensors and Triton for CUDA tensors when they are
-    available, and plain PyTorch otherwise; also while ``torch.compile`` traces or ``torch.func``
-    transforms the call (the fast paths call compiled code on raw memory), and when the targets or a
-    per-class alpha need a gradient (the fast paths differentiate the logits only). A named backend
-    that cannot run raises a message saying why.
+    available and :func:`gate` lets the call in, and plain PyTorch otherwise (so also while
+    ``torch.compile`` traces or ``torch.func`` transforms the call, for tensor subclasses such as
+    DTensor, and when the targets or a per-class alpha need a gradient). A named fused backend that
+    cannot run the call raises a message saying why.
     """
     if name == "torch":
         return torch_ops
@@ -101,7 +140,7 @@ def select(name, logits, targets, alpha=None):
         if name == "auto":
             return torch_ops
         raise ValueError(f"backend={name!r} cannot run under torch.compile; use backend='torch' (or 'auto')")
-    reason = _torch_only({"logits": logits, "targets": targets, "alpha": alpha})
+    reason = gate(logits, targets=targets, weight=weight, alpha=alpha, normalizer=normalizer)
     if name == "auto":
         if reason is not None:
             return torch_ops
@@ -109,7 +148,7 @@ def select(name, logits, targets, alpha=None):
             if _fits(candidate, logits, named=False) and _import_problem(candidate) is None:
                 return _module(candidate)
         return torch_ops
-    if not _fits(name, logits, named=True):
+    if type(logits) in _PLAIN and not _fits(name, logits, named=True):
         raise ValueError(f"backend={name!r} runs on {_DEVICE[name]}; got logits on {logits.device}")
     problem = _import_problem(name)
     if problem is not None:

@@ -114,22 +114,24 @@ KERNEL static void lanes_bwd_d_entry(void *ctx, int64_t b) { lanes_bwd_block_d(c
 
 #define PTR(v) ((void *)(uintptr_t)(v))
 
-/* binary(double, kind, n, x, t, alpha, p1, p2, gamma_mode, loss, grad, partial, threads) */
+/* binary(double, kind, n, x, t, w, alpha, p1, p2, gamma_mode, loss, grad, partial, threads) */
 static PyObject *py_binary(PyObject *self, PyObject *args) {
     int is_double, kind, gamma_mode, threads;
     long long n;
-    unsigned long long x, t, loss, grad, partial;
+    unsigned long long x, t, w, loss, grad, partial;
     double alpha, p1, p2;
-    if (!PyArg_ParseTuple(args, "iiLKKdddiKKKi", &is_double, &kind, &n, &x, &t, &alpha, &p1, &p2, &gamma_mode,
-                          &loss, &grad, &partial, &threads))
+    if (!PyArg_ParseTuple(args, "iiLKKKdddiKKKi", &is_double, &kind, &n, &x, &t, &w, &alpha, &p1, &p2,
+                          &gamma_mode, &loss, &grad, &partial, &threads))
         return NULL;
     int64_t blocks = (n + BLOCK - 1) / BLOCK;
     Py_BEGIN_ALLOW_THREADS
     if (is_double) {
-        binary_args_d a = {kind, n, PTR(x), PTR(t), alpha, p1, p2, gamma_mode, PTR(loss), PTR(grad), PTR(partial)};
+        binary_args_d a = {kind, n, PTR(x), PTR(t), PTR(w), alpha, p1, p2, gamma_mode, PTR(loss), PTR(grad),
+                           PTR(partial)};
         parallel_blocks(binary_block_d_entry, &a, blocks, threads);
     } else {
-        binary_args_f a = {kind, n, PTR(x), PTR(t), alpha, p1, p2, gamma_mode, PTR(loss), PTR(grad), PTR(partial)};
+        binary_args_f a = {kind, n, PTR(x), PTR(t), PTR(w), alpha, p1, p2, gamma_mode, PTR(loss), PTR(grad),
+                           PTR(partial)};
         parallel_blocks(binary_block_f_entry, &a, blocks, threads);
     }
     Py_END_ALLOW_THREADS

@@ -37,6 +37,7 @@ typedef struct {
     int kind;
     int64_t n;
     const T *x, *t;
+    const T *w;   /* elementwise weights, or NULL; a zero weight removes the element, never read */
     double alpha; /* NaN: no alpha */
     double p1, p2;
     int gamma_mode; /* focal: 0 general, 1 gamma == 0, 2 gamma == 2 */
@@ -57,14 +58,24 @@ INLINE void NAME(binary_block)(void *ctx, int64_t block) {
     T pos_w = has_alpha ? alpha : (T)1, neg_w = has_alpha ? (T)1 - alpha : (T)1;
     T p1 = (T)a->p1, p2 = (T)a->p2;
 
-#define BINARY_LOOP(BODY)                                                                         \
+    const T *wt = a->w ? a->w + i0 : NULL;
+    /* one loop without weights and one with, so that neither tests the pointer per element; with
+     * weights, a zero-weighted element is computed at x = t = 0 (finite) and then scaled by 0 */
+#define BINARY_LOOP_(WEIGHT, BODY)                                                                \
     _Pragma("omp simd") for (int64_t i = 0; i < len; i++) {                                       \
-        T xv = x[i], tv = t[i];                                                                   \
-        T wp = tv * pos_w, wn = ((T)1 - tv) * neg_w;                                              \
+        T wv = WEIGHT;                                                                            \
+        T xv = wv != 0 ? x[i] : (T)0, tv = wv != 0 ? t[i] : (T)0;                                 \
+        T wp = wv * tv * pos_w, wn = wv * ((T)1 - tv) * neg_w;                                    \
         T lo, gr;                                                                                 \
         BODY                                                                                      \
         lo_out[i] = lo;                                                                           \
         gr_out[i] = gr;                                                                           \
+    }
+#define BINARY_LOOP(BODY)                                                                         \
+    if (wt) {                                                                                     \
+        BINARY_LOOP_(wt[i], BODY)                                                                 \
+    } else {                                                                                      \
+        BINARY_LOOP_((T)1, BODY)                                                                  \
     }
 
     switch (a->kind) {
@@ -111,6 +122,7 @@ INLINE void NAME(binary_block)(void *ctx, int64_t block) {
     }
     }
 #undef BINARY_LOOP
+#undef BINARY_LOOP_
     if (a->partial) {
         double s = 0.0;
         for (int64_t i = 0; i < len; i++) s += lo_out[i];
@@ -127,10 +139,15 @@ INLINE void NAME(binary_block)(void *ctx, int64_t block) {
  * index). Every other case (sw = 8):
  *   0: m                       1: l1s = log1p(S), S = sum_{j != top} exp(x_j - m)
  *   2: log S (softened with class indices: 1 - u_y)   3: top class index, -1 where it does not count
- *   4: G = sum_c g_c (focal, hard truncation) | A (softened)
+ *   4: sum_{c != top} g_c (focal, hard truncation) | A (softened)
  *   5: B (softened)            6: mn, the smallest logit (softened)   7: log sum exp(-k (x - mn))
  * log p_c = x_c - m - l1s. The top class gets log(1 - p) = log S - l1s; every other class has
- * p <= 1/2, where log1p(-p) is accurate.
+ * p <= 1/2, where log1p(-p) is accurate. Sums over the classes are accumulated in double, so that
+ * C terms of 1/C (label smoothing over 32000 classes) add up exactly enough in float32 too.
+ *
+ * Logits of -inf (masked classes) have p = 0. A class with no target mass (w_c = 0) contributes
+ * nothing, to the loss or the gradient, even at log p = -inf; for the softened loss a row with
+ * masked classes puts all of softmax(-k x) on them (the limit), so its other classes weigh 0.
  * ------------------------------------------------------------------------------------------- */
 typedef struct {
     int kind;
@@ -150,15 +167,17 @@ typedef struct {
     int64_t sw;            /* statistics per position: 3 or 8, see above */
 } NAME(softmax_args);
 
-/* phi(log p) and d phi / d log p for a non-top class (p <= 1/2) of focal / hard truncation. */
+/* phi(log p) and d phi / d log p for a non-top class (p <= 1/2) of focal / hard truncation. p log p
+ * is 0 at p = 0 (a masked class), not 0 * -inf. */
 #define NONTOP_PHI(lp, phi, dphi)                                                                 \
     T p_ = EXP(lp);                                                                              \
     T phi, dphi;                                                                                 \
     if (a->kind == KIND_FOCAL) {                                                                 \
         T q_ = (T)1 - p_;                                                                        \
         T mod_ = gm == 1 ? (T)1 : gm == 2 ? q_ * q_ : EXP(g * LOG1P(-p_));                       \
+        T plp_ = p_ > 0 ? p_ * (lp) : (T)0;                                                      \
         phi = -mod_ * (lp);                                                                      \
-        dphi = mod_ * (g * p_ * (lp) / q_ - (T)1);                                               \
+        dphi = mod_ * (g * plp_ / q_ - (T)1);                                                    \
     } else {                                                                                     \
         T on_ = (lp) <= cut ? (T)1 : (T)0;                                                       \
         phi = -on_ * (lp);                                                                       \
@@ -200,6 +219,13 @@ static T NAME(log_rest)(const T *x, int64_t C, int64_t cs, int64_t top, T m) {
     for (int64_t c = 0; c < C; c++)
         if (c != top) s2 += EXP(x[c * cs] - m2);
     return (m2 - m) + LOG(s2);
+}
+
+/* softmax(-k x)_c of the softened loss from the row's mn and lzu (stats 6, 7). A row with masked
+ * classes has mn = -inf and lzu = log(number of them): each gets 1 / that, the others 0. */
+INLINE T NAME(softened_u)(T xc, T k, T mn, T lzu) {
+    if (mn == -(T)INFINITY) return k == 0 || xc == -(T)INFINITY ? EXP(-lzu) : (T)0;
+    return EXP(-k * (xc - mn) - lzu);
 }
 
 /* A contiguous row with a class index, no smoothing, focal or hard truncation: only log p_y matters,
@@ -283,20 +309,29 @@ INLINE void NAME(softmax_position_fwd)(const NAME(softmax_args) *a, int64_t n, i
         T k = (T)a->p1, mn = x[0];
         for (int64_t c = 1; c < C; c++) mn = x[c * cs] < mn ? x[c * cs] : mn;
         T zu = 0;
-        if (cs == 1) {
+        if (k == 0) {
+            zu = (T)C;
+        } else if (mn == -(T)INFINITY) { /* masked classes take all of softmax(-k x) */
+            for (int64_t c = 0; c < C; c++) zu += x[c * cs] == -(T)INFINITY ? (T)1 : (T)0;
+        } else if (cs == 1) {
             _Pragma("omp simd reduction(+:zu)") for (int64_t c = 0; c < C; c++) zu += EXP(-k * (x[c] - mn));
         } else {
             for (int64_t c = 0; c < C; c++) zu += EXP(-k * (x[c * cs] - mn));
         }
-        T lzu = LOG(zu), A = 0, B = 0;
+        T lzu = LOG(zu);
+        double A = 0, B = 0;
         if (sparse) {
             T w = NAME(class_weight)(a, y, y, 0);
-            T u = EXP(-k * (x[y * cs] - mn) - lzu);
-            A = w * u * (l1s - (x[y * cs] - m));
+            T u = NAME(softened_u)(x[y * cs], k, mn, lzu);
+            A = u > 0 ? w * u * (l1s - (x[y * cs] - m)) : 0;
             B = w * u;
             /* 1 - u_y from the other classes, for backward (it replaces log S, which softened never reads) */
             T rest = 0;
-            if (cs == 1) {
+            if (mn == -(T)INFINITY || k == 0) {
+                for (int64_t c = 0; c < C; c++)
+                    if (c != y) rest += NAME(softened_u)(x[c * cs], k, mn, lzu);
+                rest *= zu;
+            } else if (cs == 1) {
                 _Pragma("omp simd reduction(+:rest)") for (int64_t c = 0; c < y; c++) rest += EXP(-k * (x[c] - mn));
                 _Pragma("omp simd reduction(+:rest)") for (int64_t c = y + 1; c < C; c++) rest += EXP(-k * (x[c] - mn));
             } else {
@@ -305,44 +340,54 @@ INLINE void NAME(softmax_position_fwd)(const NAME(softmax_args) *a, int64_t n, i
             }
             st[2] = rest / zu;
         } else {
+            /* A without the class of the smallest logit, b, whose u may round to 1: backward forms
+             * w_b L_b - A as w_b L_b (1 - u_b) - (A without b), with 1 - u_b from the other classes
+             * (stat 2, which softened never reads as log S) */
+            int64_t b = 0;
+            while (x[b * cs] != mn) b++;
+            double rest = 0, wul_b = 0;
             for (int64_t c = 0; c < C; c++) {
                 T w = NAME(class_weight)(a, c, y, qrow ? qrow[c * cs] : 0);
-                T u = EXP(-k * (x[c * cs] - mn) - lzu);
-                A += w * u * (l1s - (x[c * cs] - m));
+                T u = NAME(softened_u)(x[c * cs], k, mn, lzu);
+                double wul = w != 0 && u > 0 ? (double)(w * u) * (l1s - (x[c * cs] - m)) : 0;
+                if (c == b) wul_b = wul;
+                else { A += wul; rest += u; }
                 B += w * u;
             }
+            st[2] = (T)rest;
+            a->loss[pos] = (T)(A + wul_b);
+            st[4] = (T)A; st[5] = (T)B; st[6] = mn; st[7] = lzu;
+            return;
         }
-        st[4] = A; st[5] = B; st[6] = mn; st[7] = lzu;
-        a->loss[pos] = A;
+        st[4] = (T)A; st[5] = (T)B; st[6] = mn; st[7] = lzu;
+        a->loss[pos] = (T)A;
         return;
     }
 
     T tphi, tdphi;
     NAME(top_phi)(a->kind, gm, g, cut, l1s, log_s, &tphi, &tdphi);
-    T loss = 0, G = 0;
-    if (sparse) {
-        T w = NAME(class_weight)(a, y, y, 0);
-        if (y == top) {
-            loss = w * tphi; G = w * tdphi;
-        } else {
-            T lp = x[y * cs] - m - l1s;
-            NONTOP_PHI(lp, phi, dphi)
-            loss = w * phi; G = w * dphi;
+    /* smoothing or probabilities (a class index without them takes sparse_row_fwd or the lanes
+     * kernel): every class */
+    double loss = 0, g_rest = 0;
+    for (int64_t c = 0; c < C; c++) {
+        T w = NAME(class_weight)(a, c, y, qrow ? qrow[c * cs] : 0);
+        if (w == 0) continue; /* no target mass: nothing, even at log p = -inf */
+        if (c == top) {
+            loss += w * tphi;
+            continue;
         }
-    } else {
-        for (int64_t c = 0; c < C; c++) {
-            T w = NAME(class_weight)(a, c, y, qrow ? qrow[c * cs] : 0);
-            T lp = x[c * cs] - m - l1s;
-            NONTOP_PHI(lp, phi, dphi)
-            if (c == top) { phi = tphi; dphi = tdphi; }
-            loss += w * phi; G += w * dphi;
-        }
+        T lp = x[c * cs] - m - l1s;
+        NONTOP_PHI(lp, phi, dphi)
+        loss += w * phi; g_rest += w * dphi;
     }
-    st[4] = G;
-    a->loss[pos] = loss;
+    st[4] = (T)g_rest;
+    a->loss[pos] = (T)loss;
 }
 
-/* Backward for one position: grad_j = go * (g_j - p_j G), or the softened formula. */
+/* Backward for one position: grad_j = go * (g_j - p_j G), or the softened formula. A gradient
+ * that is small because p_j is near 1 is formed from the other classes' mass, never as a
+ * difference of nearly equal terms: with a class index, grad_y = go G_y sum_{c != y} p_c; else
+ * grad_top = go (g_top (1 - p_top) - p_top sum_{c != top} g_c), 1 - p_top = S / (1 + S). */
 INLINE void NAME(softmax_position_bwd)(const NAME(softmax_args) *a, int64_t n, int64_t s) {
     int64_t C = a->C, cs = a->S, pos = n * a->S + s;
     const T *x = a->x + n * C * cs + s;
@@ -361,12 +406,21 @@ INLINE void NAME(softmax_position_bwd)(const NAME(softmax_args) *a, int64_t n, i
             for (int64_t c = 0; c < C; c++) gx[c * cs] = (T)NAN;
             return;
         }
+        T coef = go * G, rest = 0;
         if (cs == 1) {
-            _Pragma("omp simd") for (int64_t c = 0; c < C; c++) gx[c] = -go * G * EXP((x[c] - m) - l1s);
+            _Pragma("omp simd reduction(+:rest)") for (int64_t c = 0; c < C; c++) {
+                T p = EXP((x[c] - m) - l1s);
+                gx[c] = -coef * p;
+                rest += c == y ? (T)0 : p;
+            }
         } else {
-            for (int64_t c = 0; c < C; c++) gx[c * cs] = -go * G * EXP((x[c * cs] - m) - l1s);
+            for (int64_t c = 0; c < C; c++) {
+                T p = EXP((x[c * cs] - m) - l1s);
+                gx[c * cs] = -coef * p;
+                rest += c == y ? (T)0 : p;
+            }
         }
-        gx[y * cs] += go * G;
+        gx[y * cs] = coef * rest;
         return;
     }
     if (st[3] < 0) { /* the position does not count */
@@ -385,41 +439,60 @@ INLINE void NAME(softmax_position_bwd)(const NAME(softmax_args) *a, int64_t n, i
 
     if (a->kind == KIND_SOFTENED) {
         T k = (T)a->p1, A = st[4], B = st[5], mn = st[6], lzu = st[7];
-        if (sparse && cs == 1) {
+        int plain = mn != -(T)INFINITY; /* no masked class: u from the vector formula */
+        if (sparse && cs == 1 && plain) {
             /* w_j = 0 except at y: grad_j = go (k u_j A + p_j B), then the target's own terms */
             _Pragma("omp simd") for (int64_t c = 0; c < C; c++) {
                 T u = EXP(-k * (x[c] - mn) - lzu), p = EXP(x[c] - m - l1s);
                 gx[c] = go * (k * u * A + p * B);
             }
-        } else {
+        } else if (sparse) {
             for (int64_t c = 0; c < C; c++) {
-                T w = sparse ? (T)0 : NAME(class_weight)(a, c, y, qrow ? qrow[c * cs] : 0);
-                T u = EXP(-k * (x[c * cs] - mn) - lzu), p = EXP(x[c * cs] - m - l1s);
-                T L = l1s - (x[c * cs] - m);
-                gx[c * cs] = go * (-k * u * (w * L - A) - w * u + p * B);
+                T u = NAME(softened_u)(x[c * cs], k, mn, lzu), p = EXP(x[c * cs] - m - l1s);
+                gx[c * cs] = go * (k * u * A + p * B);
+            }
+        } else {
+            /* A in stat 4 leaves out b, the class of the smallest logit; its own entry is formed
+             * with 1 - u_b (stat 2) so that it does not cancel when u_b rounds to 1 */
+            int64_t b = 0;
+            while (x[b * cs] != mn) b++;
+            T w_b = NAME(class_weight)(a, b, y, qrow ? qrow[b * cs] : 0);
+            T u_b = NAME(softened_u)(x[b * cs], k, mn, lzu);
+            T wl_b = w_b != 0 ? w_b * (l1s - (x[b * cs] - m)) : (T)0;
+            T A_all = A + wl_b * u_b;
+            for (int64_t c = 0; c < C; c++) {
+                T w = NAME(class_weight)(a, c, y, qrow ? qrow[c * cs] : 0);
+                T u = NAME(softened_u)(x[c * cs], k, mn, lzu), p = EXP(x[c * cs] - m - l1s);
+                T wl = w != 0 ? w * (l1s - (x[c * cs] - m)) : (T)0;
+                T wl_minus_a = c == b ? wl * st[2] - A : wl - A_all; /* w_c L_c - A */
+                gx[c * cs] = go * (-k * u * wl_minus_a - w * u + p * B);
             }
         }
         if (sparse) {
             /* the target's own entry in one piece, -w u_y (k L_y (1 - u_y) + 1 - p_y): as a sum of
              * the terms above it would cancel when u_y or p_y is near 1 */
             T w = NAME(class_weight)(a, y, y, 0);
-            T u = EXP(-k * (x[y * cs] - mn) - lzu), L = l1s - (x[y * cs] - m);
-            gx[y * cs] = -go * w * u * (k * L * st[2] - EXPM1(-L));
+            T u = NAME(softened_u)(x[y * cs], k, mn, lzu), L = l1s - (x[y * cs] - m);
+            gx[y * cs] = u > 0 ? -go * w * u * (k * L * st[2] - EXPM1(-L)) : (T)0;
         }
         return;
     }
 
-    T G = st[4];
+    T g_rest = st[4];
     T tphi, tdphi;
     NAME(top_phi)(a->kind, gm, g, cut, l1s, log_s, &tphi, &tdphi);
+    T g_top = NAME(class_weight)(a, top, y, qrow ? qrow[top * cs] : 0) * tdphi;
+    T G = g_rest + g_top;
     for (int64_t c = 0; c < C; c++) {
+        if (c == top) continue;
         T w = NAME(class_weight)(a, c, y, qrow ? qrow[c * cs] : 0);
         T lp = x[c * cs] - m - l1s;
         NONTOP_PHI(lp, phi, dphi)
         (void)phi;
-        if (c == top) dphi = tdphi;
-        gx[c * cs] = go * (w * dphi - EXP(lp) * G);
+        gx[c * cs] = go * ((w != 0 ? w * dphi : (T)0) - EXP(lp) * G);
     }
+    T one_minus_p = EXP(log_s - l1s), p_top = EXP(-l1s);
+    gx[top * cs] = go * (g_top * one_minus_p - p_top * g_rest);
 }
 
 INLINE void NAME(softmax_fwd_block)(void *ctx, int64_t block) {
@@ -538,22 +611,28 @@ INLINE void NAME(lanes_bwd_block)(void *ctx, int64_t block) {
     int64_t n = block / chunks, s0 = (block % chunks) * LANES, len = S - s0 < LANES ? S - s0 : LANES;
     const T *x = a->x + n * C * S + s0;
     T *gx = a->grad + n * C * S + s0;
-    T coef[LANES], m[LANES], l1s[LANES];
+    T coef[LANES], m[LANES], l1s[LANES], rest[LANES];
+    IT yl[LANES];
     for (int64_t l = 0; l < len; l++) {
         const T *st = a->stats + (n * S + s0 + l) * a->sw;
         coef[l] = -a->grad_loss[n * S + s0 + l] * st[2]; /* 0 where nothing counts, NaN for a bad index */
         m[l] = st[0];
         l1s[l] = st[1];
+        rest[l] = 0;
+        yl[l] = (IT)a->index[n * S + s0 + l];
     }
     for (int64_t c = 0; c < C; c++) {
         _Pragma("omp simd") for (int64_t l = 0; l < len; l++) {
-            T v = coef[l] * EXP((x[c * S + l] - m[l]) - l1s[l]);
-            gx[c * S + l] = coef[l] == 0 ? (T)0 : v; /* an uncounted logit may be inf or NaN */
+            T p = EXP((x[c * S + l] - m[l]) - l1s[l]);
+            gx[c * S + l] = coef[l] == 0 ? (T)0 : coef[l] * p; /* an uncounted logit may be inf or NaN */
+            rest[l] += yl[l] == (IT)c || coef[l] == 0 ? (T)0 : p;
         }
     }
+    /* the target's entry from the other classes' mass, -coef * sum_{c != y} p_c: as -coef (1 - p_y)
+     * it would cancel when p_y is near 1 */
     for (int64_t l = 0; l < len; l++) {
         int64_t y = a->index[n * S + s0 + l];
-        if (coef[l] != 0 && y >= 0 && y < C) gx[y * S + l] -= coef[l];
+        if (coef[l] != 0 && y >= 0 && y < C) gx[y * S + l] = -coef[l] * rest[l];
     }
 }
 

@@ -12,6 +12,9 @@ The softmax losses keep row statistics and recompute the softmax in backward, as
 does: 3 numbers per position for class indices without smoothing (focal, hard truncation), 8
 otherwise. Targets of another dtype than int64 indices or the
 compute dtype are converted, and the converted copy is kept.
+
+A backward run with grad mode on (``create_graph=True``, as for a gradient penalty) is handed to
+the torch backend, recomputed from the saved inputs, so that its result has a graph.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from __future__ import annotations
 import math
 
 import torch
-from torch.autograd.function import once_differentiable
 
-from .torch_ops import _round_down
+from . import torch_ops
+from ._shared import compute_dtype as _compute_dtype
+from ._shared import differentiable_backward, fixed_order_sum, round_down
 
 _KINDS = {"focal": 0, "softened": 1, "hard_truncation": 2, "focal_star": 3}
 
@@ -36,10 +40,6 @@ def available():
     """True when the compiled kernels were built and import (an ImportError says why not)."""
     _kernels()
     return True
-
-
-def _compute_dtype(x):
-    return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
 def _threads(numel):
@@ -70,22 +70,29 @@ def _binary_scalars(kind, params, dtype):
     threshold = params["threshold"]
     if threshold in (0.0, 1.0):
         return (math.inf if threshold else -math.inf), 0.0, 0
-    return _round_down(math.log(threshold) - math.log1p(-threshold), dtype), 0.0, 0
+    return round_down(math.log(threshold) - math.log1p(-threshold), dtype), 0.0, 0
 
 
-def _binary_kernel(kind, xc, tc, alpha, params, *, reduce, grad):
-    """Run the binary kernel on compute-dtype tensors: the summed or elementwise loss; d loss / d x
-    is written into ``grad`` unless it is None."""
+def _binary_kernel(kind, xc, tc, wc, alpha, params, *, reduce, grad):
+    """Run the binary kernel on contiguous compute-dtype tensors (``wc``: the weights expanded to
+    x's shape, or None): the summed or elementwise loss; d loss / d x is written into ``grad``
+    unless it is None."""
     n = xc.numel()
     p1, p2, gamma_mode = _binary_scalars(kind, params, xc.dtype)
     loss = None if reduce else torch.empty_like(xc)
-    partial = torch.empty(-(-n // 4096), dtype=torch.float64) if reduce else None
+    partial = torch.empty(-(-n // 4096), dtype=torch.float64, device=xc.device) if reduce else None
     _kernels().binary(
-        xc.dtype == torch.float64, _KINDS[kind], n, xc.data_ptr(), tc.data_ptr(),
+        xc.dtype == torch.float64, _KINDS[kind], n, xc.data_ptr(), tc.data_ptr(), _ptr(wc),
         math.nan if alpha is None else float(alpha), float(p1), float(p2), gamma_mode,
         _ptr(loss), _ptr(grad), _ptr(partial), _threads(n),
     )
-    return partial.sum().to(xc.dtype) if reduce else loss
+    return fixed_order_sum(partial).to(xc.dtype) if reduce else loss
+
+
+def _binary_inputs(x, t, weight):
+    dtype = _compute_dtype(x)
+    wc = None if weight is None else weight.to(dtype).expand(x.shape).contiguous()
+    return x.to(dtype).contiguous(), t.to(dtype).contiguous(), wc
 
 
 class _BinaryLoss(torch.autograd.Function):
@@ -93,36 +100,38 @@ class _BinaryLoss(torch.autograd.Function):
     logits keep nothing new and run the kernel again in backward, to stay within that budget."""
 
     @staticmethod
-    def forward(ctx, x, t, kind, alpha, params, reduce):
-        dtype = _compute_dtype(x)
-        xc, tc = x.to(dtype).contiguous(), t.to(dtype).contiguous()
-        keep = ctx.needs_input_grad[0] and dtype != torch.float64
+    def forward(ctx, x, t, weight, kind, alpha, params, reduce):
+        xc, tc, wc = _binary_inputs(x, t, weight)
+        keep = ctx.needs_input_grad[0] and xc.dtype != torch.float64
         grad = torch.empty_like(xc) if keep else None
-        loss = _binary_kernel(kind, xc, tc, alpha, params, reduce=reduce, grad=grad)
-        if keep:
-            ctx.save_for_backward(grad)
-        elif ctx.needs_input_grad[0]:
-            ctx.save_for_backward(xc, tc)
-            ctx.settings = (kind, alpha, params)
-        ctx.input_dtype = x.dtype
+        loss = _binary_kernel(kind, xc, tc, wc, alpha, params, reduce=reduce, grad=grad)
+        if ctx.needs_input_grad[0]:
+            # the caller's tensors (no copies): for the float64 recomputation and a graph in backward
+            ctx.save_for_backward(x, t, weight, grad)
+            ctx.settings = (kind, alpha, params, reduce)
         return loss
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_output):
-        if ctx.input_dtype == torch.float64:
-            xc, tc = ctx.saved_tensors
-            grad = torch.empty_like(xc)
-            kind, alpha, params = ctx.settings
-            _binary_kernel(kind, xc, tc, alpha, params, reduce=True, grad=grad)
+        x, t, weight, grad = ctx.saved_tensors
+        kind, alpha, params, reduce = ctx.settings
+        if torch.is_grad_enabled():
+            def torch_loss(x_):
+                return torch_ops.binary_loss(kind, x_, t, alpha, params, weight=weight, reduce=reduce)
+
+            grad_x = differentiable_backward(torch_loss, (x,), grad_output)
         else:
-            (grad,) = ctx.saved_tensors
-        return (grad_output * grad).to(ctx.input_dtype), None, None, None, None, None
+            if grad is None:  # float64: recomputed
+                xc, tc, wc = _binary_inputs(x, t, weight)
+                grad = torch.empty_like(xc)
+                _binary_kernel(kind, xc, tc, wc, alpha, params, reduce=True, grad=grad)
+            grad_x = (grad_output * grad).to(x.dtype)
+        return grad_x, None, None, None, None, None, None
 
 
-def binary_loss(kind, x, t, alpha, params, *, reduce):
+def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False):
     """See the contract in ``backends/__init__.py``."""
-    return _BinaryLoss.apply(x, t, kind, alpha, params, reduce)
+    return _BinaryLoss.apply(x, t, weight, kind, alpha, params, reduce)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -134,7 +143,7 @@ def _softmax_p1(kind, params, dtype):
     if kind == "softened":
         return params["k"]
     threshold = params["threshold"]
-    return _round_down(math.log(threshold), dtype) if threshold > 0 else -math.inf
+    return round_down(math.log(threshold), dtype) if threshold > 0 else -math.inf
 
 
 class _SoftmaxLoss(torch.autograd.Function):
@@ -152,8 +161,8 @@ class _SoftmaxLoss(torch.autograd.Function):
         # class indices without smoothing (focal, hard truncation): 3 numbers per position, else 8;
         # backward finds the positions that do not count from them, so the mask is not kept
         sparse = is_index and label_smoothing == 0 and kind != "softened"
-        loss = torch.empty((n, s), dtype=dtype)
-        stats = torch.empty((n, s, 3 if sparse else 8), dtype=dtype)
+        loss = torch.empty((n, s), dtype=dtype, device=x.device)
+        stats = torch.empty((n, s, 3 if sparse else 8), dtype=dtype, device=x.device)
         p1 = _softmax_p1(kind, params, dtype)
         gamma_mode = _gamma_mode(params["gamma"]) if kind == "focal" else 0
         scalars = (_KINDS[kind], n, c, s)
@@ -164,13 +173,15 @@ class _SoftmaxLoss(torch.autograd.Function):
         # the logits as given (a half-precision input is converted again in backward, not kept twice)
         ctx.save_for_backward(x, index, probs, alpha, stats)
         ctx.scalars, ctx.settings = scalars, (float(label_smoothing), float(p1), gamma_mode)
-        ctx.input_shape, ctx.input_dtype = x.shape, x.dtype
+        ctx.kind, ctx.params = kind, params
         return loss.view((n,) + tuple(x.shape[2:]))
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_loss):
         x, index, probs, alpha, stats = ctx.saved_tensors
+        if torch.is_grad_enabled():
+            return (_differentiable_softmax_backward(ctx, x, index, probs, alpha, stats, grad_loss),
+                    None, None, None, None, None, None)
         xc = x.to(stats.dtype).contiguous().view(ctx.scalars[1:])
         grad_loss = grad_loss.to(xc.dtype).contiguous()
         grad = torch.empty_like(xc)
@@ -180,7 +191,21 @@ class _SoftmaxLoss(torch.autograd.Function):
             0, eps, p1, gamma_mode, 0, stats.data_ptr(), grad_loss.data_ptr(), grad.data_ptr(),
             _threads(xc.numel()), stats.shape[2],
         )
-        return grad.view(ctx.input_shape).to(ctx.input_dtype), None, None, None, None, None, None
+        return grad.view(x.shape).to(x.dtype), None, None, None, None, None, None
+
+
+def _differentiable_softmax_backward(ctx, x, index, probs, alpha, stats, grad_loss):
+    """The torch backend's gradient, with a graph. Which positions count is read off the row
+    statistics (the mask is not kept): with 3 of them a position that does not count has G = 0,
+    and so has one whose loss is 0 near x (truncated, or zero-weighted), which changes nothing."""
+    counted = stats[..., 2] != 0 if stats.shape[2] == 3 else stats[..., 3] >= 0
+    counted = counted.view(x.shape[:1] + x.shape[2:])
+
+    def torch_loss(x_):
+        return torch_ops.softmax_loss(ctx.kind, x_, probs if index is None else index, alpha, ctx.params,
+                                      label_smoothing=ctx.settings[0], counted=counted)
+
+    return differentiable_backward(torch_loss, (x,), grad_loss)
 
 
 def softmax_loss(kind, x, target, alpha, params, *, label_smoothing, counted):

@@ -1,24 +1,36 @@
-"""Per-element loss terms in plain PyTorch ops, differentiated by autograd.
+"""The torch backend: every loss in plain PyTorch ops, differentiated by autograd.
 
-Inputs are already validated, upcast to at least float32 and free of inf/NaN where nothing counts.
-Every expression is in log space and has finite first and second derivatives for any finite logit,
-so autograd needs no special cases: the modulating factor is exp(gamma * log(1 - p)), never
-(1 - p) ** gamma, whose derivative is infinite at p = 1 for gamma < 1.
+It runs on any device, under ``torch.compile`` and ``torch.func``, and is the only backend with a
+graph of its own, so it gives second derivatives directly (the fused backends borrow it for
+theirs). Every expression is in log space and has finite first and second derivatives for any
+finite logit: the modulating factor is exp(gamma * log(1 - p)), never (1 - p) ** gamma, whose
+derivative is infinite at p = 1 for gamma < 1. Where autograd would form a small gradient as a
+difference of nearly equal terms, the expression is arranged so that it does not (see
+:func:`log_probs`). A softmax class whose logit is -inf has probability 0; when it carries no
+target mass it contributes nothing, to the loss or to the gradient.
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
+
+from ._shared import compute_dtype, fixed_order_sum, round_down
+
+
+def available():
+    """Always True: plain PyTorch runs wherever torch does."""
+    return True
 
 
 # --------------------------------------------------------------------------------------------------
 # Binary losses: the loss A(x) of a positive label; a negative label costs A(-x)
 # --------------------------------------------------------------------------------------------------
 def _focal_term(x, gamma):
+    if gamma == 0:
+        return -F.logsigmoid(x)
     return torch.exp(gamma * F.logsigmoid(-x)) * -F.logsigmoid(x)
 
 
@@ -30,18 +42,8 @@ def _hard_truncation_term(x, threshold):
     if threshold in (0.0, 1.0):
         cut = math.inf if threshold else -math.inf
     else:
-        cut = _round_down(math.log(threshold) - math.log1p(-threshold), x.dtype)
+        cut = round_down(math.log(threshold) - math.log1p(-threshold), x.dtype)
     return torch.where(x <= cut, -F.logsigmoid(x), torch.zeros_like(x))
-
-
-def _round_down(value, dtype):
-    """The largest number of `dtype` <= value: then x <= result exactly when x <= value."""
-    if dtype == torch.float64:
-        return value
-    rounded = np.float32(value)
-    if float(rounded) > value:  # compared as Python floats: NumPy 2 would compare in float32
-        rounded = np.nextafter(rounded, np.float32(-np.inf))
-    return float(rounded)
 
 
 def _focal_star_term(x, gamma, beta):
@@ -57,63 +59,139 @@ BINARY_TERMS = {
 }
 
 
-def binary_loss(kind, x, t, alpha, params):
-    """t * alpha * A(x) + (1 - t) * (1 - alpha) * A(-x), elementwise; alpha=None weights both by 1."""
+def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False):
+    """w * (t * alpha * A(x) + (1 - t) * (1 - alpha) * A(-x)), elementwise or summed; see the
+    contract in ``backends/__init__.py``. alpha=None weights both label terms by 1."""
+    dtype = compute_dtype(x)
+    x, t = x.to(dtype), t.to(dtype)
+    if weight is not None:
+        weight = weight.to(dtype)
+        # a zero-weighted element may hold inf or NaN: replace it before any arithmetic touches it
+        live = weight != 0
+        x, t = torch.where(live, x, 0.0), torch.where(live, t, 0.0)
     term = BINARY_TERMS[kind]
     positive, negative = term(x, params), term(-x, params)
     if alpha is not None:
         positive, negative = alpha * positive, (1.0 - alpha) * negative
-    return t * positive + (1.0 - t) * negative
+    loss = t * positive + (1.0 - t) * negative
+    if weight is not None:
+        loss = loss * weight
+    return fixed_order_sum(loss) if reduce else loss
 
 
 # --------------------------------------------------------------------------------------------------
-# Multi-class losses: per-class terms phi_c, class dimension 1
+# Softmax losses, class dimension 1
 # --------------------------------------------------------------------------------------------------
+def _logsumexp(values):
+    """logsumexp over dim 1 (kept), -inf for a row of -inf only, with finite gradients there too."""
+    empty = (values == -math.inf).all(dim=1, keepdim=True)
+    total = torch.logsumexp(torch.where(empty, 0.0, values), dim=1, keepdim=True)
+    return torch.where(empty, -math.inf, total)
+
+
 def log_probs(x):
-    """(log p, log(1 - p)) per class, accurate and with finite gradients even when p rounds to 1.
+    """(log p, log(1 - p)) per class, accurate, and with accurate gradients, when p rounds to 1.
 
-    Logits are first shifted by the top one, x_m, which is exact where it matters. The top class
-    then has 1 - p_m = S / (1 + S) with log S = logsumexp_{j != m}(x_j - x_m), so
-    log p_m = -log(1 + S) and log(1 - p_m) = log S + log p_m. Every other class has p <= 1/2, where
-    log1p(-p) is well conditioned. Needs at least two classes.
+    The logits are shifted by the top one, x_m, detached (the loss does not depend on the shift),
+    so ``shifted`` holds x - x_m with gradient 1. With log S = logsumexp_{j != m} shifted_j and
+    v = log S - shifted_m, the top class has log p_m = log sigmoid(-v) and log(1 - p_m) =
+    log sigmoid(v), whose derivatives sigmoid(v) = 1 - p_m and sigmoid(-v) = p_m autograd forms
+    directly; every other class has log p_c = shifted_c - logaddexp(shifted_m, log S), and
+    p_c <= 1/2, where log1p(-p_c) is well conditioned. So the top class's gradient is
+    g_m (1 - p_m) - p_m (sum of the others' g), never g_m - p_m (sum of all g), which cancels when
+    p_m is near 1, nor minus the sum of every other class's gradient, which cancels over many
+    classes. Logits of -inf (masked classes) are allowed, as long as one per row is finite.
     """
-    top = x.argmax(dim=1, keepdim=True)
+    detached = x.detach()
+    top = detached.argmax(dim=1, keepdim=True)
     is_top = torch.zeros_like(x, dtype=torch.bool).scatter_(1, top, True)
-    shifted = x - x.gather(1, top)
-    log_s = torch.logsumexp(shifted.masked_fill(is_top, -math.inf), dim=1, keepdim=True)
-    log_p = shifted + F.logsigmoid(-log_s)
+    shifted = x - detached.gather(1, top)
+    shifted_top = shifted.gather(1, top)  # 0, with gradient 1 for the top logit
+    log_s = _logsumexp(shifted.masked_fill(is_top, -math.inf))
+    v = log_s - shifted_top
+    log_total = torch.logaddexp(shifted_top, log_s)
+    log_p = torch.where(is_top, F.logsigmoid(-v), shifted - log_total)
     # where() passes a zero gradient to the branch it did not pick: that branch must stay finite.
     log_1mp_rest = torch.log1p(-torch.exp(torch.where(is_top, -1.0, log_p)))
-    return log_p, torch.where(is_top, log_s + log_p, log_1mp_rest)
+    return log_p, torch.where(is_top, F.logsigmoid(v), log_1mp_rest)
 
 
-def _softmax_focal_terms(x, gamma):
-    log_p, log_1mp = log_probs(x)
-    return torch.exp(gamma * log_1mp) * -log_p
+def _softened_weights(x, k):
+    """softmax(-k x) over the classes, as exp of :func:`log_probs` of -k x, so that the class it
+    favours most, whose weight may round to 1, gets its gradient without cancellation. The logits
+    are shifted by the smallest one before the product with k, so that the classes it favours keep
+    their differences exactly. A row with logits of -inf gives them all its weight (the limit)."""
+    num_classes = x.shape[1]
+    if k == 0:
+        return torch.full_like(x, 1.0 / num_classes)
+    detached = x.detach()
+    masked = detached == -math.inf
+    any_masked = masked.any(dim=1, keepdim=True)
+    neg = torch.where(any_masked, 0.0, -k * (x - detached.amin(dim=1, keepdim=True)))
+    limit = masked.to(x.dtype) / masked.sum(dim=1, keepdim=True).clamp_min(1).to(x.dtype)
+    return torch.where(any_masked, limit, torch.exp(log_probs(neg)[0]))
 
 
-def _softmax_softened_terms(x, k):
-    return torch.softmax(-k * x, dim=1) * -torch.log_softmax(x, dim=1)
-
-
-def _softmax_hard_truncation_terms(x, threshold):
-    # Compared on log p against log(threshold), rounded down into the dtype (so log p <= log m
-    # exactly): threshold 1 keeps every class, 0 none.
-    log_p = torch.log_softmax(x, dim=1)
-    cut = _round_down(math.log(threshold), x.dtype) if threshold > 0 else -math.inf
+def _softmax_phi(kind, log_p, log_1mp, params, softened_weights):
+    """phi_c from log p_c and log(1 - p_c): the loss if all target mass sat on class c."""
+    if kind == "focal":
+        gamma = params["gamma"]
+        if gamma == 0:
+            return -log_p
+        # a masked class with target mass costs inf; its modulating factor is the constant 1, so that
+        # the gradient stays the finite limit rather than inf * 0
+        mod = torch.where(log_p == -math.inf, 1.0, torch.exp(gamma * log_1mp))
+        return mod * -log_p
+    if kind == "softened":
+        return softened_weights * -log_p
+    # hard truncation: compared on log p against log(threshold), rounded down into the dtype (so
+    # log p <= log m exactly): threshold 1 keeps every class, 0 none.
+    threshold = params["threshold"]
+    cut = round_down(math.log(threshold), log_p.dtype) if threshold > 0 else -math.inf
     return torch.where(log_p <= cut, -log_p, torch.zeros_like(log_p))
 
 
-SOFTMAX_TERMS = {
-    "focal": lambda x, p: _softmax_focal_terms(x, p["gamma"]),
-    "softened": lambda x, p: _softmax_softened_terms(x, p["k"]),
-    "hard_truncation": lambda x, p: _softmax_hard_truncation_terms(x, p["threshold"]),
-}
+def _class_view(alpha, ndim):
+    return alpha.view((1, -1) + (1,) * (ndim - 2))
 
 
-def softmax_terms(kind, x, params):
-    """phi_c(x) for every class: the loss if all target mass sat on class c."""
-    if x.shape[1] == 1:
-        # One class: p = 1, so every loss of the family is 0 (and so is its gradient).
-        return -torch.log_softmax(x, dim=1)
-    return SOFTMAX_TERMS[kind](x, params)
+def softmax_loss(kind, x, target, alpha, params, *, label_smoothing, counted):
+    """Per-position loss sum_c alpha_c q_c phi_c(x); see the contract in ``backends/__init__.py``."""
+    x = x.to(compute_dtype(x))
+    num_classes = x.shape[1]
+    if counted is not None:
+        # a position that does not count may hold inf or NaN logits: replace them before any arithmetic
+        x = torch.where(counted.unsqueeze(1), x, 0.0)
+    is_index = not target.is_floating_point()
+    if is_index:
+        index = target.long() if counted is None else torch.where(counted, target.long(), 0)
+    log_p, log_1mp = log_probs(x)
+    softened = _softened_weights(x, params["k"]) if kind == "softened" else None
+
+    if is_index and label_smoothing == 0 and kind != "softened":
+        # only the target's term: gathered before anything else is computed per class
+        at = index.unsqueeze(1)
+        log_p_y = log_p.gather(1, at)
+        loss = _softmax_phi(kind, log_p_y, log_1mp.gather(1, at), params, None)
+        if alpha is not None:
+            loss = loss * alpha[index].unsqueeze(1)
+        loss = loss.squeeze(1)
+    else:
+        if is_index:
+            q = torch.zeros_like(x).scatter_(1, index.unsqueeze(1), 1.0)
+        else:
+            q = target.to(x.dtype)
+            if counted is not None:
+                q = torch.where(counted.unsqueeze(1), q, 0.0)
+        if label_smoothing > 0:
+            q = (1.0 - label_smoothing) * q + label_smoothing / num_classes
+        w = q if alpha is None else q * _class_view(alpha, x.dim())
+        # a class without target mass contributes nothing, even at log p = -inf: its inputs are
+        # replaced (so that no 0 * inf reaches the loss or the gradient) and its term dropped
+        needed = w != 0
+        phi = _softmax_phi(kind, torch.where(needed, log_p, 0.0), torch.where(needed, log_1mp, 0.0), params,
+                           softened)
+        loss = torch.where(needed, w * phi, 0.0).sum(dim=1)
+    if counted is not None:
+        loss = torch.where(counted, loss, 0.0)
+    return loss

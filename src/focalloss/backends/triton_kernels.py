@@ -46,6 +46,13 @@ def _add(a, b):
 
 
 @triton.jit
+def _sum_classes(v):
+    """The sum over a tile's classes (axis 0), added in float64: a sum over C classes of terms as
+    small as 1 / C (label smoothing) keeps its digits whatever order the reduction takes."""
+    return tl.reduce(v.to(tl.float64), 0, _add)
+
+
+@triton.jit
 def _larger(a, b):
     return tl.maximum(a, b)
 
@@ -123,11 +130,16 @@ def _binary_term(z, log_p, log_q, p, q, p0, p1, KIND: tl.constexpr):
 
 
 @triton.jit
-def _binary_loss_and_grad(x_ptr, t_ptr, offs, mask, alpha, p0, p1, KIND: tl.constexpr,
-                          HAS_ALPHA: tl.constexpr, COMPUTE: tl.constexpr):
-    """Elementwise t*a*A(x) + (1-t)*(1-a)*A(-x) and its derivative in x."""
+def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p0, p1, KIND: tl.constexpr,
+                          HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr, COMPUTE: tl.constexpr):
+    """Elementwise w*(t*a*A(x) + (1-t)*(1-a)*A(-x)) and its derivative in x. An element of weight 0
+    is computed at x = t = 0 (its own values may be inf or NaN) and then scaled by 0."""
     x = tl.load(x_ptr + offs, mask=mask, other=0.0).to(COMPUTE)
     t = tl.load(t_ptr + offs, mask=mask, other=0.0).to(COMPUTE)
+    if HAS_WEIGHT:
+        w = tl.load(w_ptr + offs, mask=mask, other=0.0).to(COMPUTE)
+        x = tl.where(w != 0.0, x, 0.0)
+        t = tl.where(w != 0.0, t, 0.0)
     log_p, log_q, p, q = _sigmoid_parts(x)
     pos_value, pos_first = _binary_term(x, log_p, log_q, p, q, p0, p1, KIND)
     neg_value, neg_first = _binary_term(-x, log_q, log_p, q, p, p0, p1, KIND)  # A(-x), A'(-x)
@@ -136,21 +148,25 @@ def _binary_loss_and_grad(x_ptr, t_ptr, offs, mask, alpha, p0, p1, KIND: tl.cons
     if HAS_ALPHA:
         w_pos = w_pos * alpha
         w_neg = w_neg * (1.0 - alpha)
+    if HAS_WEIGHT:
+        w_pos = w_pos * w
+        w_neg = w_neg * w
     return w_pos * pos_value + w_neg * neg_value, w_pos * pos_first - w_neg * neg_first
 
 
 @triton.jit
 def binary_forward_kernel(
-    x_ptr, t_ptr, out_ptr, numel, alpha_: tl.float64, p0_: tl.float64, p1_: tl.float64,
-    KIND: tl.constexpr, HAS_ALPHA: tl.constexpr, REDUCE: tl.constexpr, COMPUTE: tl.constexpr,
-    BLOCK: tl.constexpr,
+    x_ptr, t_ptr, w_ptr, out_ptr, numel, alpha_: tl.float64, p0_: tl.float64, p1_: tl.float64,
+    KIND: tl.constexpr, HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr, REDUCE: tl.constexpr,
+    COMPUTE: tl.constexpr, BLOCK: tl.constexpr,
 ):
     """Elementwise losses into out_ptr, or with REDUCE the sum of this program's block at out_ptr[pid]."""
     pid = tl.program_id(0)
     offs = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < numel
     alpha, p0, p1 = tl.full([], alpha_, COMPUTE), tl.full([], p0_, COMPUTE), tl.full([], p1_, COMPUTE)
-    loss, _ = _binary_loss_and_grad(x_ptr, t_ptr, offs, mask, alpha, p0, p1, KIND, HAS_ALPHA, COMPUTE)
+    loss, _ = _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p0, p1, KIND, HAS_ALPHA, HAS_WEIGHT,
+                                    COMPUTE)
     if REDUCE:
         tl.store(out_ptr + pid, tl.reduce(tl.where(mask, loss, 0.0), 0, _add))
     else:
@@ -159,16 +175,17 @@ def binary_forward_kernel(
 
 @triton.jit
 def binary_backward_kernel(
-    x_ptr, t_ptr, grad_out_ptr, grad_x_ptr, numel, alpha_: tl.float64, p0_: tl.float64,
-    p1_: tl.float64, KIND: tl.constexpr, HAS_ALPHA: tl.constexpr, SCALAR_GRAD_OUT: tl.constexpr,
-    COMPUTE: tl.constexpr, BLOCK: tl.constexpr,
+    x_ptr, t_ptr, w_ptr, grad_out_ptr, grad_x_ptr, numel, alpha_: tl.float64, p0_: tl.float64,
+    p1_: tl.float64, KIND: tl.constexpr, HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr,
+    SCALAR_GRAD_OUT: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr,
 ):
-    """grad_x = grad_out * d loss / d x, recomputed from x and t, written in x's dtype."""
+    """grad_x = grad_out * d loss / d x, recomputed from x, t and the weights, written in x's dtype."""
     pid = tl.program_id(0)
     offs = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < numel
     alpha, p0, p1 = tl.full([], alpha_, COMPUTE), tl.full([], p0_, COMPUTE), tl.full([], p1_, COMPUTE)
-    _, grad = _binary_loss_and_grad(x_ptr, t_ptr, offs, mask, alpha, p0, p1, KIND, HAS_ALPHA, COMPUTE)
+    _, grad = _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p0, p1, KIND, HAS_ALPHA, HAS_WEIGHT,
+                                    COMPUTE)
     if SCALAR_GRAD_OUT:
         upstream = tl.load(grad_out_ptr).to(COMPUTE)
     else:
@@ -257,7 +274,8 @@ def _softmax_term(log_p, log_1mp, p, ratio, param, KIND: tl.constexpr):
     """(phi, d phi / d log p) per class for focal (param = gamma) and hard truncation (log cut)."""
     if KIND == SOFTMAX_FOCAL:
         mod = _pow_from_log(log_1mp, param)
-        return -mod * log_p, -mod * (1.0 - param * p * ratio)
+        p_ratio = tl.where(p > 0.0, p * ratio, 0.0)  # 0 for a masked class (p = 0, ratio = -inf)
+        return -mod * log_p, -mod * (1.0 - param * p_ratio)
     else:
         active = log_p <= param
         return tl.where(active, -log_p, 0.0), tl.where(active, -1.0, 0.0)
@@ -272,25 +290,52 @@ def _online_step(v, running_max):
 
 
 @triton.jit
+def _softened_u(x, class_ok, k, ref, mu, su, masked, C):
+    """softmax(-k x) on a tile, from the (ref, mu, su) of the finite logits and the number of masked
+    classes (logit -inf) per position, broadcast along the classes. A row with masked classes gives
+    them all of it when k > 0 (the limit), and k = 0 gives every class 1 / C."""
+    is_masked = (x == float("-inf")) & class_ok
+    plain = tl.exp(-k * (tl.where(is_masked, ref, x) - ref) - mu) / su
+    limit = tl.where(is_masked, 1.0 / tl.maximum(masked, 1.0), 0.0)
+    u = tl.where(k == 0.0, 1.0 / C.to(x.dtype), tl.where(masked > 0.0, limit, plain))
+    return tl.where(class_ok, u, 0.0)
+
+
+@triton.jit
+def _is_softened_top(x, class_ok, k, ref, mu, masked):
+    """The classes of a tile with the largest -k x of their position (its u may round to 1); none
+    in a row with masked classes, whose u are exactly known (for k = 0 every class ties)."""
+    finite = class_ok & (x != float("-inf"))
+    return finite & (-k * (x - ref) == mu) & (masked == 0.0)
+
+
+@triton.jit
 def _online_stats(x_ptr, base, y, x_y, C, S, live, k, EXCLUDE_Y: tl.constexpr,
                   WITH_NEG: tl.constexpr, COMPUTE: tl.constexpr, BLOCK_C: tl.constexpr,
                   BLOCK_P: tl.constexpr):
     """One pass over the classes: (m, s) of the module docstring, leaving out of s the class y
-    (EXCLUDE_Y, m starting at x_y) or else the first arg-max; with WITH_NEG also (mu, su) with
-    softmax(-k x) = exp(-k x - mu) / su."""
+    (EXCLUDE_Y, m starting at x_y) or else the first arg-max; with WITH_NEG also (mu, su, masked)
+    with softmax(-k x) = exp(-k x - mu) / su over the finite logits and the number of masked
+    ones (see :func:`_softened_u`), and su_rest, su without the class y (EXCLUDE_Y). -k x is taken
+    relative to ref, the first class's logit (0 if it is masked): x - ref is exact for logits close
+    together, however far from 0, so k |x| does not cost accuracy."""
     if EXCLUDE_Y:
         m = x_y
     else:
         m = tl.full([BLOCK_P], float("-inf"), COMPUTE)
-    s = tl.full([BLOCK_P], 0.0, COMPUTE)
+    s = tl.full([BLOCK_P], 0.0, tl.float64)
     mu = tl.full([BLOCK_P], float("-inf"), COMPUTE)
-    su = tl.full([BLOCK_P], 0.0, COMPUTE)
+    su = tl.full([BLOCK_P], 0.0, tl.float64)
+    su_rest = tl.full([BLOCK_P], 0.0, tl.float64)
+    masked = tl.full([BLOCK_P], 0.0, COMPUTE)
+    ref = tl.load(x_ptr + base, mask=live, other=0.0).to(COMPUTE)
+    ref = tl.where(ref == float("-inf"), 0.0, ref)
     for c0 in range(0, C, BLOCK_C):
         c = c0 + tl.arange(0, BLOCK_C)
         x, class_ok, _ = _load_logits(x_ptr, base, c, C, S, live, COMPUTE)
         if EXCLUDE_Y:
             m, scale, e = _online_step(tl.where(c[:, None] == y[None, :], float("-inf"), x), m)
-            s = s * scale + tl.reduce(e, 0, _add)
+            s = s * scale + _sum_classes(e)
         else:
             lane = tl.broadcast_to(tl.arange(0, BLOCK_C)[:, None], x.shape)
             tile_max, tile_arg = tl.reduce((x, lane), 0, _larger_first)
@@ -300,12 +345,17 @@ def _online_stats(x_ptr, base, y, x_y, C, S, live, k, EXCLUDE_Y: tl.constexpr,
             # old top (exp(m - new_m); nothing before the first tile) joins the others.
             leave_out = (lane == tile_arg[None, :]) & takes_over[None, :]
             e = tl.where(leave_out, 0.0, tl.exp(x - new_m[None, :]))
-            s = (s + takes_over.to(COMPUTE)) * tl.exp(m - new_m) + tl.reduce(e, 0, _add)
+            s = (s + takes_over.to(COMPUTE)) * tl.exp(m - new_m) + _sum_classes(e)
             m = new_m
         if WITH_NEG:
-            mu, scale, e = _online_step(tl.where(class_ok[:, None], -k * x, float("-inf")), mu)
-            su = su * scale + tl.reduce(e, 0, _add)
-    return m, s, mu, su
+            finite = class_ok[:, None] & (x != float("-inf"))
+            mu, scale, e = _online_step(tl.where(finite, -k * (x - ref[None, :]), float("-inf")), mu)
+            su = su * scale + _sum_classes(e)
+            if EXCLUDE_Y:
+                e = tl.where(c[:, None] == y[None, :], 0.0, e)
+            su_rest = su_rest * scale + _sum_classes(e)
+            masked += tl.reduce((class_ok[:, None] & (x == float("-inf"))).to(COMPUTE), 0, _add)
+    return m, s.to(COMPUTE), ref, mu, su.to(COMPUTE), masked, su_rest.to(COMPUTE)
 
 
 @triton.jit
@@ -348,13 +398,15 @@ def softmax_forward_kernel(
     x_y = tl.full([BLOCK_P], 0.0, COMPUTE)
     if SINGLE_TARGET:
         x_y = tl.load(x_ptr + base + y * S, mask=valid, other=0.0).to(COMPUTE)
-    m, s, mu, su = _online_stats(x_ptr, base, y, x_y, C, S, live, param, SINGLE_TARGET, SOFTENED,
-                                 COMPUTE, BLOCK_C, BLOCK_P)
+    m, s, ref, mu, su, masked, su_rest = _online_stats(x_ptr, base, y, x_y, C, S, live, param, SINGLE_TARGET,
+                                                  SOFTENED, COMPUTE, BLOCK_C, BLOCK_P)
 
     if SINGLE_TARGET:
         _, log_p, log_1mp, p, ratio = _single_target_log_probs(x_y, m, s)
         if SOFTENED:
-            loss = tl.exp(-param * x_y - mu) / su * -log_p
+            u_y = _softened_u(x_y[None, :], y[None, :] >= 0, param, ref[None, :], mu[None, :], su[None, :],
+                              masked[None, :], C)
+            loss = tl.reduce(u_y, 0, _add) * -log_p
         else:
             loss, _ = _softmax_term(log_p, log_1mp, p, ratio, param, KIND)
         if HAS_ALPHA:
@@ -362,7 +414,7 @@ def softmax_forward_kernel(
     else:
         keep, spread = tl.full([], keep_, COMPUTE), tl.full([], spread_, COMPUTE)
         log_total = _log1p(s)
-        loss = tl.full([BLOCK_P], 0.0, COMPUTE)
+        loss = tl.full([BLOCK_P], 0.0, tl.float64)
         for c0 in range(0, C, BLOCK_C):
             c = c0 + tl.arange(0, BLOCK_C)
             x, class_ok, offs, w = _weighted_logits(x_ptr, target_ptr, alpha_ptr, base, c, C, S, live, y, keep,
@@ -370,10 +422,14 @@ def softmax_forward_kernel(
             log_p, log_1mp, p, ratio = _log_probs(
                 x - m[None, :], x == m[None, :], s[None, :], log_total[None, :])
             if SOFTENED:
-                phi = tl.exp(-param * x - mu[None, :]) / su[None, :] * -log_p
+                u = _softened_u(x, class_ok[:, None], param, ref[None, :], mu[None, :], su[None, :],
+                                masked[None, :], C)
+                phi = u * -log_p
             else:
                 phi, _ = _softmax_term(log_p, log_1mp, p, ratio, param, KIND)
-            loss += tl.reduce(tl.where(class_ok[:, None], w * phi, 0.0), 0, _add)
+            # a class without target mass adds nothing, even at log p = -inf (no 0 * inf)
+            loss += _sum_classes(tl.where(class_ok[:, None] & (w != 0.0), w * phi, 0.0))
+        loss = loss.to(COMPUTE)
     loss = tl.where(valid, loss, float("nan"))  # a class index outside [0, C) gives NaN
     tl.store(loss_ptr + row, tl.where(live, loss, 0.0), mask=in_range)
     tl.store(stats_ptr + row, m, mask=in_range)
@@ -397,7 +453,10 @@ def softmax_backward_kernel(
     For a single target class only g_y is nonzero (one pass); otherwise one pass adds up the g_c
     and a second writes. Softened, phi_c = u_c L_c with u = softmax(-k x) and L = -log p:
     d loss / d x_j = -k u_j (w_j L_j - A) - w_j u_j + p_j B, A = sum_c w_c u_c L_c and
-    B = sum_c w_c u_c, with u's normalizer, A and B from a first pass.
+    B = sum_c w_c u_c, with u's normalizer, A and B from first passes. An entry that is small
+    because a probability is near 1 is formed from the other classes' mass, never as a difference
+    of nearly equal terms: the target's g_y (1 - p_y) with 1 - p_y = s / total, the top class's
+    g (1 - p) - p (sum of the others' g), the softened target's -w u_y (k L_y (1 - u_y) + 1 - p_y).
     """
     row, base, in_range, live = _positions(counted_ptr, C, S, rows, BLOCK_P, HAS_COUNTED)
     param = tl.full([], param_, COMPUTE)
@@ -424,11 +483,22 @@ def softmax_backward_kernel(
         w_y = tl.full([BLOCK_P], 1.0, COMPUTE)
         if HAS_ALPHA:
             w_y = tl.load(alpha_ptr + y, mask=valid, other=0.0).to(COMPUTE)
+        # 1 - p_y = s / total: s left y out, so it is the other classes' mass, and the target's
+        # gradient g_y (1 - p_y) is never formed as g_y - g_y p_y, which cancels when p_y is near 1
+        one_minus_p_y = s * tl.exp(-log_total)
         if SOFTENED:
-            _, _, mu, su = _online_stats(x_ptr, base, y, x_y, C, S, live, param, True, True,
-                                         COMPUTE, BLOCK_C, BLOCK_P)
-            wu_y = w_y * tl.exp(-param * x_y - mu) / su
-            big_a = wu_y * -log_p_y
+            _, _, ref, mu, su, masked, su_rest = _online_stats(x_ptr, base, y, x_y, C, S, live, param, True, True,
+                                                          COMPUTE, BLOCK_C, BLOCK_P)
+            u_y = tl.reduce(_softened_u(x_y[None, :], y[None, :] >= 0, param, ref[None, :], mu[None, :],
+                                        su[None, :], masked[None, :], C), 0, _add)
+            # 1 - u_y from the other classes' share of softmax(-k x), as 1 - p_y above
+            one_minus_u_y = tl.where(param == 0.0, 1.0 - 1.0 / C.to(COMPUTE),
+                                     tl.where(masked > 0.0, tl.where(x_y == float("-inf"), 1.0 - 1.0 / masked, 1.0),
+                                              su_rest / su))
+            wu_y = w_y * u_y
+            big_a = tl.where(wu_y != 0.0, wu_y * -log_p_y, 0.0)
+            # the target's entry in one piece: -w u_y (k L_y (1 - u_y) + 1 - p_y)
+            grad_y = tl.where(wu_y != 0.0, -wu_y * (param * -log_p_y * one_minus_u_y + one_minus_p_y), 0.0)
         else:
             _, dphi_y = _softmax_term(log_p_y, log_1mp_y, p_y, ratio_y, param, KIND)
             g_y = w_y * dphi_y
@@ -438,55 +508,85 @@ def softmax_backward_kernel(
             is_y = c[:, None] == y[None, :]
             p = tl.exp(x - m[None, :] - log_total[None, :])
             if SOFTENED:
-                u = tl.exp(-param * x - mu[None, :]) / su[None, :]
-                # w_j = w_y at j = y, 0 elsewhere; B = w_y u_y
-                grad = (-param * u * (tl.where(is_y, (w_y * -log_p_y)[None, :], 0.0) - big_a[None, :])
-                        + (p - is_y.to(COMPUTE)) * wu_y[None, :])
+                u = _softened_u(x, class_ok[:, None], param, ref[None, :], mu[None, :], su[None, :],
+                                masked[None, :], C)
+                # w_j = 0 but at j = y: -k u_j (0 - A) + p_j B, B = w_y u_y
+                grad = tl.where(is_y, grad_y[None, :], param * u * big_a[None, :] + p * wu_y[None, :])
             else:
-                grad = g_y[None, :] * (is_y.to(COMPUTE) - p)
+                grad = g_y[None, :] * tl.where(is_y, one_minus_p_y[None, :], -p)
             grad = tl.where(live[None, :], grad * upstream[None, :], 0.0)
             tl.store(grad_x_ptr + offs, grad.to(grad_x_ptr.dtype.element_ty),
                      mask=class_ok[:, None] & in_range[None, :])
     else:
         keep, spread = tl.full([], keep_, COMPUTE), tl.full([], spread_, COMPUTE)
         log_total = _log1p(s)
-        if SOFTENED:  # A and B kept relative to exp(mu), rescaled like su whenever mu grows
-            mu = tl.full([BLOCK_P], float("-inf"), COMPUTE)
-            su = tl.full([BLOCK_P], 0.0, COMPUTE)
-            big_a = tl.full([BLOCK_P], 0.0, COMPUTE)
-            big_b = tl.full([BLOCK_P], 0.0, COMPUTE)
-        else:
-            sum_g = tl.full([BLOCK_P], 0.0, COMPUTE)
-        for c0 in range(0, C, BLOCK_C):
-            c = c0 + tl.arange(0, BLOCK_C)
-            x, class_ok, offs, w = _weighted_logits(x_ptr, target_ptr, alpha_ptr, base, c, C, S, live, y, keep,
-                                                    spread, INDEX_TARGET, SMOOTHING, HAS_ALPHA, COMPUTE)
-            if SOFTENED:
-                mu, scale, e = _online_step(tl.where(class_ok[:, None], -param * x, float("-inf")), mu)
-                nll = log_total[None, :] - (x - m[None, :])
-                su = su * scale + tl.reduce(e, 0, _add)
-                big_a = big_a * scale + tl.reduce(tl.where(class_ok[:, None], w * e * nll, 0.0), 0, _add)
-                big_b = big_b * scale + tl.reduce(w * e, 0, _add)
-            else:
-                log_p, log_1mp, p, ratio = _log_probs(
-                    x - m[None, :], x == m[None, :], s[None, :], log_total[None, :])
-                _, dphi = _softmax_term(log_p, log_1mp, p, ratio, param, KIND)
-                sum_g += tl.reduce(tl.where(class_ok[:, None], w * dphi, 0.0), 0, _add)
+        # focal, hard truncation: G = g_rest + g_top, the classes other than the top one and the
+        # top one(s); the top's gradient is g (1 - p) - p (G - g), with 1 - p = s / (1 + s), so it
+        # never cancels when p is near 1. Softened: A and B from u = softmax(-k x), A split as
+        # A_rest + A_b, b the class whose u may round to 1 (the largest -k x, when unique and no class
+        # is masked), whose entry is formed as w_b L_b (1 - u_b) - A_rest with 1 - u_b the other
+        # classes' u: as w_b L_b - A it would cancel.
         if SOFTENED:
-            big_a = big_a / su
-            big_b = big_b / su
+            _, _, ref, mu, su, masked, su_rest = _online_stats(x_ptr, base, y, m, C, S, live, param, False, True,
+                                                               COMPUTE, BLOCK_C, BLOCK_P)
+            a_rest = tl.full([BLOCK_P], 0.0, tl.float64)
+            a_b = tl.full([BLOCK_P], 0.0, tl.float64)
+            big_b = tl.full([BLOCK_P], 0.0, tl.float64)
+            u_rest = tl.full([BLOCK_P], 0.0, tl.float64)
+            tops = tl.full([BLOCK_P], 0.0, COMPUTE)
+        else:
+            g_rest = tl.full([BLOCK_P], 0.0, tl.float64)
+            g_top = tl.full([BLOCK_P], 0.0, tl.float64)
         for c0 in range(0, C, BLOCK_C):
             c = c0 + tl.arange(0, BLOCK_C)
             x, class_ok, offs, w = _weighted_logits(x_ptr, target_ptr, alpha_ptr, base, c, C, S, live, y, keep,
                                                     spread, INDEX_TARGET, SMOOTHING, HAS_ALPHA, COMPUTE)
+            needed = class_ok[:, None] & (w != 0.0)
             log_p, log_1mp, p, ratio = _log_probs(
                 x - m[None, :], x == m[None, :], s[None, :], log_total[None, :])
             if SOFTENED:
-                u = tl.exp(-param * x - mu[None, :]) / su[None, :]
-                grad = -param * u * (w * -log_p - big_a[None, :]) - w * u + p * big_b[None, :]
+                u = _softened_u(x, class_ok[:, None], param, ref[None, :], mu[None, :], su[None, :],
+                                masked[None, :], C)
+                is_b = _is_softened_top(x, class_ok[:, None], param, ref[None, :], mu[None, :], masked[None, :])
+                wul = tl.where(needed, w * -log_p, 0.0) * u  # the product the write pass forms again
+                a_rest += _sum_classes(tl.where(is_b, 0.0, wul))
+                a_b += _sum_classes(tl.where(is_b, wul, 0.0))
+                big_b += _sum_classes(w * u)
+                u_rest += _sum_classes(tl.where(is_b, 0.0, u))
+                tops += tl.reduce(is_b.to(COMPUTE), 0, _add)
             else:
                 _, dphi = _softmax_term(log_p, log_1mp, p, ratio, param, KIND)
-                grad = w * dphi - p * sum_g[None, :]
+                g = tl.where(needed, w * dphi, 0.0)
+                is_top = x == m[None, :]
+                g_rest += _sum_classes(tl.where(is_top, 0.0, g))
+                g_top += _sum_classes(tl.where(is_top, g, 0.0))
+        if SOFTENED:
+            a_rest, a_b, big_b, u_rest = a_rest.to(COMPUTE), a_b.to(COMPUTE), big_b.to(COMPUTE), u_rest.to(COMPUTE)
+        else:
+            g_rest, g_top = g_rest.to(COMPUTE), g_top.to(COMPUTE)
+        for c0 in range(0, C, BLOCK_C):
+            c = c0 + tl.arange(0, BLOCK_C)
+            x, class_ok, offs, w = _weighted_logits(x_ptr, target_ptr, alpha_ptr, base, c, C, S, live, y, keep,
+                                                    spread, INDEX_TARGET, SMOOTHING, HAS_ALPHA, COMPUTE)
+            needed = class_ok[:, None] & (w != 0.0)
+            is_top = x == m[None, :]
+            log_p, log_1mp, p, ratio = _log_probs(x - m[None, :], is_top, s[None, :], log_total[None, :])
+            if SOFTENED:
+                u = _softened_u(x, class_ok[:, None], param, ref[None, :], mu[None, :], su[None, :],
+                                masked[None, :], C)
+                is_b = _is_softened_top(x, class_ok[:, None], param, ref[None, :], mu[None, :], masked[None, :])
+                is_b = is_b & (tops[None, :] == 1.0)  # tied classes have u <= 1/2: the general form
+                wl = tl.where(needed, w * -log_p, 0.0)
+                # w_j L_j - A; for b with A_b - w_b L_b u_b = 0 exactly (the same product, unique b)
+                wl_minus_a = tl.where(is_b, wl * u_rest[None, :] - (a_rest[None, :] + (a_b[None, :] - wl * u)),
+                                      wl - (a_rest + a_b)[None, :])
+                grad = -param * u * wl_minus_a - w * u + p * big_b[None, :]
+            else:
+                _, dphi = _softmax_term(log_p, log_1mp, p, ratio, param, KIND)
+                g = tl.where(needed, w * dphi, 0.0)
+                total = (g_rest + g_top)[None, :]
+                grad = tl.where(is_top, g * tl.exp(log_1mp) - p * (g_rest[None, :] + (g_top[None, :] - g)),
+                                g - p * total)
             grad = tl.where(live[None, :], grad * upstream[None, :], 0.0)
             tl.store(grad_x_ptr + offs, grad.to(grad_x_ptr.dtype.element_ty),
                      mask=class_ok[:, None] & in_range[None, :])

@@ -7,8 +7,9 @@ Triton's interpreter on CPU tensors (how the tests check them without a GPU).
 
 Kept for backward: the inputs, plus two compute-dtype numbers per position for the softmax family
 (the maximum logit and a sum of exponentials); the binary family recomputes its derivative from
-``x`` and ``t``. No reduction uses atomics: the binary sum adds per-program partial sums in a fixed
-order, so the same inputs give the same bits.
+``x``, ``t`` and the weights. No reduction uses atomics: the binary sum adds per-program partial
+sums in a fixed order, so the same inputs give the same bits. A backward run with grad mode on
+(``create_graph=True``) is handed to the torch backend, so that its result has a graph.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ import math
 import os
 
 import torch
-from torch.autograd.function import once_differentiable
-
-from .torch_ops import _round_down
+from . import torch_ops
+from ._shared import compute_dtype as _compute_dtype
+from ._shared import differentiable_backward, fixed_order_sum, round_down
 
 __all__ = ["available", "binary_loss", "softmax_loss"]
 
@@ -57,10 +58,6 @@ def _kernels():
     from . import triton_kernels
 
     return triton_kernels
-
-
-def _compute_dtype(x):
-    return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
 def _tl_compute_dtype(x):
@@ -103,54 +100,67 @@ def _binary_settings(kind, params, dtype):
     threshold = float(params["threshold"])
     if threshold in (0.0, 1.0):
         return (math.inf if threshold else -math.inf), 0.0
-    return _round_down(math.log(threshold) - math.log1p(-threshold), dtype), 0.0
+    return round_down(math.log(threshold) - math.log1p(-threshold), dtype), 0.0
 
 
 class _BinaryLoss(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, t, kind, alpha, p0, p1, reduce):
+    def forward(ctx, x, t, weight, kind, alpha, p0, p1, reduce, params):
         kernels = _kernels()
+        ctx.params = params
         numel = x.numel()
         programs = _cdiv(numel, _BINARY_BLOCK)
         out = torch.empty(programs if reduce else x.shape, dtype=_compute_dtype(x), device=x.device)
         if numel:
             with _on_device(x):
                 kernels.binary_forward_kernel[(programs,)](
-                    x, t, out, numel, 0.0 if alpha is None else alpha, p0, p1,
-                    KIND=kind, HAS_ALPHA=alpha is not None, REDUCE=reduce, COMPUTE=_tl_compute_dtype(x),
-                    BLOCK=_BINARY_BLOCK, num_warps=8, **_COMPILE_OPTIONS,
+                    x, t, _expanded(weight, x), out, numel, 0.0 if alpha is None else alpha, p0, p1,
+                    KIND=kind, HAS_ALPHA=alpha is not None, HAS_WEIGHT=weight is not None, REDUCE=reduce,
+                    COMPUTE=_tl_compute_dtype(x), BLOCK=_BINARY_BLOCK, num_warps=8, **_COMPILE_OPTIONS,
                 )
-        ctx.save_for_backward(x, t)
-        ctx.settings = (kind, alpha, p0, p1)
-        return out.sum() if reduce else out
+        ctx.save_for_backward(x, t, weight)
+        ctx.settings = (kind, alpha, p0, p1, reduce)
+        return fixed_order_sum(out) if reduce else out
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_output):
-        x, t = ctx.saved_tensors
-        kind, alpha, p0, p1 = ctx.settings
+        x, t, weight = ctx.saved_tensors
+        kind, alpha, p0, p1, reduce = ctx.settings
+        if torch.is_grad_enabled():  # a graph is wanted: the torch backend's ops, recomputed
+            def torch_loss(x_):
+                return torch_ops.binary_loss(_BINARY_KINDS[kind], x_, t, alpha, ctx.params, weight=weight,
+                                             reduce=reduce)
+
+            return (differentiable_backward(torch_loss, (x,), grad_output),) + (None,) * 8
         grad_x = torch.empty_like(x)
         numel = x.numel()
         if numel:
             upstream, scalar = _upstream(grad_output)
             with _on_device(x):
                 _kernels().binary_backward_kernel[(_cdiv(numel, _BINARY_BLOCK),)](
-                    x, t, upstream, grad_x, numel, 0.0 if alpha is None else alpha, p0, p1,
-                    KIND=kind, HAS_ALPHA=alpha is not None, SCALAR_GRAD_OUT=scalar,
+                    x, t, _expanded(weight, x), upstream, grad_x, numel, 0.0 if alpha is None else alpha, p0, p1,
+                    KIND=kind, HAS_ALPHA=alpha is not None, HAS_WEIGHT=weight is not None, SCALAR_GRAD_OUT=scalar,
                     COMPUTE=_tl_compute_dtype(x), BLOCK=_BINARY_BLOCK, num_warps=8, **_COMPILE_OPTIONS,
                 )
-        return grad_x, None, None, None, None, None, None
+        return (grad_x,) + (None,) * 8
 
 
-def binary_loss(kind, x, t, alpha, params, *, reduce):
+def _expanded(weight, x):
+    """The weights as a contiguous tensor of x's shape (a copy only when they broadcast), or x as a
+    pointer the kernel does not read."""
+    return x if weight is None else weight.expand(x.shape).contiguous()
+
+
+def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False):
     r"""Binary loss :math:`\ell = t\,\alpha\,A(x) + (1 - t)(1 - \alpha)\,A(-x)`, elementwise or summed.
 
     :math:`A` is the loss of a positive label (:mod:`focalloss.reference`): focal
     :math:`-(1-p)^\gamma \log p`, FL* :math:`-\log\sigma(\gamma x + \beta)/\gamma`, softened
     :math:`-\sigma(-kx)\log p`, hard truncation :math:`-[x \le \mathrm{logit}(m)]\log p`, with
-    :math:`p = \sigma(x)`. The gradient :math:`t\alpha A'(x) - (1-t)(1-\alpha)A'(-x)` is
-    recomputed in backward from ``x`` and ``t``: nothing per element is kept. The sum adds
-    per-program partial sums in a fixed order (no atomics): the same inputs give the same bits.
+    :math:`p = \sigma(x)`, each element times its ``weight``. The gradient
+    :math:`t\alpha A'(x) - (1-t)(1-\alpha)A'(-x)` is recomputed in backward from ``x``, ``t`` and
+    the weights: nothing per element is kept. The sum adds per-program partial sums in a fixed
+    order (no atomics): the same inputs give the same bits.
 
     Args:
         kind: ``"focal"``, ``"focal_star"``, ``"softened"`` or ``"hard_truncation"``.
@@ -160,6 +170,8 @@ def binary_loss(kind, x, t, alpha, params, *, reduce):
         t: targets in [0, 1], x's shape, any floating dtype.
         alpha: weight of the positive term in [0, 1] (negatives get ``1 - alpha``), or None: both 1.
         params: ``{"gamma"}``, ``{"gamma", "beta"}``, ``{"k"}`` or ``{"threshold"}`` by kind.
+        weight: None, or weights broadcastable to x; an element of weight 0 has loss and gradient
+            0, whatever its logit and target hold.
         reduce: True for the sum of the elementwise losses, False for the losses themselves.
 
     Returns:
@@ -170,7 +182,10 @@ def binary_loss(kind, x, t, alpha, params, *, reduce):
     """
     p0, p1 = _binary_settings(kind, params, _compute_dtype(x))
     alpha = None if alpha is None else float(alpha)
-    return _BinaryLoss.apply(x.contiguous(), t.contiguous(), _BINARY_KINDS.index(kind), alpha, p0, p1, reduce)
+    if not t.is_floating_point():
+        t = t.to(x.dtype)
+    return _BinaryLoss.apply(x.contiguous(), t.contiguous(), weight, _BINARY_KINDS.index(kind), alpha, p0, p1,
+                             reduce, params)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -183,7 +198,7 @@ def _softmax_param(kind, params, dtype):
     if kind == "softened":
         return float(params["k"])
     threshold = float(params["threshold"])
-    return _round_down(math.log(threshold), dtype) if threshold > 0 else -math.inf
+    return round_down(math.log(threshold), dtype) if threshold > 0 else -math.inf
 
 
 def _softmax_tiles(num_classes, positions, rows):
@@ -222,7 +237,7 @@ def _pointer(optional, x):
 
 class _SoftmaxLoss(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, target, alpha, counted, kind, param, label_smoothing):
+    def forward(ctx, x, target, alpha, counted, kind, param, label_smoothing, params):
         kernels = _kernels()
         rows = x.shape[0] * math.prod(x.shape[2:])
         loss = torch.empty(x.shape[:1] + x.shape[2:], dtype=_compute_dtype(x), device=x.device)
@@ -241,18 +256,23 @@ class _SoftmaxLoss(torch.autograd.Function):
         _softmax_launch(kernels.softmax_forward_kernel, x,
                         (x, target, _pointer(alpha, x), _pointer(counted, x), loss, stats), settings)
         ctx.save_for_backward(x, target, alpha, counted, stats)
-        ctx.settings = settings
+        ctx.settings, ctx.params, ctx.label_smoothing = settings, params, label_smoothing
         return loss
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_output):
         x, target, alpha, counted, stats = ctx.saved_tensors
+        if torch.is_grad_enabled():  # a graph is wanted: the torch backend's ops, recomputed
+            def torch_loss(x_):
+                return torch_ops.softmax_loss(_SOFTMAX_KINDS[ctx.settings["flags"]["KIND"]], x_, target, alpha,
+                                              ctx.params, label_smoothing=ctx.label_smoothing, counted=counted)
+
+            return (differentiable_backward(torch_loss, (x,), grad_output),) + (None,) * 7
         grad_x = torch.empty_like(x)
         upstream, scalar = _upstream(grad_output)
         arguments = (x, target, _pointer(alpha, x), _pointer(counted, x), stats, upstream, grad_x)
         _softmax_launch(_kernels().softmax_backward_kernel, x, arguments, ctx.settings, SCALAR_GRAD_OUT=scalar)
-        return grad_x, None, None, None, None, None, None
+        return (grad_x,) + (None,) * 7
 
 
 def softmax_loss(kind, x, target, alpha, params, *, label_smoothing, counted):
@@ -293,5 +313,5 @@ def softmax_loss(kind, x, target, alpha, params, *, label_smoothing, counted):
     alpha, counted = (None if a is None else a.contiguous() for a in (alpha, counted))
     return _SoftmaxLoss.apply(
         x.contiguous(), target.contiguous(), alpha, counted, _SOFTMAX_KINDS.index(kind), param,
-        float(label_smoothing),
+        float(label_smoothing), params,
     )

@@ -65,22 +65,40 @@ def binary_alpha(alpha):
     return None if alpha is None else unit_interval(alpha, "alpha (None or a float in [0, 1])")
 
 
-def wants_values(validate, *tensors):
+def wants_values(validate, *arguments):
     if validate is None:
-        return all(t.device.type == "cpu" for t in tensors if t is not None)
+        return all(a.device.type == "cpu" for a in arguments if isinstance(a, torch.Tensor))
     if not isinstance(validate, bool):
         raise TypeError(f"validate must be None, True or False; got {validate!r}")
     return validate
 
 
+_LOGIT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def _dense(tensor, name):
+    if tensor.layout != torch.strided or tensor.is_nested:
+        kind = "a nested tensor" if tensor.is_nested else f"layout {tensor.layout}"
+        raise TypeError(f"{name} must be a dense (strided) tensor; got {kind}")
+
+
+def same_device(tensor, name, logits, *, cpu_too=False):
+    """A tensor argument must sit on the logits' device (``cpu_too``: or on the CPU, copied over)."""
+    if tensor.device == logits.device or (cpu_too and tensor.device.type == "cpu"):
+        return tensor
+    allowed = f"the logits' device ({logits.device}) or the CPU" if cpu_too else f"the logits' device ({logits.device})"
+    raise ValueError(f"{name} must be on {allowed}; got a tensor on {tensor.device}")
+
+
 def logits_tensor(logits, *, min_dim=0):
     if not isinstance(logits, torch.Tensor):
         raise TypeError(f"logits must be a torch.Tensor of raw scores; got {type(logits).__name__}")
-    if not logits.is_floating_point():
+    if logits.dtype not in _LOGIT_DTYPES:
         raise TypeError(
             f"logits must be a floating-point tensor (float16, bfloat16, float32 or float64) of raw "
             f"scores; got dtype {logits.dtype}"
         )
+    _dense(logits, "logits")
     if logits.dim() < min_dim:
         raise ValueError(
             f"logits must have at least {min_dim} dimensions (N, C, d1, ...); got shape {tuple(logits.shape)}"
@@ -97,6 +115,8 @@ def _first_bad(mask, values):
 def binary_targets(targets, logits):
     if not isinstance(targets, torch.Tensor):
         raise TypeError(f"targets must be a torch.Tensor; got {type(targets).__name__}")
+    _dense(targets, "targets")
+    same_device(targets, "targets", logits)
     if targets.shape != logits.shape:
         raise ValueError(
             f"targets must have the logits' shape {tuple(logits.shape)}; got {tuple(targets.shape)}"
@@ -118,14 +138,16 @@ def binary_target_values(targets, counted, check_values):
         raise ValueError(f"targets must lie in [0, 1]; got {value!r} at index {index}")
 
 
-def weight_tensor(weight, loss_shape, device, check_values):
-    """Elementwise weights broadcastable to the per-element loss shape, >= 0 and finite."""
+def weight_tensor(weight, loss_shape, logits):
+    """Elementwise weights broadcastable to the per-element loss shape (values: weight_values)."""
     if weight is None:
         return None
     if not isinstance(weight, torch.Tensor):
-        weight = torch.as_tensor(weight, device=device)
+        weight = torch.as_tensor(weight, device=logits.device)
     if weight.is_complex() or weight.dtype == torch.bool:
         raise TypeError(f"weight must be a real tensor of non-negative weights; got dtype {weight.dtype}")
+    _dense(weight, "weight")
+    same_device(weight, "weight", logits)
     try:
         shape = torch.broadcast_shapes(weight.shape, loss_shape)
     except RuntimeError:
@@ -135,16 +157,20 @@ def weight_tensor(weight, loss_shape, device, check_values):
             f"weight must broadcast to the per-element loss shape {tuple(loss_shape)}; "
             f"got shape {tuple(weight.shape)}"
         )
-    if check_values:
-        bad = ~((weight >= 0) & torch.isfinite(weight))
-        if bool(bad.any()):
-            index, value = _first_bad(bad, weight)
-            raise ValueError(f"weight must be finite and >= 0; got {value!r} at index {index}")
     return weight
 
 
-def normalizer_value(normalizer, reduction_, check_values):
-    """None, "positives", a positive number, or a one-element tensor; not with reduction="sum"."""
+def weight_values(weight, check_values):
+    if weight is None or not check_values:
+        return
+    bad = ~((weight >= 0) & torch.isfinite(weight))
+    if bool(bad.any()):
+        index, value = _first_bad(bad, weight)
+        raise ValueError(f"weight must be finite and >= 0; got {value!r} at index {index}")
+
+
+def normalizer_value(normalizer, reduction_, logits):
+    """None, "positives", a finite number > 0, or a one-element tensor; not with reduction="sum"."""
     if normalizer is None:
         return None
     if reduction_ == "sum":
@@ -161,40 +187,62 @@ def normalizer_value(normalizer, reduction_, check_values):
             raise ValueError(
                 f"normalizer must be a one-element tensor; got shape {tuple(normalizer.shape)}"
             )
-        if check_values and not bool(normalizer > 0):
-            raise ValueError(f"normalizer must be > 0; got {normalizer.item()!r}")
-        return normalizer
+        if normalizer.is_complex() or normalizer.dtype == torch.bool:
+            raise TypeError(f"normalizer must be a real tensor; got dtype {normalizer.dtype}")
+        _dense(normalizer, "normalizer")
+        return same_device(normalizer, "normalizer", logits, cpu_too=True)
     return positive(normalizer, "normalizer")
 
 
-def class_alpha(alpha, num_classes, device, dtype, check_values):
-    """None, a float >= 0 (multiplies every class), or one weight >= 0 per class."""
+def normalizer_values(normalizer, check_values):
+    """A tensor normalizer must be finite and > 0 (checked when values are)."""
+    if not check_values or not isinstance(normalizer, torch.Tensor):
+        return
+    if not bool(torch.isfinite(normalizer).all() & (normalizer > 0).all()):
+        raise ValueError(f"normalizer must be finite and > 0; got {normalizer.item()!r}")
+
+
+def class_alpha(alpha, num_classes, logits, dtype):
+    """None, a float >= 0 (multiplies every class), or one weight >= 0 per class (values: alpha_values)."""
     if alpha is None:
         return None
     if isinstance(alpha, Real) and not isinstance(alpha, bool):
         return nonnegative(alpha, "alpha (None, a float or a length-C sequence)")
     if isinstance(alpha, (str, bytes)):
         raise TypeError(f"alpha must be None, a float >= 0 or a length-C sequence; got {alpha!r}")
+    if isinstance(alpha, torch.Tensor):
+        if alpha.is_complex() or alpha.dtype == torch.bool:
+            raise TypeError(f"alpha must hold real per-class weights; got dtype {alpha.dtype}")
+        _dense(alpha, "alpha")
+        same_device(alpha, "alpha", logits, cpu_too=True)
     try:
-        vector = torch.as_tensor(alpha, device=device, dtype=dtype)
+        vector = torch.as_tensor(alpha, device=logits.device, dtype=dtype)
     except (TypeError, ValueError, RuntimeError) as error:
         raise TypeError(f"alpha must be None, a float >= 0 or a length-C sequence; got {alpha!r}") from error
     if vector.shape != (num_classes,):
         raise ValueError(
             f"alpha must hold one weight per class, shape ({num_classes},); got shape {tuple(vector.shape)}"
         )
-    if check_values:
-        bad = ~((vector >= 0) & torch.isfinite(vector))
-        if bool(bad.any()):
-            index, value = _first_bad(bad, vector)
-            raise ValueError(f"alpha must hold finite weights >= 0; got {value!r} for class {index[0]}")
     return vector
+
+
+def alpha_values(alpha, check_values):
+    if not check_values or not isinstance(alpha, torch.Tensor):
+        return
+    bad = ~((alpha >= 0) & torch.isfinite(alpha))
+    if bool(bad.any()):
+        index, value = _first_bad(bad, alpha)
+        raise ValueError(f"alpha must hold finite weights >= 0; got {value!r} for class {index[0]}")
 
 
 def class_target(target, logits):
     """Class indices (N, d1, ...) or probabilities shaped like logits. Returns True for indices."""
     if not isinstance(target, torch.Tensor):
-        raise TypeError(f"target must be a torch.Tensor; got {type(target).__name__}")
+        raise TypeError(
+            f"target must be a torch.Tensor of class indices or probabilities; got {type(target).__name__}"
+        )
+    _dense(target, "target")
+    same_device(target, "target", logits)
     index_shape = logits.shape[:1] + logits.shape[2:]
     if target.dtype == torch.bool or target.is_complex():
         raise TypeError(
@@ -215,10 +263,27 @@ def class_target(target, logits):
     return True
 
 
+def _representable(value, dtype):
+    info = torch.iinfo(dtype)
+    return info.min <= value <= info.max
+
+
+def not_ignored(target, ignore_index):
+    """The positions whose class index is not ignore_index. An ignore_index that the target's dtype
+    cannot hold (255 in int8, -100 in uint8) matches nothing, rather than its wrapped-around value."""
+    if _representable(ignore_index, target.dtype):
+        return target != ignore_index
+    return torch.ones_like(target, dtype=torch.bool)
+
+
 def class_target_values(target, is_index, num_classes, ignore_index, counted):
     """Indices in [0, C) or ignore_index; probabilities in [0, 1] summing to 1. Counted rows only."""
     if is_index:
-        bad = (target != ignore_index) & ((target < 0) | (target >= num_classes))
+        bad = target < 0
+        if _representable(num_classes, target.dtype):
+            bad |= target >= num_classes
+        if _representable(ignore_index, target.dtype):
+            bad &= target != ignore_index
         if counted is not None:
             bad &= counted
         if bool(bad.any()):
@@ -234,7 +299,8 @@ def class_target_values(target, is_index, num_classes, ignore_index, counted):
     if bool(bad.any()):
         index, value = _first_bad(bad, target)
         raise ValueError(f"target probabilities must lie in [0, 1]; got {value!r} at index {index}")
-    tolerance = 1e-3 if target.element_size() < 4 else 1e-4
+    # each probability rounded to the target's dtype moves the sum by up to half an ulp of it
+    tolerance = max(1e-3 if target.element_size() < 4 else 1e-4, torch.finfo(target.dtype).eps)
     sums = target.double().sum(dim=1)
     off = (sums - 1).abs() > tolerance
     if counted is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 
+from ..backends._shared import fixed_order_sum
+
 
 def positives_normalizer(positives, dtype):
     """max(1, positives), with the count taken over all ranks when torch.distributed is initialised.
@@ -26,12 +28,13 @@ def reduce(loss, *, reduction, normalizer, count, positives, summed=False):
 
     ``count`` is the number of elements that count (an int or a tensor); ``positives`` a callable
     returning the positives' target mass, evaluated only for ``normalizer="positives"``.
-    ``summed=True``: ``loss`` is already the sum (a fused kernel reduced it), reduction is not "none".
+    ``summed=True``: ``loss`` is already the sum (the backend reduced it), reduction is not "none".
+    Sums are added in an order that does not depend on the thread count.
     """
     if normalizer is None:
         if reduction == "none":
             return loss
-        total = loss if summed else loss.sum()
+        total = loss if summed else fixed_order_sum(loss)
         if reduction == "sum":
             return total
         if isinstance(count, torch.Tensor):
@@ -43,4 +46,4 @@ def reduce(loss, *, reduction, normalizer, count, positives, summed=False):
         normalizer = normalizer.to(device=loss.device, dtype=loss.dtype).reshape(())
     if reduction == "none":
         return loss / normalizer
-    return (loss if summed else loss.sum()) / normalizer
+    return (loss if summed else fixed_order_sum(loss)) / normalizer

@@ -19,6 +19,7 @@ import torch
 from .. import backends
 from . import _checks
 from .._docs import shared_sections
+from ..backends._shared import fixed_order_sum
 from ._reduce import reduce
 
 __all__ = [
@@ -35,34 +36,25 @@ def _binary_loss(kind, logits, targets, params, *, alpha, reduction, weight, nor
     alpha = _checks.binary_alpha(alpha)
     _checks.logits_tensor(logits)
     _checks.binary_targets(targets, logits)
-    tensors = [w for w in (weight, normalizer) if isinstance(w, torch.Tensor)]
-    check_values = _checks.wants_values(validate, logits, targets, *tensors)
-    normalizer = _checks.normalizer_value(normalizer, reduction, check_values)
-    weight = _checks.weight_tensor(weight, logits.shape, logits.device, check_values)
+    weight = _checks.weight_tensor(weight, logits.shape, logits)
+    normalizer = _checks.normalizer_value(normalizer, reduction, logits)
+    check_values = _checks.wants_values(validate, logits, targets, weight, normalizer)
+    _checks.normalizer_values(normalizer, check_values)
+    _checks.weight_values(weight, check_values)
+    live = None if weight is None else (weight != 0).expand(logits.shape)
+    _checks.binary_target_values(targets, live, check_values)
 
-    compute_dtype = torch.promote_types(logits.dtype, torch.float32)
-    x, t = logits, targets if targets.is_floating_point() else targets.to(logits.dtype)
-    counted = None
-    if weight is not None:
-        weight = weight.to(compute_dtype)
-        counted = (weight != 0).expand(logits.shape)
-        # A zero-weighted element may hold inf or NaN: replace it before any arithmetic touches it.
-        x = torch.where(counted, x.to(compute_dtype), 0.0)
-        t = torch.where(counted, t.to(compute_dtype), 0.0)
-    _checks.binary_target_values(targets, counted, check_values)
+    impl = backends.select(backend, logits, targets, weight=weight, normalizer=normalizer)
+    summed = reduction != "none"
+    loss = impl.binary_loss(kind, logits, targets, alpha, params, weight=weight, reduce=summed)
 
-    impl = backends.select(backend, logits, targets)
-    if impl is backends.torch_ops:
-        loss, summed = impl.binary_loss(kind, x.to(compute_dtype), t.to(compute_dtype), alpha, params), False
-    else:  # the kernels read any float dtype; they sum as they go when nothing is applied per element
-        summed = weight is None and reduction != "none"
-        loss = impl.binary_loss(kind, x.contiguous(), t.contiguous(), alpha, params, reduce=summed)
-    if weight is not None:
-        loss = loss * weight
-    count = logits.numel() if counted is None else counted.sum()
+    def positives():
+        t = targets.to(loss.dtype)
+        return fixed_order_sum(t if live is None else torch.where(live, t, 0.0))
+
+    count = logits.numel() if live is None else live.sum()
     return reduce(
-        loss, reduction=reduction, normalizer=normalizer, count=count,
-        positives=lambda: t.to(compute_dtype).sum(), summed=summed,
+        loss, reduction=reduction, normalizer=normalizer, count=count, positives=positives, summed=summed,
     ).to(logits.dtype)
 
 
@@ -83,10 +75,11 @@ _COMMON_ARGS = """        reduction: ``"mean"`` (default) divides the sum by the
             accelerator they would wait for the device.
         backend: ``"auto"`` (default): the fused CPU kernels for CPU tensors and the Triton
             kernels for CUDA tensors when available, else ``"torch"``. ``"torch"``: plain PyTorch
-            ops, the only one with a second derivative, and the one ``"auto"`` takes under
-            ``torch.compile`` or ``torch.func`` and when the targets need a gradient. ``"cpu"`` /
-            ``"triton"``: that backend, or an error saying why it cannot run. They agree to
-            rounding error in values and gradients.
+            ops, the one ``"auto"`` takes under ``torch.compile`` or ``torch.func``, for tensor
+            subclasses, and when the targets or weights need a gradient. ``"cpu"`` /
+            ``"triton"``: that backend, or an error naming the argument it cannot take. They agree
+            to rounding error in values and gradients, and every backend's gradient can be
+            differentiated again (``create_graph=True``).
 """
 
 _SHAPE = """

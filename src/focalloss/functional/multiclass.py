@@ -37,35 +37,30 @@ def _softmax_loss(
         raise ValueError(f"logits must have at least one class in dimension 1; got shape {tuple(logits.shape)}")
     ignore_index = _checks.ignore_index_value(ignore_index)
     label_smoothing = _checks.unit_interval(label_smoothing, "label_smoothing")
-    tensors = [w for w in (weight, alpha, normalizer) if isinstance(w, torch.Tensor)]
-    check_values = _checks.wants_values(validate, logits, target, *tensors)
-    normalizer = _checks.normalizer_value(normalizer, reduction, check_values)
     is_index = _checks.class_target(target, logits)
-    compute_dtype = torch.promote_types(logits.dtype, torch.float32)
-    alpha = _checks.class_alpha(alpha, num_classes, logits.device, compute_dtype, check_values)
     row_shape = logits.shape[:1] + logits.shape[2:]
-    weight = _checks.weight_tensor(weight, row_shape, logits.device, check_values)
+    weight = _checks.weight_tensor(weight, row_shape, logits)
+    normalizer = _checks.normalizer_value(normalizer, reduction, logits)
+    compute_dtype = torch.promote_types(logits.dtype, torch.float32)
+    alpha = _checks.class_alpha(alpha, num_classes, logits, compute_dtype)
+    check_values = _checks.wants_values(validate, logits, target, weight, alpha, normalizer)
+    _checks.normalizer_values(normalizer, check_values)
+    _checks.weight_values(weight, check_values)
+    _checks.alpha_values(alpha, check_values)
 
-    counted = (target != ignore_index) if is_index else None
+    counted = _checks.not_ignored(target, ignore_index) if is_index else None
     if weight is not None:
         weight = weight.to(compute_dtype)
         nonzero = (weight != 0).expand(row_shape)
         counted = nonzero if counted is None else counted & nonzero
     if check_values:
         _checks.class_target_values(target, is_index, num_classes, ignore_index, counted)
-    impl = backends.select(backend, logits, target, alpha)
+    impl = backends.select(backend, logits, target, weight=weight, alpha=alpha, normalizer=normalizer)
     if num_classes == 1:  # p = 1 and every loss of the family is 0: the torch terms handle it directly
         impl = torch_ops
-    if impl is torch_ops:
-        loss = _torch_softmax_loss(kind, logits.to(compute_dtype), target, params, alpha, is_index, counted,
-                                   label_smoothing)
-        if counted is not None:
-            loss = torch.where(counted, loss, 0.0)
-    else:  # the kernels never read positions that do not count
-        kernel_target = target
-        kernel_alpha = alpha if isinstance(alpha, torch.Tensor) else None
-        loss = impl.softmax_loss(kind, logits.contiguous(), kernel_target.contiguous(), kernel_alpha, params,
-                                 label_smoothing=label_smoothing, counted=counted)
+    kernel_alpha = alpha if isinstance(alpha, torch.Tensor) else None
+    loss = impl.softmax_loss(kind, logits, target, kernel_alpha, params, label_smoothing=label_smoothing,
+                             counted=counted)
     if isinstance(alpha, float):
         loss = alpha * loss
     if weight is not None:
@@ -73,34 +68,12 @@ def _softmax_loss(
     if counted is None:
         count = loss.numel()
         positives = lambda: loss.new_full((), float(count))  # noqa: E731  (a fill, not a host copy)
-    else:  # the loss is 0 where nothing counts: the kernels write 0 there, the torch path masks it
+    else:  # the loss is 0 where nothing counts: every backend writes 0 there
         count = counted.sum()
         positives = lambda: count  # noqa: E731
     return reduce(
         loss, reduction=reduction, normalizer=normalizer, count=count, positives=positives
     ).to(logits.dtype)
-
-
-def _torch_softmax_loss(kind, x, target, params, alpha, is_index, counted, label_smoothing):
-    """Per-position loss from the per-class terms of the torch backend (autograd gradients)."""
-    num_classes = x.shape[1]
-    if counted is not None:
-        # An ignored position may hold inf or NaN logits: replace them before any arithmetic.
-        x = torch.where(counted.unsqueeze(1), x, torch.zeros_like(x))
-    terms = torch_ops.softmax_terms(kind, x, params)
-    if isinstance(alpha, torch.Tensor):
-        terms = terms * alpha.view((1, num_classes) + (1,) * (x.dim() - 2))
-    if is_index:
-        index = target if counted is None else torch.where(counted, target, torch.zeros_like(target))
-        loss = terms.gather(1, index.long().unsqueeze(1)).squeeze(1)
-    else:
-        q = target.to(x.dtype)
-        if counted is not None:
-            q = torch.where(counted.unsqueeze(1), q, torch.zeros_like(q))
-        loss = (terms * q).sum(dim=1)
-    if label_smoothing > 0:
-        loss = (1.0 - label_smoothing) * loss + (label_smoothing / num_classes) * terms.sum(dim=1)
-    return loss
 
 
 _COMMON_ARGS = """\
@@ -130,12 +103,12 @@ _COMMON_ARGS = """\
             the fused backends).
         backend: ``"auto"`` (default): the fused CPU kernels for CPU tensors and the Triton
             kernels for CUDA tensors when available, else ``"torch"``. ``"torch"``: plain PyTorch
-            ops, the only one with a second derivative, and the one ``"auto"`` takes under
-            ``torch.compile`` or ``torch.func`` and when probability targets or a per-class
-            ``alpha`` need a gradient. ``"cpu"`` / ``"triton"``: that backend, or an error saying
-            why it cannot run. They agree to rounding error in values and gradients (the fused
-            softened loss's gradient with label smoothing or probability targets loses float32
-            accuracy for logits beyond about +-100).
+            ops, the one ``"auto"`` takes under ``torch.compile`` or ``torch.func``, for tensor
+            subclasses, and when probability targets, weights or a per-class ``alpha`` need a
+            gradient. ``"cpu"`` / ``"triton"``: that backend, or an error naming the argument it
+            cannot take. They agree to rounding error in values and gradients, and every
+            backend's gradient can be differentiated again (``create_graph=True``). A logit of
+            -inf is a masked class: probability 0, and nothing at all without target mass.
 """
 
 _SHAPE = """
