@@ -438,7 +438,7 @@ def compile_for_sm90(kernel, types, constants):
     options = {"num_warps": 8, "enable_fp_fusion": True}
     assert triton.compile(source, target=GPUTarget("cuda", 90, 32), options=options).asm["cubin"]
 
-scalars = dict.fromkeys(["alpha_", "p0_", "p1_", "param_", "keep_", "spread_"], "fp64")
+scalars = dict.fromkeys(["alpha_", "p1_", "p2_", "keep_", "spread_"], "fp64")
 for x, compute, softmax_kinds in [("bf16", tl.float32, range(3)), ("fp64", tl.float64, [0])]:
     c = "*fp64" if x == "fp64" else "*fp32"
     for kind in range(4):

@@ -9,29 +9,19 @@ Names are imported on first use (PEP 562), so ``import focalloss.reference`` and
 
 from importlib import import_module
 
+from . import losses as _losses
+
 __version__ = "0.1.0"
 
-# public name -> submodule that defines it
+# public name -> submodule that defines it: every loss of the registry as a function and a module
 _HOMES = {
+    **{spec.function: ".functional" for spec in _losses.LOSSES},
+    **{spec.module: ".nn" for spec in _losses.LOSSES},
     "class_weights": ".functional",
     "init_prior_bias_": ".functional",
     "prior_bias": ".functional",
-    "sigmoid_focal_loss": ".functional",
-    "sigmoid_focal_loss_star": ".functional",
-    "sigmoid_hard_truncation_loss": ".functional",
-    "sigmoid_softened_loss": ".functional",
-    "softmax_focal_loss": ".functional",
-    "softmax_hard_truncation_loss": ".functional",
-    "softmax_softened_loss": ".functional",
-    "SigmoidFocalLoss": ".nn",
-    "SigmoidFocalLossStar": ".nn",
-    "SigmoidHardTruncationLoss": ".nn",
-    "SigmoidSoftenedLoss": ".nn",
-    "SoftmaxFocalLoss": ".nn",
-    "SoftmaxHardTruncationLoss": ".nn",
-    "SoftmaxSoftenedLoss": ".nn",
 }
-_SUBMODULES = ("boosting", "reference")
+_SUBMODULES = ("boosting", "losses", "reference")
 
 __all__ = sorted(_HOMES) + list(_SUBMODULES)
 

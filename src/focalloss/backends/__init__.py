@@ -9,8 +9,8 @@ gradients taken from :mod:`focalloss.reference`'s formulas. Every backend module
     part or package cannot be imported.
 
 ``binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False) -> Tensor``
-    kind: ``"focal" | "focal_star" | "softened" | "hard_truncation"``; params as in
-    ``torch_ops.BINARY_TERMS`` (``gamma``; ``gamma, beta``; ``k``; ``threshold``).
+    kind: a key of :data:`focalloss.losses.BINARY`; params: its hyperparameters, checked
+    (``{"gamma": 2.0}``, ...). The kernels' codes and scalars come from that registry entry.
     x: logits of any shape, float16 / bfloat16 / float32 / float64, finite where they count.
     t: targets in [0, 1], same shape as x, bool, integer or any float dtype (passed as the user
     gave them, so that half-precision inputs are never copied to float32 first).
@@ -22,12 +22,13 @@ gradients taken from :mod:`focalloss.reference`'s formulas. Every backend module
     float64 logits) and differentiable with respect to x only.
 
 ``softmax_loss(kind, x, target, alpha, params, *, label_smoothing, counted) -> Tensor``
-    kind: ``"focal" | "softened" | "hard_truncation"``.
-    x: logits ``(N, C, d1, ..., dk)`` with C >= 2, any float dtype; a logit of -inf is a masked
-    class (probability 0).
+    kind: a key of :data:`focalloss.losses.SOFTMAX`; params as above.
+    x: logits ``(N, C, d1, ..., dk)``, any C >= 1 (one class: loss and gradient 0), any float
+    dtype; a logit of -inf is a masked class (probability 0).
     target: class indices of an integer dtype ``(N, d1, ..., dk)``, or probabilities of x's shape
     in any float dtype.
-    alpha: None or a ``(C,)`` tensor of per-class weights in the compute dtype, on x's device.
+    alpha: None or a ``(C,)`` tensor of per-class weights in the compute dtype, on x's device (a
+    single float is passed as C copies of it: alpha is applied inside the backends only).
     counted: None (every position counts) or a bool tensor ``(N, d1, ..., dk)``; positions that do
     not count get loss 0 and gradient 0, and their logits and targets are never read (they may
     hold inf, NaN or an out-of-range index).

@@ -1,9 +1,8 @@
-"""Helpers every backend uses: the compute dtype, cut rounding, a thread-count-free sum, and the
-differentiable backward that the fused backends take when a second derivative is asked for."""
+"""Helpers every backend uses: the compute dtype, a thread-count-free sum, and the differentiable
+backward that the fused backends take when a second derivative is asked for."""
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 # elements per block of fixed_order_sum
@@ -13,16 +12,6 @@ SUM_BLOCK = 4096
 def compute_dtype(x):
     """float64 for float64 logits, float32 for every other floating dtype."""
     return torch.float64 if x.dtype == torch.float64 else torch.float32
-
-
-def round_down(value, dtype):
-    """The largest number of `dtype` <= value: then x <= result exactly when x <= value."""
-    if dtype == torch.float64:
-        return value
-    rounded = np.float32(value)
-    if float(rounded) > value:  # compared as Python floats: NumPy 2 would compare in float32
-        rounded = np.nextafter(rounded, np.float32(-np.inf))
-    return float(rounded)
 
 
 def fixed_order_sum(values):

@@ -31,10 +31,16 @@ extern double log1p(double) VECTOR_MATH;
 /* the kernels are inlined into each target clone of the entry points below */
 #define INLINE static inline __attribute__((always_inline))
 
+/* the kind codes of focalloss.losses.KIND_CODES (a test holds them equal) */
 enum { KIND_FOCAL = 0, KIND_SOFTENED = 1, KIND_HARD_TRUNCATION = 2, KIND_FOCAL_STAR = 3 };
-#define BLOCK 4096 /* elements per binary block */
+/* the focal kernels' cases of gamma: focalloss.losses.GAMMA_GENERAL, GAMMA_ZERO, GAMMA_TWO */
+enum { GAMMA_GENERAL = 0, GAMMA_ZERO = 1, GAMMA_TWO = 2 };
+#define BLOCK 4096 /* elements per binary block; the module's BINARY_BLOCK */
 #define ROWS 64    /* positions per softmax block */
 #define LANES 64   /* neighbouring positions per block of the (N, C, S > 1) kernels */
+/* row statistics per softmax position (see cpu_kernels.h); the module's constants of these names */
+#define SINGLE_TARGET_STATS 3
+#define ROW_STATS 8
 
 #define T float
 #define IT int32_t
@@ -114,52 +120,60 @@ KERNEL static void lanes_bwd_d_entry(void *ctx, int64_t b) { lanes_bwd_block_d(c
 
 #define PTR(v) ((void *)(uintptr_t)(v))
 
-/* binary(double, kind, n, x, t, w, alpha, p1, p2, gamma_mode, loss, grad, partial, threads) */
-static PyObject *py_binary(PyObject *self, PyObject *args) {
-    int is_double, kind, gamma_mode, threads;
-    long long n;
-    unsigned long long x, t, w, loss, grad, partial;
-    double alpha, p1, p2;
-    if (!PyArg_ParseTuple(args, "iiLKKKdddiKKKi", &is_double, &kind, &n, &x, &t, &w, &alpha, &p1, &p2,
-                          &gamma_mode, &loss, &grad, &partial, &threads))
+/* binary(*, float64, kind, n, x, t, w, has_alpha, alpha, p1, p2, gamma_mode, loss, grad, partial,
+ *        threads): pointers as integers, 0 for none; see cpu_ops.py */
+static PyObject *py_binary(PyObject *self, PyObject *args, PyObject *kwargs) {
+    static char *names[] = {"float64", "kind", "n", "x", "t", "w", "has_alpha", "alpha", "p1", "p2", "gamma_mode",
+                            "loss", "grad", "partial", "threads", NULL};
+    int is_double = 0, kind = 0, has_alpha = 0, gamma_mode = 0, threads = 1;
+    long long n = 0;
+    unsigned long long x = 0, t = 0, w = 0, loss = 0, grad = 0, partial = 0;
+    double alpha = 0, p1 = 0, p2 = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$piLKKKpdddiKKKi", names, &is_double, &kind, &n, &x, &t, &w,
+                                     &has_alpha, &alpha, &p1, &p2, &gamma_mode, &loss, &grad, &partial, &threads))
         return NULL;
     int64_t blocks = (n + BLOCK - 1) / BLOCK;
     Py_BEGIN_ALLOW_THREADS
     if (is_double) {
-        binary_args_d a = {kind, n, PTR(x), PTR(t), PTR(w), alpha, p1, p2, gamma_mode, PTR(loss), PTR(grad),
-                           PTR(partial)};
+        binary_args_d a = {kind, n, PTR(x), PTR(t), PTR(w), has_alpha, alpha, p1, p2, gamma_mode, PTR(loss),
+                           PTR(grad), PTR(partial)};
         parallel_blocks(binary_block_d_entry, &a, blocks, threads);
     } else {
-        binary_args_f a = {kind, n, PTR(x), PTR(t), PTR(w), alpha, p1, p2, gamma_mode, PTR(loss), PTR(grad),
-                           PTR(partial)};
+        binary_args_f a = {kind, n, PTR(x), PTR(t), PTR(w), has_alpha, alpha, p1, p2, gamma_mode, PTR(loss),
+                           PTR(grad), PTR(partial)};
         parallel_blocks(binary_block_f_entry, &a, blocks, threads);
     }
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
 }
 
-/* softmax(double, backward, kind, N, C, S, x, index, probs, alpha, counted, eps, p1, gamma_mode,
- *         loss, stats, grad_loss, grad, threads, stats_width) */
-static PyObject *py_softmax(PyObject *self, PyObject *args) {
-    int is_double, backward, kind, gamma_mode, threads;
-    long long N, C, S, sw;
-    unsigned long long x, index, probs, alpha, counted, loss, stats, grad_loss, grad;
-    double eps, p1;
-    if (!PyArg_ParseTuple(args, "iiiLLLKKKKKddiKKKKiL", &is_double, &backward, &kind, &N, &C, &S, &x, &index, &probs,
-                          &alpha, &counted, &eps, &p1, &gamma_mode, &loss, &stats, &grad_loss, &grad, &threads, &sw))
+/* softmax(*, float64, backward, kind, N, C, S, x, index, probs, alpha, counted, label_smoothing, p1,
+ *         gamma_mode, loss, stats, grad_loss, grad, threads, stats_width) */
+static PyObject *py_softmax(PyObject *self, PyObject *args, PyObject *kwargs) {
+    static char *names[] = {"float64", "backward", "kind", "N", "C", "S", "x", "index", "probs", "alpha", "counted",
+                            "label_smoothing", "p1", "gamma_mode", "loss", "stats", "grad_loss", "grad", "threads",
+                            "stats_width", NULL};
+    int is_double = 0, backward = 0, kind = 0, gamma_mode = 0, threads = 1;
+    long long N = 0, C = 0, S = 0, sw = 0;
+    unsigned long long x = 0, index = 0, probs = 0, alpha = 0, counted = 0, loss = 0, stats = 0, grad_loss = 0,
+                       grad = 0;
+    double label_smoothing = 0, p1 = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$ppiLLLKKKKKddiKKKKiL", names, &is_double, &backward, &kind, &N,
+                                     &C, &S, &x, &index, &probs, &alpha, &counted, &label_smoothing, &p1, &gamma_mode,
+                                     &loss, &stats, &grad_loss, &grad, &threads, &sw))
         return NULL;
-    int lanes = S > 1 && index && eps == 0.0 && kind != KIND_SOFTENED;
+    int lanes = S > 1 && index && label_smoothing == 0.0 && kind != KIND_SOFTENED;
     int64_t blocks = lanes ? N * ((S + LANES - 1) / LANES) : (N * S + ROWS - 1) / ROWS;
     Py_BEGIN_ALLOW_THREADS
     if (is_double) {
-        softmax_args_d a = {kind, N, C, S, PTR(x), PTR(index), PTR(probs), PTR(alpha), PTR(counted), eps, p1,
-                            gamma_mode, PTR(loss), PTR(stats), PTR(grad_loss), PTR(grad), sw};
+        softmax_args_d a = {kind, N, C, S, PTR(x), PTR(index), PTR(probs), PTR(alpha), PTR(counted), label_smoothing,
+                            p1, gamma_mode, PTR(loss), PTR(stats), PTR(grad_loss), PTR(grad), sw};
         block_fn fn = lanes ? (backward ? lanes_bwd_d_entry : lanes_fwd_d_entry)
                             : (backward ? softmax_bwd_d_entry : softmax_fwd_d_entry);
         parallel_blocks(fn, &a, blocks, threads);
     } else {
-        softmax_args_f a = {kind, N, C, S, PTR(x), PTR(index), PTR(probs), PTR(alpha), PTR(counted), eps, p1,
-                            gamma_mode, PTR(loss), PTR(stats), PTR(grad_loss), PTR(grad), sw};
+        softmax_args_f a = {kind, N, C, S, PTR(x), PTR(index), PTR(probs), PTR(alpha), PTR(counted), label_smoothing,
+                            p1, gamma_mode, PTR(loss), PTR(stats), PTR(grad_loss), PTR(grad), sw};
         block_fn fn = lanes ? (backward ? lanes_bwd_f_entry : lanes_fwd_f_entry)
                             : (backward ? softmax_bwd_f_entry : softmax_fwd_f_entry);
         parallel_blocks(fn, &a, blocks, threads);
@@ -169,8 +183,10 @@ static PyObject *py_softmax(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
-    {"binary", py_binary, METH_VARARGS, "Fused binary loss and gradient (see cpu_ops.py)."},
-    {"softmax", py_softmax, METH_VARARGS, "Fused softmax loss forward or backward (see cpu_ops.py)."},
+    {"binary", (PyCFunction)(void (*)(void))py_binary, METH_VARARGS | METH_KEYWORDS,
+     "Fused binary loss and gradient (see cpu_ops.py)."},
+    {"softmax", (PyCFunction)(void (*)(void))py_softmax, METH_VARARGS | METH_KEYWORDS,
+     "Fused softmax loss forward or backward (see cpu_ops.py)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -178,5 +194,18 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cpu_kernels", "Fuse
 
 PyMODINIT_FUNC PyInit__cpu_kernels(void) {
     PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    const struct { const char *name; long value; } constants[] = {
+        {"KIND_FOCAL", KIND_FOCAL}, {"KIND_SOFTENED", KIND_SOFTENED}, {"KIND_HARD_TRUNCATION", KIND_HARD_TRUNCATION},
+        {"KIND_FOCAL_STAR", KIND_FOCAL_STAR}, {"GAMMA_GENERAL", GAMMA_GENERAL}, {"GAMMA_ZERO", GAMMA_ZERO},
+        {"GAMMA_TWO", GAMMA_TWO}, {"BINARY_BLOCK", BLOCK}, {"SINGLE_TARGET_STATS", SINGLE_TARGET_STATS},
+        {"ROW_STATS", ROW_STATS},
+    };
+    for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
+        if (PyModule_AddIntConstant(m, constants[i].name, constants[i].value) < 0) {
+            Py_DECREF(m);
+            return NULL;
+        }
+    }
     return m;
 }

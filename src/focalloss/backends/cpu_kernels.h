@@ -38,9 +38,10 @@ typedef struct {
     int64_t n;
     const T *x, *t;
     const T *w;   /* elementwise weights, or NULL; a zero weight removes the element, never read */
-    double alpha; /* NaN: no alpha */
+    int has_alpha;
+    double alpha; /* read when has_alpha */
     double p1, p2;
-    int gamma_mode; /* focal: 0 general, 1 gamma == 0, 2 gamma == 2 */
+    int gamma_mode; /* focal: GAMMA_GENERAL, GAMMA_ZERO (gamma == 0) or GAMMA_TWO (gamma == 2) */
     T *loss;        /* elementwise losses, or NULL to reduce into `partial` */
     T *grad;        /* d loss / d x per element, or NULL */
     double *partial;
@@ -53,9 +54,7 @@ INLINE void NAME(binary_block)(void *ctx, int64_t block) {
     T local[BLOCK], local_grad[BLOCK];
     T *lo_out = a->loss ? a->loss + i0 : local;
     T *gr_out = a->grad ? a->grad + i0 : local_grad; /* no gradient wanted: computed, not kept */
-    int has_alpha = !isnan(a->alpha);
-    T alpha = has_alpha ? (T)a->alpha : (T)0.5; /* unused when !has_alpha */
-    T pos_w = has_alpha ? alpha : (T)1, neg_w = has_alpha ? (T)1 - alpha : (T)1;
+    T pos_w = a->has_alpha ? (T)a->alpha : (T)1, neg_w = a->has_alpha ? (T)1 - (T)a->alpha : (T)1;
     T p1 = (T)a->p1, p2 = (T)a->p2;
 
     const T *wt = a->w ? a->w + i0 : NULL;
@@ -81,9 +80,9 @@ INLINE void NAME(binary_block)(void *ctx, int64_t block) {
     switch (a->kind) {
     case KIND_FOCAL:
         /* A(x) = -(1-p)^g log p;  A'(x) = (1-p)^g (g p log p - (1 - p)) */
-        if (a->gamma_mode == 1) {
+        if (a->gamma_mode == GAMMA_ZERO) {
             BINARY_LOOP(SIGMOID_PARTS lo = -wp * lsp - wn * lsn; gr = -wp * q + wn * p;)
-        } else if (a->gamma_mode == 2) {
+        } else if (a->gamma_mode == GAMMA_TWO) {
             BINARY_LOOP(SIGMOID_PARTS T mp = q * q; T mn = p * p;
                         lo = -wp * mp * lsp - wn * mn * lsn;
                         gr = wp * mp * ((T)2 * p * lsp - q) - wn * mn * ((T)2 * q * lsn - p);)
@@ -133,10 +132,10 @@ INLINE void NAME(binary_block)(void *ctx, int64_t block) {
 /* ---------------------------------------------------------------------------------------------
  * Softmax losses over (N, C, S): position (n, s) has its class c at x[(n * C + c) * S + s].
  *
- * Row statistics kept per position for backward (sw values, in T). Class indices without smoothing,
- * focal or hard truncation (sw = 3): m, the top logit; l1s = log(sum_j exp(x_j - m)); G, the
- * per-row factor of the gradient (0 where the position does not count, NaN for an out-of-range
- * index). Every other case (sw = 8):
+ * Row statistics kept per position for backward (sw values, in T). A single target (a class index
+ * without smoothing), focal or hard truncation (sw = SINGLE_TARGET_STATS): m, the top logit;
+ * l1s = log(sum_j exp(x_j - m)); G, the per-row factor of the gradient (0 where the position does
+ * not count, NaN for an out-of-range index). Every other case (sw = ROW_STATS):
  *   0: m                       1: l1s = log1p(S), S = sum_{j != top} exp(x_j - m)
  *   2: log S (softened with class indices: 1 - u_y)   3: top class index, -1 where it does not count
  *   4: sum_{c != top} g_c (focal, hard truncation) | A (softened)
@@ -157,14 +156,14 @@ typedef struct {
     const T *probs;       /* probabilities like x, or NULL */
     const T *alpha;       /* (C), or NULL */
     const uint8_t *counted; /* (N, S), or NULL; forward only */
-    double eps;
+    double label_smoothing;
     double p1;             /* gamma | k | log(threshold) */
     int gamma_mode;
     T *loss;               /* (N, S) */
     T *stats;              /* (N, S, sw) */
     const T *grad_loss;    /* backward: d out / d loss per position (N, S) */
     T *grad;               /* backward: like x */
-    int64_t sw;            /* statistics per position: 3 or 8, see above */
+    int64_t sw;            /* statistics per position: SINGLE_TARGET_STATS or ROW_STATS, see above */
 } NAME(softmax_args);
 
 /* phi(log p) and d phi / d log p for a non-top class (p <= 1/2) of focal / hard truncation. p log p
@@ -174,7 +173,7 @@ typedef struct {
     T phi, dphi;                                                                                 \
     if (a->kind == KIND_FOCAL) {                                                                 \
         T q_ = (T)1 - p_;                                                                        \
-        T mod_ = gm == 1 ? (T)1 : gm == 2 ? q_ * q_ : EXP(g * LOG1P(-p_));                       \
+        T mod_ = gm == GAMMA_ZERO ? (T)1 : gm == GAMMA_TWO ? q_ * q_ : EXP(g * LOG1P(-p_));       \
         T plp_ = p_ > 0 ? p_ * (lp) : (T)0;                                                      \
         phi = -mod_ * (lp);                                                                      \
         dphi = mod_ * (g * plp_ / q_ - (T)1);                                                    \
@@ -190,7 +189,7 @@ INLINE void NAME(top_phi)(int kind, int gm, T g, T cut, T l1s, T log_s, T *phi, 
     if (kind == KIND_FOCAL) {
         T s = EXP(log_s);
         T p = (T)1 / ((T)1 + s);
-        T mod = gm == 1 ? (T)1 : EXP(g * (log_s - l1s)); /* (1 - p)^g; exp(-inf) = 0 */
+        T mod = gm == GAMMA_ZERO ? (T)1 : EXP(g * (log_s - l1s)); /* (1 - p)^g; exp(-inf) = 0 */
         T ratio = s > 0 ? -((T)1 + s) * l1s / s : (T)-1;  /* log p / (1 - p), limit -1 */
         *phi = -mod * lp;
         *dphi = mod * (g * p * ratio - (T)1);
@@ -202,8 +201,9 @@ INLINE void NAME(top_phi)(int kind, int gm, T g, T cut, T l1s, T log_s, T *phi, 
 }
 
 INLINE T NAME(class_weight)(const NAME(softmax_args) *a, int64_t c, int64_t y, T qc) {
-    /* alpha_c * ((1 - eps) q_c + eps / C); qc is used for probability targets, y for indices */
-    T eps = (T)a->eps;
+    /* alpha_c * ((1 - eps) q_c + eps / C), eps = label_smoothing; qc is used for probability
+     * targets, y for indices */
+    T eps = (T)a->label_smoothing;
     T q = a->probs ? qc : (c == y ? (T)1 : (T)0);
     T w = ((T)1 - eps) * q + eps / (T)a->C;
     return a->alpha ? a->alpha[c] * w : w;
@@ -232,7 +232,7 @@ INLINE T NAME(softened_u)(T xc, T k, T mn, T lzu) {
  * so two passes (max, then sum of exp) do, as for cross-entropy. When y holds the top logit,
  * 1 - p_y comes from S = sum - 1, or from a sum that leaves y out when S is small enough for that
  * subtraction to cancel. Saves m and l1s = log(sum) (stats 0, 1) and G = w_y phi'(log p_y) (4). */
-INLINE void NAME(sparse_row_fwd)(const NAME(softmax_args) *a, const T *x, int64_t y, T *st, int64_t pos) {
+INLINE void NAME(single_target_row_fwd)(const NAME(softmax_args) *a, const T *x, int64_t y, T *st, int64_t pos) {
     int64_t C = a->C;
     T m = x[0], sum = 0;
     _Pragma("omp simd reduction(max:m)") for (int64_t c = 1; c < C; c++) m = x[c] > m ? x[c] : m;
@@ -267,21 +267,21 @@ INLINE void NAME(softmax_position_fwd)(const NAME(softmax_args) *a, int64_t n, i
     for (int64_t k = 0; k < a->sw; k++) st[k] = 0;
     if (a->counted && !a->counted[pos]) {
         a->loss[pos] = 0;
-        if (a->sw == 8) st[3] = -1; /* tells backward, which gets no mask */
+        if (a->sw == ROW_STATS) st[3] = -1; /* tells backward, which gets no mask */
         return;
     }
     int gm = a->gamma_mode;
     T g = (T)a->p1, cut = (T)a->p1;
     int64_t y = a->index ? a->index[pos] : -1;
-    int sparse = a->index && a->eps == 0.0;
+    int single_target = a->index && a->label_smoothing == 0.0;
     if (a->index && (y < 0 || y >= C)) { /* only reachable with validate=False: NaN, not a crash */
         a->loss[pos] = (T)NAN;
-        if (a->sw == 3) st[2] = (T)NAN; /* and a NaN gradient */
+        if (a->sw == SINGLE_TARGET_STATS) st[2] = (T)NAN; /* and a NaN gradient */
         return;
     }
 
-    if (sparse && cs == 1 && a->kind != KIND_SOFTENED) {
-        NAME(sparse_row_fwd)(a, x, y, st, pos);
+    if (single_target && cs == 1 && a->kind != KIND_SOFTENED) {
+        NAME(single_target_row_fwd)(a, x, y, st, pos);
         return;
     }
     T m = x[0];
@@ -320,7 +320,7 @@ INLINE void NAME(softmax_position_fwd)(const NAME(softmax_args) *a, int64_t n, i
         }
         T lzu = LOG(zu);
         double A = 0, B = 0;
-        if (sparse) {
+        if (single_target) {
             T w = NAME(class_weight)(a, y, y, 0);
             T u = NAME(softened_u)(x[y * cs], k, mn, lzu);
             A = u > 0 ? w * u * (l1s - (x[y * cs] - m)) : 0;
@@ -366,7 +366,7 @@ INLINE void NAME(softmax_position_fwd)(const NAME(softmax_args) *a, int64_t n, i
 
     T tphi, tdphi;
     NAME(top_phi)(a->kind, gm, g, cut, l1s, log_s, &tphi, &tdphi);
-    /* smoothing or probabilities (a class index without them takes sparse_row_fwd or the lanes
+    /* smoothing or probabilities (a class index without them takes single_target_row_fwd or the lanes
      * kernel): every class */
     double loss = 0, g_rest = 0;
     for (int64_t c = 0; c < C; c++) {
@@ -396,7 +396,7 @@ INLINE void NAME(softmax_position_bwd)(const NAME(softmax_args) *a, int64_t n, i
     const T *st = a->stats + pos * a->sw;
     T go = a->grad_loss[pos];
     int64_t y = a->index ? a->index[pos] : -1;
-    if (a->sw == 3) { /* class index, no smoothing: grad_j = go G (onehot_j - p_j) */
+    if (a->sw == SINGLE_TARGET_STATS) { /* class index, no smoothing: grad_j = go G (onehot_j - p_j) */
         T G = st[2], m = st[0], l1s = st[1];
         if (G == 0) { /* the position does not count, or its class is past the truncation */
             for (int64_t c = 0; c < C; c++) gx[c * cs] = 0;
@@ -433,20 +433,20 @@ INLINE void NAME(softmax_position_bwd)(const NAME(softmax_args) *a, int64_t n, i
         for (int64_t c = 0; c < C; c++) gx[c * cs] = (T)NAN;
         return;
     }
-    int sparse = a->index && a->eps == 0.0;
+    int single_target = a->index && a->label_smoothing == 0.0;
     int gm = a->gamma_mode;
     T g = (T)a->p1, cut = (T)a->p1;
 
     if (a->kind == KIND_SOFTENED) {
         T k = (T)a->p1, A = st[4], B = st[5], mn = st[6], lzu = st[7];
         int plain = mn != -(T)INFINITY; /* no masked class: u from the vector formula */
-        if (sparse && cs == 1 && plain) {
+        if (single_target && cs == 1 && plain) {
             /* w_j = 0 except at y: grad_j = go (k u_j A + p_j B), then the target's own terms */
             _Pragma("omp simd") for (int64_t c = 0; c < C; c++) {
                 T u = EXP(-k * (x[c] - mn) - lzu), p = EXP(x[c] - m - l1s);
                 gx[c] = go * (k * u * A + p * B);
             }
-        } else if (sparse) {
+        } else if (single_target) {
             for (int64_t c = 0; c < C; c++) {
                 T u = NAME(softened_u)(x[c * cs], k, mn, lzu), p = EXP(x[c * cs] - m - l1s);
                 gx[c * cs] = go * (k * u * A + p * B);
@@ -468,7 +468,7 @@ INLINE void NAME(softmax_position_bwd)(const NAME(softmax_args) *a, int64_t n, i
                 gx[c * cs] = go * (-k * u * wl_minus_a - w * u + p * B);
             }
         }
-        if (sparse) {
+        if (single_target) {
             /* the target's own entry in one piece, -w u_y (k L_y (1 - u_y) + 1 - p_y): as a sum of
              * the terms above it would cancel when u_y or p_y is near 1 */
             T w = NAME(class_weight)(a, y, y, 0);
@@ -541,12 +541,12 @@ INLINE void NAME(lanes_fwd_block)(void *ctx, int64_t block) {
     int gm = a->gamma_mode;
     T g = (T)a->p1, cut = (T)a->p1;
     const int64_t *index = a->index + n * S + s0;
-    T loss[LANES], G[LANES], l1s[LANES], w[LANES], xy[LANES], is_top[LANES], ok[LANES];
+    T loss[LANES], G[LANES], l1s[LANES], w[LANES], xy[LANES], is_top[LANES], valid[LANES];
     for (int64_t l = 0; l < len; l++) { /* indexed and conditional loads, kept out of the vector loop */
         int64_t y = index[l];
-        int valid = (!a->counted || a->counted[n * S + s0 + l]) && y >= 0 && y < C;
-        int64_t yc = valid ? y : 0;
-        ok[l] = (T)valid;
+        int is_valid = (!a->counted || a->counted[n * S + s0 + l]) && y >= 0 && y < C;
+        int64_t yc = is_valid ? y : 0;
+        valid[l] = (T)is_valid;
         w[l] = a->alpha ? a->alpha[yc] : (T)1;
         xy[l] = x[yc * S + l];
         is_top[l] = (T)(yc == top[l]);
@@ -560,8 +560,8 @@ INLINE void NAME(lanes_fwd_block)(void *ctx, int64_t block) {
             T q = top_ ? s / ((T)1 + s) : (T)1 - p;                                              \
             T ratio = top_ ? (s > 0 ? -((T)1 + s) * l1 / s : (T)-1) : lp / q;                     \
             T mod = (T)1;                                                                         \
-            if (GM == 2) mod = q * q;                                                             \
-            if (GM == 0) {                                                                        \
+            if (GM == GAMMA_TWO) mod = q * q;                                                     \
+            if (GM == GAMMA_GENERAL) {                                                            \
                 T log_other = LOG1P(-p); /* computed for every lane, used for non-top ones */      \
                 mod = EXP(g * (top_ ? log_s - l1 : log_other));                                   \
             }                                                                                     \
@@ -572,33 +572,33 @@ INLINE void NAME(lanes_fwd_block)(void *ctx, int64_t block) {
             phi = -on * lp;                                                                       \
             dphi = -on;                                                                           \
         }                                                                                         \
-        loss[l] = ok[l] != 0 ? w[l] * phi : (T)0;                                                 \
-        G[l] = ok[l] != 0 ? w[l] * dphi : (T)0;                                                   \
+        loss[l] = valid[l] != 0 ? w[l] * phi : (T)0;                                                 \
+        G[l] = valid[l] != 0 ? w[l] * dphi : (T)0;                                                   \
         l1s[l] = l1;                                                                              \
     }
     /* top: 1 - p = s / (1 + s), log p / (1 - p) = -(1 + s) l1 / s (limit -1); other classes have
      * p <= 1/2, so 1 - p and log1p(-p) are accurate */
     if (a->kind != KIND_FOCAL) {
-        LANE_TAIL(0, 1)
-    } else if (gm == 2) {
-        LANE_TAIL(1, 2)
-    } else if (gm == 1) {
-        LANE_TAIL(1, 1)
+        LANE_TAIL(0, GAMMA_ZERO)
+    } else if (gm == GAMMA_TWO) {
+        LANE_TAIL(1, GAMMA_TWO)
+    } else if (gm == GAMMA_ZERO) {
+        LANE_TAIL(1, GAMMA_ZERO)
     } else {
-        LANE_TAIL(1, 0)
+        LANE_TAIL(1, GAMMA_GENERAL)
     }
 #undef LANE_TAIL
     for (int64_t l = 0; l < len; l++) {
         int64_t pos = n * S + s0 + l, y = index[l];
-        int counts = !a->counted || a->counted[pos];
-        if (ok[l] != 0 && is_top[l] != 0 && sum[l] == 0 && a->kind == KIND_FOCAL) {
+        int counted = !a->counted || a->counted[pos];
+        if (valid[l] != 0 && is_top[l] != 0 && sum[l] == 0 && a->kind == KIND_FOCAL) {
             /* the other classes' sum underflowed: log S from around the second largest logit */
             T phi, dphi, w = a->alpha ? a->alpha[y] : (T)1;
             NAME(top_phi)(a->kind, gm, g, cut, l1s[l], NAME(log_rest)(x + l, C, S, top[l], m[l]), &phi, &dphi);
             loss[l] = w * phi;
             G[l] = w * dphi;
         }
-        if (counts && ok[l] == 0) loss[l] = G[l] = (T)NAN; /* an out-of-range index: NaN, not a crash */
+        if (counted && valid[l] == 0) loss[l] = G[l] = (T)NAN; /* an out-of-range index: NaN, not a crash */
         T *st = a->stats + pos * a->sw;
         st[0] = m[l]; st[1] = l1s[l]; st[2] = G[l];
         a->loss[pos] = loss[l];

@@ -3,15 +3,15 @@
 The loops live in the C extension ``focalloss.backends._cpu_kernels`` (``cpu_kernels.c``), built when
 the package is installed (a C compiler, no torch headers). They run on contiguous float32 or float64
 data; float16 / bfloat16 logits are converted to float32 first. See ``backends/__init__.py`` for the
-contract.
+contract; the kind codes and kernel scalars come from :mod:`focalloss.losses`.
 
 Memory kept for backward, beyond the inputs: the binary losses keep d loss / d x in float32 (4 bytes
 per logit; backward is one multiplication by the upstream gradient) for float32 and half-precision
 logits, and recompute it in backward for float64 logits; nothing when the logits need no gradient.
 The softmax losses keep row statistics and recompute the softmax in backward, as ``cross_entropy``
-does: 3 numbers per position for class indices without smoothing (focal, hard truncation), 8
-otherwise. Targets of another dtype than int64 indices or the
-compute dtype are converted, and the converted copy is kept.
+does: 3 numbers per position for a single target (a class index without smoothing; focal, hard
+truncation), 8 otherwise. Targets of another dtype than int64 indices or the compute dtype are
+converted, and the converted copy is kept.
 
 A backward run with grad mode on (``create_graph=True``, as for a gradient penalty) is handed to
 the torch backend, recomputed from the saved inputs, so that its result has a graph.
@@ -23,11 +23,9 @@ import math
 
 import torch
 
+from .. import losses
 from . import torch_ops
-from ._shared import compute_dtype as _compute_dtype
-from ._shared import differentiable_backward, fixed_order_sum, round_down
-
-_KINDS = {"focal": 0, "softened": 1, "hard_truncation": 2, "focal_star": 3}
+from ._shared import compute_dtype, differentiable_backward, fixed_order_sum
 
 
 def _kernels():
@@ -52,45 +50,28 @@ def _ptr(tensor):
     return 0 if tensor is None else tensor.data_ptr()
 
 
-def _gamma_mode(gamma):
-    return 1 if gamma == 0 else 2 if gamma == 2 else 0
-
-
 # --------------------------------------------------------------------------------------------------
 # Binary losses
 # --------------------------------------------------------------------------------------------------
-def _binary_scalars(kind, params, dtype):
-    """(p1, p2, gamma_mode) as the kernel takes them."""
-    if kind == "focal":
-        return params["gamma"], 0.0, _gamma_mode(params["gamma"])
-    if kind == "focal_star":
-        return params["gamma"], params["beta"], 0
-    if kind == "softened":
-        return params["k"], 0.0, 0
-    threshold = params["threshold"]
-    if threshold in (0.0, 1.0):
-        return (math.inf if threshold else -math.inf), 0.0, 0
-    return round_down(math.log(threshold) - math.log1p(-threshold), dtype), 0.0, 0
-
-
-def _binary_kernel(kind, xc, tc, wc, alpha, params, *, reduce, grad):
+def _binary_kernel(spec, xc, tc, wc, alpha, params, *, reduce, grad):
     """Run the binary kernel on contiguous compute-dtype tensors (``wc``: the weights expanded to
     x's shape, or None): the summed or elementwise loss; d loss / d x is written into ``grad``
     unless it is None."""
+    kernels = _kernels()
     n = xc.numel()
-    p1, p2, gamma_mode = _binary_scalars(kind, params, xc.dtype)
+    p1, p2, gamma_mode = spec.kernel_scalars(params, float64=xc.dtype == torch.float64)
     loss = None if reduce else torch.empty_like(xc)
-    partial = torch.empty(-(-n // 4096), dtype=torch.float64, device=xc.device) if reduce else None
-    _kernels().binary(
-        xc.dtype == torch.float64, _KINDS[kind], n, xc.data_ptr(), tc.data_ptr(), _ptr(wc),
-        math.nan if alpha is None else float(alpha), float(p1), float(p2), gamma_mode,
-        _ptr(loss), _ptr(grad), _ptr(partial), _threads(n),
+    partial = torch.empty(-(-n // kernels.BINARY_BLOCK), dtype=torch.float64, device=xc.device) if reduce else None
+    kernels.binary(
+        float64=xc.dtype == torch.float64, kind=spec.code, n=n, x=xc.data_ptr(), t=tc.data_ptr(), w=_ptr(wc),
+        has_alpha=alpha is not None, alpha=0.0 if alpha is None else float(alpha), p1=float(p1), p2=float(p2),
+        gamma_mode=gamma_mode, loss=_ptr(loss), grad=_ptr(grad), partial=_ptr(partial), threads=_threads(n),
     )
     return fixed_order_sum(partial).to(xc.dtype) if reduce else loss
 
 
 def _binary_inputs(x, t, weight):
-    dtype = _compute_dtype(x)
+    dtype = compute_dtype(x)
     wc = None if weight is None else weight.to(dtype).expand(x.shape).contiguous()
     return x.to(dtype).contiguous(), t.to(dtype).contiguous(), wc
 
@@ -100,56 +81,48 @@ class _BinaryLoss(torch.autograd.Function):
     logits keep nothing new and run the kernel again in backward, to stay within that budget."""
 
     @staticmethod
-    def forward(ctx, x, t, weight, kind, alpha, params, reduce):
+    def forward(ctx, x, t, weight, spec, alpha, params, reduce):
         xc, tc, wc = _binary_inputs(x, t, weight)
         keep = ctx.needs_input_grad[0] and xc.dtype != torch.float64
         grad = torch.empty_like(xc) if keep else None
-        loss = _binary_kernel(kind, xc, tc, wc, alpha, params, reduce=reduce, grad=grad)
+        loss = _binary_kernel(spec, xc, tc, wc, alpha, params, reduce=reduce, grad=grad)
         if ctx.needs_input_grad[0]:
             # the caller's tensors (no copies): for the float64 recomputation and a graph in backward
             ctx.save_for_backward(x, t, weight, grad)
-            ctx.settings = (kind, alpha, params, reduce)
+            ctx.spec, ctx.alpha, ctx.params, ctx.reduce = spec, alpha, params, reduce
         return loss
 
     @staticmethod
     def backward(ctx, grad_output):
         x, t, weight, grad = ctx.saved_tensors
-        kind, alpha, params, reduce = ctx.settings
         if torch.is_grad_enabled():
             def torch_loss(x_):
-                return torch_ops.binary_loss(kind, x_, t, alpha, params, weight=weight, reduce=reduce)
+                return torch_ops.binary_loss(ctx.spec.kind, x_, t, ctx.alpha, ctx.params, weight=weight,
+                                             reduce=ctx.reduce)
 
             grad_x = differentiable_backward(torch_loss, (x,), grad_output)
         else:
             if grad is None:  # float64: recomputed
                 xc, tc, wc = _binary_inputs(x, t, weight)
                 grad = torch.empty_like(xc)
-                _binary_kernel(kind, xc, tc, wc, alpha, params, reduce=True, grad=grad)
+                _binary_kernel(ctx.spec, xc, tc, wc, ctx.alpha, ctx.params, reduce=True, grad=grad)
             grad_x = (grad_output * grad).to(x.dtype)
         return grad_x, None, None, None, None, None, None
 
 
 def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False):
     """See the contract in ``backends/__init__.py``."""
-    return _BinaryLoss.apply(x, t, weight, kind, alpha, params, reduce)
+    return _BinaryLoss.apply(x, t, weight, losses.BINARY[kind], alpha, params, reduce)
 
 
 # --------------------------------------------------------------------------------------------------
 # Softmax losses
 # --------------------------------------------------------------------------------------------------
-def _softmax_p1(kind, params, dtype):
-    if kind == "focal":
-        return params["gamma"]
-    if kind == "softened":
-        return params["k"]
-    threshold = params["threshold"]
-    return round_down(math.log(threshold), dtype) if threshold > 0 else -math.inf
-
-
 class _SoftmaxLoss(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, target, kind, alpha, params, label_smoothing, counted):
-        dtype = _compute_dtype(x)
+    def forward(ctx, x, target, spec, alpha, params, label_smoothing, counted):
+        kernels = _kernels()
+        dtype = compute_dtype(x)
         n, c = x.shape[0], x.shape[1]
         s = math.prod(x.shape[2:])
         xc = x.to(dtype).contiguous().view(n, c, s)
@@ -158,22 +131,23 @@ class _SoftmaxLoss(torch.autograd.Function):
         probs = None if is_index else target.to(dtype).contiguous()
         alpha = None if alpha is None else alpha.to(dtype).contiguous()
         counted = None if counted is None else counted.contiguous().view(torch.uint8)
-        # class indices without smoothing (focal, hard truncation): 3 numbers per position, else 8;
-        # backward finds the positions that do not count from them, so the mask is not kept
-        sparse = is_index and label_smoothing == 0 and kind != "softened"
+        # a single target, focal or hard truncation: 3 numbers per position, else 8; backward finds
+        # the positions that do not count from them, so the mask is not kept
+        single_target = is_index and label_smoothing == 0 and spec.kind != "softened"
+        stats_width = kernels.SINGLE_TARGET_STATS if single_target else kernels.ROW_STATS
         loss = torch.empty((n, s), dtype=dtype, device=x.device)
-        stats = torch.empty((n, s, 3 if sparse else 8), dtype=dtype, device=x.device)
-        p1 = _softmax_p1(kind, params, dtype)
-        gamma_mode = _gamma_mode(params["gamma"]) if kind == "focal" else 0
-        scalars = (_KINDS[kind], n, c, s)
-        inputs = (xc.data_ptr(), _ptr(index), _ptr(probs), _ptr(alpha), _ptr(counted), float(label_smoothing),
-                  float(p1), gamma_mode)
-        _kernels().softmax(dtype == torch.float64, False, *scalars, *inputs, loss.data_ptr(), stats.data_ptr(),
-                           0, 0, _threads(xc.numel()), stats.shape[2])
+        stats = torch.empty((n, s, stats_width), dtype=dtype, device=x.device)
+        p1, _, gamma_mode = spec.kernel_scalars(params, float64=dtype == torch.float64)
+        kernels.softmax(
+            float64=dtype == torch.float64, backward=False, kind=spec.code, N=n, C=c, S=s, x=xc.data_ptr(),
+            index=_ptr(index), probs=_ptr(probs), alpha=_ptr(alpha), counted=_ptr(counted),
+            label_smoothing=float(label_smoothing), p1=float(p1), gamma_mode=gamma_mode, loss=loss.data_ptr(),
+            stats=stats.data_ptr(), threads=_threads(xc.numel()), stats_width=stats_width,
+        )
         # the logits as given (a half-precision input is converted again in backward, not kept twice)
         ctx.save_for_backward(x, index, probs, alpha, stats)
-        ctx.scalars, ctx.settings = scalars, (float(label_smoothing), float(p1), gamma_mode)
-        ctx.kind, ctx.params = kind, params
+        ctx.spec, ctx.params, ctx.label_smoothing = spec, params, float(label_smoothing)
+        ctx.kernel_scalars = (float(p1), gamma_mode)
         return loss.view((n,) + tuple(x.shape[2:]))
 
     @staticmethod
@@ -182,32 +156,38 @@ class _SoftmaxLoss(torch.autograd.Function):
         if torch.is_grad_enabled():
             return (_differentiable_softmax_backward(ctx, x, index, probs, alpha, stats, grad_loss),
                     None, None, None, None, None, None)
-        xc = x.to(stats.dtype).contiguous().view(ctx.scalars[1:])
+        n, c = x.shape[0], x.shape[1]
+        s = math.prod(x.shape[2:])
+        xc = x.to(stats.dtype).contiguous().view(n, c, s)
         grad_loss = grad_loss.to(xc.dtype).contiguous()
         grad = torch.empty_like(xc)
-        eps, p1, gamma_mode = ctx.settings
+        p1, gamma_mode = ctx.kernel_scalars
         _kernels().softmax(
-            xc.dtype == torch.float64, True, *ctx.scalars, xc.data_ptr(), _ptr(index), _ptr(probs), _ptr(alpha),
-            0, eps, p1, gamma_mode, 0, stats.data_ptr(), grad_loss.data_ptr(), grad.data_ptr(),
-            _threads(xc.numel()), stats.shape[2],
+            float64=xc.dtype == torch.float64, backward=True, kind=ctx.spec.code, N=n, C=c, S=s, x=xc.data_ptr(),
+            index=_ptr(index), probs=_ptr(probs), alpha=_ptr(alpha), label_smoothing=ctx.label_smoothing, p1=p1,
+            gamma_mode=gamma_mode, stats=stats.data_ptr(), grad_loss=grad_loss.data_ptr(), grad=grad.data_ptr(),
+            threads=_threads(xc.numel()), stats_width=stats.shape[2],
         )
         return grad.view(x.shape).to(x.dtype), None, None, None, None, None, None
 
 
 def _differentiable_softmax_backward(ctx, x, index, probs, alpha, stats, grad_loss):
     """The torch backend's gradient, with a graph. Which positions count is read off the row
-    statistics (the mask is not kept): with 3 of them a position that does not count has G = 0,
-    and so has one whose loss is 0 near x (truncated, or zero-weighted), which changes nothing."""
-    counted = stats[..., 2] != 0 if stats.shape[2] == 3 else stats[..., 3] >= 0
+    statistics (the mask is not kept): with a single target a position that does not count has
+    G = 0, and so has one whose loss is 0 near x (truncated, or zero-weighted), which changes nothing."""
+    if stats.shape[2] == _kernels().SINGLE_TARGET_STATS:
+        counted = stats[..., 2] != 0
+    else:
+        counted = stats[..., 3] >= 0
     counted = counted.view(x.shape[:1] + x.shape[2:])
 
     def torch_loss(x_):
-        return torch_ops.softmax_loss(ctx.kind, x_, probs if index is None else index, alpha, ctx.params,
-                                      label_smoothing=ctx.settings[0], counted=counted)
+        return torch_ops.softmax_loss(ctx.spec.kind, x_, probs if index is None else index, alpha, ctx.params,
+                                      label_smoothing=ctx.label_smoothing, counted=counted)
 
     return differentiable_backward(torch_loss, (x,), grad_loss)
 
 
 def softmax_loss(kind, x, target, alpha, params, *, label_smoothing, counted):
     """See the contract in ``backends/__init__.py``."""
-    return _SoftmaxLoss.apply(x, target, kind, alpha, params, label_smoothing, counted)
+    return _SoftmaxLoss.apply(x, target, losses.SOFTMAX[kind], alpha, params, label_smoothing, counted)

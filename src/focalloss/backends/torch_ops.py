@@ -17,7 +17,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ._shared import compute_dtype, fixed_order_sum, round_down
+from .. import losses
+from ._shared import compute_dtype, fixed_order_sum
 
 
 def available():
@@ -38,11 +39,9 @@ def _softened_term(x, k):
     return torch.sigmoid(-k * x) * -F.logsigmoid(x)
 
 
-def _hard_truncation_term(x, threshold):
-    if threshold in (0.0, 1.0):
-        cut = math.inf if threshold else -math.inf
-    else:
-        cut = round_down(math.log(threshold) - math.log1p(-threshold), x.dtype)
+def _hard_truncation_term(x, params):
+    # compared on the logit with logit(threshold), rounded down into the dtype as the kernels do
+    cut = losses.BINARY["hard_truncation"].kernel_scalars(params, float64=x.dtype == torch.float64)[0]
     return torch.where(x <= cut, -F.logsigmoid(x), torch.zeros_like(x))
 
 
@@ -54,7 +53,7 @@ def _focal_star_term(x, gamma, beta):
 BINARY_TERMS = {
     "focal": lambda x, p: _focal_term(x, p["gamma"]),
     "softened": lambda x, p: _softened_term(x, p["k"]),
-    "hard_truncation": lambda x, p: _hard_truncation_term(x, p["threshold"]),
+    "hard_truncation": _hard_truncation_term,
     "focal_star": lambda x, p: _focal_star_term(x, p["gamma"], p["beta"]),
 }
 
@@ -146,8 +145,7 @@ def _softmax_phi(kind, log_p, log_1mp, params, softened_weights):
         return softened_weights * -log_p
     # hard truncation: compared on log p against log(threshold), rounded down into the dtype (so
     # log p <= log m exactly): threshold 1 keeps every class, 0 none.
-    threshold = params["threshold"]
-    cut = round_down(math.log(threshold), log_p.dtype) if threshold > 0 else -math.inf
+    cut = losses.SOFTMAX["hard_truncation"].kernel_scalars(params, float64=log_p.dtype == torch.float64)[0]
     return torch.where(log_p <= cut, -log_p, torch.zeros_like(log_p))
 
 

@@ -24,12 +24,13 @@ arg-max ("top") class. Then
 import triton
 import triton.language as tl
 
-# KIND codes: the position of the kind in triton_ops._BINARY_KINDS / _SOFTMAX_KINDS
-BINARY_FOCAL = tl.constexpr(0)
-BINARY_FOCAL_STAR = tl.constexpr(1)
-BINARY_SOFTENED = tl.constexpr(2)
-SOFTMAX_FOCAL = tl.constexpr(0)
-SOFTMAX_SOFTENED = tl.constexpr(1)
+from ..losses import KIND_CODES
+
+# KIND codes, one numbering for every family (focalloss.losses)
+KIND_FOCAL = tl.constexpr(KIND_CODES["focal"])
+KIND_SOFTENED = tl.constexpr(KIND_CODES["softened"])
+KIND_HARD_TRUNCATION = tl.constexpr(KIND_CODES["hard_truncation"])
+KIND_FOCAL_STAR = tl.constexpr(KIND_CODES["focal_star"])
 
 LOG_HALF = tl.constexpr(-0.6931471805599453)
 
@@ -108,29 +109,29 @@ def _sigmoid_parts(z):
 # Binary losses: A(z), the loss of a positive label at logit z, and A'(z)
 # --------------------------------------------------------------------------------------------------
 @triton.jit
-def _binary_term(z, log_p, log_q, p, q, p0, p1, KIND: tl.constexpr):
-    """(A(z), A'(z)); (log_p, log_q, p, q) are _sigmoid_parts(z). p0, p1: the kind's settings."""
-    if KIND == BINARY_FOCAL:  # p0 = gamma
-        mod = _pow_from_log(log_q, p0)
+def _binary_term(z, log_p, log_q, p, q, p1, p2, KIND: tl.constexpr):
+    """(A(z), A'(z)); (log_p, log_q, p, q) are _sigmoid_parts(z). p1, p2: the kind's settings."""
+    if KIND == KIND_FOCAL:  # p1 = gamma
+        mod = _pow_from_log(log_q, p1)
         value = -mod * log_p
-        first = mod * (p0 * p * log_p - q)
-    elif KIND == BINARY_FOCAL_STAR:  # p0 = gamma > 0, p1 = beta
-        log_su, _, _, q_u = _sigmoid_parts(p0 * z + p1)
-        value = -log_su / p0
+        first = mod * (p1 * p * log_p - q)
+    elif KIND == KIND_FOCAL_STAR:  # p1 = gamma > 0, p2 = beta
+        log_su, _, _, q_u = _sigmoid_parts(p1 * z + p2)
+        value = -log_su / p1
         first = -q_u
-    elif KIND == BINARY_SOFTENED:  # p0 = k
-        _, _, r, s = _sigmoid_parts(p0 * z)  # s = sigmoid(-k z), r = sigmoid(k z)
+    elif KIND == KIND_SOFTENED:  # p1 = k
+        _, _, r, s = _sigmoid_parts(p1 * z)  # s = sigmoid(-k z), r = sigmoid(k z)
         value = -s * log_p
-        first = p0 * s * r * log_p - s * q
-    else:  # hard truncation, p0 = logit(threshold) rounded down into COMPUTE
-        active = z <= p0
+        first = p1 * s * r * log_p - s * q
+    else:  # hard truncation, p1 = logit(threshold) rounded down into COMPUTE
+        active = z <= p1
         value = tl.where(active, -log_p, 0.0)
         first = tl.where(active, -q, 0.0)
     return value, first
 
 
 @triton.jit
-def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p0, p1, KIND: tl.constexpr,
+def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, KIND: tl.constexpr,
                           HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr, COMPUTE: tl.constexpr):
     """Elementwise w*(t*a*A(x) + (1-t)*(1-a)*A(-x)) and its derivative in x. An element of weight 0
     is computed at x = t = 0 (its own values may be inf or NaN) and then scaled by 0."""
@@ -141,8 +142,8 @@ def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p0, p1, KIND: 
         x = tl.where(w != 0.0, x, 0.0)
         t = tl.where(w != 0.0, t, 0.0)
     log_p, log_q, p, q = _sigmoid_parts(x)
-    pos_value, pos_first = _binary_term(x, log_p, log_q, p, q, p0, p1, KIND)
-    neg_value, neg_first = _binary_term(-x, log_q, log_p, q, p, p0, p1, KIND)  # A(-x), A'(-x)
+    pos_value, pos_first = _binary_term(x, log_p, log_q, p, q, p1, p2, KIND)
+    neg_value, neg_first = _binary_term(-x, log_q, log_p, q, p, p1, p2, KIND)  # A(-x), A'(-x)
     w_pos = t
     w_neg = 1.0 - t
     if HAS_ALPHA:
@@ -156,7 +157,7 @@ def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p0, p1, KIND: 
 
 @triton.jit
 def binary_forward_kernel(
-    x_ptr, t_ptr, w_ptr, out_ptr, numel, alpha_: tl.float64, p0_: tl.float64, p1_: tl.float64,
+    x_ptr, t_ptr, w_ptr, out_ptr, numel, alpha_: tl.float64, p1_: tl.float64, p2_: tl.float64,
     KIND: tl.constexpr, HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr, REDUCE: tl.constexpr,
     COMPUTE: tl.constexpr, BLOCK: tl.constexpr,
 ):
@@ -164,8 +165,8 @@ def binary_forward_kernel(
     pid = tl.program_id(0)
     offs = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < numel
-    alpha, p0, p1 = tl.full([], alpha_, COMPUTE), tl.full([], p0_, COMPUTE), tl.full([], p1_, COMPUTE)
-    loss, _ = _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p0, p1, KIND, HAS_ALPHA, HAS_WEIGHT,
+    alpha, p1, p2 = tl.full([], alpha_, COMPUTE), tl.full([], p1_, COMPUTE), tl.full([], p2_, COMPUTE)
+    loss, _ = _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, KIND, HAS_ALPHA, HAS_WEIGHT,
                                     COMPUTE)
     if REDUCE:
         tl.store(out_ptr + pid, tl.reduce(tl.where(mask, loss, 0.0), 0, _add))
@@ -175,16 +176,16 @@ def binary_forward_kernel(
 
 @triton.jit
 def binary_backward_kernel(
-    x_ptr, t_ptr, w_ptr, grad_out_ptr, grad_x_ptr, numel, alpha_: tl.float64, p0_: tl.float64,
-    p1_: tl.float64, KIND: tl.constexpr, HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr,
+    x_ptr, t_ptr, w_ptr, grad_out_ptr, grad_x_ptr, numel, alpha_: tl.float64, p1_: tl.float64,
+    p2_: tl.float64, KIND: tl.constexpr, HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr,
     SCALAR_GRAD_OUT: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr,
 ):
     """grad_x = grad_out * d loss / d x, recomputed from x, t and the weights, written in x's dtype."""
     pid = tl.program_id(0)
     offs = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < numel
-    alpha, p0, p1 = tl.full([], alpha_, COMPUTE), tl.full([], p0_, COMPUTE), tl.full([], p1_, COMPUTE)
-    _, grad = _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p0, p1, KIND, HAS_ALPHA, HAS_WEIGHT,
+    alpha, p1, p2 = tl.full([], alpha_, COMPUTE), tl.full([], p1_, COMPUTE), tl.full([], p2_, COMPUTE)
+    _, grad = _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, KIND, HAS_ALPHA, HAS_WEIGHT,
                                     COMPUTE)
     if SCALAR_GRAD_OUT:
         upstream = tl.load(grad_out_ptr).to(COMPUTE)
@@ -204,37 +205,37 @@ def _positions(counted_ptr, C, S, rows, BLOCK_P: tl.constexpr, HAS_COUNTED: tl.c
     in_range = p < rows
     n = p // S
     base = n * C * S + (p - n * S)
-    live = in_range
+    counted = in_range
     if HAS_COUNTED:
-        live = live & (tl.load(counted_ptr + p, mask=in_range, other=0) != 0)
-    return p, base, in_range, live
+        counted = counted & (tl.load(counted_ptr + p, mask=in_range, other=0) != 0)
+    return p, base, in_range, counted
 
 
 @triton.jit
-def _load_logits(x_ptr, base, c, C, S, live, COMPUTE: tl.constexpr):
+def _load_logits(x_ptr, base, c, C, S, counted, COMPUTE: tl.constexpr):
     """A (BLOCK_C, BLOCK_P) tile: -inf for classes >= C, 0 at positions that are not computed."""
     class_ok = c < C
     offs = base[None, :] + c.to(tl.int64)[:, None] * S
-    x = tl.load(x_ptr + offs, mask=class_ok[:, None] & live[None, :], other=0.0).to(COMPUTE)
+    x = tl.load(x_ptr + offs, mask=class_ok[:, None] & counted[None, :], other=0.0).to(COMPUTE)
     return tl.where(class_ok[:, None], x, float("-inf")), class_ok, offs
 
 
 @triton.jit
-def _target_class(target_ptr, row, live, C):
+def _target_class(target_ptr, row, counted, C):
     """Class-index target per position (0 where not computed) and whether it lies in [0, C)."""
-    y = tl.load(target_ptr + row, mask=live, other=0).to(tl.int64)
+    y = tl.load(target_ptr + row, mask=counted, other=0).to(tl.int64)
     return y, (y >= 0) & (y < C)
 
 
 @triton.jit
-def _class_weights(target_ptr, alpha_ptr, offs, c, class_ok, y, live, keep, spread,
+def _class_weights(target_ptr, alpha_ptr, offs, c, class_ok, y, counted, keep, spread,
                    INDEX_TARGET: tl.constexpr, SMOOTHING: tl.constexpr, HAS_ALPHA: tl.constexpr,
                    COMPUTE: tl.constexpr):
     """w_c = alpha_c * ((1 - eps) q_c + eps / C) on a tile; 0 for classes >= C."""
     if INDEX_TARGET:
         q = (c[:, None] == y[None, :]).to(COMPUTE)
     else:
-        q = tl.load(target_ptr + offs, mask=class_ok[:, None] & live[None, :], other=0.0).to(COMPUTE)
+        q = tl.load(target_ptr + offs, mask=class_ok[:, None] & counted[None, :], other=0.0).to(COMPUTE)
     if SMOOTHING:
         q = keep * q + spread
     if HAS_ALPHA:
@@ -243,12 +244,12 @@ def _class_weights(target_ptr, alpha_ptr, offs, c, class_ok, y, live, keep, spre
 
 
 @triton.jit
-def _weighted_logits(x_ptr, target_ptr, alpha_ptr, base, c, C, S, live, y, keep, spread,
+def _weighted_logits(x_ptr, target_ptr, alpha_ptr, base, c, C, S, counted, y, keep, spread,
                      INDEX_TARGET: tl.constexpr, SMOOTHING: tl.constexpr, HAS_ALPHA: tl.constexpr,
                      COMPUTE: tl.constexpr):
     """A tile of logits (as :func:`_load_logits`) and its class weights (as :func:`_class_weights`)."""
-    x, class_ok, offs = _load_logits(x_ptr, base, c, C, S, live, COMPUTE)
-    w = _class_weights(target_ptr, alpha_ptr, offs, c, class_ok, y, live, keep, spread,
+    x, class_ok, offs = _load_logits(x_ptr, base, c, C, S, counted, COMPUTE)
+    w = _class_weights(target_ptr, alpha_ptr, offs, c, class_ok, y, counted, keep, spread,
                        INDEX_TARGET, SMOOTHING, HAS_ALPHA, COMPUTE)
     return x, class_ok, offs, w
 
@@ -270,14 +271,14 @@ def _log_probs(shifted, is_top, s, log_total):
 
 
 @triton.jit
-def _softmax_term(log_p, log_1mp, p, ratio, param, KIND: tl.constexpr):
-    """(phi, d phi / d log p) per class for focal (param = gamma) and hard truncation (log cut)."""
-    if KIND == SOFTMAX_FOCAL:
-        mod = _pow_from_log(log_1mp, param)
+def _softmax_term(log_p, log_1mp, p, ratio, p1, KIND: tl.constexpr):
+    """(phi, d phi / d log p) per class for focal (p1 = gamma) and hard truncation (log cut)."""
+    if KIND == KIND_FOCAL:
+        mod = _pow_from_log(log_1mp, p1)
         p_ratio = tl.where(p > 0.0, p * ratio, 0.0)  # 0 for a masked class (p = 0, ratio = -inf)
-        return -mod * log_p, -mod * (1.0 - param * p_ratio)
+        return -mod * log_p, -mod * (1.0 - p1 * p_ratio)
     else:
-        active = log_p <= param
+        active = log_p <= p1
         return tl.where(active, -log_p, 0.0), tl.where(active, -1.0, 0.0)
 
 
@@ -310,7 +311,7 @@ def _is_softened_top(x, class_ok, k, ref, mu, masked):
 
 
 @triton.jit
-def _online_stats(x_ptr, base, y, x_y, C, S, live, k, EXCLUDE_Y: tl.constexpr,
+def _online_stats(x_ptr, base, y, x_y, C, S, counted, k, EXCLUDE_Y: tl.constexpr,
                   WITH_NEG: tl.constexpr, COMPUTE: tl.constexpr, BLOCK_C: tl.constexpr,
                   BLOCK_P: tl.constexpr):
     """One pass over the classes: (m, s) of the module docstring, leaving out of s the class y
@@ -328,11 +329,11 @@ def _online_stats(x_ptr, base, y, x_y, C, S, live, k, EXCLUDE_Y: tl.constexpr,
     su = tl.full([BLOCK_P], 0.0, tl.float64)
     su_rest = tl.full([BLOCK_P], 0.0, tl.float64)
     masked = tl.full([BLOCK_P], 0.0, COMPUTE)
-    ref = tl.load(x_ptr + base, mask=live, other=0.0).to(COMPUTE)
+    ref = tl.load(x_ptr + base, mask=counted, other=0.0).to(COMPUTE)
     ref = tl.where(ref == float("-inf"), 0.0, ref)
     for c0 in range(0, C, BLOCK_C):
         c = c0 + tl.arange(0, BLOCK_C)
-        x, class_ok, _ = _load_logits(x_ptr, base, c, C, S, live, COMPUTE)
+        x, class_ok, _ = _load_logits(x_ptr, base, c, C, S, counted, COMPUTE)
         if EXCLUDE_Y:
             m, scale, e = _online_step(tl.where(c[:, None] == y[None, :], float("-inf"), x), m)
             s = s * scale + _sum_classes(e)
@@ -374,7 +375,7 @@ def _single_target_log_probs(x_y, m, s):
 @triton.jit
 def softmax_forward_kernel(
     x_ptr, target_ptr, alpha_ptr, counted_ptr, loss_ptr, stats_ptr, C, S, rows,
-    param_: tl.float64, keep_: tl.float64, spread_: tl.float64,
+    p1_: tl.float64, keep_: tl.float64, spread_: tl.float64,
     KIND: tl.constexpr, INDEX_TARGET: tl.constexpr, SMOOTHING: tl.constexpr,
     HAS_ALPHA: tl.constexpr, HAS_COUNTED: tl.constexpr, COMPUTE: tl.constexpr,
     BLOCK_C: tl.constexpr, BLOCK_P: tl.constexpr,
@@ -382,33 +383,33 @@ def softmax_forward_kernel(
     """loss[p] = sum_c w_c phi_c at every position p, and its statistics stats[:, p] = (m, s).
 
     With a class-index target and no smoothing only phi_y counts: one pass over the classes plus a
-    gathered load of x_y. Otherwise a second pass sums w_c phi_c over every class. param: gamma
+    gathered load of x_y. Otherwise a second pass sums w_c phi_c over every class. p1: gamma
     (focal), k (softened) or log(threshold) rounded down into COMPUTE (hard truncation).
     """
-    row, base, in_range, live = _positions(counted_ptr, C, S, rows, BLOCK_P, HAS_COUNTED)
-    param = tl.full([], param_, COMPUTE)
-    SOFTENED: tl.constexpr = KIND == SOFTMAX_SOFTENED
+    row, base, in_range, counted = _positions(counted_ptr, C, S, rows, BLOCK_P, HAS_COUNTED)
+    p1 = tl.full([], p1_, COMPUTE)
+    SOFTENED: tl.constexpr = KIND == KIND_SOFTENED
     SINGLE_TARGET: tl.constexpr = INDEX_TARGET and not SMOOTHING
-    valid = live
+    valid = counted
     if INDEX_TARGET:
-        y, y_ok = _target_class(target_ptr, row, live, C)
-        valid = valid & y_ok
+        y, index_ok = _target_class(target_ptr, row, counted, C)
+        valid = valid & index_ok
     else:
         y = tl.full([BLOCK_P], 0, tl.int64)
     x_y = tl.full([BLOCK_P], 0.0, COMPUTE)
     if SINGLE_TARGET:
         x_y = tl.load(x_ptr + base + y * S, mask=valid, other=0.0).to(COMPUTE)
-    m, s, ref, mu, su, masked, su_rest = _online_stats(x_ptr, base, y, x_y, C, S, live, param, SINGLE_TARGET,
+    m, s, ref, mu, su, masked, su_rest = _online_stats(x_ptr, base, y, x_y, C, S, counted, p1, SINGLE_TARGET,
                                                   SOFTENED, COMPUTE, BLOCK_C, BLOCK_P)
 
     if SINGLE_TARGET:
         _, log_p, log_1mp, p, ratio = _single_target_log_probs(x_y, m, s)
         if SOFTENED:
-            u_y = _softened_u(x_y[None, :], y[None, :] >= 0, param, ref[None, :], mu[None, :], su[None, :],
+            u_y = _softened_u(x_y[None, :], y[None, :] >= 0, p1, ref[None, :], mu[None, :], su[None, :],
                               masked[None, :], C)
             loss = tl.reduce(u_y, 0, _add) * -log_p
         else:
-            loss, _ = _softmax_term(log_p, log_1mp, p, ratio, param, KIND)
+            loss, _ = _softmax_term(log_p, log_1mp, p, ratio, p1, KIND)
         if HAS_ALPHA:
             loss = loss * tl.load(alpha_ptr + y, mask=valid, other=0.0).to(COMPUTE)
     else:
@@ -417,21 +418,21 @@ def softmax_forward_kernel(
         loss = tl.full([BLOCK_P], 0.0, tl.float64)
         for c0 in range(0, C, BLOCK_C):
             c = c0 + tl.arange(0, BLOCK_C)
-            x, class_ok, offs, w = _weighted_logits(x_ptr, target_ptr, alpha_ptr, base, c, C, S, live, y, keep,
+            x, class_ok, offs, w = _weighted_logits(x_ptr, target_ptr, alpha_ptr, base, c, C, S, counted, y, keep,
                                                     spread, INDEX_TARGET, SMOOTHING, HAS_ALPHA, COMPUTE)
             log_p, log_1mp, p, ratio = _log_probs(
                 x - m[None, :], x == m[None, :], s[None, :], log_total[None, :])
             if SOFTENED:
-                u = _softened_u(x, class_ok[:, None], param, ref[None, :], mu[None, :], su[None, :],
+                u = _softened_u(x, class_ok[:, None], p1, ref[None, :], mu[None, :], su[None, :],
                                 masked[None, :], C)
                 phi = u * -log_p
             else:
-                phi, _ = _softmax_term(log_p, log_1mp, p, ratio, param, KIND)
+                phi, _ = _softmax_term(log_p, log_1mp, p, ratio, p1, KIND)
             # a class without target mass adds nothing, even at log p = -inf (no 0 * inf)
             loss += _sum_classes(tl.where(class_ok[:, None] & (w != 0.0), w * phi, 0.0))
         loss = loss.to(COMPUTE)
     loss = tl.where(valid, loss, float("nan"))  # a class index outside [0, C) gives NaN
-    tl.store(loss_ptr + row, tl.where(live, loss, 0.0), mask=in_range)
+    tl.store(loss_ptr + row, tl.where(counted, loss, 0.0), mask=in_range)
     tl.store(stats_ptr + row, m, mask=in_range)
     tl.store(stats_ptr + rows + row, s, mask=in_range)
 
@@ -442,7 +443,7 @@ def softmax_forward_kernel(
 @triton.jit
 def softmax_backward_kernel(
     x_ptr, target_ptr, alpha_ptr, counted_ptr, stats_ptr, grad_out_ptr, grad_x_ptr, C, S, rows,
-    param_: tl.float64, keep_: tl.float64, spread_: tl.float64,
+    p1_: tl.float64, keep_: tl.float64, spread_: tl.float64,
     KIND: tl.constexpr, INDEX_TARGET: tl.constexpr, SMOOTHING: tl.constexpr,
     HAS_ALPHA: tl.constexpr, HAS_COUNTED: tl.constexpr, SCALAR_GRAD_OUT: tl.constexpr,
     COMPUTE: tl.constexpr, BLOCK_C: tl.constexpr, BLOCK_P: tl.constexpr,
@@ -458,9 +459,9 @@ def softmax_backward_kernel(
     of nearly equal terms: the target's g_y (1 - p_y) with 1 - p_y = s / total, the top class's
     g (1 - p) - p (sum of the others' g), the softened target's -w u_y (k L_y (1 - u_y) + 1 - p_y).
     """
-    row, base, in_range, live = _positions(counted_ptr, C, S, rows, BLOCK_P, HAS_COUNTED)
-    param = tl.full([], param_, COMPUTE)
-    SOFTENED: tl.constexpr = KIND == SOFTMAX_SOFTENED
+    row, base, in_range, counted = _positions(counted_ptr, C, S, rows, BLOCK_P, HAS_COUNTED)
+    p1 = tl.full([], p1_, COMPUTE)
+    SOFTENED: tl.constexpr = KIND == KIND_SOFTENED
     SINGLE_TARGET: tl.constexpr = INDEX_TARGET and not SMOOTHING
     m = tl.load(stats_ptr + row, mask=in_range, other=0.0)
     s = tl.load(stats_ptr + rows + row, mask=in_range, other=1.0)
@@ -468,10 +469,10 @@ def softmax_backward_kernel(
         upstream = tl.load(grad_out_ptr).to(COMPUTE)
     else:
         upstream = tl.load(grad_out_ptr + row, mask=in_range, other=0.0).to(COMPUTE)
-    valid = live
+    valid = counted
     if INDEX_TARGET:
-        y, y_ok = _target_class(target_ptr, row, live, C)
-        valid = valid & y_ok
+        y, index_ok = _target_class(target_ptr, row, counted, C)
+        valid = valid & index_ok
     else:
         y = tl.full([BLOCK_P], 0, tl.int64)
     # NaN gradient for a class index outside [0, C), as the forward gives a NaN loss
@@ -487,34 +488,34 @@ def softmax_backward_kernel(
         # gradient g_y (1 - p_y) is never formed as g_y - g_y p_y, which cancels when p_y is near 1
         one_minus_p_y = s * tl.exp(-log_total)
         if SOFTENED:
-            _, _, ref, mu, su, masked, su_rest = _online_stats(x_ptr, base, y, x_y, C, S, live, param, True, True,
+            _, _, ref, mu, su, masked, su_rest = _online_stats(x_ptr, base, y, x_y, C, S, counted, p1, True, True,
                                                           COMPUTE, BLOCK_C, BLOCK_P)
-            u_y = tl.reduce(_softened_u(x_y[None, :], y[None, :] >= 0, param, ref[None, :], mu[None, :],
+            u_y = tl.reduce(_softened_u(x_y[None, :], y[None, :] >= 0, p1, ref[None, :], mu[None, :],
                                         su[None, :], masked[None, :], C), 0, _add)
             # 1 - u_y from the other classes' share of softmax(-k x), as 1 - p_y above
-            one_minus_u_y = tl.where(param == 0.0, 1.0 - 1.0 / C.to(COMPUTE),
+            one_minus_u_y = tl.where(p1 == 0.0, 1.0 - 1.0 / C.to(COMPUTE),
                                      tl.where(masked > 0.0, tl.where(x_y == float("-inf"), 1.0 - 1.0 / masked, 1.0),
                                               su_rest / su))
             wu_y = w_y * u_y
             big_a = tl.where(wu_y != 0.0, wu_y * -log_p_y, 0.0)
             # the target's entry in one piece: -w u_y (k L_y (1 - u_y) + 1 - p_y)
-            grad_y = tl.where(wu_y != 0.0, -wu_y * (param * -log_p_y * one_minus_u_y + one_minus_p_y), 0.0)
+            grad_y = tl.where(wu_y != 0.0, -wu_y * (p1 * -log_p_y * one_minus_u_y + one_minus_p_y), 0.0)
         else:
-            _, dphi_y = _softmax_term(log_p_y, log_1mp_y, p_y, ratio_y, param, KIND)
+            _, dphi_y = _softmax_term(log_p_y, log_1mp_y, p_y, ratio_y, p1, KIND)
             g_y = w_y * dphi_y
         for c0 in range(0, C, BLOCK_C):
             c = c0 + tl.arange(0, BLOCK_C)
-            x, class_ok, offs = _load_logits(x_ptr, base, c, C, S, live, COMPUTE)
+            x, class_ok, offs = _load_logits(x_ptr, base, c, C, S, counted, COMPUTE)
             is_y = c[:, None] == y[None, :]
             p = tl.exp(x - m[None, :] - log_total[None, :])
             if SOFTENED:
-                u = _softened_u(x, class_ok[:, None], param, ref[None, :], mu[None, :], su[None, :],
+                u = _softened_u(x, class_ok[:, None], p1, ref[None, :], mu[None, :], su[None, :],
                                 masked[None, :], C)
                 # w_j = 0 but at j = y: -k u_j (0 - A) + p_j B, B = w_y u_y
-                grad = tl.where(is_y, grad_y[None, :], param * u * big_a[None, :] + p * wu_y[None, :])
+                grad = tl.where(is_y, grad_y[None, :], p1 * u * big_a[None, :] + p * wu_y[None, :])
             else:
                 grad = g_y[None, :] * tl.where(is_y, one_minus_p_y[None, :], -p)
-            grad = tl.where(live[None, :], grad * upstream[None, :], 0.0)
+            grad = tl.where(counted[None, :], grad * upstream[None, :], 0.0)
             tl.store(grad_x_ptr + offs, grad.to(grad_x_ptr.dtype.element_ty),
                      mask=class_ok[:, None] & in_range[None, :])
     else:
@@ -527,7 +528,7 @@ def softmax_backward_kernel(
         # is masked), whose entry is formed as w_b L_b (1 - u_b) - A_rest with 1 - u_b the other
         # classes' u: as w_b L_b - A it would cancel.
         if SOFTENED:
-            _, _, ref, mu, su, masked, su_rest = _online_stats(x_ptr, base, y, m, C, S, live, param, False, True,
+            _, _, ref, mu, su, masked, su_rest = _online_stats(x_ptr, base, y, m, C, S, counted, p1, False, True,
                                                                COMPUTE, BLOCK_C, BLOCK_P)
             a_rest = tl.full([BLOCK_P], 0.0, tl.float64)
             a_b = tl.full([BLOCK_P], 0.0, tl.float64)
@@ -539,15 +540,15 @@ def softmax_backward_kernel(
             g_top = tl.full([BLOCK_P], 0.0, tl.float64)
         for c0 in range(0, C, BLOCK_C):
             c = c0 + tl.arange(0, BLOCK_C)
-            x, class_ok, offs, w = _weighted_logits(x_ptr, target_ptr, alpha_ptr, base, c, C, S, live, y, keep,
+            x, class_ok, offs, w = _weighted_logits(x_ptr, target_ptr, alpha_ptr, base, c, C, S, counted, y, keep,
                                                     spread, INDEX_TARGET, SMOOTHING, HAS_ALPHA, COMPUTE)
             needed = class_ok[:, None] & (w != 0.0)
             log_p, log_1mp, p, ratio = _log_probs(
                 x - m[None, :], x == m[None, :], s[None, :], log_total[None, :])
             if SOFTENED:
-                u = _softened_u(x, class_ok[:, None], param, ref[None, :], mu[None, :], su[None, :],
+                u = _softened_u(x, class_ok[:, None], p1, ref[None, :], mu[None, :], su[None, :],
                                 masked[None, :], C)
-                is_b = _is_softened_top(x, class_ok[:, None], param, ref[None, :], mu[None, :], masked[None, :])
+                is_b = _is_softened_top(x, class_ok[:, None], p1, ref[None, :], mu[None, :], masked[None, :])
                 wul = tl.where(needed, w * -log_p, 0.0) * u  # the product the write pass forms again
                 a_rest += _sum_classes(tl.where(is_b, 0.0, wul))
                 a_b += _sum_classes(tl.where(is_b, wul, 0.0))
@@ -555,7 +556,7 @@ def softmax_backward_kernel(
                 u_rest += _sum_classes(tl.where(is_b, 0.0, u))
                 tops += tl.reduce(is_b.to(COMPUTE), 0, _add)
             else:
-                _, dphi = _softmax_term(log_p, log_1mp, p, ratio, param, KIND)
+                _, dphi = _softmax_term(log_p, log_1mp, p, ratio, p1, KIND)
                 g = tl.where(needed, w * dphi, 0.0)
                 is_top = x == m[None, :]
                 g_rest += _sum_classes(tl.where(is_top, 0.0, g))
@@ -566,27 +567,27 @@ def softmax_backward_kernel(
             g_rest, g_top = g_rest.to(COMPUTE), g_top.to(COMPUTE)
         for c0 in range(0, C, BLOCK_C):
             c = c0 + tl.arange(0, BLOCK_C)
-            x, class_ok, offs, w = _weighted_logits(x_ptr, target_ptr, alpha_ptr, base, c, C, S, live, y, keep,
+            x, class_ok, offs, w = _weighted_logits(x_ptr, target_ptr, alpha_ptr, base, c, C, S, counted, y, keep,
                                                     spread, INDEX_TARGET, SMOOTHING, HAS_ALPHA, COMPUTE)
             needed = class_ok[:, None] & (w != 0.0)
             is_top = x == m[None, :]
             log_p, log_1mp, p, ratio = _log_probs(x - m[None, :], is_top, s[None, :], log_total[None, :])
             if SOFTENED:
-                u = _softened_u(x, class_ok[:, None], param, ref[None, :], mu[None, :], su[None, :],
+                u = _softened_u(x, class_ok[:, None], p1, ref[None, :], mu[None, :], su[None, :],
                                 masked[None, :], C)
-                is_b = _is_softened_top(x, class_ok[:, None], param, ref[None, :], mu[None, :], masked[None, :])
+                is_b = _is_softened_top(x, class_ok[:, None], p1, ref[None, :], mu[None, :], masked[None, :])
                 is_b = is_b & (tops[None, :] == 1.0)  # tied classes have u <= 1/2: the general form
                 wl = tl.where(needed, w * -log_p, 0.0)
                 # w_j L_j - A; for b with A_b - w_b L_b u_b = 0 exactly (the same product, unique b)
                 wl_minus_a = tl.where(is_b, wl * u_rest[None, :] - (a_rest[None, :] + (a_b[None, :] - wl * u)),
                                       wl - (a_rest + a_b)[None, :])
-                grad = -param * u * wl_minus_a - w * u + p * big_b[None, :]
+                grad = -p1 * u * wl_minus_a - w * u + p * big_b[None, :]
             else:
-                _, dphi = _softmax_term(log_p, log_1mp, p, ratio, param, KIND)
+                _, dphi = _softmax_term(log_p, log_1mp, p, ratio, p1, KIND)
                 g = tl.where(needed, w * dphi, 0.0)
                 total = (g_rest + g_top)[None, :]
                 grad = tl.where(is_top, g * tl.exp(log_1mp) - p * (g_rest[None, :] + (g_top[None, :] - g)),
                                 g - p * total)
-            grad = tl.where(live[None, :], grad * upstream[None, :], 0.0)
+            grad = tl.where(counted[None, :], grad * upstream[None, :], 0.0)
             tl.store(grad_x_ptr + offs, grad.to(grad_x_ptr.dtype.element_ty),
                      mask=class_ok[:, None] & in_range[None, :])

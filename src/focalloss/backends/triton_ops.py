@@ -20,16 +20,14 @@ import math
 import os
 
 import torch
+
+from .. import losses
 from . import torch_ops
-from ._shared import compute_dtype as _compute_dtype
-from ._shared import differentiable_backward, fixed_order_sum, round_down
+from ._shared import compute_dtype, differentiable_backward, fixed_order_sum
 
 __all__ = ["available", "binary_loss", "softmax_loss"]
 
 _INSTALL_HINT = 'the Triton backend needs the triton package: pip install "focalloss[triton]"'
-
-_BINARY_KINDS = ("focal", "focal_star", "softened", "hard_truncation")  # KIND codes 0..3
-_SOFTMAX_KINDS = ("focal", "softened", "hard_truncation")  # KIND codes 0..2
 
 # Binary kernels: elements per program. Softmax kernels: most logits in one (classes x positions)
 # tile; fewer when a tile spans several positions of (N, C, d1, ...) logits, whose per-position
@@ -89,60 +87,47 @@ def _next_power_of_2(n):
 # --------------------------------------------------------------------------------------------------
 # Binary losses
 # --------------------------------------------------------------------------------------------------
-def _binary_settings(kind, params, dtype):
-    """(p0, p1) of the kernels for one kind; a compared cut is rounded down into the compute dtype."""
-    if kind == "focal":
-        return float(params["gamma"]), 0.0
-    if kind == "focal_star":
-        return float(params["gamma"]), float(params["beta"])
-    if kind == "softened":
-        return float(params["k"]), 0.0
-    threshold = float(params["threshold"])
-    if threshold in (0.0, 1.0):
-        return (math.inf if threshold else -math.inf), 0.0
-    return round_down(math.log(threshold) - math.log1p(-threshold), dtype), 0.0
-
-
 class _BinaryLoss(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, t, weight, kind, alpha, p0, p1, reduce, params):
+    def forward(ctx, x, t, weight, spec, alpha, params, reduce):
         kernels = _kernels()
-        ctx.params = params
         numel = x.numel()
         programs = _cdiv(numel, _BINARY_BLOCK)
-        out = torch.empty(programs if reduce else x.shape, dtype=_compute_dtype(x), device=x.device)
+        out = torch.empty(programs if reduce else x.shape, dtype=compute_dtype(x), device=x.device)
         if numel:
+            p1, p2, _ = spec.kernel_scalars(params, float64=x.dtype == torch.float64)
             with _on_device(x):
                 kernels.binary_forward_kernel[(programs,)](
-                    x, t, _expanded(weight, x), out, numel, 0.0 if alpha is None else alpha, p0, p1,
-                    KIND=kind, HAS_ALPHA=alpha is not None, HAS_WEIGHT=weight is not None, REDUCE=reduce,
+                    x, t, _expanded(weight, x), out, numel, 0.0 if alpha is None else alpha, p1, p2,
+                    KIND=spec.code, HAS_ALPHA=alpha is not None, HAS_WEIGHT=weight is not None, REDUCE=reduce,
                     COMPUTE=_tl_compute_dtype(x), BLOCK=_BINARY_BLOCK, num_warps=8, **_COMPILE_OPTIONS,
                 )
         ctx.save_for_backward(x, t, weight)
-        ctx.settings = (kind, alpha, p0, p1, reduce)
+        ctx.spec, ctx.alpha, ctx.params, ctx.reduce = spec, alpha, params, reduce
         return fixed_order_sum(out) if reduce else out
 
     @staticmethod
     def backward(ctx, grad_output):
         x, t, weight = ctx.saved_tensors
-        kind, alpha, p0, p1, reduce = ctx.settings
         if torch.is_grad_enabled():  # a graph is wanted: the torch backend's ops, recomputed
             def torch_loss(x_):
-                return torch_ops.binary_loss(_BINARY_KINDS[kind], x_, t, alpha, ctx.params, weight=weight,
-                                             reduce=reduce)
+                return torch_ops.binary_loss(ctx.spec.kind, x_, t, ctx.alpha, ctx.params, weight=weight,
+                                             reduce=ctx.reduce)
 
-            return (differentiable_backward(torch_loss, (x,), grad_output),) + (None,) * 8
+            return (differentiable_backward(torch_loss, (x,), grad_output),) + (None,) * 6
         grad_x = torch.empty_like(x)
         numel = x.numel()
         if numel:
             upstream, scalar = _upstream(grad_output)
+            p1, p2, _ = ctx.spec.kernel_scalars(ctx.params, float64=x.dtype == torch.float64)
             with _on_device(x):
                 _kernels().binary_backward_kernel[(_cdiv(numel, _BINARY_BLOCK),)](
-                    x, t, _expanded(weight, x), upstream, grad_x, numel, 0.0 if alpha is None else alpha, p0, p1,
-                    KIND=kind, HAS_ALPHA=alpha is not None, HAS_WEIGHT=weight is not None, SCALAR_GRAD_OUT=scalar,
-                    COMPUTE=_tl_compute_dtype(x), BLOCK=_BINARY_BLOCK, num_warps=8, **_COMPILE_OPTIONS,
+                    x, t, _expanded(weight, x), upstream, grad_x, numel, 0.0 if ctx.alpha is None else ctx.alpha,
+                    p1, p2, KIND=ctx.spec.code, HAS_ALPHA=ctx.alpha is not None, HAS_WEIGHT=weight is not None,
+                    SCALAR_GRAD_OUT=scalar, COMPUTE=_tl_compute_dtype(x), BLOCK=_BINARY_BLOCK, num_warps=8,
+                    **_COMPILE_OPTIONS,
                 )
-        return (grad_x,) + (None,) * 8
+        return (grad_x,) + (None,) * 6
 
 
 def _expanded(weight, x):
@@ -180,27 +165,15 @@ def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False):
     Shape:
         - x, t: ``(*)``; output: ``(*)``, or ``()`` with ``reduce=True``.
     """
-    p0, p1 = _binary_settings(kind, params, _compute_dtype(x))
     alpha = None if alpha is None else float(alpha)
     if not t.is_floating_point():
         t = t.to(x.dtype)
-    return _BinaryLoss.apply(x.contiguous(), t.contiguous(), weight, _BINARY_KINDS.index(kind), alpha, p0, p1,
-                             reduce, params)
+    return _BinaryLoss.apply(x.contiguous(), t.contiguous(), weight, losses.BINARY[kind], alpha, params, reduce)
 
 
 # --------------------------------------------------------------------------------------------------
 # Softmax losses
 # --------------------------------------------------------------------------------------------------
-def _softmax_param(kind, params, dtype):
-    """gamma, k, or log(threshold) rounded down into the compute dtype (compared with log p)."""
-    if kind == "focal":
-        return float(params["gamma"])
-    if kind == "softened":
-        return float(params["k"])
-    threshold = float(params["threshold"])
-    return round_down(math.log(threshold), dtype) if threshold > 0 else -math.inf
-
-
 def _softmax_tiles(num_classes, positions, rows):
     """(BLOCK_C, BLOCK_P, num_warps). Rows of (N, C) logits are contiguous along the classes: a tile
     takes as many classes as fit, then several rows when C is small. Otherwise consecutive positions
@@ -214,7 +187,7 @@ def _softmax_tiles(num_classes, positions, rows):
     return block_c, block_p, 8 if block_c * block_p >= 2048 else 4
 
 
-def _softmax_launch(kernel, x, arguments, settings, **flags):
+def _softmax_launch(kernel, x, arguments, launch, **flags):
     """Runs a softmax kernel over every position of x: (N, C, d1, ...) seen as (N, C, S)."""
     positions = math.prod(x.shape[2:])
     rows = x.shape[0] * positions
@@ -223,7 +196,7 @@ def _softmax_launch(kernel, x, arguments, settings, **flags):
     block_c, block_p, warps = _softmax_tiles(x.shape[1], positions, rows)
     with _on_device(x):
         kernel[(_cdiv(rows, block_p),)](
-            *arguments, x.shape[1], positions, rows, *settings["scalars"], **settings["flags"], **flags,
+            *arguments, x.shape[1], positions, rows, *launch["scalars"], **launch["flags"], **flags,
             BLOCK_C=block_c, BLOCK_P=block_p, num_warps=warps, **_COMPILE_OPTIONS,
         )
 
@@ -237,15 +210,16 @@ def _pointer(optional, x):
 
 class _SoftmaxLoss(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, target, alpha, counted, kind, param, label_smoothing, params):
+    def forward(ctx, x, target, alpha, counted, spec, params, label_smoothing):
         kernels = _kernels()
         rows = x.shape[0] * math.prod(x.shape[2:])
-        loss = torch.empty(x.shape[:1] + x.shape[2:], dtype=_compute_dtype(x), device=x.device)
-        stats = torch.empty((2, rows), dtype=_compute_dtype(x), device=x.device)
-        settings = {
-            "scalars": (param, 1.0 - label_smoothing, label_smoothing / x.shape[1]),
+        loss = torch.empty(x.shape[:1] + x.shape[2:], dtype=compute_dtype(x), device=x.device)
+        stats = torch.empty((2, rows), dtype=compute_dtype(x), device=x.device)
+        p1, _, _ = spec.kernel_scalars(params, float64=x.dtype == torch.float64)
+        launch = {
+            "scalars": (p1, 1.0 - label_smoothing, label_smoothing / x.shape[1]),
             "flags": {
-                "KIND": kind,
+                "KIND": spec.code,
                 "INDEX_TARGET": not target.is_floating_point(),
                 "SMOOTHING": label_smoothing > 0,
                 "HAS_ALPHA": alpha is not None,
@@ -254,9 +228,9 @@ class _SoftmaxLoss(torch.autograd.Function):
             },
         }
         _softmax_launch(kernels.softmax_forward_kernel, x,
-                        (x, target, _pointer(alpha, x), _pointer(counted, x), loss, stats), settings)
+                        (x, target, _pointer(alpha, x), _pointer(counted, x), loss, stats), launch)
         ctx.save_for_backward(x, target, alpha, counted, stats)
-        ctx.settings, ctx.params, ctx.label_smoothing = settings, params, label_smoothing
+        ctx.launch, ctx.spec, ctx.params, ctx.label_smoothing = launch, spec, params, label_smoothing
         return loss
 
     @staticmethod
@@ -264,15 +238,15 @@ class _SoftmaxLoss(torch.autograd.Function):
         x, target, alpha, counted, stats = ctx.saved_tensors
         if torch.is_grad_enabled():  # a graph is wanted: the torch backend's ops, recomputed
             def torch_loss(x_):
-                return torch_ops.softmax_loss(_SOFTMAX_KINDS[ctx.settings["flags"]["KIND"]], x_, target, alpha,
-                                              ctx.params, label_smoothing=ctx.label_smoothing, counted=counted)
+                return torch_ops.softmax_loss(ctx.spec.kind, x_, target, alpha, ctx.params,
+                                              label_smoothing=ctx.label_smoothing, counted=counted)
 
-            return (differentiable_backward(torch_loss, (x,), grad_output),) + (None,) * 7
+            return (differentiable_backward(torch_loss, (x,), grad_output),) + (None,) * 6
         grad_x = torch.empty_like(x)
         upstream, scalar = _upstream(grad_output)
         arguments = (x, target, _pointer(alpha, x), _pointer(counted, x), stats, upstream, grad_x)
-        _softmax_launch(_kernels().softmax_backward_kernel, x, arguments, ctx.settings, SCALAR_GRAD_OUT=scalar)
-        return (grad_x,) + (None,) * 7
+        _softmax_launch(_kernels().softmax_backward_kernel, x, arguments, ctx.launch, SCALAR_GRAD_OUT=scalar)
+        return (grad_x,) + (None,) * 6
 
 
 def softmax_loss(kind, x, target, alpha, params, *, label_smoothing, counted):
@@ -309,9 +283,6 @@ def softmax_loss(kind, x, target, alpha, params, *, label_smoothing, counted):
         - x: ``(N, C, d1, ..., dk)``; target: ``(N, d1, ..., dk)`` or like x; output:
           ``(N, d1, ..., dk)``.
     """
-    param = _softmax_param(kind, params, _compute_dtype(x))
     alpha, counted = (None if a is None else a.contiguous() for a in (alpha, counted))
-    return _SoftmaxLoss.apply(
-        x.contiguous(), target.contiguous(), alpha, counted, _SOFTMAX_KINDS.index(kind), param,
-        float(label_smoothing), params,
-    )
+    return _SoftmaxLoss.apply(x.contiguous(), target.contiguous(), alpha, counted, losses.SOFTMAX[kind], params,
+                              float(label_smoothing))

@@ -8,56 +8,22 @@ class indices, weights, row sums) need a device-to-host copy on an accelerator, 
 
 from __future__ import annotations
 
-import math
 from numbers import Real
 
 import torch
+
+from .._scalars import choice, nonnegative, positive, unit_interval
 
 REDUCTIONS = ("none", "mean", "sum")
 BACKENDS = ("auto", "torch", "cpu", "triton")
 
 
 def reduction(value):
-    if value not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of 'none', 'mean', 'sum'; got {value!r}")
-    return value
+    return choice(value, "reduction", REDUCTIONS)
 
 
 def backend(value):
-    if value not in BACKENDS:
-        raise ValueError(f"backend must be one of 'auto', 'torch', 'cpu', 'triton'; got {value!r}")
-    return value
-
-
-def _real(value, name):
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        raise TypeError(f"{name} must be a finite real number; got {value!r}")
-    return float(value)
-
-
-def nonnegative(value, name):
-    value = _real(value, name)
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0; got {value!r}")
-    return value
-
-
-def positive(value, name):
-    value = _real(value, name)
-    if value <= 0:
-        raise ValueError(f"{name} must be > 0; got {value!r}")
-    return value
-
-
-def finite(value, name):
-    return _real(value, name)
-
-
-def unit_interval(value, name):
-    value = _real(value, name)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must lie in [0, 1]; got {value!r}")
-    return value
+    return choice(value, "backend", BACKENDS)
 
 
 def binary_alpha(alpha):

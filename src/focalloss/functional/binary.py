@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from .. import backends
+from .. import backends, losses
 from . import _checks
 from .._docs import shared_sections
 from ..backends._shared import fixed_order_sum
@@ -30,7 +30,10 @@ __all__ = [
 ]
 
 
-def _binary_loss(kind, logits, targets, params, *, alpha, reduction, weight, normalizer, validate, backend):
+def _binary_loss(spec, logits, targets, *, alpha, reduction, weight, normalizer, validate, backend,
+                 **hyperparameters):
+    """The loss of the registry entry ``spec``: every public binary function is one call to this."""
+    params = spec.params(hyperparameters)
     reduction = _checks.reduction(reduction)
     backend = _checks.backend(backend)
     alpha = _checks.binary_alpha(alpha)
@@ -46,7 +49,7 @@ def _binary_loss(kind, logits, targets, params, *, alpha, reduction, weight, nor
 
     impl = backends.select(backend, logits, targets, weight=weight, normalizer=normalizer)
     summed = reduction != "none"
-    loss = impl.binary_loss(kind, logits, targets, alpha, params, weight=weight, reduce=summed)
+    loss = impl.binary_loss(spec.kind, logits, targets, alpha, params, weight=weight, reduce=summed)
 
     def positives():
         t = targets.to(loss.dtype)
@@ -130,11 +133,7 @@ def sigmoid_focal_loss(
         >>> sigmoid_focal_loss(logits, targets, normalizer="positives")
         tensor(0.4960)
     """
-    gamma = _checks.nonnegative(gamma, "gamma")
-    return _binary_loss(
-        "focal", logits, targets, {"gamma": gamma}, alpha=alpha, reduction=reduction, weight=weight,
-        normalizer=normalizer, validate=validate, backend=backend,
-    )
+    return _binary_loss(losses.BINARY["focal"], **locals())
 
 
 @_with_shared_docs
@@ -170,12 +169,7 @@ def sigmoid_focal_loss_star(
         >>> sigmoid_focal_loss_star(torch.tensor([2.0, -1.0]), torch.tensor([1.0, 0.0]), gamma=2.0, beta=1.0)
         tensor(0.0138)
     """
-    gamma = _checks.positive(gamma, "gamma")
-    beta = _checks.finite(beta, "beta")
-    return _binary_loss(
-        "focal_star", logits, targets, {"gamma": gamma, "beta": beta}, alpha=alpha,
-        reduction=reduction, weight=weight, normalizer=normalizer, validate=validate, backend=backend,
-    )
+    return _binary_loss(losses.BINARY["focal_star"], **locals())
 
 
 @_with_shared_docs
@@ -209,11 +203,7 @@ def sigmoid_softened_loss(
         >>> sigmoid_softened_loss(torch.tensor([2.0, -1.0]), torch.tensor([1.0, 0.0]), k=2.0)
         tensor(0.0198)
     """
-    k = _checks.nonnegative(k, "k")
-    return _binary_loss(
-        "softened", logits, targets, {"k": k}, alpha=alpha, reduction=reduction, weight=weight,
-        normalizer=normalizer, validate=validate, backend=backend,
-    )
+    return _binary_loss(losses.BINARY["softened"], **locals())
 
 
 @_with_shared_docs
@@ -249,8 +239,4 @@ def sigmoid_hard_truncation_loss(
         >>> sigmoid_hard_truncation_loss(x, t, reduction="none")
         tensor([0.0000, 0.0000, 0.9741])
     """
-    threshold = _checks.unit_interval(threshold, "threshold")
-    return _binary_loss(
-        "hard_truncation", logits, targets, {"threshold": threshold}, alpha=alpha,
-        reduction=reduction, weight=weight, normalizer=normalizer, validate=validate, backend=backend,
-    )
+    return _binary_loss(losses.BINARY["hard_truncation"], **locals())

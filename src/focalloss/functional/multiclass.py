@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from .. import backends
-from ..backends import torch_ops
+from .. import backends, losses
 from . import _checks
 from .._docs import shared_sections
 from ._reduce import reduce
@@ -26,9 +25,11 @@ __all__ = ["softmax_focal_loss", "softmax_hard_truncation_loss", "softmax_soften
 
 
 def _softmax_loss(
-    kind, logits, target, params, *, alpha, reduction, weight, ignore_index, label_smoothing,
-    normalizer, validate, backend,
+    spec, logits, target, *, alpha, reduction, weight, ignore_index, label_smoothing, normalizer, validate,
+    backend, **hyperparameters,
 ):
+    """The loss of the registry entry ``spec``: every public softmax function is one call to this."""
+    params = spec.params(hyperparameters)
     reduction = _checks.reduction(reduction)
     backend = _checks.backend(backend)
     _checks.logits_tensor(logits, min_dim=2)
@@ -55,14 +56,11 @@ def _softmax_loss(
         counted = nonzero if counted is None else counted & nonzero
     if check_values:
         _checks.class_target_values(target, is_index, num_classes, ignore_index, counted)
+    if isinstance(alpha, float):  # the same weight for every class: the backends take one per class
+        alpha = torch.full((num_classes,), alpha, dtype=compute_dtype, device=logits.device)
     impl = backends.select(backend, logits, target, weight=weight, alpha=alpha, normalizer=normalizer)
-    if num_classes == 1:  # p = 1 and every loss of the family is 0: the torch terms handle it directly
-        impl = torch_ops
-    kernel_alpha = alpha if isinstance(alpha, torch.Tensor) else None
-    loss = impl.softmax_loss(kind, logits, target, kernel_alpha, params, label_smoothing=label_smoothing,
+    loss = impl.softmax_loss(spec.kind, logits, target, alpha, params, label_smoothing=label_smoothing,
                              counted=counted)
-    if isinstance(alpha, float):
-        loss = alpha * loss
     if weight is not None:
         loss = loss * weight
     if counted is None:
@@ -159,12 +157,7 @@ def softmax_focal_loss(
         >>> softmax_focal_loss(logits, torch.tensor([0, 1]), alpha=[1.0, 2.0, 0.5])
         tensor(2.6067)
     """
-    gamma = _checks.nonnegative(gamma, "gamma")
-    return _softmax_loss(
-        "focal", logits, target, {"gamma": gamma}, alpha=alpha, reduction=reduction, weight=weight,
-        ignore_index=ignore_index, label_smoothing=label_smoothing, normalizer=normalizer,
-        validate=validate, backend=backend,
-    )
+    return _softmax_loss(losses.SOFTMAX["focal"], **locals())
 
 
 @_with_shared_docs
@@ -197,12 +190,7 @@ def softmax_softened_loss(
         >>> softmax_softened_loss(logits, torch.tensor([0, 1]))
         tensor(0.6764)
     """
-    k = _checks.nonnegative(k, "k")
-    return _softmax_loss(
-        "softened", logits, target, {"k": k}, alpha=alpha, reduction=reduction, weight=weight,
-        ignore_index=ignore_index, label_smoothing=label_smoothing, normalizer=normalizer,
-        validate=validate, backend=backend,
-    )
+    return _softmax_loss(losses.SOFTMAX["softened"], **locals())
 
 
 @_with_shared_docs
@@ -236,9 +224,4 @@ def softmax_hard_truncation_loss(
         >>> softmax_hard_truncation_loss(logits, torch.tensor([0, 1]), reduction="none")
         tensor([0.0000, 2.9096])
     """
-    threshold = _checks.unit_interval(threshold, "threshold")
-    return _softmax_loss(
-        "hard_truncation", logits, target, {"threshold": threshold}, alpha=alpha, reduction=reduction,
-        weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing, normalizer=normalizer,
-        validate=validate, backend=backend,
-    )
+    return _softmax_loss(losses.SOFTMAX["hard_truncation"], **locals())

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .. import functional as F
+from .. import losses
 
 __all__ = [
     "SigmoidFocalLoss",
@@ -32,15 +33,18 @@ def _sequence_buffer(name, value):
 
 
 class _Loss(nn.Module):
-    """Keeps the settings: numbers, strings and None as attributes, tensors and sequences as buffers."""
+    """Keeps the settings of the loss ``spec`` (a registry entry): numbers, strings and None as
+    attributes, and the tensor settings (``_tensor_settings``) as buffers, sequences converted."""
 
-    def __init__(self, settings, tensor_settings):
+    spec = None
+    _tensor_settings = ()
+
+    def __init__(self, settings):
         super().__init__()
-        self._setting_names = tuple(settings) + tuple(tensor_settings)
+        settings = {name: value for name, value in settings.items() if name not in ("self", "__class__")}
+        self._setting_names = tuple(settings)
         for name, value in settings.items():
-            setattr(self, name, value)
-        for name, value in tensor_settings.items():
-            if value is None or isinstance(value, (Real, str)):
+            if name not in self._tensor_settings or value is None or isinstance(value, (Real, str)):
                 setattr(self, name, value)
             elif isinstance(value, torch.Tensor):
                 self.register_buffer(name, value)
@@ -49,6 +53,9 @@ class _Loss(nn.Module):
 
     def _settings(self):
         return {name: getattr(self, name) for name in self._setting_names}
+
+    def forward(self, input, target):
+        return getattr(F, self.spec.function)(input, target, **self._settings())
 
     def extra_repr(self):
         parts = []
@@ -59,7 +66,15 @@ class _Loss(nn.Module):
         return ", ".join(parts)
 
 
-class SigmoidFocalLoss(_Loss):
+class _BinaryLoss(_Loss):
+    _tensor_settings = ("weight", "normalizer")
+
+
+class _SoftmaxLoss(_Loss):
+    _tensor_settings = ("alpha", "weight", "normalizer")
+
+
+class SigmoidFocalLoss(_BinaryLoss):
     r"""Module form of :func:`focalloss.sigmoid_focal_loss`.
 
     .. math::
@@ -86,17 +101,13 @@ class SigmoidFocalLoss(_Loss):
         tensor(0.0174)
     """
 
+    spec = losses.BINARY["focal"]
+
     def __init__(self, *, alpha=0.25, gamma=2.0, reduction="mean", weight=None, normalizer=None, validate=None, backend="auto"):
-        super().__init__(
-            {"alpha": alpha, "gamma": gamma, "reduction": reduction, "validate": validate, "backend": backend},
-            {"weight": weight, "normalizer": normalizer},
-        )
-
-    def forward(self, input, target):
-        return F.sigmoid_focal_loss(input, target, **self._settings())
+        super().__init__(locals())
 
 
-class SigmoidFocalLossStar(_Loss):
+class SigmoidFocalLossStar(_BinaryLoss):
     r"""Module form of :func:`focalloss.sigmoid_focal_loss_star`: :math:`-\log\sigma(\gamma x_t+\beta)/\gamma`.
 
     Args:
@@ -113,18 +124,14 @@ class SigmoidFocalLossStar(_Loss):
         tensor(0.0034)
     """
 
+    spec = losses.BINARY["focal_star"]
+
     def __init__(self, *, gamma=1.0, beta=0.0, alpha=None, reduction="mean", weight=None, normalizer=None,
                  validate=None, backend="auto"):
-        super().__init__(
-            {"gamma": gamma, "beta": beta, "alpha": alpha, "reduction": reduction, "validate": validate, "backend": backend},
-            {"weight": weight, "normalizer": normalizer},
-        )
-
-    def forward(self, input, target):
-        return F.sigmoid_focal_loss_star(input, target, **self._settings())
+        super().__init__(locals())
 
 
-class SigmoidSoftenedLoss(_Loss):
+class SigmoidSoftenedLoss(_BinaryLoss):
     r"""Module form of :func:`focalloss.sigmoid_softened_loss`: :math:`-\sigma(-kx_t)\log\sigma(x_t)`.
 
     Args:
@@ -141,17 +148,13 @@ class SigmoidSoftenedLoss(_Loss):
         tensor(0.0023)
     """
 
+    spec = losses.BINARY["softened"]
+
     def __init__(self, *, k=1.0, alpha=None, reduction="mean", weight=None, normalizer=None, validate=None, backend="auto"):
-        super().__init__(
-            {"k": k, "alpha": alpha, "reduction": reduction, "validate": validate, "backend": backend},
-            {"weight": weight, "normalizer": normalizer},
-        )
-
-    def forward(self, input, target):
-        return F.sigmoid_softened_loss(input, target, **self._settings())
+        super().__init__(locals())
 
 
-class SigmoidHardTruncationLoss(_Loss):
+class SigmoidHardTruncationLoss(_BinaryLoss):
     r"""Module form of :func:`focalloss.sigmoid_hard_truncation_loss`: CE only where the prediction is wrong.
 
     Args:
@@ -168,18 +171,14 @@ class SigmoidHardTruncationLoss(_Loss):
         tensor(0.1269)
     """
 
+    spec = losses.BINARY["hard_truncation"]
+
     def __init__(self, *, threshold=0.5, alpha=None, reduction="mean", weight=None, normalizer=None,
                  validate=None, backend="auto"):
-        super().__init__(
-            {"threshold": threshold, "alpha": alpha, "reduction": reduction, "validate": validate, "backend": backend},
-            {"weight": weight, "normalizer": normalizer},
-        )
-
-    def forward(self, input, target):
-        return F.sigmoid_hard_truncation_loss(input, target, **self._settings())
+        super().__init__(locals())
 
 
-class SoftmaxFocalLoss(_Loss):
+class SoftmaxFocalLoss(_SoftmaxLoss):
     r"""Module form of :func:`focalloss.softmax_focal_loss`: :math:`\sum_c \alpha_c q_c (1-p_c)^\gamma(-\log p_c)`.
 
     Args:
@@ -204,19 +203,14 @@ class SoftmaxFocalLoss(_Loss):
         tensor(8.0003)
     """
 
+    spec = losses.SOFTMAX["focal"]
+
     def __init__(self, *, alpha=None, gamma=2.0, reduction="mean", weight=None, ignore_index=-100,
                  label_smoothing=0.0, normalizer=None, validate=None, backend="auto"):
-        super().__init__(
-            {"gamma": gamma, "reduction": reduction, "ignore_index": ignore_index,
-             "label_smoothing": label_smoothing, "validate": validate, "backend": backend},
-            {"alpha": alpha, "weight": weight, "normalizer": normalizer},
-        )
-
-    def forward(self, input, target):
-        return F.softmax_focal_loss(input, target, **self._settings())
+        super().__init__(locals())
 
 
-class SoftmaxSoftenedLoss(_Loss):
+class SoftmaxSoftenedLoss(_SoftmaxLoss):
     r"""Module form of :func:`focalloss.softmax_softened_loss`: :math:`-\mathrm{softmax}(-kx)_y\log p_y`.
 
     Args:
@@ -235,19 +229,14 @@ class SoftmaxSoftenedLoss(_Loss):
         tensor(0.0094)
     """
 
+    spec = losses.SOFTMAX["softened"]
+
     def __init__(self, *, k=1.0, alpha=None, reduction="mean", weight=None, ignore_index=-100,
                  label_smoothing=0.0, normalizer=None, validate=None, backend="auto"):
-        super().__init__(
-            {"k": k, "reduction": reduction, "ignore_index": ignore_index, "label_smoothing": label_smoothing,
-             "validate": validate, "backend": backend},
-            {"alpha": alpha, "weight": weight, "normalizer": normalizer},
-        )
-
-    def forward(self, input, target):
-        return F.softmax_softened_loss(input, target, **self._settings())
+        super().__init__(locals())
 
 
-class SoftmaxHardTruncationLoss(_Loss):
+class SoftmaxHardTruncationLoss(_SoftmaxLoss):
     r"""Module form of :func:`focalloss.softmax_hard_truncation_loss`: :math:`-[p_y \le m]\log p_y`.
 
     Args:
@@ -267,13 +256,8 @@ class SoftmaxHardTruncationLoss(_Loss):
         tensor(0.2413)
     """
 
+    spec = losses.SOFTMAX["hard_truncation"]
+
     def __init__(self, *, threshold=0.5, alpha=None, reduction="mean", weight=None, ignore_index=-100,
                  label_smoothing=0.0, normalizer=None, validate=None, backend="auto"):
-        super().__init__(
-            {"threshold": threshold, "reduction": reduction, "ignore_index": ignore_index,
-             "label_smoothing": label_smoothing, "validate": validate, "backend": backend},
-            {"alpha": alpha, "weight": weight, "normalizer": normalizer},
-        )
-
-    def forward(self, input, target):
-        return F.softmax_hard_truncation_loss(input, target, **self._settings())
+        super().__init__(locals())

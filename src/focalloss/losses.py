@@ -1,0 +1,141 @@
+r"""The registry: every loss of the library declared once, and read by every layer.
+
+A :class:`LossSpec` names a loss's family (``"binary"``: a sigmoid per element; ``"softmax"``: a
+softmax over dimension 1), its kind, its public function and module, its hyperparameters with their
+defaults and checks, its default ``alpha``, and how its hyperparameters are encoded for the fused
+kernels. The package's lazy name table, the functional and module wrappers' parameter handling, the
+backends' kind codes and kernel scalars all come from here; the C kernels' ``enum`` is held to
+:data:`KIND_CODES` by a test, and the Triton kernels read it. Imports NumPy only.
+
+Example:
+    >>> from focalloss import losses
+    >>> spec = losses.BINARY["focal"]
+    >>> spec.function, spec.module, [h.name for h in spec.hyperparameters]
+    ('sigmoid_focal_loss', 'SigmoidFocalLoss', ['gamma'])
+    >>> spec.kernel_scalars({"gamma": 2.0}, float64=False)
+    (2.0, 0.0, 2)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from . import _scalars
+
+__all__ = ["BINARY", "GAMMA_GENERAL", "GAMMA_TWO", "GAMMA_ZERO", "KIND_CODES", "LOSSES", "SOFTMAX",
+           "Hyperparameter", "LossSpec", "round_down"]
+
+# One numbering of the kinds for every family and every kernel (C and Triton).
+KIND_CODES = {"focal": 0, "softened": 1, "hard_truncation": 2, "focal_star": 3}
+
+# The focal kernels' special cases of gamma: no modulation at all, a square, anything else.
+GAMMA_GENERAL, GAMMA_ZERO, GAMMA_TWO = 0, 1, 2
+
+
+def round_down(value, *, float64):
+    """The largest float32 (or float64) number <= value: then x <= result exactly when x <= value."""
+    if float64:
+        return value
+    rounded = np.float32(value)
+    if float(rounded) > value:  # compared as Python floats: NumPy 2 would compare in float32
+        rounded = np.nextafter(rounded, np.float32(-np.inf))
+    return float(rounded)
+
+
+@dataclass(frozen=True)
+class Hyperparameter:
+    """A keyword-only hyperparameter: its name, default, and the check its value must pass
+    (``check(value, name)`` returns it as a float or raises naming it)."""
+
+    name: str
+    default: float
+    check: Callable[[object, str], float]
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """One loss: see the module docstring. ``encode(params, float64)`` gives the kernels' scalars
+    ``(p1, p2, gamma_mode)``."""
+
+    kind: str
+    family: str
+    function: str
+    module: str
+    hyperparameters: tuple[Hyperparameter, ...]
+    alpha: float | None
+    encode: Callable[[dict, bool], tuple[float, float, int]]
+
+    @property
+    def code(self):
+        """The kind's number in every kernel."""
+        return KIND_CODES[self.kind]
+
+    @property
+    def defaults(self):
+        """{hyperparameter name: default}."""
+        return {h.name: h.default for h in self.hyperparameters}
+
+    def params(self, values):
+        """The hyperparameters, checked: ``{name: float}`` from a mapping holding each of them."""
+        return {h.name: h.check(values[h.name], h.name) for h in self.hyperparameters}
+
+    def kernel_scalars(self, params, *, float64):
+        """``(p1, p2, gamma_mode)`` as the kernels take them; a compared cut is rounded down into
+        the compute dtype (float32, or float64 with ``float64=True``)."""
+        return self.encode(params, float64)
+
+
+def _gamma_mode(gamma):
+    return GAMMA_ZERO if gamma == 0 else GAMMA_TWO if gamma == 2 else GAMMA_GENERAL
+
+
+def _encode_focal(params, float64):
+    return params["gamma"], 0.0, _gamma_mode(params["gamma"])
+
+
+def _encode_focal_star(params, float64):
+    return params["gamma"], params["beta"], GAMMA_GENERAL
+
+
+def _encode_softened(params, float64):
+    return params["k"], 0.0, GAMMA_GENERAL
+
+
+def _encode_logit_cut(params, float64):
+    """Binary hard truncation compares the logit with logit(threshold): +-inf at 1 and 0."""
+    threshold = params["threshold"]
+    if threshold in (0.0, 1.0):
+        return (math.inf if threshold else -math.inf), 0.0, GAMMA_GENERAL
+    return round_down(math.log(threshold) - math.log1p(-threshold), float64=float64), 0.0, GAMMA_GENERAL
+
+
+def _encode_log_cut(params, float64):
+    """Softmax hard truncation compares log p with log(threshold): -inf at 0."""
+    threshold = params["threshold"]
+    cut = round_down(math.log(threshold), float64=float64) if threshold > 0 else -math.inf
+    return cut, 0.0, GAMMA_GENERAL
+
+
+GAMMA = Hyperparameter("gamma", 2.0, _scalars.nonnegative)
+K = Hyperparameter("k", 1.0, _scalars.nonnegative)
+THRESHOLD = Hyperparameter("threshold", 0.5, _scalars.unit_interval)
+
+LOSSES = (
+    LossSpec("focal", "binary", "sigmoid_focal_loss", "SigmoidFocalLoss", (GAMMA,), 0.25, _encode_focal),
+    LossSpec("focal_star", "binary", "sigmoid_focal_loss_star", "SigmoidFocalLossStar",
+             (Hyperparameter("gamma", 1.0, _scalars.positive), Hyperparameter("beta", 0.0, _scalars.finite)),
+             None, _encode_focal_star),
+    LossSpec("softened", "binary", "sigmoid_softened_loss", "SigmoidSoftenedLoss", (K,), None, _encode_softened),
+    LossSpec("hard_truncation", "binary", "sigmoid_hard_truncation_loss", "SigmoidHardTruncationLoss", (THRESHOLD,),
+             None, _encode_logit_cut),
+    LossSpec("focal", "softmax", "softmax_focal_loss", "SoftmaxFocalLoss", (GAMMA,), None, _encode_focal),
+    LossSpec("softened", "softmax", "softmax_softened_loss", "SoftmaxSoftenedLoss", (K,), None, _encode_softened),
+    LossSpec("hard_truncation", "softmax", "softmax_hard_truncation_loss", "SoftmaxHardTruncationLoss", (THRESHOLD,),
+             None, _encode_log_cut),
+)
+BINARY = {spec.kind: spec for spec in LOSSES if spec.family == "binary"}
+SOFTMAX = {spec.kind: spec for spec in LOSSES if spec.family == "softmax"}
