@@ -63,22 +63,12 @@ BINARY_CASES = {
 
 
 def expected_hessian(prefix, hessian, x, t, weight=None, **settings):
-    """The reference hessian that `hessian=` names; a soft label mixes the two label terms' choices."""
-    if hessian == "exact" and prefix != "sigmoid_focal_loss_star":
+    """The reference hessian that `hessian=` names, with the objectives' float32 floor."""
+    if prefix == "sigmoid_focal_loss_star":  # convex: always the exact hessian
+        return reference.sigmoid_focal_loss_star_hess(x, t, weight=weight, floor=FLOAT32_TINY, **settings)
+    if hessian == "exact":
         return getattr(reference, prefix + "_hess")(x, t, weight=weight, **settings)
-    alpha = settings.get("alpha")
-    w = np.ones_like(x) if weight is None else weight
-    mixed = 0.0
-    for label, label_weight in ((1.0, t), (0.0, 1.0 - t)):
-        exact = getattr(reference, prefix + "_hess")(x, label, weight=w, **settings)
-        if prefix == "sigmoid_focal_loss_star":  # convex: always the exact hessian
-            chosen = exact
-        else:
-            reweighted = getattr(reference, prefix + "_reweighted_hess")(x, label, weight=w, **settings)
-            chosen = reweighted if hessian == "reweighted" else np.maximum(exact, reweighted)
-        alpha_t = 1.0 if alpha is None else alpha if label else 1.0 - alpha
-        mixed = mixed + label_weight * np.maximum(chosen, FLOAT32_TINY * alpha_t * w)
-    return mixed
+    return getattr(reference, f"{prefix}_{hessian}_hess")(x, t, weight=weight, floor=FLOAT32_TINY, **settings)
 
 
 def labelled_grid(soft):
@@ -130,13 +120,11 @@ def test_softmax_objective_matches_reference(gamma, alpha, hessian, rng):
         grad, hess = obj(y.astype(np.float32), x, w)
         assert grad.shape == hess.shape == x.shape
         assert_allclose(grad, reference.softmax_focal_loss_grad(x, y, **settings), **FLOAT64)
-        exact = reference.softmax_focal_loss_hess_diag(x, y, **settings)
-        reweighted = reference.softmax_focal_loss_reweighted_hess_diag(x, y, **settings)
-        expected = {"exact": exact, "reweighted": reweighted, "floored": np.maximum(exact, reweighted)}[hessian]
-        if hessian != "exact":
-            alpha_y = np.ones(y.size) if alpha is None else np.broadcast_to(alpha, (4,))[y]
-            row_weight = alpha_y if w is None else alpha_y * w
-            expected = np.maximum(expected, FLOAT32_TINY * row_weight[:, None])
+        if hessian == "exact":
+            expected = reference.softmax_focal_loss_hess_diag(x, y, **settings)
+        else:
+            expected = getattr(reference, f"softmax_focal_loss_{hessian}_hess_diag")(x, y, floor=FLOAT32_TINY,
+                                                                                     **settings)
         assert_allclose(hess, expected, **FLOAT64)
 
 
@@ -534,3 +522,33 @@ def test_importing_boosting_imports_neither_torch_nor_the_engines():
     loaded = set(result.stdout.split())
     assert "focalloss.boosting" in loaded
     assert not loaded & {"torch", "lightgbm", "xgboost", "sklearn", "scipy"}
+
+
+# --------------------------------------------------------------------------------------------------
+# The reference's curvature choices, which the objectives are held to above
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("prefix, settings", [("sigmoid_focal_loss", {"gamma": 2.0, "alpha": 0.25}),
+                                              ("sigmoid_softened_loss", {"k": 1.0, "alpha": None})])
+def test_reference_floored_hessian_is_the_larger_choice_per_label(prefix, settings):
+    x = np.linspace(-20.0, 20.0, 161)
+    for label in (0.0, 1.0):
+        t = np.full_like(x, label)
+        exact = getattr(reference, prefix + "_hess")(x, t, **settings)
+        reweighted = getattr(reference, prefix + "_reweighted_hess")(x, t, **settings)
+        assert (exact < 0).any() and (reweighted >= 0).all()
+        assert_allclose(getattr(reference, prefix + "_floored_hess")(x, t, **settings), np.maximum(exact, reweighted),
+                        **FLOAT64)
+        alpha = settings["alpha"]
+        alpha_t = 1.0 if alpha is None else alpha if label else 1.0 - alpha
+        floored = getattr(reference, prefix + "_floored_hess")(x, t, floor=1e-3, **settings)
+        assert_allclose(floored, np.maximum(np.maximum(exact, reweighted), 1e-3 * alpha_t), **FLOAT64)
+
+
+def test_reference_softmax_floored_hessian_is_the_larger_choice():
+    x = np.random.default_rng(3).normal(0.0, 6.0, (40, 4))
+    y = np.arange(40) % 4
+    exact = reference.softmax_focal_loss_hess_diag(x, y, gamma=2.0)
+    reweighted = reference.softmax_focal_loss_reweighted_hess_diag(x, y, gamma=2.0)
+    assert (exact < 0).any()
+    assert_allclose(reference.softmax_focal_loss_floored_hess_diag(x, y, gamma=2.0), np.maximum(exact, reweighted),
+                    **FLOAT64)

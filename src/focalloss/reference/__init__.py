@@ -1,0 +1,110 @@
+r"""NumPy float64 reference of every loss in the library: values, analytic gradients, binary hessians.
+
+This package is the one source of truth for the math. The PyTorch code is tested against it, and the
+gradient-boosting objectives build on its derivatives. It is written for clarity and accuracy, not
+speed, and imports nothing but NumPy. Its modules: ``binary`` (the sigmoid losses), ``softmax``,
+``weights`` (class weights); every public name is here too.
+
+Every binary loss has the form
+
+.. math::
+
+    \ell(x, t) = t\,\alpha\,A(x) + (1 - t)(1 - \alpha)\,A(-x)
+
+where :math:`A(x)` is the loss of a positive label at logit :math:`x` (the loss of a negative label
+is the mirror image :math:`A(-x)`), :math:`t \in [0, 1]` is the target and ``alpha=None`` sets both
+weights to 1. Soft targets therefore give the expectation of the hard-label loss, linear in ``t``.
+
+=====================  ==================================================================
+loss                   :math:`A(x)` with :math:`p = \sigma(x)`
+=====================  ==================================================================
+focal                  :math:`-(1 - p)^\gamma \log p`
+softened (seed 000)    :math:`-\sigma(-k x) \log p`
+hard truncation        :math:`-[p \le \text{threshold}] \log p`
+focal star (FL*)       :math:`-\log \sigma(\gamma x + \beta) / \gamma`
+=====================  ==================================================================
+
+Multi-class losses take a target distribution :math:`q` over the ``C`` classes (a one-hot row for a
+class index, smoothed as in ``torch.nn.functional.cross_entropy`` when ``label_smoothing > 0``) and
+per-class weights :math:`\alpha_c`:
+
+.. math::
+
+    \ell(x, q) = \sum_c \alpha_c\, q_c\, \varphi_c(x), \qquad
+    \varphi_c = (1 - p_c)^\gamma (-\log p_c) \text{ (focal)}, \quad
+    \varphi_c = \mathrm{softmax}(-k x)_c (-\log p_c) \text{ (softened)}
+
+Reductions follow the library: ``"none"``, ``"sum"``, and ``"mean"``, which divides the sum by the
+number of elements that count (not ignored, not zero-weighted) and gives 0 when none does. A
+``normalizer`` (a positive number, or ``"positives"``: max(1, the target mass of the counted
+elements)) replaces that denominator.
+
+Example:
+    >>> import numpy as np
+    >>> from focalloss import reference
+    >>> x, t = np.array([2.0]), np.array([1.0])
+    >>> reference.sigmoid_focal_loss(x, t, alpha=None, gamma=0.0).round(6)  # = BCE
+    array([0.126928])
+"""
+
+from __future__ import annotations
+
+from .binary import (
+    sigmoid_focal_loss,
+    sigmoid_focal_loss_floored_hess,
+    sigmoid_focal_loss_grad,
+    sigmoid_focal_loss_hess,
+    sigmoid_focal_loss_reweighted_hess,
+    sigmoid_focal_loss_star,
+    sigmoid_focal_loss_star_grad,
+    sigmoid_focal_loss_star_hess,
+    sigmoid_hard_truncation_loss,
+    sigmoid_hard_truncation_loss_grad,
+    sigmoid_hard_truncation_loss_hess,
+    sigmoid_softened_loss,
+    sigmoid_softened_loss_floored_hess,
+    sigmoid_softened_loss_grad,
+    sigmoid_softened_loss_hess,
+    sigmoid_softened_loss_reweighted_hess,
+)
+from .softmax import (
+    softmax_focal_loss,
+    softmax_focal_loss_floored_hess_diag,
+    softmax_focal_loss_grad,
+    softmax_focal_loss_hess_diag,
+    softmax_focal_loss_reweighted_hess_diag,
+    softmax_hard_truncation_loss,
+    softmax_hard_truncation_loss_grad,
+    softmax_softened_loss,
+    softmax_softened_loss_grad,
+)
+from .weights import class_weights
+
+__all__ = [
+    "class_weights",
+    "sigmoid_focal_loss",
+    "sigmoid_focal_loss_floored_hess",
+    "sigmoid_focal_loss_grad",
+    "sigmoid_focal_loss_hess",
+    "sigmoid_focal_loss_reweighted_hess",
+    "sigmoid_focal_loss_star",
+    "sigmoid_focal_loss_star_grad",
+    "sigmoid_focal_loss_star_hess",
+    "sigmoid_hard_truncation_loss",
+    "sigmoid_hard_truncation_loss_grad",
+    "sigmoid_hard_truncation_loss_hess",
+    "sigmoid_softened_loss",
+    "sigmoid_softened_loss_floored_hess",
+    "sigmoid_softened_loss_grad",
+    "sigmoid_softened_loss_hess",
+    "sigmoid_softened_loss_reweighted_hess",
+    "softmax_focal_loss",
+    "softmax_focal_loss_floored_hess_diag",
+    "softmax_focal_loss_grad",
+    "softmax_focal_loss_hess_diag",
+    "softmax_focal_loss_reweighted_hess_diag",
+    "softmax_hard_truncation_loss",
+    "softmax_hard_truncation_loss_grad",
+    "softmax_softened_loss",
+    "softmax_softened_loss_grad",
+]

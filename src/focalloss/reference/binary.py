@@ -1,0 +1,531 @@
+r"""Binary losses of the reference: values, gradients, hessians and the curvature choices of boosting.
+
+Every binary loss has the form :math:`\ell = t\,\alpha\,A(x) + (1 - t)(1 - \alpha)\,A(-x)`; see
+:mod:`focalloss.reference`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._common import (
+    _denominator,
+    _log_sigmoid,
+    _pow_from_log,
+    _reduce,
+    _reduce_grad,
+    _shared_docs,
+    _sigmoid,
+)
+
+# --------------------------------------------------------------------------------------------------
+# Binary losses: the positive-label term A(z) and its first two derivatives
+# --------------------------------------------------------------------------------------------------
+def _focal_term(z, *, gamma):
+    """A(z) = -(1-p)^gamma log p, with A' and A'' in closed form (p = sigmoid(z), q = 1-p)."""
+    log_p, log_q = _log_sigmoid(z), _log_sigmoid(-z)
+    p, q = np.exp(log_p), np.exp(log_q)
+    q_gamma = _pow_from_log(log_q, gamma)
+    value = -q_gamma * log_p
+    first = q_gamma * (gamma * p * log_p - q)
+    second = p * q_gamma * ((2.0 * gamma + 1.0) * q + gamma * log_p * (q - gamma * p))
+    return value, first, second
+
+
+def _softened_term(z, *, k):
+    """A(z) = -sigmoid(-k z) log p: the hard truncation softened by a sigmoid of slope k."""
+    log_p, q, p = _log_sigmoid(z), _sigmoid(-z), _sigmoid(z)
+    s, r = _sigmoid(-k * z), _sigmoid(k * z)
+    value = -s * log_p
+    first = k * s * r * log_p - s * q
+    second = k * k * s * r * (s - r) * log_p + 2.0 * k * s * r * q + s * p * q
+    return value, first, second
+
+
+def _hard_truncation_term(z, *, threshold):
+    """A(z) = -log p where p <= threshold, else 0 (already right: no loss, no gradient)."""
+    with np.errstate(divide="ignore"):
+        cut = np.log(threshold) - np.log1p(-threshold)  # logit(threshold), +-inf at 0 and 1
+    active = z <= cut
+    q, p = _sigmoid(-z), _sigmoid(z)
+    value = np.where(active, -_log_sigmoid(z), 0.0)
+    first = np.where(active, -q, 0.0)
+    second = np.where(active, p * q, 0.0)
+    return value, first, second
+
+
+def _focal_star_term(z, *, gamma, beta):
+    """A(z) = -log sigmoid(gamma z + beta) / gamma (FL*, appendix of Lin et al.)."""
+    u = gamma * z + beta
+    value = -_log_sigmoid(u) / gamma
+    first = -_sigmoid(-u)
+    second = gamma * _sigmoid(u) * _sigmoid(-u)
+    return value, first, second
+
+
+def _binary_parts(term, x, t, alpha, weight):
+    """Weighted per-element (value, d/dx, d2/dx2), the counted mask and the positives' mass."""
+    x = np.asarray(x, dtype=np.float64)
+    t = np.broadcast_to(np.asarray(t, dtype=np.float64), x.shape)
+    w = np.ones_like(x) if weight is None else np.broadcast_to(np.asarray(weight, np.float64), x.shape)
+    counted = w != 0
+    x = np.where(counted, x, 0.0)  # ignored elements may hold inf or NaN: they must change nothing
+    t = np.where(counted, t, 0.0)
+    a_pos, a_neg = (1.0, 1.0) if alpha is None else (alpha, 1.0 - alpha)
+    pos, neg = term(x), term(-x)
+    w_pos, w_neg = w * t * a_pos, w * (1.0 - t) * a_neg
+    value = w_pos * pos[0] + w_neg * neg[0]
+    first = w_pos * pos[1] - w_neg * neg[1]
+    second = w_pos * pos[2] + w_neg * neg[2]
+    return value, first, second, counted, t.sum()
+
+
+def _binary_loss(term, x, t, alpha, weight, reduction, normalizer):
+    value, _, _, counted, positives = _binary_parts(term, x, t, alpha, weight)
+    return _reduce(value, _denominator(counted, positives, reduction, normalizer), reduction)
+
+
+def _binary_grad(term, x, t, alpha, weight, reduction, normalizer, grad_output):
+    _, first, _, counted, positives = _binary_parts(term, x, t, alpha, weight)
+    denominator = _denominator(counted, positives, reduction, normalizer)
+    return _reduce_grad(first, denominator, reduction, grad_output, first.shape)
+
+
+def _binary_hess(term, x, t, alpha, weight):
+    return _binary_parts(term, x, t, alpha, weight)[2]
+
+
+# --------------------------------------------------------------------------------------------------
+# Public binary API. Each loss has three functions: the (reduced) loss, the gradient of that output
+# with respect to the logits (times grad_output), and the per-element second derivative.
+# --------------------------------------------------------------------------------------------------
+@_shared_docs
+def sigmoid_focal_loss(x, t, *, alpha=0.25, gamma=2.0, reduction="none", weight=None, normalizer=None):
+    r"""Binary focal loss :math:`t\alpha(1-p)^\gamma(-\log p) + (1-t)(1-\alpha)p^\gamma(-\log(1-p))`.
+
+    Args:
+@BINARY_INPUTS
+        alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None: both 1. Default 0.25.
+        gamma: focusing parameter >= 0, default 2.
+@BINARY_REDUCTION
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"``, else a scalar.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_focal_loss(x, t, gamma=2.0).round(6)
+        array([0.000451, 0.016994, 0.094353])
+    """
+    return _binary_loss(lambda z: _focal_term(z, gamma=gamma), x, t, alpha, weight, reduction, normalizer)
+
+
+@_shared_docs
+def sigmoid_focal_loss_grad(
+    x, t, *, alpha=0.25, gamma=2.0, reduction="none", weight=None, normalizer=None, grad_output=None
+):
+    """Gradient of :func:`sigmoid_focal_loss` with respect to ``x``, times ``grad_output``.
+
+    Args:
+@BINARY_INPUTS
+        alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None: both 1. Default 0.25.
+        gamma: focusing parameter >= 0, default 2.
+@BINARY_REDUCTION
+@GRAD_OUTPUT
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"`` (the gradient always ``(*)``).
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_focal_loss_grad(x, t, gamma=2.0).round(6)
+        array([-0.001218,  0.039436, -0.131538])
+    """
+    term = lambda z: _focal_term(z, gamma=gamma)  # noqa: E731
+    return _binary_grad(term, x, t, alpha, weight, reduction, normalizer, grad_output)
+
+
+@_shared_docs
+def sigmoid_focal_loss_hess(x, t, *, alpha=0.25, gamma=2.0, weight=None):
+    """Per-element second derivative of the unreduced :func:`sigmoid_focal_loss`.
+
+    Args:
+@BINARY_INPUTS
+        alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None: both 1. Default 0.25.
+        gamma: focusing parameter >= 0, default 2.
+        weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_focal_loss_hess(x, t, gamma=2.0).round(6)
+        array([0.003169, 0.082974, 0.123265])
+    """
+    return _binary_hess(lambda z: _focal_term(z, gamma=gamma), x, t, alpha, weight)
+
+
+@_shared_docs
+def sigmoid_softened_loss(x, t, *, k=1.0, alpha=None, reduction="none", weight=None, normalizer=None):
+    r"""Softened loss: :math:`-\sigma(-kx)\log\sigma(x)` for t=1, :math:`-\sigma(kx)\log\sigma(-x)` for t=0.
+
+    Args:
+@BINARY_INPUTS
+        k: slope >= 0 of the softened step, default 1.
+        alpha: positives' weight in [0, 1], or None (default): both 1.
+@BINARY_REDUCTION
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"``, else a scalar.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_softened_loss(x, t, k=2.0).round(6)
+        array([0.002283, 0.037342, 0.712107])
+    """
+    return _binary_loss(lambda z: _softened_term(z, k=k), x, t, alpha, weight, reduction, normalizer)
+
+
+@_shared_docs
+def sigmoid_softened_loss_grad(
+    x, t, *, k=1.0, alpha=None, reduction="none", weight=None, normalizer=None, grad_output=None
+):
+    """Gradient of :func:`sigmoid_softened_loss` with respect to ``x``, times ``grad_output``.
+
+    Args:
+@BINARY_INPUTS
+        k: slope >= 0 of the softened step, default 1.
+        alpha: positives' weight in [0, 1], or None (default): both 1.
+@BINARY_REDUCTION
+@GRAD_OUTPUT
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"`` (the gradient always ``(*)``).
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_softened_loss_grad(x, t, k=2.0).round(6)
+        array([-0.006628,  0.09784 , -0.838085])
+    """
+    term = lambda z: _softened_term(z, k=k)  # noqa: E731
+    return _binary_grad(term, x, t, alpha, weight, reduction, normalizer, grad_output)
+
+
+@_shared_docs
+def sigmoid_softened_loss_hess(x, t, *, k=1.0, alpha=None, weight=None):
+    """Per-element second derivative of the unreduced :func:`sigmoid_softened_loss`.
+
+    Args:
+@BINARY_INPUTS
+        k: slope >= 0 of the softened step, default 1.
+        alpha: positives' weight in [0, 1], or None (default): both 1.
+        weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_softened_loss_hess(x, t, k=2.0).round(6)
+        array([0.018955, 0.236582, 0.307323])
+    """
+    return _binary_hess(lambda z: _softened_term(z, k=k), x, t, alpha, weight)
+
+
+@_shared_docs
+def sigmoid_hard_truncation_loss(
+    x, t, *, threshold=0.5, alpha=None, reduction="none", weight=None, normalizer=None
+):
+    """Cross-entropy where the prediction is on the wrong side of ``threshold``, 0 where it is right.
+
+    Args:
+@BINARY_INPUTS
+        threshold: m in [0, 1], default 0.5: no loss for a positive with p > m or a negative with p < 1 - m.
+        alpha: positives' weight in [0, 1], or None (default): both 1.
+@BINARY_REDUCTION
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"``, else a scalar.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_hard_truncation_loss(x, t, threshold=0.5).round(6)
+        array([0.      , 0.      , 0.974077])
+    """
+    term = lambda z: _hard_truncation_term(z, threshold=threshold)  # noqa: E731
+    return _binary_loss(term, x, t, alpha, weight, reduction, normalizer)
+
+
+@_shared_docs
+def sigmoid_hard_truncation_loss_grad(
+    x, t, *, threshold=0.5, alpha=None, reduction="none", weight=None, normalizer=None, grad_output=None
+):
+    """Gradient of :func:`sigmoid_hard_truncation_loss` (zero where the loss is truncated).
+
+    Args:
+@BINARY_INPUTS
+        threshold: m in [0, 1], default 0.5: no loss for a positive with p > m or a negative with p < 1 - m.
+        alpha: positives' weight in [0, 1], or None (default): both 1.
+@BINARY_REDUCTION
+@GRAD_OUTPUT
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"`` (the gradient always ``(*)``).
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_hard_truncation_loss_grad(x, t, threshold=0.5).round(6)
+        array([ 0.      , -0.      , -0.622459])
+    """
+    term = lambda z: _hard_truncation_term(z, threshold=threshold)  # noqa: E731
+    return _binary_grad(term, x, t, alpha, weight, reduction, normalizer, grad_output)
+
+
+@_shared_docs
+def sigmoid_hard_truncation_loss_hess(x, t, *, threshold=0.5, alpha=None, weight=None):
+    """Per-element second derivative of the unreduced :func:`sigmoid_hard_truncation_loss`.
+
+    Args:
+@BINARY_INPUTS
+        threshold: m in [0, 1], default 0.5: no loss for a positive with p > m or a negative with p < 1 - m.
+        alpha: positives' weight in [0, 1], or None (default): both 1.
+        weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_hard_truncation_loss_hess(x, t, threshold=0.5).round(6)
+        array([0.      , 0.      , 0.235004])
+    """
+    return _binary_hess(lambda z: _hard_truncation_term(z, threshold=threshold), x, t, alpha, weight)
+
+
+@_shared_docs
+def sigmoid_focal_loss_star(
+    x, t, *, gamma=1.0, beta=0.0, alpha=None, reduction="none", weight=None, normalizer=None
+):
+    r"""FL*: :math:`-\log\sigma(\gamma x_t + \beta)/\gamma` with :math:`x_t = x` (t=1), :math:`-x` (t=0).
+
+    Args:
+@BINARY_INPUTS
+        gamma: slope > 0, default 1.
+        beta: shift, default 0.
+        alpha: positives' weight in [0, 1], or None (default): both 1.
+@BINARY_REDUCTION
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"``, else a scalar.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_focal_loss_star(x, t, gamma=2.0, beta=1.0).round(6)
+        array([0.003358, 0.024294, 0.346574])
+    """
+    term = lambda z: _focal_star_term(z, gamma=gamma, beta=beta)  # noqa: E731
+    return _binary_loss(term, x, t, alpha, weight, reduction, normalizer)
+
+
+@_shared_docs
+def sigmoid_focal_loss_star_grad(
+    x, t, *, gamma=1.0, beta=0.0, alpha=None, reduction="none", weight=None, normalizer=None,
+    grad_output=None,
+):
+    """Gradient of :func:`sigmoid_focal_loss_star` with respect to ``x``, times ``grad_output``.
+
+    Args:
+@BINARY_INPUTS
+        gamma: slope > 0, default 1.
+        beta: shift, default 0.
+        alpha: positives' weight in [0, 1], or None (default): both 1.
+@BINARY_REDUCTION
+@GRAD_OUTPUT
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"`` (the gradient always ``(*)``).
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_focal_loss_star_grad(x, t, gamma=2.0, beta=1.0).round(6)
+        array([-0.006693,  0.047426, -0.5     ])
+    """
+    term = lambda z: _focal_star_term(z, gamma=gamma, beta=beta)  # noqa: E731
+    return _binary_grad(term, x, t, alpha, weight, reduction, normalizer, grad_output)
+
+
+@_shared_docs
+def sigmoid_focal_loss_star_hess(x, t, *, gamma=1.0, beta=0.0, alpha=None, weight=None, floor=0.0):
+    """Per-element second derivative of the unreduced :func:`sigmoid_focal_loss_star`.
+
+    FL* is convex, so this is positive, and it is what
+    :class:`focalloss.boosting.BinaryFocalStarObjective` uses (with a ``floor``).
+
+    Args:
+@BINARY_INPUTS
+        gamma: slope > 0, default 1.
+        beta: shift, default 0.
+        alpha: positives' weight in [0, 1], or None (default): both 1.
+        weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
+@FLOOR_ARG
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_focal_loss_star_hess(x, t, gamma=2.0, beta=1.0).round(6)
+        array([0.013296, 0.090353, 0.5     ])
+    """
+    term = lambda z: _focal_star_term(z, gamma=gamma, beta=beta)  # noqa: E731
+    if floor == 0:
+        return _binary_hess(term, x, t, alpha, weight)
+    return _binary_curvature(term, x, t, alpha, weight, "exact", floor)
+
+
+# --------------------------------------------------------------------------------------------------
+# Curvatures for Newton-step training (gradient-boosted trees, focalloss.boosting). The exact second
+# derivative of a focal-type loss is negative for badly misclassified examples; the "reweighted"
+# curvature is the always-positive alternative: the logistic curvature p(1 - p), times the example's
+# focal weight held fixed (the Fisher-scoring / IRLS curvature).
+# --------------------------------------------------------------------------------------------------
+def _binary_curvature(term, x, t, alpha, weight, choice, floor):
+    """Per element, the curvature ``choice`` ("reweighted", "floored", or "exact" for a convex loss)
+    of each label side, at least ``floor`` times the side's weight w alpha_t, mixed as the loss
+    mixes the sides."""
+    x = np.asarray(x, dtype=np.float64)
+    t = np.broadcast_to(np.asarray(t, dtype=np.float64), x.shape)
+    w = np.ones_like(x) if weight is None else np.broadcast_to(np.asarray(weight, np.float64), x.shape)
+    counted = w != 0
+    x, t = np.where(counted, x, 0.0), np.where(counted, t, 0.0)
+    mixed = 0.0
+    for label, share, z in ((1.0, t, x), (0.0, 1.0 - t, -x)):
+        _, first, exact, _, _ = _binary_parts(term, x, label, alpha, w)
+        # the side's gradient is -w alpha_t (1 - p_t) m with the focal weight m > 0: holding m fixed
+        # gives w alpha_t m p_t (1 - p_t) = -A' p_t (with the side's sign)
+        reweighted = (-first if label else first) * _sigmoid(z)
+        chosen = {"exact": exact, "reweighted": reweighted, "floored": np.maximum(exact, reweighted)}[choice]
+        alpha_t = 1.0 if alpha is None else alpha if label else 1.0 - alpha
+        mixed = mixed + share * np.maximum(chosen, floor * alpha_t * w)
+    return mixed
+
+
+@_shared_docs
+def sigmoid_focal_loss_reweighted_hess(x, t, *, alpha=0.25, gamma=2.0, weight=None, floor=0.0):
+    r"""Always-positive curvature of :func:`sigmoid_focal_loss`: logistic curvature times the focal weight.
+
+    The gradient of each label side is the logistic gradient scaled by a positive focal weight,
+    :math:`A'(z) = -(1 - p_t)\,m` with :math:`p_t = \sigma(z)`; holding :math:`m` fixed gives the
+    curvature :math:`m\,p_t(1 - p_t) = -A'(z)\,p_t`:
+
+    .. math::
+
+        h = t\,\alpha\,(-A'(x))\,\sigma(x) + (1 - t)(1 - \alpha)\,(-A'(-x))\,\sigma(-x), \qquad
+        -A'(z) = (1 - p_t)^\gamma \left(1 - p_t - \gamma\,p_t \log p_t\right)
+
+    It equals :func:`sigmoid_focal_loss_hess` at gamma=0 and is :math:`\gamma + 1` times smaller for
+    well-classified examples; unlike it, it is never negative.
+
+    Args:
+@BINARY_INPUTS
+        alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None: both 1. Default 0.25.
+        gamma: focusing parameter >= 0, default 2.
+        weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
+@FLOOR_ARG
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_focal_loss_reweighted_hess(x, t, gamma=2.0).round(6)
+        array([0.001073, 0.02883 , 0.049661])
+    """
+    return _binary_curvature(lambda z: _focal_term(z, gamma=gamma), x, t, alpha, weight, "reweighted", floor)
+
+
+@_shared_docs
+def sigmoid_softened_loss_reweighted_hess(x, t, *, k=1.0, alpha=None, weight=None, floor=0.0):
+    r"""Always-positive curvature of :func:`sigmoid_softened_loss`: logistic curvature times its weight.
+
+    As in :func:`sigmoid_focal_loss_reweighted_hess`, with :math:`A(z) = -\sigma(-kz)\log\sigma(z)`:
+
+    .. math::
+
+        h = t\,\alpha\,(-A'(x))\,\sigma(x) + (1 - t)(1 - \alpha)\,(-A'(-x))\,\sigma(-x), \qquad
+        -A'(z) = \sigma(-kz)\left(1 - \sigma(z) - k\,\sigma(kz) \log\sigma(z)\right)
+
+    Args:
+@BINARY_INPUTS
+        k: slope >= 0 of the softened step, default 1.
+        alpha: positives' weight in [0, 1], or None (default): both 1.
+        weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
+@FLOOR_ARG
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_softened_loss_reweighted_hess(x, t, k=2.0).round(6)
+        array([0.005838, 0.071526, 0.316411])
+    """
+    return _binary_curvature(lambda z: _softened_term(z, k=k), x, t, alpha, weight, "reweighted", floor)
+
+
+@_shared_docs
+def sigmoid_focal_loss_floored_hess(x, t, *, alpha=0.25, gamma=2.0, weight=None, floor=0.0):
+    r"""Positive curvature of :func:`sigmoid_focal_loss` that is Newton's where Newton's is sound.
+
+    Per label side the larger of :func:`sigmoid_focal_loss_hess` and
+    :func:`sigmoid_focal_loss_reweighted_hess`: the exact second derivative for examples that are
+    roughly right, the reweighted (Fisher) curvature for badly wrong ones, whose exact one is
+    negative. The default ``hessian="floored"`` of :class:`focalloss.boosting.BinaryFocalObjective`.
+
+    .. math::
+
+        h = t\,\max(h^+_\text{exact}, h^+_\text{reweighted}) + (1 - t)\,\max(h^-_\text{exact}, h^-_\text{reweighted})
+
+    Args:
+@BINARY_INPUTS
+        alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None: both 1. Default 0.25.
+        gamma: focusing parameter >= 0, default 2.
+        weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
+@FLOOR_ARG
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_focal_loss_floored_hess(x, t, gamma=2.0).round(6)
+        array([0.003169, 0.082974, 0.123265])
+    """
+    return _binary_curvature(lambda z: _focal_term(z, gamma=gamma), x, t, alpha, weight, "floored", floor)
+
+
+@_shared_docs
+def sigmoid_softened_loss_floored_hess(x, t, *, k=1.0, alpha=None, weight=None, floor=0.0):
+    r"""Positive curvature of :func:`sigmoid_softened_loss`, as :func:`sigmoid_focal_loss_floored_hess`.
+
+    Per label side the larger of :func:`sigmoid_softened_loss_hess` and
+    :func:`sigmoid_softened_loss_reweighted_hess`.
+
+    Args:
+@BINARY_INPUTS
+        k: slope >= 0 of the softened step, default 1.
+        alpha: positives' weight in [0, 1], or None (default): both 1.
+        weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
+@FLOOR_ARG
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_softened_loss_floored_hess(x, t, k=2.0).round(6)
+        array([0.018955, 0.236582, 0.316411])
+    """
+    return _binary_curvature(lambda z: _softened_term(z, k=k), x, t, alpha, weight, "floored", floor)
+
