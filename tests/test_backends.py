@@ -137,7 +137,7 @@ def test_triton_backend_on_cpu_tensors_says_what_it_needs(monkeypatch):
 
 def test_missing_triton_names_the_extra(monkeypatch):
     monkeypatch.setenv("TRITON_INTERPRET", "1")  # CPU tensors fit; only the package is missing
-    monkeypatch.setattr(backends, "_import_problem", lambda name: "No module named 'triton'")
+    monkeypatch.setattr(backends.selection, "_import_problem", lambda name: "No module named 'triton'")
     x, t = _binary_inputs()
     with pytest.raises(RuntimeError, match=r"backend='triton' is not available \(No module named 'triton'\): "
                                            r".*focalloss\[triton\]"):

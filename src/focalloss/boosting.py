@@ -47,10 +47,12 @@ probabilities, which are not calibrated: focal loss pulls them towards 1/2.
 
 from __future__ import annotations
 
-import math
 from numbers import Integral, Real
 
 import numpy as np
+
+from . import _scalars
+from .backends import numpy_terms as terms
 
 __all__ = [
     "BinaryFocalObjective",
@@ -61,27 +63,14 @@ __all__ = [
 
 HESSIANS = ("floored", "reweighted", "exact")
 
-# The engines keep hessians in float32: below its smallest normal number a positive curvature
-# would arrive as a subnormal or as 0.
-_CURVATURE_FLOOR = float(np.finfo(np.float32).tiny)
-
 
 # --------------------------------------------------------------------------------------------------
 # Argument checks: one helper per kind of argument
 # --------------------------------------------------------------------------------------------------
-def _real(value, name, *, low=None, low_inclusive=True):
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        raise TypeError(f"{name} must be a finite real number; got {value!r}")
-    value = float(value)
-    if low is not None and (value < low or (value == low and not low_inclusive)):
-        raise ValueError(f"{name} must be {'>=' if low_inclusive else '>'} {low:g}; got {value!r}")
-    return value
-
-
 def _binary_alpha(alpha):
     if alpha is None:
         return None
-    alpha = _real(alpha, "alpha (None or a float in [0, 1])")
+    alpha = _scalars.real(alpha, "alpha (None or a float in [0, 1])")
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be None or a float in [0, 1]; got {alpha!r}")
     return alpha
@@ -90,7 +79,7 @@ def _binary_alpha(alpha):
 def _class_alpha(alpha):
     """None, one float >= 0 for every class, or one float >= 0 per class."""
     if alpha is None or isinstance(alpha, Real) and not isinstance(alpha, bool):
-        return None if alpha is None else _real(alpha, "alpha", low=0.0)
+        return None if alpha is None else _scalars.nonnegative(alpha, "alpha")
     weights = np.asarray(alpha)
     if weights.ndim != 1 or weights.size < 2 or not np.issubdtype(weights.dtype, np.number) \
             or weights.dtype == bool:
@@ -103,9 +92,7 @@ def _class_alpha(alpha):
 
 
 def _hessian(value):
-    if not isinstance(value, str) or value not in HESSIANS:
-        raise ValueError(f"hessian must be one of {', '.join(map(repr, HESSIANS))}; got {value!r}")
-    return value
+    return _scalars.choice(value, "hessian", HESSIANS)
 
 
 def _rows(values, name, num_rows=None):
@@ -183,75 +170,6 @@ def _weight_total(weights, num_rows):
             f"got {num_rows} rows with total weight {total!r}"
         )
     return total
-
-
-# --------------------------------------------------------------------------------------------------
-# Binary terms: the positive-label term A at z (a negative label's term is A(-x)). The hot path
-# reuses its buffers (out=, in-place operators): at 1M rows a fresh array costs as much as an exp.
-# --------------------------------------------------------------------------------------------------
-def _logistic(z):
-    """sigmoid(z), sigmoid(-z), log sigmoid(z), log sigmoid(-z), each accurate to the last bits.
-
-    The logs share log1p(exp(-|z|)); no probability is formed as 1 minus the other.
-    """
-    tail = np.abs(z)
-    np.negative(tail, out=tail)
-    np.exp(tail, out=tail)
-    np.log1p(tail, out=tail)
-    log_p = np.minimum(z, 0.0)
-    log_p -= tail
-    log_q = np.maximum(z, 0.0)
-    log_q += tail
-    np.negative(log_q, out=log_q)
-    return np.exp(log_p), np.exp(log_q), log_p, log_q
-
-
-def _curvature(hessian, first, second, p):
-    """The hessian choice from A'(z), A''(z) and p_t = sigmoid(z)."""
-    if hessian == "exact":
-        return second
-    reweighted = first * p
-    np.negative(reweighted, out=reweighted)  # p_t (1 - p_t) times the focal weight -A' / (1 - p_t)
-    if hessian == "floored":
-        np.maximum(reweighted, second, out=reweighted)
-    return np.maximum(reweighted, _CURVATURE_FLOOR, out=reweighted)
-
-
-def _focal_derivatives(z, gamma):
-    """A'(z), A''(z) and p_t for A(z) = -(1 - p_t)^gamma log p_t."""
-    p, q, log_p, log_q = _logistic(z)
-    q_gamma = np.exp(np.multiply(log_q, gamma, out=log_q), out=log_q)
-    first = np.multiply(p, log_p)
-    first *= -gamma
-    first += q  # (1 - p_t) - gamma p_t log p_t > 0
-    first *= q_gamma
-    np.negative(first, out=first)
-    second = np.multiply(p, -gamma)
-    second += q
-    second *= log_p
-    second *= gamma
-    second += np.multiply(q, 2.0 * gamma + 1.0, out=q)
-    second *= q_gamma
-    second *= p
-    return first, second, p
-
-
-def _focal_value(z, gamma):
-    _, _, log_p, log_q = _logistic(z)
-    return -np.exp(gamma * log_q) * log_p
-
-
-def _softened_derivatives(z, k):
-    """A'(z), A''(z) and p_t for A(z) = -sigmoid(-k z) log p_t."""
-    p, q, log_p, _ = _logistic(z)
-    s, r, _, _ = _logistic(-k * z)  # s = sigmoid(-k z), the soft step; r = sigmoid(k z)
-    first = k * s * r * log_p - s * q
-    second = k * k * s * r * (s - r) * log_p + 2.0 * k * s * r * q + s * p * q
-    return first, second, p
-
-
-def _softened_value(z, k):
-    return -_logistic(-k * z)[0] * _logistic(z)[2]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -386,7 +304,7 @@ class _BinaryObjective(_EngineAdapters):
         out of its predictions. Any shape; the result has the same shape.
         """
         scores = np.asarray(raw_score, dtype=np.float64)
-        return _logistic(np.atleast_1d(scores))[0].reshape(scores.shape)
+        return terms.logistic(np.atleast_1d(scores))[0].reshape(scores.shape)
 
 
 def _increasing_root(slope):
@@ -451,15 +369,15 @@ class BinaryFocalObjective(_BinaryObjective):
 
     def __init__(self, *, alpha=0.25, gamma=2.0, hessian="floored"):
         self.alpha = _binary_alpha(alpha)
-        self.gamma = _real(gamma, "gamma", low=0.0)
+        self.gamma = _scalars.nonnegative(gamma, "gamma")
         self.hessian = _hessian(hessian)
 
     def _derivatives(self, z):
-        first, second, p = _focal_derivatives(z, self.gamma)
-        return first, _curvature(self.hessian, first, second, p)
+        first, second, p = terms.focal_derivatives(z, self.gamma)
+        return first, terms.curvature(self.hessian, first, second, p)
 
     def _value(self, z):
-        return _focal_value(z, self.gamma)
+        return terms.focal_value(z, self.gamma)
 
     def __repr__(self):
         return f"BinaryFocalObjective(alpha={self.alpha!r}, gamma={self.gamma!r}, hessian={self.hessian!r})"
@@ -500,16 +418,16 @@ class BinarySoftenedObjective(_BinaryObjective):
     metric_name = "softened_loss"
 
     def __init__(self, *, k=1.0, alpha=None, hessian="floored"):
-        self.k = _real(k, "k", low=0.0)
+        self.k = _scalars.nonnegative(k, "k")
         self.alpha = _binary_alpha(alpha)
         self.hessian = _hessian(hessian)
 
     def _derivatives(self, z):
-        first, second, p = _softened_derivatives(z, self.k)
-        return first, _curvature(self.hessian, first, second, p)
+        first, second, p = terms.softened_derivatives(z, self.k)
+        return first, terms.curvature(self.hessian, first, second, p)
 
     def _value(self, z):
-        return _softened_value(z, self.k)
+        return terms.softened_value(z, self.k)
 
     def __repr__(self):
         return f"BinarySoftenedObjective(k={self.k!r}, alpha={self.alpha!r}, hessian={self.hessian!r})"
@@ -548,16 +466,15 @@ class BinaryFocalStarObjective(_BinaryObjective):
     metric_name = "focal_star_loss"
 
     def __init__(self, *, gamma=1.0, beta=0.0, alpha=None):
-        self.gamma = _real(gamma, "gamma", low=0.0, low_inclusive=False)
-        self.beta = _real(beta, "beta")
+        self.gamma = _scalars.positive(gamma, "gamma")
+        self.beta = _scalars.finite(beta, "beta")
         self.alpha = _binary_alpha(alpha)
 
     def _derivatives(self, z):
-        p_u, q_u, _, _ = _logistic(self.gamma * z + self.beta)
-        return -q_u, np.maximum(self.gamma * p_u * q_u, _CURVATURE_FLOOR)
+        return terms.focal_star_derivatives(z, self.gamma, self.beta)
 
     def _value(self, z):
-        return -_logistic(self.gamma * z + self.beta)[2] / self.gamma
+        return terms.focal_star_value(z, self.gamma, self.beta)
 
     def __repr__(self):
         return f"BinaryFocalStarObjective(gamma={self.gamma!r}, beta={self.beta!r}, alpha={self.alpha!r})"
@@ -610,7 +527,7 @@ class SoftmaxFocalObjective(_EngineAdapters):
 
     def __init__(self, *, alpha=None, gamma=2.0, hessian="floored"):
         self.alpha = _class_alpha(alpha)
-        self.gamma = _real(gamma, "gamma", low=0.0)
+        self.gamma = _scalars.nonnegative(gamma, "gamma")
         self.hessian = _hessian(hessian)
 
     def __repr__(self):
@@ -635,23 +552,6 @@ class SoftmaxFocalObjective(_EngineAdapters):
         weights = _sample_weight(sample_weight, num_rows)
         return scores, labels, coef if weights is None else coef * weights, weights
 
-    def _label_margin(self, scores, labels):
-        """d = x_y - logsumexp(x_others), so p_y = sigmoid(d); pi = softmax over the others (0 at y)
-        and 1 - pi, which for the largest of them (it may round to 1) is the sum of the rest."""
-        rows = np.arange(scores.shape[0])
-        others = scores.copy()
-        others[rows, labels] = -np.inf
-        top = others.argmax(axis=1)
-        peak = others[rows, top][:, None]
-        exp_others = np.exp(others - peak)
-        total = exp_others.sum(axis=1, keepdims=True)
-        d = scores[rows, labels] - (peak[:, 0] + np.log(total[:, 0]))
-        pi = exp_others / total
-        exp_others[rows, top] = 0.0
-        one_minus_pi = 1.0 - pi
-        one_minus_pi[rows, top] = exp_others.sum(axis=1) / total[:, 0]
-        return d, pi, one_minus_pi
-
     def __call__(self, y_true, y_pred, sample_weight=None):
         """Gradient and diagonal hessian of the weighted loss; the scikit-learn-style objective.
 
@@ -664,8 +564,8 @@ class SoftmaxFocalObjective(_EngineAdapters):
             ``(grad, hess)``, float64, shaped like ``y_pred``.
         """
         scores, labels, coef, _ = self._inputs(y_true, y_pred, sample_weight)
-        d, pi, one_minus_pi = self._label_margin(scores, labels)
-        first, second, p_label = _focal_derivatives(d, self.gamma)
+        d, pi, one_minus_pi = terms.label_margin(scores, labels)
+        first, second, p_label = terms.focal_derivatives(d, self.gamma)
         is_label = np.zeros(scores.shape, dtype=bool)
         is_label[np.arange(scores.shape[0]), labels] = True
         d_jacobian = np.where(is_label, 1.0, -pi)  # d(d)/dx_j; pi is 0 at the label
@@ -673,19 +573,19 @@ class SoftmaxFocalObjective(_EngineAdapters):
         curvature = second * d_jacobian**2 - first * pi * one_minus_pi
         if self.hessian != "exact":
             # p_j (1 - p_j) off the label, with p_j = q pi_j and 1 - p_j = p_y + q (1 - pi_j), q = 1 - p_y
-            q_label = _logistic(d)[1][:, None]
+            q_label = terms.logistic(d)[1][:, None]
             off_label = pi * q_label * one_minus_pi
             off_label += p_label[:, None] * pi
             reweighted = -first * np.where(is_label, p_label[:, None], off_label)
             curvature = reweighted if self.hessian == "reweighted" else np.maximum(curvature, reweighted)
-            curvature = np.maximum(curvature, _CURVATURE_FLOOR)
+            curvature = np.maximum(curvature, terms.CURVATURE_FLOOR)
         coef = coef[:, None]
         return coef * first * d_jacobian, coef * curvature
 
     def loss(self, y_true, raw_score, sample_weight=None):
         r"""Weighted mean loss :math:`\sum_i w_i \ell_i / \sum_i w_i`; also ``XGBClassifier(eval_metric=obj.loss)``."""
         scores, labels, coef, weights = self._inputs(y_true, raw_score, sample_weight)
-        value = _focal_value(self._label_margin(scores, labels)[0], self.gamma)
+        value = terms.focal_value(terms.label_margin(scores, labels)[0], self.gamma)
         return float((coef * value).sum() / _weight_total(weights, scores.shape[0]))
 
     def init_score(self, y, sample_weight=None, *, num_classes=None):
@@ -745,7 +645,7 @@ def _softmax_constant(log_mass, gamma):
     bound = 700.0  # exp(-bound) stays a normal float64, so log_h is finite on the whole bracket
 
     def log_h(z):
-        p, q, log_p, log_q = _logistic(z)
+        p, q, log_p, log_q = terms.logistic(z)
         return gamma * log_q + np.log(q - gamma * p * log_p) - log_p - log_q
 
     def z_for(log_lambda):  # log_h(z_k) = log_lambda - log_mass_k, clipped to [-bound, bound]
@@ -761,9 +661,9 @@ def _softmax_constant(log_mass, gamma):
     low, high = log_mass.min() + edges[0], log_mass.max() + edges[1]  # sum p >= 1 at low, ~0 at high
     for _ in range(64):
         middle = 0.5 * (low + high)
-        if _logistic(z_for(middle))[0].sum() > 1.0:
+        if terms.logistic(z_for(middle))[0].sum() > 1.0:
             low = middle
         else:
             high = middle
-    log_p = _logistic(z_for(0.5 * (low + high)))[2]
+    log_p = terms.logistic(z_for(0.5 * (low + high)))[2]
     return log_p - np.logaddexp.reduce(log_p)  # renormalised: softmax of the scores is p exactly
