@@ -1,6 +1,6 @@
 """Forward+backward time and memory kept for backward: focalloss against the floor and the peers.
 
-Used by ``focalloss bench`` and ``benchmarks/bench_losses.py``. Each case times one training step of
+Run by ``focalloss bench`` (``benchmarks/bench_losses.py`` calls it). Each case times one training step of
 the loss alone (forward, then backward into the logits), with every contender run in turn inside
 each repetition, so that a slow spell of the machine hits all of them alike; the table reports
 medians and ratios to the floor (``binary_cross_entropy_with_logits`` / ``cross_entropy``). On CUDA
