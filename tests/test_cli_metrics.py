@@ -1,11 +1,11 @@
-"""The demo's metrics (focalloss.cli.metrics) on hand-made cases with known answers, and against scikit-learn."""
+"""The demo's metrics (focalloss.cli.demo.metrics) on hand-made cases with known answers, and against scikit-learn."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from focalloss.cli import metrics
+from focalloss.cli.demo import metrics
 
 sklearn_metrics = pytest.importorskip("sklearn.metrics")
 

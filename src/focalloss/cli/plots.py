@@ -59,7 +59,7 @@ def reliability_figure(path, *, bins, ece, title):
     Args:
         path: the file to write (PNG).
         bins: ``{loss label: (count, confidence, accuracy)}`` as from
-            :func:`focalloss.cli.metrics.reliability_bins`.
+            :func:`focalloss.cli.demo.metrics.reliability_bins`.
         ece: ``{loss label: expected calibration error}`` for the panel titles.
         title: the figure's title.
     """
