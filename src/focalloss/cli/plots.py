@@ -27,15 +27,19 @@ def _figure(width, height):
     return figure
 
 
-def recall_figure(path, *, class_names, train_counts, recall, title):
-    """One line per loss: its recall on each class, classes ordered as given (common to rare).
+def recall_figure(path, *, class_names, train_counts, recall, title, xlabel="class (training examples)",
+                  ylabel="recall on the test split", legend="lower left"):
+    """One line per loss: its value (recall, or F1) on each class, classes ordered as given (common to rare).
 
     Args:
         path: the file to write (PNG).
         class_names: C names for the x axis.
         train_counts: C training counts, shown under the names.
-        recall: ``{loss label: C recalls}``.
+        recall: ``{loss label: C values}``.
         title: the figure's title.
+        xlabel: the x axis' label.
+        ylabel: the y axis' label.
+        legend: where the legend goes (a matplotlib ``loc``).
     """
     figure = _figure(8.0, 4.2)
     axes = figure.add_subplot()
@@ -43,12 +47,14 @@ def recall_figure(path, *, class_names, train_counts, recall, title):
     markers = "osD^vP*X"
     for index, (label, values) in enumerate(recall.items()):
         axes.plot(positions, values, marker=markers[index % len(markers)], linewidth=1.5, markersize=5, label=label)
-    axes.set_xticks(positions, [f"{name}\n({count})" for name, count in zip(class_names, train_counts, strict=True)])
-    axes.set_xlabel("class (training examples)")
-    axes.set_ylabel("recall on the test split")
+    long_names = {"fontsize": 8} if max(len(name) for name in class_names) > 8 else {}
+    ticks = [f"{name}\n({count})" for name, count in zip(class_names, train_counts, strict=True)]
+    axes.set_xticks(positions, ticks, **long_names)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
     axes.set_ylim(-0.02, 1.02)
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=8, loc="lower left")
+    axes.legend(fontsize=8, loc=legend)
     axes.set_title(title, fontsize=10)
     figure.savefig(path)
 

@@ -43,7 +43,7 @@ def add_parser(subparsers):
         help="train one small model per loss on imbalanced data: table, results.json, figures",
         description="Train the same small model once per loss and seed on imbalanced data, print mean ± std of "
         "the data set's metrics over the seeds (classification: balanced accuracy, recall on the rarest classes, "
-        "average precision, expected calibration error) and write "
+        "average precision, expected calibration error; wnut16: entity-level F1) and write "
         "results.json and figures to --out. Runs on the CPU; nothing is downloaded.",
     )
     parser.add_argument("--dataset", choices=list(DATASETS), default="digits", help=datasets)
