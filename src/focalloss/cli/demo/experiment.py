@@ -22,20 +22,29 @@ __all__ = ["Metric", "Task", "mean_std", "run_experiment", "seeds_text", "spread
 
 @dataclass(frozen=True)
 class Metric:
-    """A column of the table: its heading, the decimals shown, and which way is better."""
+    """A column of the table: its heading, the decimals shown, and which way is better.
+
+    ``count``: the metric is 0 or 1 per run and the cell counts the runs where it is 1 (``2/3``).
+    """
 
     heading: str
     decimals: int = 3
     lower_is_better: bool = False
+    count: bool = False
 
-    def cell(self, mean, std):
-        """``mean ± std`` (``mean`` alone for one run), right-aligned in 15 characters.
+    def cell(self, mean, std, *, runs):
+        """``mean ± std`` (``mean`` alone for one run), or ``k/runs`` for a count, right-aligned in 15 characters.
 
         Example:
-            >>> Metric("F1").cell(0.5, 0.25).strip()
-            '0.500 ± 0.250'
+            >>> Metric("F1").cell(0.5, 0.25, runs=3).strip(), Metric("diverged", count=True).cell(2 / 3, 0.6, runs=3)
+            ('0.500 ± 0.250', '            2/3')
         """
-        text = f"{mean:.{self.decimals}f}" if std is None else f"{mean:.{self.decimals}f} ± {std:.{self.decimals}f}"
+        if self.count:
+            text = f"{round(mean * runs)}/{runs}"
+        elif std is None:
+            text = f"{mean:.{self.decimals}f}"
+        else:
+            text = f"{mean:.{self.decimals}f} ± {std:.{self.decimals}f}"
         return f"{text:>15}"
 
 
@@ -45,9 +54,11 @@ class Task:
     Attributes:
         name: the ``--dataset`` name.
         loss_names: the losses ``--losses`` may name, in the table's order (the default: all).
+        uses_loss_settings: whether ``--gamma``, ``--k``, ``--threshold``, ``--beta`` apply.
     """
 
     loss_names = ()
+    uses_loss_settings = True
 
     def __init__(self, name):
         self.name = name
@@ -150,11 +161,11 @@ def _plain(value):
     return value
 
 
-def _table(metrics, stats, labels):
+def _table(metrics, stats, labels, *, runs):
     width = max(len(label) for label in labels.values())
     lines = ["  ".join([f"{'loss':<{width}}"] + [f"{metric.heading:>15}" for metric in metrics.values()])]
     for name, label in labels.items():
-        cells = [metric.cell(*stats[name][key]) for key, metric in metrics.items()]
+        cells = [metric.cell(*stats[name][key], runs=runs) for key, metric in metrics.items()]
         lines.append("  ".join([f"{label:<{width}}"] + cells))
     return lines
 
@@ -201,7 +212,7 @@ def run_experiment(task, *, out, loss_names, settings, seeds, epochs, options, q
     for line in task.header_lines(split, losses=len(loss_names), seeds=seeds, epochs=epochs):
         print(line)
     print()
-    for line in _table(metrics, stats, labels):
+    for line in _table(metrics, stats, labels, runs=len(seeds)):
         print(line)
     print()
     for line in task.note_lines(split):
