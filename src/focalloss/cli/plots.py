@@ -217,11 +217,11 @@ def curves_figure(path, *, p_t, cross_entropy, focal, softened, hard_truncation)
     left.text(0.8, 4.6, "well-classified\nexamples", ha="center", va="top", fontsize=8)
     right.plot(p_t, cross_entropy, color="black", linewidth=1.2, linestyle=":", label="cross-entropy")
     for k, values in softened.items():
-        same = " (= focal, $\\gamma$ = 1)" if k == 1 else ""  # seed 000's identity
+        same = " (= focal, $\\gamma$ = 1)" if k == 1 else ""  # at k = 1 the softened loss is focal loss, gamma 1
         right.plot(p_t, values, linewidth=1.6, label=f"softened, k = {k:g}{same}")
     for threshold, values in hard_truncation.items():
         right.plot(p_t, values, linewidth=1.6, linestyle="--", label=f"hard truncation, m = {threshold:g}")
-    right.set_title("seed 000: softened $-\\sigma(-kx) \\log p_t$ with $x = \\log\\frac{p_t}{1 - p_t}$,\n"
+    right.set_title("Su Jianlin's softened $-\\sigma(-kx) \\log p_t$ with $x = \\log\\frac{p_t}{1 - p_t}$,\n"
                     "hard truncation $-[p_t \\leq m] \\log p_t$", fontsize=10)
     for axes in (left, right):
         axes.set_xlim(0, 1)
