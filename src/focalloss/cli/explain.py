@@ -1,4 +1,4 @@
-r"""``focalloss explain``: cross-entropy and focal loss on four examples, and seed 002's worked example.
+r"""``focalloss explain``: cross-entropy and focal loss on four examples, and the worked example of 10 against 10^6.
 
 All numbers in natural log, from ``focalloss.reference`` (NumPy, float64): no torch needed. The
 figures that circulate from article to article ("CE(0.9) = 0.0458", "FL(0.9) = 0.00045") use log
@@ -18,7 +18,7 @@ from ._common import number_type
 
 __all__ = ["add_parser", "example_rows", "run", "worked_example"]
 
-POSITIVES, NEGATIVES = 10, 10**6  # seed 002's worked example (after Lei Mao)
+POSITIVES, NEGATIVES = 10, 10**6  # Lei Mao's worked example, as Lavanya Gupta's article quotes it
 HARD_P_T, EASY_P_T = 0.01, 0.99
 
 
@@ -37,10 +37,10 @@ def add_parser(subparsers):
     parser = subparsers.add_parser(
         "explain",
         help="print cross-entropy, focal loss and their ratio for easy/hard positives/negatives, "
-        "and the worked example of the articles",
+        "and the worked example of 10 hard positives against 10^6 easy negatives",
         description="Print cross-entropy (CE), focal loss (FL) and CE/FL for an easy and a hard positive and "
-        "negative, then seed 002's worked example: 10 hard positives against 10^6 easy negatives. "
-        "Natural log throughout.",
+        "negative, then the worked example of Lei Mao's blog (quoted by Gupta): 10 hard positives against 10^6 easy "
+        "negatives. Natural log throughout.",
     )
     parser.add_argument("--alpha", type=_alpha, default=0.25,
                         help="weight of positives in [0, 1], negatives get 1 - alpha, or 'none' (default 0.25)")
@@ -120,14 +120,15 @@ def run(args):
         ratio = f"{ce / fl:9.1f}" if fl > 0 else f"{'inf':>9}"
         print(f"{name:<14} {label:>5} {p_positive:>7.3g} {p_t:>6.3g} {alpha_t:>7.3g} {ce:>10.4f} {fl:>12.6f} {ratio}")
     print()
-    print(f"Worked example (seed 002): {POSITIVES} hard positives at p_t = {HARD_P_T:g} "
+    print(f"Worked example (Lei Mao's, as quoted by Gupta): {POSITIVES} hard positives at p_t = {HARD_P_T:g} "
           f"against {NEGATIVES:,} easy negatives at p_t = {EASY_P_T:g}.")
     print(f"{'':<15} {'negatives':>12} {'positives':>12} {'share of positives':>19}")
     totals = worked_example(alpha=alpha, gamma=gamma)
     for name, (negatives, positives, share) in totals.items():
         print(f"{name:<15} {negatives:>12.4f} {positives:>12.4f} {share:>19.4f}")
     print(f"The {POSITIVES} positives carry {totals['cross-entropy'][2]:.2%} of the cross-entropy and "
-          f"{totals['focal'][2]:.2%} of the focal loss (the articles: 0.0046 and 0.9374, at alpha 0.25 and gamma 2).")
+          f"{totals['focal'][2]:.2%} of the focal loss (Gupta's article: 0.0046 and 0.9374, at alpha 0.25 and "
+          f"gamma 2).")
     print()
     ce, fl = _losses(p, 1, alpha=None, gamma=gamma)
     print(f"Log base. PyTorch, TensorFlow and JAX use the natural log: CE({p:g}) = {ce:.4f}, FL({p:g}) = {fl:.6f} "
