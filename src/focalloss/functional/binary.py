@@ -177,7 +177,7 @@ def sigmoid_softened_loss(
     logits, targets, *, k=1.0, alpha=None, reduction="mean", weight=None, normalizer=None,
     validate=None, backend="auto",
 ):
-    r"""The "softened" hard-truncation loss of Su Jianlin (seed text 000), from logits.
+    r"""The "softened" hard-truncation loss of Su Jianlin (2017), from logits.
 
     .. math::
 
@@ -211,7 +211,7 @@ def sigmoid_hard_truncation_loss(
     logits, targets, *, threshold=0.5, alpha=None, reduction="mean", weight=None, normalizer=None,
     validate=None, backend="auto",
 ):
-    r"""Hard-truncation loss (seed text 000): cross-entropy only where the prediction is wrong.
+    r"""Hard-truncation loss (Su Jianlin, 2017): cross-entropy only where the prediction is wrong.
 
     .. math::
 

@@ -165,7 +165,7 @@ def softmax_softened_loss(
     logits, target, *, k=1.0, alpha=None, reduction="mean", weight=None, ignore_index=-100,
     label_smoothing=0.0, normalizer=None, validate=None, backend="auto",
 ):
-    r"""Multi-class "softened" loss of Su Jianlin (seed text 000), from logits.
+    r"""Multi-class "softened" loss of Su Jianlin (2017), from logits.
 
     .. math::
 
@@ -198,7 +198,7 @@ def softmax_hard_truncation_loss(
     logits, target, *, threshold=0.5, alpha=None, reduction="mean", weight=None, ignore_index=-100,
     label_smoothing=0.0, normalizer=None, validate=None, backend="auto",
 ):
-    r"""Multi-class hard truncation (seed text 000): cross-entropy only where the target class is weak.
+    r"""Multi-class hard truncation (Su Jianlin, 2017): cross-entropy only where the target class is weak.
 
     .. math::
 

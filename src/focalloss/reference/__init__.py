@@ -19,7 +19,7 @@ weights to 1. Soft targets therefore give the expectation of the hard-label loss
 loss                   :math:`A(x)` with :math:`p = \sigma(x)`
 =====================  ==================================================================
 focal                  :math:`-(1 - p)^\gamma \log p`
-softened (seed 000)    :math:`-\sigma(-k x) \log p`
+softened (Su, 2017)    :math:`-\sigma(-k x) \log p`
 hard truncation        :math:`-[p \le \text{threshold}] \log p`
 focal star (FL*)       :math:`-\log \sigma(\gamma x + \beta) / \gamma`
 =====================  ==================================================================
