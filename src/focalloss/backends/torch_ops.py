@@ -66,8 +66,8 @@ def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False):
     if weight is not None:
         weight = weight.to(dtype)
         # a zero-weighted element may hold inf or NaN: replace it before any arithmetic touches it
-        live = weight != 0
-        x, t = torch.where(live, x, 0.0), torch.where(live, t, 0.0)
+        counted = weight != 0
+        x, t = torch.where(counted, x, 0.0), torch.where(counted, t, 0.0)
     term = BINARY_TERMS[kind]
     positive, negative = term(x, params), term(-x, params)
     if alpha is not None:

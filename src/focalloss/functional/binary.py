@@ -44,8 +44,8 @@ def _binary_loss(spec, logits, targets, *, alpha, reduction, weight, normalizer,
     check_values = _checks.wants_values(validate, logits, targets, weight, normalizer)
     _checks.normalizer_values(normalizer, check_values)
     _checks.weight_values(weight, check_values)
-    live = None if weight is None else (weight != 0).expand(logits.shape)
-    _checks.binary_target_values(targets, live, check_values)
+    counted = None if weight is None else (weight != 0).expand(logits.shape)
+    _checks.binary_target_values(targets, counted, check_values)
 
     impl = backends.select(backend, logits, targets, weight=weight, normalizer=normalizer)
     summed = reduction != "none"
@@ -53,9 +53,9 @@ def _binary_loss(spec, logits, targets, *, alpha, reduction, weight, normalizer,
 
     def positives():
         t = targets.to(loss.dtype)
-        return fixed_order_sum(t if live is None else torch.where(live, t, 0.0))
+        return fixed_order_sum(t if counted is None else torch.where(counted, t, 0.0))
 
-    count = logits.numel() if live is None else live.sum()
+    count = logits.numel() if counted is None else counted.sum()
     return reduce(
         loss, reduction=reduction, normalizer=normalizer, count=count, positives=positives, summed=summed,
     ).to(logits.dtype)
