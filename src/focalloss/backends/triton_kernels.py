@@ -156,20 +156,29 @@ def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, KIND: 
 
 
 @triton.jit
+def _binary_block(x_ptr, t_ptr, w_ptr, numel, alpha_, p1_, p2_, KIND: tl.constexpr, HAS_ALPHA: tl.constexpr,
+                  HAS_WEIGHT: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr):
+    """This program's block: (offsets, in-range mask, losses, d loss / d x); the float64 settings
+    rounded once into COMPUTE."""
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < numel
+    alpha, p1, p2 = tl.full([], alpha_, COMPUTE), tl.full([], p1_, COMPUTE), tl.full([], p2_, COMPUTE)
+    loss, grad = _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, KIND, HAS_ALPHA, HAS_WEIGHT,
+                                       COMPUTE)
+    return offs, mask, loss, grad
+
+
+@triton.jit
 def binary_forward_kernel(
     x_ptr, t_ptr, w_ptr, out_ptr, numel, alpha_: tl.float64, p1_: tl.float64, p2_: tl.float64,
     KIND: tl.constexpr, HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr, REDUCE: tl.constexpr,
     COMPUTE: tl.constexpr, BLOCK: tl.constexpr,
 ):
     """Elementwise losses into out_ptr, or with REDUCE the sum of this program's block at out_ptr[pid]."""
-    pid = tl.program_id(0)
-    offs = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < numel
-    alpha, p1, p2 = tl.full([], alpha_, COMPUTE), tl.full([], p1_, COMPUTE), tl.full([], p2_, COMPUTE)
-    loss, _ = _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, KIND, HAS_ALPHA, HAS_WEIGHT,
-                                    COMPUTE)
+    offs, mask, loss, _ = _binary_block(x_ptr, t_ptr, w_ptr, numel, alpha_, p1_, p2_, KIND, HAS_ALPHA, HAS_WEIGHT,
+                                        COMPUTE, BLOCK)
     if REDUCE:
-        tl.store(out_ptr + pid, tl.reduce(tl.where(mask, loss, 0.0), 0, _add))
+        tl.store(out_ptr + tl.program_id(0), tl.reduce(tl.where(mask, loss, 0.0), 0, _add))
     else:
         tl.store(out_ptr + offs, loss, mask=mask)
 
@@ -181,12 +190,8 @@ def binary_backward_kernel(
     SCALAR_GRAD_OUT: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr,
 ):
     """grad_x = grad_out * d loss / d x, recomputed from x, t and the weights, written in x's dtype."""
-    pid = tl.program_id(0)
-    offs = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < numel
-    alpha, p1, p2 = tl.full([], alpha_, COMPUTE), tl.full([], p1_, COMPUTE), tl.full([], p2_, COMPUTE)
-    _, grad = _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, KIND, HAS_ALPHA, HAS_WEIGHT,
-                                    COMPUTE)
+    offs, mask, _, grad = _binary_block(x_ptr, t_ptr, w_ptr, numel, alpha_, p1_, p2_, KIND, HAS_ALPHA, HAS_WEIGHT,
+                                        COMPUTE, BLOCK)
     if SCALAR_GRAD_OUT:
         upstream = tl.load(grad_out_ptr).to(COMPUTE)
     else:

@@ -1,23 +1,9 @@
-"""Functional API: validation, dispatch to a backend, reduction."""
+"""Functional API: validation, dispatch to a backend, reduction. One function per entry of
+:mod:`focalloss.losses`, and the class-weight helpers."""
 
-from .binary import (
-    sigmoid_focal_loss,
-    sigmoid_focal_loss_star,
-    sigmoid_hard_truncation_loss,
-    sigmoid_softened_loss,
-)
-from .multiclass import softmax_focal_loss, softmax_hard_truncation_loss, softmax_softened_loss
+from . import binary, multiclass
+from .binary import *  # noqa: F403 (every binary loss of the registry)
+from .multiclass import *  # noqa: F403 (every softmax loss of the registry)
 from .weights import class_weights, init_prior_bias_, prior_bias
 
-__all__ = [
-    "class_weights",
-    "init_prior_bias_",
-    "prior_bias",
-    "sigmoid_focal_loss",
-    "sigmoid_focal_loss_star",
-    "sigmoid_hard_truncation_loss",
-    "sigmoid_softened_loss",
-    "softmax_focal_loss",
-    "softmax_hard_truncation_loss",
-    "softmax_softened_loss",
-]
+__all__ = [*binary.__all__, *multiclass.__all__, "class_weights", "init_prior_bias_", "prior_bias"]

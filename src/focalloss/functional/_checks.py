@@ -78,6 +78,13 @@ def _first_bad(mask, values):
     return index, values[index].item()
 
 
+def _refuse(bad, values, message, error=ValueError):
+    """Raise ``error(message.format(value=..., index=...))`` for the first True entry of ``bad``."""
+    if bool(bad.any()):
+        index, value = _first_bad(bad, values)
+        raise error(message.format(value=value, index=index))
+
+
 def binary_targets(targets, logits):
     if not isinstance(targets, torch.Tensor):
         raise TypeError(f"targets must be a torch.Tensor; got {type(targets).__name__}")
@@ -99,9 +106,7 @@ def binary_target_values(targets, counted, check_values):
     bad = ~((targets >= 0) & (targets <= 1))
     if counted is not None:
         bad &= counted
-    if bool(bad.any()):
-        index, value = _first_bad(bad, targets)
-        raise ValueError(f"targets must lie in [0, 1]; got {value!r} at index {index}")
+    _refuse(bad, targets, "targets must lie in [0, 1]; got {value!r} at index {index}")
 
 
 def weight_tensor(weight, loss_shape, logits):
@@ -129,10 +134,8 @@ def weight_tensor(weight, loss_shape, logits):
 def weight_values(weight, check_values):
     if weight is None or not check_values:
         return
-    bad = ~((weight >= 0) & torch.isfinite(weight))
-    if bool(bad.any()):
-        index, value = _first_bad(bad, weight)
-        raise ValueError(f"weight must be finite and >= 0; got {value!r} at index {index}")
+    _refuse(~((weight >= 0) & torch.isfinite(weight)), weight,
+            "weight must be finite and >= 0; got {value!r} at index {index}")
 
 
 def normalizer_value(normalizer, reduction_, logits):
@@ -195,10 +198,8 @@ def class_alpha(alpha, num_classes, logits, dtype):
 def alpha_values(alpha, check_values):
     if not check_values or not isinstance(alpha, torch.Tensor):
         return
-    bad = ~((alpha >= 0) & torch.isfinite(alpha))
-    if bool(bad.any()):
-        index, value = _first_bad(bad, alpha)
-        raise ValueError(f"alpha must hold finite weights >= 0; got {value!r} for class {index[0]}")
+    _refuse(~((alpha >= 0) & torch.isfinite(alpha)), alpha,
+            "alpha must hold finite weights >= 0; got {value!r} for class {index[0]}")
 
 
 def class_target(target, logits):
@@ -252,31 +253,21 @@ def class_target_values(target, is_index, num_classes, ignore_index, counted):
             bad &= target != ignore_index
         if counted is not None:
             bad &= counted
-        if bool(bad.any()):
-            index, value = _first_bad(bad, target)
-            raise IndexError(
-                f"target must hold class indices in [0, {num_classes}) or ignore_index={ignore_index}; "
-                f"got {value} at position {index}"
-            )
+        _refuse(bad, target, f"target must hold class indices in [0, {num_classes}) or ignore_index={ignore_index}; "
+                "got {value} at position {index}", IndexError)
         return
     bad = ~((target >= 0) & (target <= 1))
     if counted is not None:
         bad &= counted.unsqueeze(1)
-    if bool(bad.any()):
-        index, value = _first_bad(bad, target)
-        raise ValueError(f"target probabilities must lie in [0, 1]; got {value!r} at index {index}")
+    _refuse(bad, target, "target probabilities must lie in [0, 1]; got {value!r} at index {index}")
     # each probability rounded to the target's dtype moves the sum by up to half an ulp of it
     tolerance = max(1e-3 if target.element_size() < 4 else 1e-4, torch.finfo(target.dtype).eps)
     sums = target.double().sum(dim=1)
     off = (sums - 1).abs() > tolerance
     if counted is not None:
         off &= counted
-    if bool(off.any()):
-        index, value = _first_bad(off, sums)
-        raise ValueError(
-            f"target probabilities must sum to 1 over the class dimension (within {tolerance}); "
-            f"got a sum of {value:.6g} at position {index}"
-        )
+    _refuse(off, sums, f"target probabilities must sum to 1 over the class dimension (within {tolerance}); "
+            "got a sum of {value:.6g} at position {index}")
 
 
 def ignore_index_value(ignore_index):

@@ -22,12 +22,7 @@ from .._docs import shared_sections
 from ..backends._shared import fixed_order_sum
 from ._reduce import reduce
 
-__all__ = [
-    "sigmoid_focal_loss",
-    "sigmoid_focal_loss_star",
-    "sigmoid_hard_truncation_loss",
-    "sigmoid_softened_loss",
-]
+__all__ = [spec.function for spec in losses.BINARY.values()]
 
 
 def _binary_loss(spec, logits, targets, *, alpha, reduction, weight, normalizer, validate, backend,

@@ -21,7 +21,7 @@ from . import _checks
 from .._docs import shared_sections
 from ._reduce import reduce
 
-__all__ = ["softmax_focal_loss", "softmax_hard_truncation_loss", "softmax_softened_loss"]
+__all__ = [spec.function for spec in losses.SOFTMAX.values()]
 
 
 def _softmax_loss(

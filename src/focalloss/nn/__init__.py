@@ -1,21 +1,4 @@
-"""``nn.Module`` forms of the losses."""
+"""``nn.Module`` forms of the losses: one per entry of :mod:`focalloss.losses`."""
 
-from .modules import (
-    SigmoidFocalLoss,
-    SigmoidFocalLossStar,
-    SigmoidHardTruncationLoss,
-    SigmoidSoftenedLoss,
-    SoftmaxFocalLoss,
-    SoftmaxHardTruncationLoss,
-    SoftmaxSoftenedLoss,
-)
-
-__all__ = [
-    "SigmoidFocalLoss",
-    "SigmoidFocalLossStar",
-    "SigmoidHardTruncationLoss",
-    "SigmoidSoftenedLoss",
-    "SoftmaxFocalLoss",
-    "SoftmaxHardTruncationLoss",
-    "SoftmaxSoftenedLoss",
-]
+from .modules import *  # noqa: F403 (every loss of the registry)
+from .modules import __all__  # noqa: F401

@@ -14,15 +14,7 @@ from torch import nn
 from .. import functional as F
 from .. import losses
 
-__all__ = [
-    "SigmoidFocalLoss",
-    "SigmoidFocalLossStar",
-    "SigmoidHardTruncationLoss",
-    "SigmoidSoftenedLoss",
-    "SoftmaxFocalLoss",
-    "SoftmaxHardTruncationLoss",
-    "SoftmaxSoftenedLoss",
-]
+__all__ = [spec.module for spec in losses.LOSSES]
 
 
 def _sequence_buffer(name, value):
