@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 _HOMES = {
     **{spec.function: ".functional" for spec in _losses.LOSSES},
     **{spec.module: ".nn" for spec in _losses.LOSSES},
+    "Positives": ".functional",
     "class_weights": ".functional",
     "init_prior_bias_": ".functional",
     "prior_bias": ".functional",

@@ -8,11 +8,15 @@ class indices, weights, row sums) need a device-to-host copy on an accelerator, 
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
 from numbers import Real
 
 import torch
 
 from .._scalars import choice, nonnegative, positive, unit_interval
+from ._reduce import Positives
 
 REDUCTIONS = ("none", "mean", "sum")
 BACKENDS = ("auto", "torch", "cpu", "triton")
@@ -32,7 +36,11 @@ def binary_alpha(alpha):
 
 
 def wants_values(validate, *arguments):
+    """Whether to run the checks that read tensor values. By default (None) for CPU tensors only,
+    and never while torch.compile traces the call: reading a value would break the graph."""
     if validate is None:
+        if torch.compiler.is_compiling():
+            return False
         return all(a.device.type == "cpu" for a in arguments if isinstance(a, torch.Tensor))
     if not isinstance(validate, bool):
         raise TypeError(f"validate must be None, True or False; got {validate!r}")
@@ -70,6 +78,40 @@ def logits_tensor(logits, *, min_dim=0):
             f"logits must have at least {min_dim} dimensions (N, C, d1, ...); got shape {tuple(logits.shape)}"
         )
     return logits
+
+
+# grad_fn classes of tensors that hold probabilities (or log-probabilities), not logits
+_PROBABILITY_MAKERS = {
+    "binary": {"SigmoidBackward0": "torch.sigmoid", "SoftmaxBackward0": "torch.softmax",
+               "LogSoftmaxBackward0": "torch.log_softmax", "LogSigmoidBackward0": "F.logsigmoid"},
+    # log_softmax changes every row by a constant, which the softmax losses do not see
+    "softmax": {"SigmoidBackward0": "torch.sigmoid", "SoftmaxBackward0": "torch.softmax"},
+}
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_TORCH_NN_DIR = os.path.dirname(os.path.abspath(torch.nn.modules.__file__))
+
+
+def _caller_stacklevel():
+    """The stacklevel of the first frame outside focalloss and torch.nn.modules: the user's line."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith((_PACKAGE_DIR, _TORCH_NN_DIR)):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def probabilities_as_logits(logits, family):
+    """Warn (once per call site) when ``logits`` come straight out of sigmoid or softmax: the
+    losses take raw scores, and probabilities passed as logits give a plausible, wrong loss."""
+    grad_fn = logits.grad_fn
+    maker = None if grad_fn is None else _PROBABILITY_MAKERS[family].get(type(grad_fn).__name__)
+    if maker is not None:
+        warnings.warn(
+            f"logits come straight out of {maker}: the focalloss losses take raw scores (logits) and "
+            f"apply the {'sigmoid' if family == 'binary' else 'softmax'} themselves; pass the tensor "
+            f"before {maker}",
+            UserWarning,
+            stacklevel=_caller_stacklevel(),
+        )
 
 
 def _first_bad(mask, values):
@@ -149,7 +191,17 @@ def normalizer_value(normalizer, reduction_, logits):
         )
     if isinstance(normalizer, str):
         if normalizer != "positives":
-            raise ValueError(f"normalizer must be None, 'positives', a number > 0 or a tensor; got {normalizer!r}")
+            raise ValueError(
+                f"normalizer must be None, 'positives', Positives(group=...), a number > 0 or a tensor; "
+                f"got {normalizer!r}"
+            )
+        return normalizer
+    if isinstance(normalizer, Positives):
+        group = normalizer.group
+        if not (group is None or group == "local" or type(group).__name__ == "ProcessGroup"):
+            raise TypeError(
+                f"Positives(group=...) takes None, 'local' or a torch.distributed ProcessGroup; got {group!r}"
+            )
         return normalizer
     if isinstance(normalizer, torch.Tensor):
         if normalizer.numel() != 1:

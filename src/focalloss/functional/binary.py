@@ -33,6 +33,7 @@ def _binary_loss(spec, logits, targets, *, alpha, reduction, weight, normalizer,
     backend = _checks.backend(backend)
     alpha = _checks.binary_alpha(alpha)
     _checks.logits_tensor(logits)
+    _checks.probabilities_as_logits(logits, "binary")
     _checks.binary_targets(targets, logits)
     weight = _checks.weight_tensor(weight, logits.shape, logits)
     normalizer = _checks.normalizer_value(normalizer, reduction, logits)

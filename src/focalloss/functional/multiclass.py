@@ -33,6 +33,7 @@ def _softmax_loss(
     reduction = _checks.reduction(reduction)
     backend = _checks.backend(backend)
     _checks.logits_tensor(logits, min_dim=2)
+    _checks.probabilities_as_logits(logits, "softmax")
     num_classes = logits.shape[1]
     if num_classes == 0:
         raise ValueError(f"logits must have at least one class in dimension 1; got shape {tuple(logits.shape)}")
