@@ -113,28 +113,29 @@ def test_compile_softmax_softened_loss_fullgraph():
 
 
 def test_compile_sigmoid_focal_loss_default_validate():
+    """validate=None compiles without a graph break (fullgraph): the value checks are skipped while
+    tracing; validate=True still runs them inside the compiled function (with graph breaks)."""
     logits, targets, weight = _sigmoid_inputs()
-    compiled = _assert_compiled_matches_eager(
-        sigmoid_focal, logits, targets, weight, None, fullgraph=False
-    )
-    # The value checks still run inside the compiled function.
+    _assert_compiled_matches_eager(sigmoid_focal, logits, targets, weight, None, fullgraph=True)
+    compiled = _assert_compiled_matches_eager(sigmoid_focal, logits, targets, weight, True, fullgraph=False)
     bad = targets.clone()
     bad[3, 4] = 1.5
     with pytest.raises(ValueError):
         focalloss.sigmoid_focal_loss(logits, bad, weight=weight, normalizer="positives")
     with pytest.raises(ValueError):
-        compiled(logits, bad, weight, None)
+        compiled(logits, bad, weight, True)
 
 
 def test_compile_softmax_focal_loss_default_validate():
     logits, target = _softmax_inputs()
-    compiled = _assert_compiled_matches_eager(softmax_focal, logits, target, None, fullgraph=False)
+    _assert_compiled_matches_eager(softmax_focal, logits, target, None, fullgraph=True)
+    compiled = _assert_compiled_matches_eager(softmax_focal, logits, target, True, fullgraph=False)
     bad = target.clone()
     bad[1, 2, 3] = 5  # out of range, not ignore_index
     with pytest.raises(IndexError):
         softmax_focal(logits, bad, None)
     with pytest.raises(IndexError):
-        compiled(logits, bad, None)
+        compiled(logits, bad, True)
 
 
 # --------------------------------------------------------------------------------------------------
