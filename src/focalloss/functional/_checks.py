@@ -14,6 +14,7 @@ import warnings
 from numbers import Real
 
 import torch
+import torch.distributed
 
 from .._scalars import choice, nonnegative, positive, unit_interval
 from ._reduce import Positives
@@ -295,8 +296,9 @@ def not_ignored(target, ignore_index):
     return torch.ones_like(target, dtype=torch.bool)
 
 
-def class_target_values(target, is_index, num_classes, ignore_index, counted):
-    """Indices in [0, C) or ignore_index; probabilities in [0, 1] summing to 1. Counted rows only."""
+def class_target_values(target, is_index, num_classes, ignore_index, counted, group=None):
+    """Indices in [0, C) or ignore_index; probabilities in [0, 1] summing to 1 (over the ranks of
+    ``group``, when the classes are sharded over it). Counted rows only."""
     if is_index:
         bad = target < 0
         if _representable(num_classes, target.dtype):
@@ -315,11 +317,20 @@ def class_target_values(target, is_index, num_classes, ignore_index, counted):
     # each probability rounded to the target's dtype moves the sum by up to half an ulp of it
     tolerance = max(1e-3 if target.element_size() < 4 else 1e-4, torch.finfo(target.dtype).eps)
     sums = target.double().sum(dim=1)
+    if group is not None:
+        torch.distributed.all_reduce(sums, group=group)
     off = (sums - 1).abs() > tolerance
     if counted is not None:
         off &= counted
     _refuse(off, sums, f"target probabilities must sum to 1 over the class dimension (within {tolerance}); "
             "got a sum of {value:.6g} at position {index}")
+
+
+def class_group(group):
+    """None, or the torch.distributed process group over which the classes are sharded."""
+    if group is not None and type(group).__name__ != "ProcessGroup":
+        raise TypeError(f"class_group must be None or a torch.distributed ProcessGroup; got {group!r}")
+    return group
 
 
 def ignore_index_value(ignore_index):

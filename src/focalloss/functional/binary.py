@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 
 from .. import backends, losses
-from . import _checks
+from . import _checks, _dtensor
 from .._docs import shared_sections
 from ..backends._shared import fixed_order_sum
 from ._reduce import reduce
@@ -34,9 +34,24 @@ def _binary_loss(spec, logits, targets, *, alpha, reduction, weight, normalizer,
     alpha = _checks.binary_alpha(alpha)
     _checks.logits_tensor(logits)
     _checks.probabilities_as_logits(logits, "binary")
+    normalizer = _checks.normalizer_value(normalizer, reduction, logits)
+    options = {"params": params, "alpha": alpha, "validate": validate, "backend": backend}
+    if _dtensor.is_dtensor(logits):  # computed shard by shard, reduced over the mesh
+        return _dtensor.binary_loss(_elementwise, spec, logits, targets, weight=weight, reduction=reduction,
+                                    normalizer=normalizer, **options)
+    loss, count, positives = _elementwise(spec, logits, targets, weight=weight, summed=reduction != "none",
+                                          normalizer=normalizer, **options)
+    return reduce(
+        loss, reduction=reduction, normalizer=normalizer, count=count, positives=positives,
+        summed=reduction != "none",
+    ).to(logits.dtype)
+
+
+def _elementwise(spec, logits, targets, *, weight, params, alpha, validate, backend, summed=False, normalizer=None):
+    """(the elementwise losses, or their sum with ``summed``; the number of elements that count; a
+    callable giving the positives' target mass) of checked logits."""
     _checks.binary_targets(targets, logits)
     weight = _checks.weight_tensor(weight, logits.shape, logits)
-    normalizer = _checks.normalizer_value(normalizer, reduction, logits)
     check_values = _checks.wants_values(validate, logits, targets, weight, normalizer)
     _checks.normalizer_values(normalizer, check_values)
     _checks.weight_values(weight, check_values)
@@ -44,17 +59,13 @@ def _binary_loss(spec, logits, targets, *, alpha, reduction, weight, normalizer,
     _checks.binary_target_values(targets, counted, check_values)
 
     impl = backends.select(backend, logits, targets, weight=weight, normalizer=normalizer)
-    summed = reduction != "none"
     loss = impl.binary_loss(spec.kind, logits, targets, alpha, params, weight=weight, reduce=summed)
 
     def positives():
         t = targets.to(loss.dtype)
         return fixed_order_sum(t if counted is None else torch.where(counted, t, 0.0))
 
-    count = logits.numel() if counted is None else counted.sum()
-    return reduce(
-        loss, reduction=reduction, normalizer=normalizer, count=count, positives=positives, summed=summed,
-    ).to(logits.dtype)
+    return loss, logits.numel() if counted is None else counted.sum(), positives
 
 
 _COMMON_ARGS = """        reduction: ``"mean"`` (default) divides the sum by the number of elements that count

@@ -17,7 +17,8 @@ from __future__ import annotations
 import torch
 
 from .. import backends, losses
-from . import _checks
+from ..backends import sharded_ops
+from . import _checks, _dtensor
 from .._docs import shared_sections
 from ._reduce import reduce
 
@@ -26,7 +27,7 @@ __all__ = [spec.function for spec in losses.SOFTMAX.values()]
 
 def _softmax_loss(
     spec, logits, target, *, alpha, reduction, weight, ignore_index, label_smoothing, normalizer, validate,
-    backend, **hyperparameters,
+    backend, class_group=None, **hyperparameters,
 ):
     """The loss of the registry entry ``spec``: every public softmax function is one call to this."""
     params = spec.params(hyperparameters)
@@ -34,15 +35,32 @@ def _softmax_loss(
     backend = _checks.backend(backend)
     _checks.logits_tensor(logits, min_dim=2)
     _checks.probabilities_as_logits(logits, "softmax")
-    num_classes = logits.shape[1]
-    if num_classes == 0:
+    if logits.shape[1] == 0:
         raise ValueError(f"logits must have at least one class in dimension 1; got shape {tuple(logits.shape)}")
-    ignore_index = _checks.ignore_index_value(ignore_index)
-    label_smoothing = _checks.unit_interval(label_smoothing, "label_smoothing")
+    normalizer = _checks.normalizer_value(normalizer, reduction, logits)
+    options = {"params": params, "ignore_index": _checks.ignore_index_value(ignore_index),
+               "label_smoothing": _checks.unit_interval(label_smoothing, "label_smoothing"),
+               "validate": validate, "backend": backend}
+    if _dtensor.is_dtensor(logits):  # computed shard by shard, or with the classes sharded
+        return _dtensor.softmax_loss(_per_position, spec, logits, target, weight=weight, alpha=alpha,
+                                     reduction=reduction, normalizer=normalizer, **options)
+    loss, count, positives = _per_position(spec, logits, target, weight=weight, alpha=alpha, normalizer=normalizer,
+                                           class_group=_checks.class_group(class_group), **options)
+    return reduce(
+        loss, reduction=reduction, normalizer=normalizer, count=count, positives=positives
+    ).to(logits.dtype)
+
+
+def _per_position(spec, logits, target, *, weight, alpha, params, ignore_index, label_smoothing, validate, backend,
+                  class_group, normalizer=None):
+    """(the loss of every position, the number of positions that count, a callable giving the
+    positives) of checked logits; with ``class_group`` they hold this rank's classes only."""
+    num_classes, offset = logits.shape[1], 0
+    if class_group is not None:
+        offset, num_classes = _dtensor.class_offsets(logits.shape[1], class_group)
     is_index = _checks.class_target(target, logits)
     row_shape = logits.shape[:1] + logits.shape[2:]
     weight = _checks.weight_tensor(weight, row_shape, logits)
-    normalizer = _checks.normalizer_value(normalizer, reduction, logits)
     compute_dtype = torch.promote_types(logits.dtype, torch.float32)
     alpha = _checks.class_alpha(alpha, num_classes, logits, compute_dtype)
     check_values = _checks.wants_values(validate, logits, target, weight, alpha, normalizer)
@@ -56,12 +74,18 @@ def _softmax_loss(
         nonzero = (weight != 0).expand(row_shape)
         counted = nonzero if counted is None else counted & nonzero
     if check_values:
-        _checks.class_target_values(target, is_index, num_classes, ignore_index, counted)
+        _checks.class_target_values(target, is_index, num_classes, ignore_index, counted, group=class_group)
     if isinstance(alpha, float):  # the same weight for every class: the backends take one per class
         alpha = torch.full((num_classes,), alpha, dtype=compute_dtype, device=logits.device)
-    impl = backends.select(backend, logits, target, weight=weight, alpha=alpha, normalizer=normalizer)
-    loss = impl.softmax_loss(spec.kind, logits, target, alpha, params, label_smoothing=label_smoothing,
-                             counted=counted)
+    if class_group is None:
+        impl = backends.select(backend, logits, target, weight=weight, alpha=alpha, normalizer=normalizer)
+        loss = impl.softmax_loss(spec.kind, logits, target, alpha, params, label_smoothing=label_smoothing,
+                                 counted=counted)
+    else:
+        local_alpha = None if alpha is None else alpha[offset:offset + logits.shape[1]]
+        loss = sharded_ops.softmax_loss(spec.kind, logits, target, local_alpha, params,
+                                        label_smoothing=label_smoothing, counted=counted, group=class_group,
+                                        offset=offset, num_classes=num_classes)
     if weight is not None:
         loss = loss * weight
     if counted is None:
@@ -70,9 +94,7 @@ def _softmax_loss(
     else:  # the loss is 0 where nothing counts: every backend writes 0 there
         count = counted.sum()
         positives = lambda: count  # noqa: E731
-    return reduce(
-        loss, reduction=reduction, normalizer=normalizer, count=count, positives=positives
-    ).to(logits.dtype)
+    return loss, count, positives
 
 
 _COMMON_ARGS = """\
@@ -108,6 +130,15 @@ _COMMON_ARGS = """\
             cannot take. They agree to rounding error in values and gradients, and every
             backend's gradient can be differentiated again (``create_graph=True``). A logit of
             -inf is a masked class: probability 0, and nothing at all without target mass.
+        class_group: ``None`` (default), or the ``torch.distributed`` process group over which
+            the classes are sharded (tensor parallel): ``logits`` then hold this rank's
+            contiguous slice of the classes, the slices in rank order (any sizes). Class-index
+            targets are the global ones, the same on every rank; probability targets are this
+            rank's slice; ``alpha`` holds every class's weight. The row statistics are reduced
+            over the group; every rank gets every position's loss, and the backward needs no
+            communication (and has no second derivative). DTensor logits sharded over the classes
+            take this path by themselves; DTensor logits sharded over the batch are computed
+            shard by shard.
 """
 
 _SHAPE = """
@@ -127,7 +158,7 @@ _with_shared_docs = shared_sections(COMMON_ARGS=_COMMON_ARGS, SHAPE=_SHAPE)
 @_with_shared_docs
 def softmax_focal_loss(
     logits, target, *, alpha=None, gamma=2.0, reduction="mean", weight=None, ignore_index=-100,
-    label_smoothing=0.0, normalizer=None, validate=None, backend="auto",
+    label_smoothing=0.0, normalizer=None, validate=None, backend="auto", class_group=None,
 ):
     r"""Multi-class focal loss from logits: cross-entropy scaled down on confident classes.
 
@@ -164,7 +195,7 @@ def softmax_focal_loss(
 @_with_shared_docs
 def softmax_softened_loss(
     logits, target, *, k=1.0, alpha=None, reduction="mean", weight=None, ignore_index=-100,
-    label_smoothing=0.0, normalizer=None, validate=None, backend="auto",
+    label_smoothing=0.0, normalizer=None, validate=None, backend="auto", class_group=None,
 ):
     r"""Multi-class "softened" loss of Su Jianlin (2017), from logits.
 
@@ -197,7 +228,7 @@ def softmax_softened_loss(
 @_with_shared_docs
 def softmax_hard_truncation_loss(
     logits, target, *, threshold=0.5, alpha=None, reduction="mean", weight=None, ignore_index=-100,
-    label_smoothing=0.0, normalizer=None, validate=None, backend="auto",
+    label_smoothing=0.0, normalizer=None, validate=None, backend="auto", class_group=None,
 ):
     r"""Multi-class hard truncation (Su Jianlin, 2017): cross-entropy only where the target class is weak.
 

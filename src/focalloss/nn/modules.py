@@ -182,6 +182,7 @@ class SoftmaxFocalLoss(_SoftmaxLoss):
         normalizer: None, ``"positives"``, a number or a one-element tensor (a buffer).
         validate: None, True or False.
         backend: ``"auto"`` (default), ``"torch"``, ``"cpu"`` or ``"triton"``; see the functional.
+        class_group: None, or the process group over which the classes are sharded; see the functional.
 
     Shape:
         - input: ``(N, C)`` or ``(N, C, d1, ...)``; target: indices ``(N, d1, ...)`` or probabilities
@@ -198,7 +199,7 @@ class SoftmaxFocalLoss(_SoftmaxLoss):
     spec = losses.SOFTMAX["focal"]
 
     def __init__(self, *, alpha=None, gamma=2.0, reduction="mean", weight=None, ignore_index=-100,
-                 label_smoothing=0.0, normalizer=None, validate=None, backend="auto"):
+                 label_smoothing=0.0, normalizer=None, validate=None, backend="auto", class_group=None):
         super().__init__(locals())
 
 
@@ -224,7 +225,7 @@ class SoftmaxSoftenedLoss(_SoftmaxLoss):
     spec = losses.SOFTMAX["softened"]
 
     def __init__(self, *, k=1.0, alpha=None, reduction="mean", weight=None, ignore_index=-100,
-                 label_smoothing=0.0, normalizer=None, validate=None, backend="auto"):
+                 label_smoothing=0.0, normalizer=None, validate=None, backend="auto", class_group=None):
         super().__init__(locals())
 
 
@@ -251,5 +252,5 @@ class SoftmaxHardTruncationLoss(_SoftmaxLoss):
     spec = losses.SOFTMAX["hard_truncation"]
 
     def __init__(self, *, threshold=0.5, alpha=None, reduction="mean", weight=None, ignore_index=-100,
-                 label_smoothing=0.0, normalizer=None, validate=None, backend="auto"):
+                 label_smoothing=0.0, normalizer=None, validate=None, backend="auto", class_group=None):
         super().__init__(locals())
