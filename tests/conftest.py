@@ -133,3 +133,12 @@ def triton_interpreter(monkeypatch):
     # out is checked by the tests.
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         yield
+
+
+@pytest.fixture(params=["torch", "cpu", "triton"])
+def backend(request):
+    """Runs a test once per backend that runs here: torch, the fused CPU kernels, and Triton
+    (fixture triton_interpreter). Parametrise it indirectly to run a subset of cases on one."""
+    if request.param == "triton":
+        request.getfixturevalue("triton_interpreter")
+    return request.param
