@@ -2,9 +2,11 @@
 against the float64 reference, and the fused backends against the torch backend.
 
 The ``backend`` fixture takes torch, the fused CPU kernels and Triton (compiled on a GPU, else Triton's
-interpreter on CPU tensors). The interpreter is slow, so Triton runs the subset of the test table's
-settings marked ``triton=True``. Triton-only matters (tiles, compiling for a GPU without one, CUDA-only
-checks) are in test_triton.
+interpreter on CPU tensors). Each test runs every setting of the test table (loss_table) on torch and
+the CPU kernels; the interpreter is slow, so Triton runs the settings marked ``triton=True`` (the
+seven-class softmax test: the others), and a test that compares with the torch backend runs on the
+fused backends only. Triton-only matters (tiles, compiling for a GPU without one, CUDA-only checks)
+are in test_triton.
 """
 
 from __future__ import annotations
@@ -289,7 +291,8 @@ def test_softmax_focal_extreme_logits(rng, backend, gamma, target_kind, label_sm
     device = _device(backend)
     inputs = softmax_inputs(rng, (4, 9), dtype, target_kind, device=device)
     inputs["x"] = torch.from_numpy(rng.uniform(-1e4, 1e4, size=(4, 9))).to(device=device, dtype=dtype)
-    out, grad = check_softmax(rng, backend, BY_NAME["softmax_focal_loss"], {"gamma": gamma}, inputs, label_smoothing, dtype)
+    focal = BY_NAME["softmax_focal_loss"]
+    out, grad = check_softmax(rng, backend, focal, {"gamma": gamma}, inputs, label_smoothing, dtype)
     assert torch.isfinite(out).all() and torch.isfinite(grad).all()
 
 

@@ -64,7 +64,8 @@ def test_binary_soft_targets_and_weights_match_reference(rng, loss, settings):
 
 def test_binary_odd_large_shape_float32(rng):
     logits, targets = _binary_inputs(rng, (41, 1271), torch.float32, soft=False)
-    check_against_reference(loss_table.BY_NAME["sigmoid_focal_loss"], logits, targets, alpha=0.25, gamma=2.0, reduction="sum")
+    focal = loss_table.BY_NAME["sigmoid_focal_loss"]
+    check_against_reference(focal, logits, targets, alpha=0.25, gamma=2.0, reduction="sum")
 
 
 @pytest.mark.parametrize("loss, settings", BINARY)
@@ -130,7 +131,8 @@ def test_softmax_index_targets_with_weights(rng, loss, settings):
 
 def test_softmax_odd_large_shape_float32(rng):
     logits, target = _softmax_inputs(rng, (41, 1271), torch.float32)
-    check_against_reference(loss_table.BY_NAME["softmax_focal_loss"], logits, target, gamma=2.0, reduction="mean")
+    focal = loss_table.BY_NAME["softmax_focal_loss"]
+    check_against_reference(focal, logits, target, gamma=2.0, reduction="mean")
 
 
 def test_softmax_single_class_is_zero_with_zero_gradient():

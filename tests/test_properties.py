@@ -49,7 +49,9 @@ class_weight_values = st.one_of(st.just(0.0), st.floats(0.0, 4.0))
 
 def hyperparameters(loss, *, alpha=False):
     """A strategy of the loss's hyperparameters (the test table's strategies), and alpha if asked."""
-    strategies = dict(loss.strategies, **({"alpha": binary_alphas} if alpha else {}))
+    strategies = dict(loss.strategies)
+    if alpha:
+        strategies["alpha"] = binary_alphas
     return st.fixed_dictionaries(strategies)
 
 
