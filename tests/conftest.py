@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-import focalloss
-from focalloss import backends, reference
+from focalloss import backends
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
@@ -38,25 +37,26 @@ def numpy64(tensor):
     return tensor.detach().double().cpu().numpy()
 
 
-def check_against_reference(name, logits, target, *, weight=None, **settings):
-    """focalloss.<name> forward, and backward with a random upstream gradient, against the reference.
+def check_against_reference(loss, logits, target, *, weight=None, **settings):
+    """A loss of the test table (loss_table.Loss): its public function forward, and backward with a
+    random upstream gradient, against its reference.
 
     The reference runs in float64 on the same (already rounded) inputs, so the comparison measures
     the computation at the tolerance of the logits' dtype, not the rounding of the inputs.
     """
     dtype = logits.dtype
     logits = logits.detach().clone().requires_grad_(True)
-    out = getattr(focalloss, name)(logits, target, weight=weight, **settings)
+    out = loss.function(logits, target, weight=weight, **settings)
     assert out.dtype == dtype
     x = numpy64(logits)
     t = numpy64(target) if target.is_floating_point() else target.numpy()
     w = None if weight is None else numpy64(weight)
-    assert_matches_reference(out, getattr(reference, name)(x, t, weight=w, **settings), dtype)
+    assert_matches_reference(out, loss.reference(x, t, weight=w, **settings), dtype)
 
     upstream = torch.rand_like(out, dtype=torch.float64).to(dtype)
     (grad,) = torch.autograd.grad(out, logits, upstream)
     assert grad.dtype == dtype
-    expected = getattr(reference, name + "_grad")(x, t, weight=w, grad_output=numpy64(upstream), **settings)
+    expected = loss.reference_grad(x, t, weight=w, grad_output=numpy64(upstream), **settings)
     assert_matches_reference(grad, expected, dtype)
 
 
@@ -133,3 +133,12 @@ def triton_interpreter(monkeypatch):
     # out is checked by the tests.
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         yield
+
+
+@pytest.fixture(params=["torch", "cpu", "triton"])
+def backend(request):
+    """Runs a test once per backend that runs here: torch, the fused CPU kernels, and Triton
+    (fixture triton_interpreter). Parametrise it indirectly to run a subset of cases on one."""
+    if request.param == "triton":
+        request.getfixturevalue("triton_interpreter")
+    return request.param

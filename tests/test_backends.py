@@ -1,7 +1,8 @@
 """backend=: choosing, refusing with a reason, memory kept for backward, determinism.
 
-Values and gradients of every backend against the reference are in test_parity, test_numerics and
-test_properties (run once per CPU backend) and, for Triton, in test_triton.
+Values and gradients of every backend against the reference are in test_backend_contract (the
+backends' own operations, Triton's included) and test_parity, test_numerics and test_properties
+(the public API, run once per CPU backend).
 """
 
 from __future__ import annotations
@@ -11,27 +12,11 @@ import torch
 import torch.nn.functional as F
 
 import focalloss
+import loss_table
 from conftest import assert_matches_reference
 from focalloss import backends, benchmark, reference
 from focalloss.backends import cpu_ops, torch_ops
-
-SIGMOID = [focalloss.sigmoid_focal_loss, focalloss.sigmoid_focal_loss_star, focalloss.sigmoid_softened_loss,
-           focalloss.sigmoid_hard_truncation_loss]
-SOFTMAX = [focalloss.softmax_focal_loss, focalloss.softmax_softened_loss, focalloss.softmax_hard_truncation_loss]
-
-
-def _name(fn):
-    return fn.__name__
-
-
-def _binary_inputs(shape=(6, 5)):
-    gen = torch.Generator().manual_seed(3)
-    return torch.randn(shape, generator=gen) * 3, (torch.rand(shape, generator=gen) < 0.3).float()
-
-
-def _softmax_inputs(shape=(6, 5)):
-    gen = torch.Generator().manual_seed(4)
-    return torch.randn(shape, generator=gen) * 3, torch.randint(0, shape[1], shape[:1] + shape[2:], generator=gen)
+from loss_table import binary_sample, softmax_sample
 
 
 def test_the_compiled_cpu_kernels_are_built():
@@ -40,14 +25,14 @@ def test_the_compiled_cpu_kernels_are_built():
 
 
 def test_auto_picks_the_fused_kernels_for_cpu_tensors_and_torch_elsewhere():
-    x, t = _binary_inputs()
+    x, t = binary_sample()
     assert backends.select("auto", x, t) is cpu_ops
     assert backends.select("auto", x.to("meta"), t.to("meta")) is torch_ops
     assert backends.select("torch", x, t) is torch_ops
 
 
 def test_auto_uses_torch_when_the_targets_need_a_gradient():
-    x, t = _binary_inputs()
+    x, t = binary_sample()
     soft = torch.rand_like(x).requires_grad_(True)
     assert backends.select("auto", x, soft) is torch_ops
     loss = focalloss.sigmoid_focal_loss(x, soft)
@@ -55,15 +40,15 @@ def test_auto_uses_torch_when_the_targets_need_a_gradient():
     assert grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("fn", SIGMOID + SOFTMAX, ids=_name)
-def test_unknown_backend_is_refused_by_name(fn):
-    x, t = _binary_inputs() if fn in SIGMOID else _softmax_inputs()
+@pytest.mark.parametrize("loss", loss_table.LOSSES, ids=str)
+def test_unknown_backend_is_refused_by_name(loss):
+    x, t = loss.sample()
     with pytest.raises(ValueError, match=r"backend must be one of 'auto', 'torch', 'cpu', 'triton'; got 'gpu'"):
-        fn(x, t, backend="gpu")
+        loss.function(x, t, backend="gpu")
 
 
 def test_cpu_backend_refuses_other_devices_and_target_gradients():
-    x, t = _binary_inputs()
+    x, t = binary_sample()
     with pytest.raises(ValueError, match=r"backend='cpu' runs on CPU tensors; got logits on meta"):
         focalloss.sigmoid_focal_loss(x.to("meta"), t.to("meta"), backend="cpu")
     with pytest.raises(ValueError, match=r"backend='cpu' cannot compute this call: targets requires a gradient.*backend='torch'"):
@@ -71,7 +56,7 @@ def test_cpu_backend_refuses_other_devices_and_target_gradients():
 
 
 def test_unavailable_backend_says_why_and_how_to_get_it(monkeypatch):
-    x, t = _binary_inputs()
+    x, t = binary_sample()
 
     def missing():
         raise ImportError("undefined symbol: _ZGVdN8v_log1pf")
@@ -86,12 +71,12 @@ def test_unavailable_backend_says_why_and_how_to_get_it(monkeypatch):
 def test_auto_never_picks_the_triton_interpreter(monkeypatch):
     monkeypatch.setenv("TRITON_INTERPRET", "1")
     monkeypatch.setattr(cpu_ops, "available", lambda: False)
-    x, t = _binary_inputs()
+    x, t = binary_sample()
     assert backends.select("auto", x, t) is torch_ops
 
 
 def test_trainable_alpha_gets_its_gradient_on_every_path():
-    x, y = _softmax_inputs()
+    x, y = softmax_sample()
     grads = {}
     for backend in ("auto", "torch"):
         alpha = torch.tensor([0.2, 0.3, 0.5, 1.0, 2.0], requires_grad=True)
@@ -103,9 +88,9 @@ def test_trainable_alpha_gets_its_gradient_on_every_path():
         focalloss.softmax_focal_loss(x, y, alpha=torch.ones(5, requires_grad=True), backend="cpu")
 
 
-@pytest.mark.parametrize("fn", [focalloss.sigmoid_focal_loss, focalloss.softmax_focal_loss], ids=_name)
+@pytest.mark.parametrize("fn", [focalloss.sigmoid_focal_loss, focalloss.softmax_focal_loss], ids=lambda fn: fn.__name__)
 def test_torch_func_transforms_work_under_auto(fn):
-    x, t = _binary_inputs() if fn is focalloss.sigmoid_focal_loss else _softmax_inputs()
+    x, t = binary_sample() if fn is focalloss.sigmoid_focal_loss else softmax_sample()
     x = x.double()
     t = t.double() if t.is_floating_point() else t
     ours = torch.func.grad(lambda z: fn(z, t))(x)
@@ -116,7 +101,7 @@ def test_torch_func_transforms_work_under_auto(fn):
 
 def test_named_fused_backend_is_refused_under_torch_compile(monkeypatch):
     monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
-    x, t = _binary_inputs()
+    x, t = binary_sample()
     assert backends.select("auto", x, t) is torch_ops
     with pytest.raises(ValueError, match=r"backend='cpu' cannot run under torch.compile; use backend='torch'"):
         focalloss.sigmoid_focal_loss(x, t, backend="cpu")
@@ -130,7 +115,7 @@ def test_one_class_still_checks_a_named_backend():
 
 def test_triton_backend_on_cpu_tensors_says_what_it_needs(monkeypatch):
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
-    x, t = _softmax_inputs()
+    x, t = softmax_sample()
     with pytest.raises(ValueError, match=r"backend='triton' runs on CUDA tensors; got logits on cpu"):
         focalloss.softmax_focal_loss(x, t, backend="triton")
 
@@ -138,39 +123,34 @@ def test_triton_backend_on_cpu_tensors_says_what_it_needs(monkeypatch):
 def test_missing_triton_names_the_extra(monkeypatch):
     monkeypatch.setenv("TRITON_INTERPRET", "1")  # CPU tensors fit; only the package is missing
     monkeypatch.setattr(backends.selection, "_import_problem", lambda name: "No module named 'triton'")
-    x, t = _binary_inputs()
+    x, t = binary_sample()
     with pytest.raises(RuntimeError, match=r"backend='triton' is not available \(No module named 'triton'\): "
                                            r".*focalloss\[triton\]"):
         focalloss.sigmoid_focal_loss(x, t, backend="triton")
 
 
-@pytest.mark.parametrize("fn", SIGMOID + SOFTMAX, ids=_name)
-def test_module_passes_backend_through(fn):
-    module = {f.__name__: m for f, m in zip(SIGMOID + SOFTMAX, [
-        focalloss.SigmoidFocalLoss, focalloss.SigmoidFocalLossStar, focalloss.SigmoidSoftenedLoss,
-        focalloss.SigmoidHardTruncationLoss, focalloss.SoftmaxFocalLoss, focalloss.SoftmaxSoftenedLoss,
-        focalloss.SoftmaxHardTruncationLoss,
-    ])}[fn.__name__]
-    x, t = _binary_inputs() if fn in SIGMOID else _softmax_inputs()
-    assert "backend='torch'" in repr(module(backend="torch"))
+@pytest.mark.parametrize("loss", loss_table.LOSSES, ids=str)
+def test_module_passes_backend_through(loss):
+    x, t = loss.sample()
+    assert "backend='torch'" in repr(loss.module(backend="torch"))
     with pytest.raises(ValueError, match="backend must be one of"):
-        module(backend="fast")(x, t)
+        loss.module(backend="fast")(x, t)
 
 
-@pytest.mark.parametrize("fn", SIGMOID + SOFTMAX, ids=_name)
-def test_fused_backward_with_create_graph_is_the_torch_backends(fn):
+@pytest.mark.parametrize("loss", loss_table.LOSSES, ids=str)
+def test_fused_backward_with_create_graph_is_the_torch_backends(loss):
     """create_graph=True (a gradient penalty) gets a gradient with a graph, and the same second
     derivative as backend="torch"; it was a gradient without one, silently dropping the penalty."""
-    x, t = _binary_inputs() if fn in SIGMOID else _softmax_inputs()
+    x, t = loss.sample()
     x = x.double()
-    t = t.double() if fn in SIGMOID else t
+    t = t.double() if loss.binary else t
     results = []
     for backend in ("cpu", "torch"):
         z = x.clone().requires_grad_(True)
-        loss = fn(z, t, backend=backend)
-        (grad,) = torch.autograd.grad(loss, z, create_graph=True)
+        out = loss.function(z, t, backend=backend)
+        (grad,) = torch.autograd.grad(out, z, create_graph=True)
         assert grad.requires_grad
-        (loss + 10 * grad.pow(2).sum()).backward()
+        (out + 10 * grad.pow(2).sum()).backward()
         results.append((grad.detach(), z.grad))
     torch.testing.assert_close(results[0], results[1], rtol=1e-10, atol=1e-12)
 
@@ -197,7 +177,7 @@ def test_fused_backward_with_create_graph_is_the_torch_backends(fn):
     ids=lambda value: value if isinstance(value, str) else "",
 )
 def test_fused_backend_keeps_at_most_four_bytes_per_logit(name, shape, dtype, loss):
-    x, t = _binary_inputs(shape) if name.startswith("sigmoid") else _softmax_inputs(shape)
+    x, t = binary_sample(shape) if name.startswith("sigmoid") else softmax_sample(shape)
     x = x.to(dtype).requires_grad_(True)
     t = t.to(dtype) if name.startswith("sigmoid") else t
     kept = benchmark.kept_bytes(loss, x, t)
@@ -210,7 +190,7 @@ def test_fused_backend_keeps_at_most_four_bytes_per_logit(name, shape, dtype, lo
 # Determinism and odd cases of the fused kernels
 # --------------------------------------------------------------------------------------------------
 def test_fused_sums_do_not_depend_on_the_thread_count():
-    x, t = _binary_inputs((1000, 333))
+    x, t = binary_sample((1000, 333))
     y = torch.randint(0, 333, (1000,))
     threads = torch.get_num_threads()
     results = []
@@ -226,7 +206,7 @@ def test_fused_sums_do_not_depend_on_the_thread_count():
 
 
 def test_fused_out_of_range_index_without_validation_gives_nan_not_a_crash():
-    x, _ = _softmax_inputs((4, 5, 3))
+    x, _ = softmax_sample((4, 5, 3))
     for target in (torch.tensor([[0, 7, 1]] * 4), torch.tensor([[0, -3, 1]] * 4)):
         x_ = x.clone().requires_grad_(True)
         loss = focalloss.softmax_focal_loss(x_, target, reduction="none", validate=False, backend="cpu")
@@ -251,7 +231,7 @@ def test_fused_softmax_with_many_classes_matches_torch_backend(classes, gamma):
 
 
 def test_cross_entropy_identity_holds_on_the_fused_backend_in_float32():
-    x, y = _softmax_inputs((3, 11, 7, 5))
+    x, y = softmax_sample((3, 11, 7, 5))
     x.requires_grad_(True)
     ours = focalloss.softmax_focal_loss(x, y, gamma=0.0, backend="cpu")
     theirs = F.cross_entropy(x, y)

@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import re
 
+import loss_table
 import numpy as np
 import pytest
 import torch
 
 import focalloss as fl
 
-SIGMOID_FUNCTIONS = [
-    fl.sigmoid_focal_loss,
-    fl.sigmoid_focal_loss_star,
-    fl.sigmoid_softened_loss,
-    fl.sigmoid_hard_truncation_loss,
-]
-SOFTMAX_FUNCTIONS = [fl.softmax_focal_loss, fl.softmax_softened_loss, fl.softmax_hard_truncation_loss]
-SIGMOID_MODULES = [fl.SigmoidFocalLoss, fl.SigmoidFocalLossStar, fl.SigmoidSoftenedLoss, fl.SigmoidHardTruncationLoss]
-SOFTMAX_MODULES = [fl.SoftmaxFocalLoss, fl.SoftmaxSoftenedLoss]
+SIGMOID_FUNCTIONS = [loss.function for loss in loss_table.BINARY]
+SOFTMAX_FUNCTIONS = [loss.function for loss in loss_table.SOFTMAX]
+SIGMOID_MODULES = [loss.module for loss in loss_table.BINARY]
+SOFTMAX_MODULES = [loss.module for loss in loss_table.SOFTMAX]
 
 
 def _name(fn):
@@ -167,9 +163,9 @@ def test_bool_weight_is_a_type_error(fn):
         fn(x, t, weight=weight)
 
 
-@pytest.mark.parametrize("module", [fl.SigmoidFocalLoss, fl.SoftmaxFocalLoss], ids=_name)
+@pytest.mark.parametrize("module", SIGMOID_MODULES + SOFTMAX_MODULES, ids=_name)
 def test_module_bool_weight_is_a_type_error(module):
-    if module is fl.SoftmaxFocalLoss:
+    if module in SOFTMAX_MODULES:
         x, t, _ = softmax_case()
         weight = torch.tensor([True, False])
     else:
@@ -246,7 +242,7 @@ def test_normalizer_tensor_must_have_one_element(fn):
         _call(fn, normalizer=torch.tensor([1.0, 2.0]))
 
 
-@pytest.mark.parametrize("fn", [fl.sigmoid_focal_loss, fl.softmax_focal_loss], ids=_name)
+@pytest.mark.parametrize("fn", ALL_FUNCTIONS, ids=_name)
 @pytest.mark.parametrize("value", [0.0, -2.0])
 def test_normalizer_tensor_must_be_positive(fn, value):
     with pytest.raises(ValueError, match=every("normalizer", "> 0", str(value))):
@@ -270,46 +266,23 @@ def test_validate_must_be_none_or_bool(fn, validate):
 # --------------------------------------------------------------------------------------------------
 # Hyperparameters
 # --------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("fn", [fl.sigmoid_focal_loss, fl.softmax_focal_loss], ids=_name)
-@pytest.mark.parametrize("gamma", [-0.5, -1e-12, -1])
-def test_gamma_must_be_nonnegative(fn, gamma):
-    with pytest.raises(ValueError, match=every("gamma", ">= 0", f"got {float(gamma)!r}")):
-        _call(fn, gamma=gamma)
+# every hyperparameter of the registry, and the values its check there must refuse
+OUT_OF_RANGE = [pytest.param(loss.function, name, allowed, value, id=f"{loss}-{name}={value!r}")
+                for loss in loss_table.LOSSES for name, error, allowed, value in loss.rejected() if error is ValueError]
+NOT_A_NUMBER = [pytest.param(loss.function, name, value, id=f"{loss}-{name}={value!r}")
+                for loss in loss_table.LOSSES for name, error, _, value in loss.rejected() if error is TypeError]
 
 
-@pytest.mark.parametrize("gamma", [0, 0.0, -1.0])
-def test_focal_star_gamma_must_be_positive(gamma):
-    with pytest.raises(ValueError, match=every("gamma", "> 0", f"got {float(gamma)!r}")):
-        _call(fl.sigmoid_focal_loss_star, gamma=gamma)
+@pytest.mark.parametrize("fn, name, allowed, value", OUT_OF_RANGE)
+def test_hyperparameter_out_of_its_range(fn, name, allowed, value):
+    with pytest.raises(ValueError, match=every(name, allowed, f"got {float(value)!r}")):
+        _call(fn, **{name: value})
 
 
-@pytest.mark.parametrize("fn", [fl.sigmoid_focal_loss, fl.sigmoid_focal_loss_star, fl.softmax_focal_loss], ids=_name)
-@pytest.mark.parametrize("gamma", ["2", None, float("nan"), float("inf"), True, [2.0], torch.tensor([1.0, 2.0])],
-                         ids=["str", "None", "nan", "inf", "bool", "list", "tensor"])
-def test_gamma_must_be_a_finite_number(fn, gamma):
-    with pytest.raises(TypeError, match=every("gamma", "finite real number", f"got {gamma!r}")):
-        _call(fn, gamma=gamma)
-
-
-@pytest.mark.parametrize("beta", [float("inf"), float("nan"), "1", None])
-def test_focal_star_beta_must_be_finite(beta):
-    with pytest.raises(TypeError, match=every("beta", "finite real number", f"got {beta!r}")):
-        _call(fl.sigmoid_focal_loss_star, beta=beta)
-
-
-@pytest.mark.parametrize("fn", [fl.sigmoid_softened_loss, fl.softmax_softened_loss], ids=_name)
-def test_k_must_be_nonnegative(fn):
-    with pytest.raises(ValueError, match=every("k", ">= 0", "got -0.5")):
-        _call(fn, k=-0.5)
-    with pytest.raises(TypeError, match=every("k", "finite real number", "got 'one'")):
-        _call(fn, k="one")
-
-
-@pytest.mark.parametrize("fn", [fl.sigmoid_hard_truncation_loss, fl.softmax_hard_truncation_loss], ids=_name)
-@pytest.mark.parametrize("threshold", [-0.1, 1.5, 2])
-def test_threshold_must_lie_in_unit_interval(fn, threshold):
-    with pytest.raises(ValueError, match=every("threshold", "[0, 1]", f"got {float(threshold)!r}")):
-        _call(fn, threshold=threshold)
+@pytest.mark.parametrize("fn, name, value", NOT_A_NUMBER)
+def test_hyperparameter_must_be_a_finite_number(fn, name, value):
+    with pytest.raises(TypeError, match=every(name, "finite real number", f"got {value!r}")):
+        _call(fn, **{name: value})
 
 
 @pytest.mark.parametrize("fn", SIGMOID_FUNCTIONS, ids=_name)

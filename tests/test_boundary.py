@@ -14,27 +14,19 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import assert_matches_reference, numpy64
+import loss_table
 
 import focalloss as fl
 from focalloss import backends, reference
 from focalloss.backends import cpu_ops, torch_ops
 from focalloss.boosting import BinaryFocalObjective, SoftmaxFocalObjective
 
-SIGMOID = [fl.sigmoid_focal_loss, fl.sigmoid_focal_loss_star, fl.sigmoid_softened_loss, fl.sigmoid_hard_truncation_loss]
-SOFTMAX = [fl.softmax_focal_loss, fl.softmax_softened_loss, fl.softmax_hard_truncation_loss]
-# every backend that runs here: the fused CPU kernels, and Triton's (interpreted without a GPU)
-BACKENDS = ["torch", "cpu", "triton"]
+SIGMOID = [loss.function for loss in loss_table.BINARY]
+SOFTMAX = [loss.function for loss in loss_table.SOFTMAX]
 
 
 def _name(fn):
     return fn.__name__
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request):
-    if request.param == "triton":
-        request.getfixturevalue("triton_interpreter")
-    return request.param
 
 
 def _relative_to_largest(actual, expected):
@@ -157,9 +149,10 @@ def test_fused_backend_allocates_on_the_logits_device_under_a_default_device():
 # --------------------------------------------------------------------------------------------------
 DEVICE_SCRIPT = textwrap.dedent("""
     import sys, torch, focalloss as fl
-    SIGMOID = ["sigmoid_focal_loss", "sigmoid_focal_loss_star", "sigmoid_softened_loss",
-               "sigmoid_hard_truncation_loss"]
-    SOFTMAX = ["softmax_focal_loss", "softmax_softened_loss", "softmax_hard_truncation_loss"]
+    from focalloss import losses
+    SIGMOID = [spec.function for spec in losses.LOSSES if spec.family == "binary"]
+    SOFTMAX = [spec.function for spec in losses.LOSSES if spec.family == "softmax"]
+    MODULES = {spec.function: spec.module for spec in losses.LOSSES}
 
     def inputs(name, logits_device, other_device, arg):
         x = torch.randn(8, 5, device=logits_device)
@@ -179,11 +172,6 @@ DEVICE_SCRIPT = textwrap.dedent("""
         if arg == "normalizer":
             kwargs["normalizer"] = torch.tensor(2.0, device=other_device)
         return x, t, kwargs
-
-    MODULES = {"sigmoid_focal_loss": "SigmoidFocalLoss", "sigmoid_focal_loss_star": "SigmoidFocalLossStar",
-               "sigmoid_softened_loss": "SigmoidSoftenedLoss", "sigmoid_hard_truncation_loss": "SigmoidHardTruncationLoss",
-               "softmax_focal_loss": "SoftmaxFocalLoss", "softmax_softened_loss": "SoftmaxSoftenedLoss",
-               "softmax_hard_truncation_loss": "SoftmaxHardTruncationLoss"}
 
     def call(name, x, t, backend, kwargs):
         if "module" in sys.argv:
@@ -211,7 +199,7 @@ def test_every_loss_and_backend_on_other_devices_errors_cleanly_or_runs(form):
     result = subprocess.run([sys.executable, "-c", DEVICE_SCRIPT, form], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"exit status {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     lines = result.stdout.splitlines()
-    assert len(lines) == 7 * 4 * 7
+    assert len(lines) == len(loss_table.LOSSES) * 4 * 7
     for line in lines:
         name, backend, logits_device, other_device, arg, _, *outcome = line.split()
         outcome = " ".join(outcome)
@@ -348,20 +336,18 @@ def _masked_rows():
 
 
 @pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
-@pytest.mark.parametrize("fn", SOFTMAX, ids=_name)
-def test_masked_logits_give_the_limit_with_finite_gradients(fn, gamma, backend):
+@pytest.mark.parametrize("loss", loss_table.SOFTMAX, ids=str)
+def test_masked_logits_give_the_limit_with_finite_gradients(loss, gamma, backend):
     x, y = _masked_rows()
-    settings = {fl.softmax_focal_loss: {"gamma": gamma}, fl.softmax_softened_loss: {"k": 1.0 + gamma},
-                fl.softmax_hard_truncation_loss: {"threshold": 0.25 + gamma / 4}}[fn]
+    settings = loss.sweep(gamma)
     z = x.clone().requires_grad_(True)
-    loss = fn(z, y, reduction="none", backend=backend, **settings)
-    loss.sum().backward()
-    assert torch.isfinite(loss).all() and torch.isfinite(z.grad).all()
+    out = loss.function(z, y, reduction="none", backend=backend, **settings)
+    out.sum().backward()
+    assert torch.isfinite(out).all() and torch.isfinite(z.grad).all()
     stand_in = numpy64(x)
     stand_in[np.isinf(stand_in)] = MASKED
-    name = fn.__name__
-    assert_matches_reference(loss, getattr(reference, name)(stand_in, y.numpy(), **settings), torch.float32)
-    expected = getattr(reference, name + "_grad")(stand_in, y.numpy(), reduction="sum", **settings)
+    assert_matches_reference(out, loss.reference(stand_in, y.numpy(), **settings), torch.float32)
+    expected = loss.reference_grad(stand_in, y.numpy(), reduction="sum", **settings)
     assert_matches_reference(z.grad, expected, torch.float32)
     assert (z.grad[3] == 0).all()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch._dynamo
+import loss_table
 from conftest import tolerance
 from torch import nn
 
@@ -149,45 +150,46 @@ def _model(out_features):
     return model
 
 
-AUTOCAST_CASES = {
-    "sigmoid_focal_loss": (
-        focalloss.sigmoid_focal_loss,
+# inputs (features of a Linear with 4 outputs, targets) and options of each family; the loss's own
+# hyperparameters are its sweep at strength 2 (the test table's)
+AUTOCAST_FAMILIES = {
+    "binary": (
         lambda g: (torch.randn(32, 6, generator=g), (torch.rand(32, 4, generator=g) < 0.3).float()),
-        {"alpha": 0.25, "gamma": 2.0, "normalizer": "positives"},
+        {"normalizer": "positives"},
     ),
-    "softmax_focal_loss": (
-        focalloss.softmax_focal_loss,
+    "softmax": (
         lambda g: (
             torch.randn(32, 6, generator=g),
             torch.where(torch.arange(32) % 5 == 0, -100, torch.randint(0, 4, (32,), generator=g)),
         ),
-        {"gamma": 2.0, "alpha": [1.0, 0.5, 2.0, 1.0], "label_smoothing": 0.05},
+        {"alpha": [1.0, 0.5, 2.0, 1.0], "label_smoothing": 0.05},
     ),
 }
 
 
-@pytest.mark.parametrize("name", list(AUTOCAST_CASES))
-def test_autocast_bfloat16(name):
-    loss_fn, make_inputs, kwargs = AUTOCAST_CASES[name]
+@pytest.mark.parametrize("loss", loss_table.LOSSES, ids=str)
+def test_autocast_bfloat16(loss):
+    make_inputs, options = AUTOCAST_FAMILIES[loss.family]
+    loss_fn, kwargs = loss.function, {**loss.sweep(2.0), **options}
     inputs, targets = make_inputs(torch.Generator().manual_seed(5))
     model = _model(4)
 
     with torch.autocast("cpu", dtype=torch.bfloat16):
         logits = model(inputs)
-        loss = loss_fn(logits, targets, **kwargs)
+        out = loss_fn(logits, targets, **kwargs)
         per_element = loss_fn(logits.detach(), targets, **kwargs, reduction="none")
         # float32 logits inside the region: the result must be the float32 computation, unlowered.
         loss32_inside = loss_fn(logits.detach().float(), targets, **kwargs)
     assert logits.dtype == torch.bfloat16  # autocast really lowered the Linear
-    assert loss.dtype == logits.dtype
-    assert torch.isfinite(loss)
+    assert out.dtype == logits.dtype
+    assert torch.isfinite(out)
 
     outside = loss_fn(logits.detach().float(), targets, **kwargs)
     assert outside.dtype == torch.float32
-    torch.testing.assert_close(loss.float(), outside, **BF16)
+    torch.testing.assert_close(out.float(), outside, **BF16)
     # Stronger: the float32 result rounded once to bfloat16. Arithmetic done in bfloat16 inside
     # (lowered by autocast or by the library) would round many times and miss this.
-    torch.testing.assert_close(loss, outside.to(torch.bfloat16), rtol=0, atol=0)
+    torch.testing.assert_close(out, outside.to(torch.bfloat16), rtol=0, atol=0)
     outside_per_element = loss_fn(logits.detach().float(), targets, **kwargs, reduction="none")
     assert per_element.dtype == torch.bfloat16 and per_element.shape == outside_per_element.shape
     torch.testing.assert_close(per_element.float(), outside_per_element, **BF16)
@@ -195,7 +197,7 @@ def test_autocast_bfloat16(name):
     torch.testing.assert_close(loss32_inside, outside, **F32)
     assert loss32_inside.dtype == torch.float32
 
-    loss.backward()
+    out.backward()
     for pname, p in model.named_parameters():
         assert p.grad is not None, pname
         assert p.grad.dtype == torch.float32, pname

@@ -7,49 +7,56 @@ same is checked with torch.cuda's sync debug mode, and the values are compared w
 
 from __future__ import annotations
 
+import loss_table
 import pytest
 import torch
 
-import focalloss
+# the calls each loss is checked with: every target form and option of its family
+FORMS = {"binary": ["weighted", "plain"], "softmax": ["index", "probabilities"]}
+CASES = [pytest.param(loss, form, id=f"{loss}-{form}") for loss in loss_table.LOSSES for form in FORMS[loss.family]]
 
 
-def _meta_calls(device):
-    """The same four calls on `device`, with the same (seeded) values wherever values exist."""
+def _inputs(device):
+    """The inputs of every form on `device`, with the same (seeded) values wherever values exist."""
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn(8, 5, 3, generator=gen).to(device)
-    index = torch.randint(0, 5, (8, 3), generator=gen).to(device)
-    probabilities = torch.softmax(torch.randn(8, 5, 3, generator=gen), dim=1).to(device)
-    row_weight = torch.rand(8, 3, generator=gen).to(device)
-    flat = torch.randn(8, 5, generator=gen).to(device)
-    targets = torch.rand(8, 5, generator=gen).round().to(device)
-    return [
-        lambda v: focalloss.softmax_focal_loss(
-            x, index, alpha=torch.ones(5, device=device), label_smoothing=0.1, weight=row_weight,
-            normalizer="positives", validate=v,
-        ),
-        lambda v: focalloss.softmax_softened_loss(x, probabilities, normalizer="positives", validate=v),
-        lambda v: focalloss.sigmoid_focal_loss(
-            flat, targets, weight=torch.ones(5, device=device), normalizer="positives", validate=v
-        ),
-        lambda v: focalloss.sigmoid_hard_truncation_loss(flat, targets, validate=v),
-    ]
+    return {
+        "x": torch.randn(8, 5, 3, generator=gen).to(device),
+        "index": torch.randint(0, 5, (8, 3), generator=gen).to(device),
+        "probabilities": torch.softmax(torch.randn(8, 5, 3, generator=gen), dim=1).to(device),
+        "row_weight": torch.rand(8, 3, generator=gen).to(device),
+        "flat": torch.randn(8, 5, generator=gen).to(device),
+        "targets": torch.rand(8, 5, generator=gen).round().to(device),
+        "ones": torch.ones(5, device=device),
+    }
 
 
-@pytest.mark.parametrize("call", range(4))
-def test_default_reads_no_values_off_the_cpu(call):
-    out = _meta_calls("meta")[call](None)
+def _call(loss, form, inputs, validate):
+    if form == "index":
+        return loss.function(inputs["x"], inputs["index"], alpha=inputs["ones"], label_smoothing=0.1,
+                             weight=inputs["row_weight"], normalizer="positives", validate=validate)
+    if form == "probabilities":
+        return loss.function(inputs["x"], inputs["probabilities"], normalizer="positives", validate=validate)
+    if form == "weighted":
+        return loss.function(inputs["flat"], inputs["targets"], weight=inputs["ones"], normalizer="positives",
+                             validate=validate)
+    return loss.function(inputs["flat"], inputs["targets"], validate=validate)
+
+
+@pytest.mark.parametrize("loss, form", CASES)
+def test_default_reads_no_values_off_the_cpu(loss, form):
+    out = _call(loss, form, _inputs("meta"), None)
     assert out.device.type == "meta" and out.shape == ()
     with pytest.raises(RuntimeError, match="meta"):  # validate=True does read values
-        _meta_calls("meta")[call](True)
+        _call(loss, form, _inputs("meta"), True)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-@pytest.mark.parametrize("call", range(4))
-def test_cuda_default_path_does_not_synchronise_and_matches_cpu(call):
-    cuda_call = _meta_calls("cuda")[call]
+@pytest.mark.parametrize("loss, form", CASES)
+def test_cuda_default_path_does_not_synchronise_and_matches_cpu(loss, form):
+    inputs = _inputs("cuda")
     torch.cuda.set_sync_debug_mode("error")
     try:
-        out = cuda_call(None)
+        out = _call(loss, form, inputs, None)
     finally:
         torch.cuda.set_sync_debug_mode(0)
-    torch.testing.assert_close(out.cpu(), _meta_calls("cpu")[call](None))
+    torch.testing.assert_close(out.cpu(), _call(loss, form, _inputs("cpu"), None))

@@ -37,10 +37,6 @@ if __name__ != "__main__":  # as a worker script, this file needs no helpers
 WORLD_SIZE = 2
 IN_FEATURES = 5
 F64 = {"rtol": 1e-10, "atol": 1e-12}
-LOSSES = {
-    "sigmoid_focal_loss": focalloss.sigmoid_focal_loss,
-    "softmax_focal_loss": focalloss.softmax_focal_loss,
-}
 WORKER_TIMEOUT_S = 120
 
 pytestmark = pytest.mark.skipif(
@@ -168,7 +164,7 @@ def _model(case):
 def _loss_and_grads(model, case, x, target, weight, normalizer):
     for p in model.parameters():
         p.grad = None
-    loss = LOSSES[case["loss"]](
+    loss = getattr(focalloss, case["loss"])(
         model(x), target, weight=weight, normalizer=normalizer, **case["kwargs"]
     )
     loss.backward()

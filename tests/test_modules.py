@@ -2,42 +2,25 @@
 
 from __future__ import annotations
 
+import loss_table
 import pytest
 import torch
 
 import focalloss
 
-MODULES = [
-    (focalloss.SigmoidFocalLoss, focalloss.sigmoid_focal_loss, {"alpha": 0.4, "gamma": 1.5}),
-    (focalloss.SigmoidFocalLossStar, focalloss.sigmoid_focal_loss_star, {"gamma": 2.0, "beta": 0.5}),
-    (focalloss.SigmoidSoftenedLoss, focalloss.sigmoid_softened_loss, {"k": 3.0, "alpha": 0.5}),
-    (focalloss.SigmoidHardTruncationLoss, focalloss.sigmoid_hard_truncation_loss, {"threshold": 0.8}),
-    (focalloss.SoftmaxFocalLoss, focalloss.softmax_focal_loss, {"gamma": 1.0, "label_smoothing": 0.1}),
-    (focalloss.SoftmaxSoftenedLoss, focalloss.softmax_softened_loss, {"k": 2.0, "ignore_index": 2}),
-    (focalloss.SoftmaxHardTruncationLoss, focalloss.softmax_hard_truncation_loss, {"threshold": 0.3, "alpha": [1.0, 2.0, 0.5]}),
-]
-
-
-def _inputs(functional):
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(8, 3, generator=gen)
-    if functional.__name__.startswith("softmax"):
-        return x, torch.randint(0, 3, (8,), generator=gen)
-    return x, (torch.rand(8, 3, generator=gen) < 0.5).float()
-
-
-@pytest.mark.parametrize("module, functional, settings", MODULES, ids=[m[0].__name__ for m in MODULES])
+@pytest.mark.parametrize("loss", loss_table.LOSSES, ids=lambda loss: loss.module_name)
 @pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
-def test_module_equals_functional(module, functional, settings, reduction):
-    x, target = _inputs(functional)
-    expected = functional(x, target, reduction=reduction, **settings)
-    torch.testing.assert_close(module(reduction=reduction, **settings)(x, target), expected, rtol=0, atol=0)
+def test_module_equals_functional(loss, reduction):
+    x, target = loss.sample((8, 3))
+    settings = loss.module_settings
+    expected = loss.function(x, target, reduction=reduction, **settings)
+    torch.testing.assert_close(loss.module(reduction=reduction, **settings)(x, target), expected, rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("module, functional, settings", MODULES, ids=[m[0].__name__ for m in MODULES])
-def test_repr_shows_every_setting(module, functional, settings):
-    text = repr(module(**settings))
-    for name, value in settings.items():
+@pytest.mark.parametrize("loss", loss_table.LOSSES, ids=lambda loss: loss.module_name)
+def test_repr_shows_every_setting(loss):
+    text = repr(loss.module(**loss.module_settings))
+    for name, value in loss.module_settings.items():
         assert f"{name}={value!r}" in text
     assert "reduction='mean'" in text
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import loss_table
 import numpy as np
 import pytest
 import torch
@@ -17,13 +18,8 @@ pytestmark = pytest.mark.usefixtures("each_backend")
 from focalloss import reference
 
 EXTREME_LOGITS = [-1e4, -1e3, -100.0, -40.0, -17.0, -1.0, 0.0, 1e-7, 1.0, 17.0, 40.0, 100.0, 1e3, 1e4]
+# strengths of each loss's sweep (loss_table): gamma itself where the loss has one
 GAMMAS = [0.0, 0.1, 0.5, 0.99, 1.0, 2.0, 5.0, 10.0]
-BINARY_LOSSES = {
-    "sigmoid_focal_loss": lambda g: {"gamma": g, "alpha": 0.25},
-    "sigmoid_softened_loss": lambda g: {"k": g},
-    "sigmoid_hard_truncation_loss": lambda g: {"threshold": min(g / 10.0, 1.0)},
-    "sigmoid_focal_loss_star": lambda g: {"gamma": max(g, 0.1), "beta": 1.0},
-}
 
 
 def _grid():
@@ -36,31 +32,33 @@ def _grid():
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
 @pytest.mark.parametrize("gamma", GAMMAS)
-@pytest.mark.parametrize("name", BINARY_LOSSES)
-def test_binary_extreme_logits_finite_and_accurate(name, gamma, dtype):
+@pytest.mark.parametrize("loss", loss_table.BINARY, ids=str)
+def test_binary_extreme_logits_finite_and_accurate(loss, gamma, dtype):
     x, t = _grid()
     x = x.to(dtype).requires_grad_(True)
-    settings = BINARY_LOSSES[name](gamma)
-    loss = getattr(focalloss, name)(x, t, reduction="none", **settings)
-    (grad,) = torch.autograd.grad(loss.sum(), x)
-    assert torch.isfinite(loss).all() and torch.isfinite(grad).all()
-    expected = getattr(reference, name)(numpy64(x), numpy64(t), **settings)
-    expected_grad = getattr(reference, name + "_grad")(numpy64(x), numpy64(t), **settings)
-    assert_matches_reference(loss, expected, dtype)
+    settings = loss.sweep(gamma)
+    out = loss.function(x, t, reduction="none", **settings)
+    (grad,) = torch.autograd.grad(out.sum(), x)
+    assert torch.isfinite(out).all() and torch.isfinite(grad).all()
+    expected = loss.reference(numpy64(x), numpy64(t), **settings)
+    expected_grad = loss.reference_grad(numpy64(x), numpy64(t), **settings)
+    assert_matches_reference(out, expected, dtype)
     assert_matches_reference(grad, expected_grad, dtype)
 
 
 @pytest.mark.parametrize("gamma", [0.0, 0.25, 0.5, 2.0])
-def test_sigmoid_focal_second_derivative_finite_at_saturation(gamma):
+@pytest.mark.parametrize("loss", loss_table.BINARY, ids=str)
+def test_binary_second_derivative_finite_at_saturation(loss, gamma):
     """Double backward (what a Hessian-vector product needs) matches the reference hessian."""
     x, t = _grid()
     x.requires_grad_(True)
     t = t.round()  # the reference hessian is for the unreduced loss; any t works, hard t keeps it simple
-    loss = focalloss.sigmoid_focal_loss(x, t, gamma=gamma, alpha=0.25, reduction="sum", backend="torch")
-    (grad,) = torch.autograd.grad(loss, x, create_graph=True)
+    settings = loss.sweep(gamma)
+    out = loss.function(x, t, reduction="sum", backend="torch", **settings)
+    (grad,) = torch.autograd.grad(out, x, create_graph=True)
     (hess,) = torch.autograd.grad(grad.sum(), x)
     assert torch.isfinite(hess).all()
-    expected = reference.sigmoid_focal_loss_hess(numpy64(x), numpy64(t), gamma=gamma, alpha=0.25)
+    expected = loss.reference_hess(numpy64(x), numpy64(t), **settings)
     assert_matches_reference(hess, expected, torch.float64)
 
 
@@ -148,9 +146,9 @@ def test_low_precision_softmax_mean_does_not_overflow(dtype):
 # ------------------------------------------------------------------------------------------------
 # Ignored positions holding inf or NaN change nothing
 # ------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", BINARY_LOSSES)
+@pytest.mark.parametrize("loss", loss_table.BINARY, ids=str)
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
-def test_zero_weight_elements_with_inf_and_nan_change_nothing(name, reduction):
+def test_zero_weight_elements_with_inf_and_nan_change_nothing(loss, reduction):
     gen = torch.Generator().manual_seed(3)
     x = torch.randn(6, 5, generator=gen, dtype=torch.float64)
     t = (torch.rand(6, 5, generator=gen) < 0.4).double()
@@ -158,12 +156,11 @@ def test_zero_weight_elements_with_inf_and_nan_change_nothing(name, reduction):
     weight[1, 2] = weight[4, 0] = weight[5, 4] = 0.0
     poisoned = x.clone()
     poisoned[1, 2], poisoned[4, 0], poisoned[5, 4] = math.nan, math.inf, -math.inf
-    settings = BINARY_LOSSES[name](2.0)
+    settings = loss.sweep(2.0)
     clean_x = x.clone().requires_grad_(True)
     poisoned.requires_grad_(True)
-    loss = getattr(focalloss, name)
-    clean = loss(clean_x, t, weight=weight, reduction=reduction, **settings)
-    dirty = loss(poisoned, t, weight=weight, reduction=reduction, **settings)
+    clean = loss.function(clean_x, t, weight=weight, reduction=reduction, **settings)
+    dirty = loss.function(poisoned, t, weight=weight, reduction=reduction, **settings)
     torch.testing.assert_close(dirty, clean, rtol=0, atol=0)
     (clean_grad,) = torch.autograd.grad(clean.sum(), clean_x)
     (dirty_grad,) = torch.autograd.grad(dirty.sum(), poisoned)
@@ -172,13 +169,13 @@ def test_zero_weight_elements_with_inf_and_nan_change_nothing(name, reduction):
     torch.testing.assert_close(dirty_grad, clean_grad, rtol=0, atol=0)
     if reduction == "mean":  # the three removed elements are not in the mean's count
         kept = weight.bool()
-        subset = loss(x[kept], t[kept], reduction="mean", **settings)
+        subset = loss.function(x[kept], t[kept], reduction="mean", **settings)
         torch.testing.assert_close(dirty, subset)
 
 
-@pytest.mark.parametrize("name", ["softmax_focal_loss", "softmax_softened_loss"])
+@pytest.mark.parametrize("loss", loss_table.SOFTMAX, ids=str)
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
-def test_ignored_rows_with_inf_and_nan_change_nothing(name, label_smoothing):
+def test_ignored_rows_with_inf_and_nan_change_nothing(loss, label_smoothing):
     gen = torch.Generator().manual_seed(5)
     x = torch.randn(7, 4, 3, generator=gen, dtype=torch.float64)
     target = torch.randint(0, 4, (7, 3), generator=gen)
@@ -186,14 +183,13 @@ def test_ignored_rows_with_inf_and_nan_change_nothing(name, label_smoothing):
     x[2, :, 1] = math.nan
     x[6, 0, 0] = math.inf
     x.requires_grad_(True)
-    loss = getattr(focalloss, name)
-    out = loss(x, target, label_smoothing=label_smoothing, alpha=[1.0, 2.0, 0.5, 1.5])
+    out = loss.function(x, target, label_smoothing=label_smoothing, alpha=[1.0, 2.0, 0.5, 1.5])
     (grad,) = torch.autograd.grad(out, x)
     assert torch.isfinite(out) and torch.isfinite(grad).all()
     assert (grad[2, :, 1] == 0).all() and (grad[6, :, 0] == 0).all()
     kept = target != -100
     rows = x.detach().permute(0, 2, 1)[kept]  # (M, C) of the counted positions only
-    expected = loss(rows, target[kept], label_smoothing=label_smoothing, alpha=[1.0, 2.0, 0.5, 1.5])
+    expected = loss.function(rows, target[kept], label_smoothing=label_smoothing, alpha=[1.0, 2.0, 0.5, 1.5])
     torch.testing.assert_close(out, expected)
 
 

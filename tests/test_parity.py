@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import loss_table
 from conftest import check_against_reference
 
 import focalloss
@@ -23,37 +24,9 @@ REDUCTIONS = [
 ]
 SOFT_REDUCTIONS = [{"reduction": "mean"}, {"reduction": "none"}, {"reduction": "mean", "normalizer": "positives"}]
 
-BINARY = [
-    ("sigmoid_focal_loss", {"alpha": 0.25, "gamma": 2.0}),
-    ("sigmoid_focal_loss", {"alpha": None, "gamma": 0.5}),
-    ("sigmoid_focal_loss", {"alpha": 0.9, "gamma": 0.0}),
-    ("sigmoid_focal_loss", {"alpha": 0.5, "gamma": 7.5}),
-    ("sigmoid_softened_loss", {"k": 2.0, "alpha": 0.7}),
-    ("sigmoid_softened_loss", {"k": 0.0}),
-    ("sigmoid_hard_truncation_loss", {"threshold": 0.7}),
-    ("sigmoid_hard_truncation_loss", {"threshold": 0.5, "alpha": 0.25}),
-    ("sigmoid_hard_truncation_loss", {"threshold": 1.0}),
-    ("sigmoid_hard_truncation_loss", {"threshold": 0.0}),
-    ("sigmoid_focal_loss_star", {"gamma": 2.0, "beta": 1.0, "alpha": 0.3}),
-    ("sigmoid_focal_loss_star", {"gamma": 0.5, "beta": -2.0}),
-]
-
-SOFTMAX = [
-    ("softmax_focal_loss", {"gamma": 2.0}),
-    ("softmax_focal_loss", {"gamma": 0.5, "alpha": 0.25}),
-    ("softmax_focal_loss", {"gamma": 3.0, "alpha": "vector"}),
-    ("softmax_focal_loss", {"gamma": 0.0, "label_smoothing": 0.1, "alpha": "vector"}),
-    ("softmax_focal_loss", {"gamma": 1.5, "label_smoothing": 0.2}),
-    ("softmax_softened_loss", {"k": 1.0}),
-    ("softmax_softened_loss", {"k": 3.0, "alpha": "vector", "label_smoothing": 0.05}),
-    ("softmax_hard_truncation_loss", {"threshold": 0.5}),
-    ("softmax_hard_truncation_loss", {"threshold": 0.3, "alpha": "vector", "label_smoothing": 0.1}),
-    ("softmax_hard_truncation_loss", {"threshold": 1.0}),
-]
-
-
-def _ids(cases):
-    return [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for name, kw in cases]
+# every setting of every loss in the test table
+BINARY = loss_table.grid(loss_table.BINARY)
+SOFTMAX = loss_table.grid(loss_table.SOFTMAX)
 
 
 def _binary_inputs(rng, shape, dtype, soft):
@@ -66,39 +39,40 @@ def _binary_inputs(rng, shape, dtype, soft):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-@pytest.mark.parametrize("name, settings", BINARY, ids=_ids(BINARY))
-def test_binary_matches_reference_in_every_dtype(rng, name, settings, dtype):
+@pytest.mark.parametrize("loss, settings", BINARY)
+def test_binary_matches_reference_in_every_dtype(rng, loss, settings, dtype):
     logits, targets = _binary_inputs(rng, (37, 6), dtype, soft=False)
-    check_against_reference(name, logits, targets, **settings, reduction="mean")
+    check_against_reference(loss, logits, targets, **settings, reduction="mean")
 
 
 @pytest.mark.parametrize("options", REDUCTIONS, ids=lambda o: "-".join(map(str, o.values())))
-@pytest.mark.parametrize("name, settings", BINARY, ids=_ids(BINARY))
-def test_binary_matches_reference_for_every_reduction(rng, name, settings, options):
+@pytest.mark.parametrize("loss, settings", BINARY)
+def test_binary_matches_reference_for_every_reduction(rng, loss, settings, options):
     logits, targets = _binary_inputs(rng, (5, 7, 3), torch.float64, soft=False)
-    check_against_reference(name, logits, targets, **settings, **options)
+    check_against_reference(loss, logits, targets, **settings, **options)
 
 
-@pytest.mark.parametrize("name, settings", BINARY, ids=_ids(BINARY))
-def test_binary_soft_targets_and_weights_match_reference(rng, name, settings):
+@pytest.mark.parametrize("loss, settings", BINARY)
+def test_binary_soft_targets_and_weights_match_reference(rng, loss, settings):
     logits, targets = _binary_inputs(rng, (23, 9), torch.float64, soft=True)
     elementwise = torch.from_numpy(rng.uniform(size=(23, 9)) * (rng.uniform(size=(23, 9)) > 0.3))
     per_class = torch.from_numpy(rng.uniform(0.5, 2.0, size=9))
     for weight in (elementwise, per_class):
         for options in SOFT_REDUCTIONS:
-            check_against_reference(name, logits, targets, **settings, weight=weight, **options)
+            check_against_reference(loss, logits, targets, **settings, weight=weight, **options)
 
 
 def test_binary_odd_large_shape_float32(rng):
     logits, targets = _binary_inputs(rng, (41, 1271), torch.float32, soft=False)
-    check_against_reference("sigmoid_focal_loss", logits, targets, alpha=0.25, gamma=2.0, reduction="sum")
+    focal = loss_table.BY_NAME["sigmoid_focal_loss"]
+    check_against_reference(focal, logits, targets, alpha=0.25, gamma=2.0, reduction="sum")
 
 
-@pytest.mark.parametrize("name, settings", BINARY, ids=_ids(BINARY))
+@pytest.mark.parametrize("loss, settings", BINARY)
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
-def test_binary_empty_input(name, settings, reduction):
+def test_binary_empty_input(loss, settings, reduction):
     logits = torch.zeros(0, 4, requires_grad=True)
-    out = getattr(focalloss, name)(logits, torch.zeros(0, 4), reduction=reduction, **settings)
+    out = loss.function(logits, torch.zeros(0, 4), reduction=reduction, **settings)
     assert out.shape == ((0, 4) if reduction == "none" else ())
     if reduction != "none":
         assert out.item() == 0.0
@@ -122,47 +96,43 @@ def _softmax_inputs(rng, shape, dtype, *, probabilities=False, ignore_fraction=0
     return logits, target
 
 
-def _resolve(settings, num_classes, rng):
-    settings = dict(settings)
-    if settings.get("alpha") == "vector":
-        settings["alpha"] = rng.uniform(0.1, 3.0, size=num_classes).tolist()
-    return settings
-
-
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-@pytest.mark.parametrize("name, settings", SOFTMAX, ids=_ids(SOFTMAX))
-def test_softmax_matches_reference_in_every_dtype(rng, name, settings, dtype):
+@pytest.mark.parametrize("loss, settings", SOFTMAX)
+def test_softmax_matches_reference_in_every_dtype(rng, loss, settings, dtype):
     logits, target = _softmax_inputs(rng, (29, 7), dtype)
-    check_against_reference(name, logits, target, **_resolve(settings, 7, rng), reduction="mean")
+    check_against_reference(loss, logits, target, **loss_table.resolve(settings, 7, rng), reduction="mean")
 
 
 @pytest.mark.parametrize("options", REDUCTIONS, ids=lambda o: "-".join(map(str, o.values())))
-@pytest.mark.parametrize("name, settings", SOFTMAX, ids=_ids(SOFTMAX))
-def test_softmax_dense_layout_for_every_reduction(rng, name, settings, options):
+@pytest.mark.parametrize("loss, settings", SOFTMAX)
+def test_softmax_dense_layout_for_every_reduction(rng, loss, settings, options):
     logits, target = _softmax_inputs(rng, (3, 5, 4, 6), torch.float64)
-    check_against_reference(name, logits, target, **_resolve(settings, 5, rng), **options)
+    check_against_reference(loss, logits, target, **loss_table.resolve(settings, 5, rng), **options)
 
 
 @pytest.mark.parametrize("layout", [(17, 6), (2, 6, 3, 5)], ids=["flat", "dense"])
-@pytest.mark.parametrize("name, settings", SOFTMAX, ids=_ids(SOFTMAX))
-def test_softmax_probability_targets_and_weights(rng, name, settings, layout):
+@pytest.mark.parametrize("loss, settings", SOFTMAX)
+def test_softmax_probability_targets_and_weights(rng, loss, settings, layout):
     logits, target = _softmax_inputs(rng, layout, torch.float64, probabilities=True)
     row_shape = layout[:1] + layout[2:]
     weight = torch.from_numpy(rng.uniform(size=row_shape) * (rng.uniform(size=row_shape) > 0.25))
     for options in SOFT_REDUCTIONS:
-        check_against_reference(name, logits, target, **_resolve(settings, layout[1], rng), weight=weight, **options)
+        resolved = loss_table.resolve(settings, layout[1], rng)
+        check_against_reference(loss, logits, target, **resolved, weight=weight, **options)
 
 
-@pytest.mark.parametrize("name, settings", SOFTMAX, ids=_ids(SOFTMAX))
-def test_softmax_index_targets_with_weights(rng, name, settings):
+@pytest.mark.parametrize("loss, settings", SOFTMAX)
+def test_softmax_index_targets_with_weights(rng, loss, settings):
     logits, target = _softmax_inputs(rng, (31, 4), torch.float64)
     weight = torch.from_numpy(rng.uniform(size=31) * (rng.uniform(size=31) > 0.25))
-    check_against_reference(name, logits, target, **_resolve(settings, 4, rng), weight=weight, reduction="mean")
+    settings = loss_table.resolve(settings, 4, rng)
+    check_against_reference(loss, logits, target, **settings, weight=weight, reduction="mean")
 
 
 def test_softmax_odd_large_shape_float32(rng):
     logits, target = _softmax_inputs(rng, (41, 1271), torch.float32)
-    check_against_reference("softmax_focal_loss", logits, target, gamma=2.0, reduction="mean")
+    focal = loss_table.BY_NAME["softmax_focal_loss"]
+    check_against_reference(focal, logits, target, gamma=2.0, reduction="mean")
 
 
 def test_softmax_single_class_is_zero_with_zero_gradient():
@@ -174,12 +144,12 @@ def test_softmax_single_class_is_zero_with_zero_gradient():
         assert torch.equal(grad, torch.zeros_like(grad))
 
 
-@pytest.mark.parametrize("name, settings", SOFTMAX, ids=_ids(SOFTMAX))
+@pytest.mark.parametrize("loss, settings", SOFTMAX)
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
-def test_softmax_empty_input(rng, name, settings, reduction):
+def test_softmax_empty_input(rng, loss, settings, reduction):
     logits = torch.zeros(0, 3, 2, requires_grad=True)
-    settings = _resolve(settings, 3, rng)
-    out = getattr(focalloss, name)(logits, torch.zeros(0, 2, dtype=torch.long), reduction=reduction, **settings)
+    settings = loss_table.resolve(settings, 3, rng)
+    out = loss.function(logits, torch.zeros(0, 2, dtype=torch.long), reduction=reduction, **settings)
     assert out.shape == ((0, 2) if reduction == "none" else ())
     if reduction != "none":
         assert out.item() == 0.0

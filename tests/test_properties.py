@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import focalloss as fl
+import loss_table
 from conftest import assert_matches_reference, check_against_reference, tolerance
-from focalloss import reference
+from loss_table import gammas, unit
 
 # FOCALLOSS_PROPERTY_EXAMPLES=1000 for a deeper search than the default quick run.
 PROPERTY = settings(
@@ -41,51 +42,22 @@ logit_values = st.one_of(
 )
 soft_target_values = st.one_of(st.sampled_from([0.0, 1.0, 0.5]), st.floats(0.0, 1.0))
 hard_target_values = st.sampled_from([0.0, 1.0])
-gammas = st.one_of(st.sampled_from([0.0, 0.1, 0.5, 1.0, 2.0, 10.0]), st.floats(0.0, 10.0))
-unit = st.floats(0.0, 1.0)
 binary_alphas = st.one_of(st.none(), st.sampled_from([0.0, 0.25, 1.0]), unit)
 # Per-class and elementwise weights, including exact zeros.
 class_weight_values = st.one_of(st.just(0.0), st.floats(0.0, 4.0))
 
-# name -> (functional, module, strategy for the loss's own hyperparameters, alpha included)
-BINARY = {
-    "sigmoid_focal_loss": (
-        fl.sigmoid_focal_loss, fl.SigmoidFocalLoss,
-        st.fixed_dictionaries({"gamma": gammas, "alpha": binary_alphas}),
-    ),
-    "sigmoid_focal_loss_star": (
-        fl.sigmoid_focal_loss_star, fl.SigmoidFocalLossStar,
-        st.fixed_dictionaries({
-            "gamma": st.one_of(st.sampled_from([0.01, 1.0, 2.0, 10.0]), st.floats(0.01, 10.0)),
-            "beta": st.one_of(st.sampled_from([0.0, -5.0, 5.0]), st.floats(-20.0, 20.0)),
-            "alpha": binary_alphas,
-        }),
-    ),
-    "sigmoid_softened_loss": (
-        fl.sigmoid_softened_loss, fl.SigmoidSoftenedLoss,
-        st.fixed_dictionaries({
-            "k": st.one_of(st.sampled_from([0.0, 1.0, 50.0]), st.floats(0.0, 20.0)), "alpha": binary_alphas,
-        }),
-    ),
-    "sigmoid_hard_truncation_loss": (
-        fl.sigmoid_hard_truncation_loss, fl.SigmoidHardTruncationLoss,
-        st.fixed_dictionaries({
-            "threshold": st.one_of(st.sampled_from([0.0, 0.5, 1.0, 1e-9, 1 - 1e-9]), unit), "alpha": binary_alphas,
-        }),
-    ),
-}
 
-SOFTMAX = {
-    "softmax_focal_loss": (fl.softmax_focal_loss, fl.SoftmaxFocalLoss, "gamma", gammas),
-    "softmax_softened_loss": (
-        fl.softmax_softened_loss, fl.SoftmaxSoftenedLoss, "k",
-        st.one_of(st.sampled_from([0.0, 1.0, 50.0]), st.floats(0.0, 20.0)),
-    ),
-    "softmax_hard_truncation_loss": (
-        fl.softmax_hard_truncation_loss, fl.SoftmaxHardTruncationLoss, "threshold",
-        st.one_of(st.sampled_from([0.0, 0.5, 1.0, 1e-9, 1 - 1e-9]), unit),
-    ),
-}
+def hyperparameters(loss, *, alpha=False):
+    """A strategy of the loss's hyperparameters (the test table's strategies), and alpha if asked."""
+    strategies = dict(loss.strategies)
+    if alpha:
+        strategies["alpha"] = binary_alphas
+    return st.fixed_dictionaries(strategies)
+
+
+# name -> (functional, module, strategy of the loss's own hyperparameters, alpha included for the binary losses)
+BINARY = {loss.name: (loss.function, loss.module, hyperparameters(loss, alpha=True)) for loss in loss_table.BINARY}
+SOFTMAX = {loss.name: (loss.function, loss.module, hyperparameters(loss)) for loss in loss_table.SOFTMAX}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -159,13 +131,13 @@ def test_focal_star_tiny_gamma_is_nonnegative(gamma):
 @PROPERTY
 @given(data=st.data())
 def test_softmax_losses_are_nonnegative(name, data):
-    fn, _, param, values = SOFTMAX[name]
+    fn, _, params = SOFTMAX[name]
     x, target = data.draw(softmax_inputs())
     c = x.shape[1]
     alpha = data.draw(st.one_of(
         st.none(), st.floats(0.0, 5.0), st.lists(st.floats(0.0, 5.0), min_size=c, max_size=c)
     ))
-    kwargs = {param: data.draw(values), "alpha": alpha, "label_smoothing": data.draw(unit)}
+    kwargs = {**data.draw(params), "alpha": alpha, "label_smoothing": data.draw(unit)}
     loss = fn(x, target, reduction="none", **kwargs)
     assert loss.shape == (x.shape[0],) + x.shape[2:]
     assert not torch.isnan(loss).any()
@@ -268,11 +240,12 @@ def draw_sigmoid_settings(data, params, x):
     return kwargs
 
 
-def draw_softmax_settings(data, param, values, x):
-    """k or gamma, every alpha form, label smoothing, a reduction, a normalizer and maybe a weight."""
+def draw_softmax_settings(data, params, x):
+    """The loss's own hyperparameters, every alpha form, label smoothing, a reduction, a normalizer
+    and maybe a weight."""
     c = x.shape[1]
     kwargs = {
-        param: data.draw(values),
+        **data.draw(params),
         "alpha": data.draw(st.one_of(
             st.none(), st.floats(0.0, 5.0), st.lists(st.floats(0.0, 5.0), min_size=c, max_size=c)
         )),
@@ -304,9 +277,9 @@ def test_sigmoid_module_equals_functional(name, data):
 @PROPERTY
 @given(data=st.data())
 def test_softmax_module_equals_functional(name, data):
-    fn, module_cls, param, values = SOFTMAX[name]
+    fn, module_cls, params = SOFTMAX[name]
     x, target = data.draw(softmax_inputs())
-    kwargs = draw_softmax_settings(data, param, values, x)
+    kwargs = draw_softmax_settings(data, params, x)
     expected, expected_grad = _grad(fn, x, target, **kwargs)
     actual, actual_grad = _grad(module_cls(**kwargs), x, target)
     assert actual.dtype == expected.dtype == x.dtype
@@ -339,16 +312,16 @@ def test_module_keeps_float64_settings(case):
 def test_sigmoid_losses_match_reference(name, data):
     _, _, params = BINARY[name]
     x, t = data.draw(binary_inputs(soft=data.draw(st.booleans())))
-    check_against_reference(name, x, t, **draw_sigmoid_settings(data, params, x))
+    check_against_reference(loss_table.BY_NAME[name], x, t, **draw_sigmoid_settings(data, params, x))
 
 
 @pytest.mark.parametrize("name", list(SOFTMAX))
 @PROPERTY
 @given(data=st.data())
 def test_softmax_losses_match_reference(name, data):
-    _, _, param, values = SOFTMAX[name]
+    _, _, params = SOFTMAX[name]
     x, target = data.draw(softmax_inputs())
-    check_against_reference(name, x, target, **draw_softmax_settings(data, param, values, x))
+    check_against_reference(loss_table.BY_NAME[name], x, target, **draw_softmax_settings(data, params, x))
 
 
 @pytest.mark.parametrize("name", list(BINARY))
@@ -359,7 +332,7 @@ def test_sigmoid_gradient_of_sum_matches_reference_sum_gradient(name, data):
     x, t = data.draw(binary_inputs(soft=True))
     kwargs = data.draw(params)
     _, grad = _grad(fn, x, t, reduction="none", **kwargs)
-    expected = getattr(reference, name + "_grad")(x.numpy(), t.numpy(), reduction="sum", **kwargs)
+    expected = loss_table.BY_NAME[name].reference_grad(x.numpy(), t.numpy(), reduction="sum", **kwargs)
     assert_matches_reference(grad, expected, torch.float64)
 
 
@@ -405,11 +378,13 @@ def test_other_sigmoid_losses_and_gradients_are_finite(name, data):
     assert torch.isfinite(loss).all() and torch.isfinite(grad).all()
 
 
+@pytest.mark.parametrize("name", [n for n in SOFTMAX if n != "softmax_focal_loss"])
 @PROPERTY
-@given(data=st.data(), k=SOFTMAX["softmax_softened_loss"][3])
-def test_softmax_softened_loss_and_gradient_are_finite(data, k):
+@given(data=st.data())
+def test_other_softmax_losses_and_gradients_are_finite(name, data):
+    fn, _, params = SOFTMAX[name]
     x, target = data.draw(softmax_inputs())
-    loss, grad = _grad(fl.softmax_softened_loss, x, target, k=k, reduction="none")
+    loss, grad = _grad(fn, x, target, reduction="none", **data.draw(params))
     assert torch.isfinite(loss).all() and torch.isfinite(grad).all()
 
 
