@@ -57,6 +57,9 @@ class Loss:
     api_settings: tuple[dict, ...] = field(repr=False)
     strategies: dict = field(repr=False)
     sweep: Callable[[float], dict] = field(repr=False)
+    # the least value an element's loss can take at these settings: 0 but for poly-1 with epsilon
+    # below -alpha_t, whose loss tends to alpha_t + epsilon < 0 for confident right predictions
+    lower_bound: Callable[[dict], float] = field(default=lambda kwargs: 0.0, repr=False)
 
     def __str__(self):
         return self.name
@@ -150,6 +153,7 @@ OUT_OF_RANGE = {
     _scalars.nonnegative: (">= 0", [-0.5, -1e-12, -1]),
     _scalars.positive: ("> 0", [0, 0.0, -1.0]),
     _scalars.unit_interval: ("[0, 1]", [-0.1, 1.5, 2]),
+    _scalars.at_least_minus_one: (">= -1", [-1.5, -2]),
     _scalars.finite: (None, []),
 }
 NOT_A_NUMBER = ["2", "1", "one", None, float("nan"), float("inf"), True, [2.0], torch.tensor([1.0, 2.0])]
@@ -197,6 +201,19 @@ _FACTS = {
             "beta": st.one_of(st.sampled_from([0.0, -5.0, 5.0]), st.floats(-20.0, 20.0)),
         },
         sweep=lambda g: {"gamma": max(g, 0.1), "beta": 1.0},
+    ),
+    "sigmoid_poly1_focal_loss": dict(
+        settings=(
+            S(alpha=0.25, gamma=2.0, epsilon=1.0, triton=True),
+            S(alpha=None, gamma=0.5, epsilon=-1.0, triton=True),
+            S(alpha=0.6, gamma=0.0, epsilon=2.0),
+        ),
+        gradcheck=({"alpha": 0.25, "gamma": 2.0, "epsilon": 1.0}, {"alpha": None, "gamma": 0.5, "epsilon": -1.0}),
+        module_settings={"alpha": 0.4, "gamma": 1.5, "epsilon": 0.5},
+        api_settings=({"alpha": 0.25, "gamma": 2.0, "epsilon": 1.0, "reduction": "mean"},),
+        strategies={"gamma": gammas, "epsilon": st.one_of(st.sampled_from([-1.0, 0.0, 1.0]), st.floats(-1.0, 5.0))},
+        sweep=lambda g: {"gamma": g, "epsilon": 1.0},
+        lower_bound=lambda kwargs: min(0.0, kwargs.get("epsilon", 1.0) + _least_alpha_t(kwargs.get("alpha", 0.25))),
     ),
     "sigmoid_softened_loss": dict(
         settings=(
@@ -265,6 +282,10 @@ _FACTS = {
         sweep=lambda g: {"threshold": min(0.25 + g / 4.0, 1.0)},
     ),
 }
+
+
+def _least_alpha_t(alpha):
+    return 1.0 if alpha is None else min(alpha, 1.0 - alpha)
 
 
 def _entry(spec):

@@ -34,6 +34,13 @@ def positive(value, name):
     return value
 
 
+def at_least_minus_one(value, name):
+    value = real(value, name)
+    if value < -1:
+        raise ValueError(f"{name} must be >= -1; got {value!r}")
+    return value
+
+
 def unit_interval(value, name):
     value = real(value, name)
     if not 0.0 <= value <= 1.0:

@@ -30,7 +30,7 @@ __all__ = ["BINARY", "GAMMA_GENERAL", "GAMMA_TWO", "GAMMA_ZERO", "KIND_CODES", "
            "Hyperparameter", "LossSpec", "round_down"]
 
 # One numbering of the kinds for every family and every kernel (C and Triton).
-KIND_CODES = {"focal": 0, "softened": 1, "hard_truncation": 2, "focal_star": 3}
+KIND_CODES = {"focal": 0, "softened": 1, "hard_truncation": 2, "focal_star": 3, "poly1_focal": 4}
 
 # The focal kernels' special cases of gamma: no modulation at all, a square, anything else.
 GAMMA_GENERAL, GAMMA_ZERO, GAMMA_TWO = 0, 1, 2
@@ -105,6 +105,10 @@ def _encode_softened(params, float64):
     return params["k"], 0.0, GAMMA_GENERAL
 
 
+def _encode_poly1(params, float64):
+    return params["gamma"], params["epsilon"], _gamma_mode(params["gamma"])
+
+
 def _encode_logit_cut(params, float64):
     """Binary hard truncation compares the logit with logit(threshold): +-inf at 1 and 0."""
     threshold = params["threshold"]
@@ -130,6 +134,8 @@ LOSSES = (
              (Hyperparameter("gamma", 1.0, _scalars.positive), Hyperparameter("beta", 0.0, _scalars.finite)),
              None, _encode_focal_star),
     LossSpec("softened", "binary", "sigmoid_softened_loss", "SigmoidSoftenedLoss", (K,), None, _encode_softened),
+    LossSpec("poly1_focal", "binary", "sigmoid_poly1_focal_loss", "SigmoidPoly1FocalLoss",
+             (GAMMA, Hyperparameter("epsilon", 1.0, _scalars.at_least_minus_one)), 0.25, _encode_poly1),
     LossSpec("hard_truncation", "binary", "sigmoid_hard_truncation_loss", "SigmoidHardTruncationLoss", (THRESHOLD,),
              None, _encode_logit_cut),
     LossSpec("focal", "softmax", "softmax_focal_loss", "SoftmaxFocalLoss", (GAMMA,), None, _encode_focal),

@@ -31,8 +31,11 @@ extern double log1p(double) VECTOR_MATH;
 /* the kernels are inlined into each target clone of the entry points below */
 #define INLINE static inline __attribute__((always_inline))
 
-/* the kind codes of focalloss.losses.KIND_CODES (a test holds them equal) */
-enum { KIND_FOCAL = 0, KIND_SOFTENED = 1, KIND_HARD_TRUNCATION = 2, KIND_FOCAL_STAR = 3 };
+/* the kind codes of focalloss.losses.KIND_CODES (a test holds them equal), each also exported */
+#define KINDS(X) X(KIND_FOCAL, 0) X(KIND_SOFTENED, 1) X(KIND_HARD_TRUNCATION, 2) X(KIND_FOCAL_STAR, 3) \
+    X(KIND_POLY1_FOCAL, 4)
+#define KIND_ENUM(name, code) name = code,
+enum { KINDS(KIND_ENUM) };
 /* the focal kernels' cases of gamma: focalloss.losses.GAMMA_GENERAL, GAMMA_ZERO, GAMMA_TWO */
 enum { GAMMA_GENERAL = 0, GAMMA_ZERO = 1, GAMMA_TWO = 2 };
 #define BLOCK 4096 /* elements per binary block; the module's BINARY_BLOCK */
@@ -195,11 +198,10 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cpu_kernels", "Fuse
 PyMODINIT_FUNC PyInit__cpu_kernels(void) {
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
+#define KIND_CONSTANT(name, code) {#name, code},
     const struct { const char *name; long value; } constants[] = {
-        {"KIND_FOCAL", KIND_FOCAL}, {"KIND_SOFTENED", KIND_SOFTENED}, {"KIND_HARD_TRUNCATION", KIND_HARD_TRUNCATION},
-        {"KIND_FOCAL_STAR", KIND_FOCAL_STAR}, {"GAMMA_GENERAL", GAMMA_GENERAL}, {"GAMMA_ZERO", GAMMA_ZERO},
-        {"GAMMA_TWO", GAMMA_TWO}, {"BINARY_BLOCK", BLOCK}, {"SINGLE_TARGET_STATS", SINGLE_TARGET_STATS},
-        {"ROW_STATS", ROW_STATS},
+        KINDS(KIND_CONSTANT) {"GAMMA_GENERAL", GAMMA_GENERAL}, {"GAMMA_ZERO", GAMMA_ZERO}, {"GAMMA_TWO", GAMMA_TWO},
+        {"BINARY_BLOCK", BLOCK}, {"SINGLE_TARGET_STATS", SINGLE_TARGET_STATS}, {"ROW_STATS", ROW_STATS},
     };
     for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
         if (PyModule_AddIntConstant(m, constants[i].name, constants[i].value) < 0) {

@@ -50,17 +50,43 @@ def _focal_star_term(x, gamma, beta):
     return -F.logsigmoid(gamma * x + beta) / gamma
 
 
+# the series sum_{k>=2} (-1)^k (k-1)/k u^k of log(1 + u) - u / (1 + u), for Horner's rule
+_G_SERIES = [(-1.0) ** k * (k - 1.0) / k for k in range(18, 1, -1)]
+
+
+def _neg_log_p_minus_q(x):
+    """-log sigmoid(x) - sigmoid(-x) >= 0, from its small side where it is small (see reference)."""
+    u = torch.exp(-x.abs())
+    series = torch.zeros_like(u)
+    for c in _G_SERIES:
+        series = (series + c) * u
+    series = series * u
+    return torch.where((x >= 0) & (u < 0.1), series, -F.logsigmoid(x) - torch.sigmoid(-x))
+
+
+def _poly1_focal_side(x, params, a):
+    """a (1-p)^gamma (-log p) + epsilon (1-p)^(gamma+1) as (1-p)^gamma (a g + (a + epsilon)(1-p)),
+    g = -log p - (1 - p): it cancels at epsilon = -a when written as the sum (Leng et al. 2022)."""
+    gamma, epsilon = params["gamma"], params["epsilon"]
+    q = torch.sigmoid(-x)
+    h = a * _neg_log_p_minus_q(x) + (a + epsilon) * q
+    return h if gamma == 0 else torch.exp(gamma * F.logsigmoid(-x)) * h
+
+
 BINARY_TERMS = {
     "focal": lambda x, p: _focal_term(x, p["gamma"]),
     "softened": lambda x, p: _softened_term(x, p["k"]),
     "hard_truncation": _hard_truncation_term,
     "focal_star": lambda x, p: _focal_star_term(x, p["gamma"], p["beta"]),
 }
+# terms that take their label side's alpha weight themselves: term(x, params, alpha_side)
+ALPHA_INSIDE_TERMS = {"poly1_focal": _poly1_focal_side}
 
 
 def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False):
-    """w * (t * alpha * A(x) + (1 - t) * (1 - alpha) * A(-x)), elementwise or summed; see the
-    contract in ``backends/__init__.py``. alpha=None weights both label terms by 1."""
+    """w * (t * alpha * A(x) + (1 - t) * (1 - alpha) * A(-x)), elementwise or summed (a term of
+    ALPHA_INSIDE_TERMS takes its side's alpha itself); see the contract in ``backends/__init__.py``.
+    alpha=None weights both label terms by 1."""
     dtype = compute_dtype(x)
     x, t = x.to(dtype), t.to(dtype)
     if weight is not None:
@@ -68,10 +94,15 @@ def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False):
         # a zero-weighted element may hold inf or NaN: replace it before any arithmetic touches it
         counted = weight != 0
         x, t = torch.where(counted, x, 0.0), torch.where(counted, t, 0.0)
-    term = BINARY_TERMS[kind]
-    positive, negative = term(x, params), term(-x, params)
-    if alpha is not None:
-        positive, negative = alpha * positive, (1.0 - alpha) * negative
+    if kind in ALPHA_INSIDE_TERMS:
+        side = ALPHA_INSIDE_TERMS[kind]
+        a_pos, a_neg = (1.0, 1.0) if alpha is None else (alpha, 1.0 - alpha)
+        positive, negative = side(x, params, a_pos), side(-x, params, a_neg)
+    else:
+        term = BINARY_TERMS[kind]
+        positive, negative = term(x, params), term(-x, params)
+        if alpha is not None:
+            positive, negative = alpha * positive, (1.0 - alpha) * negative
     loss = t * positive + (1.0 - t) * negative
     if weight is not None:
         loss = loss * weight

@@ -26,11 +26,12 @@ import triton.language as tl
 
 from ..losses import KIND_CODES
 
-# KIND codes, one numbering for every family (focalloss.losses)
+# KIND codes, one numbering for every family (focalloss.losses; a test holds them to it)
 KIND_FOCAL = tl.constexpr(KIND_CODES["focal"])
 KIND_SOFTENED = tl.constexpr(KIND_CODES["softened"])
 KIND_HARD_TRUNCATION = tl.constexpr(KIND_CODES["hard_truncation"])
 KIND_FOCAL_STAR = tl.constexpr(KIND_CODES["focal_star"])
+KIND_POLY1_FOCAL = tl.constexpr(KIND_CODES["poly1_focal"])
 
 LOG_HALF = tl.constexpr(-0.6931471805599453)
 
@@ -131,6 +132,26 @@ def _binary_term(z, log_p, log_q, p, q, p1, p2, KIND: tl.constexpr):
 
 
 @triton.jit
+def _neg_log_p_minus_q(z, log_p, q):
+    """-log p - q >= 0 from its small side: for a confident z (e^-z < 0.1) the series
+    sum_{k>=2} (-1)^k (k-1)/k e^{-kz} (Horner's rule, 17 terms), where the difference cancels."""
+    e = tl.exp(-tl.abs(z))
+    acc = e * 0.0 + 17.0 / 18.0  # not tl.zeros_like, a jit function of triton's library (see above)
+    for k in tl.static_range(17, 1, -1):
+        acc = acc * e + ((k - 1.0) / k if k % 2 == 0 else -(k - 1.0) / k)
+    return tl.where((z >= 0.0) & (e < 0.1), acc * e * e, -log_p - q)
+
+
+@triton.jit
+def _poly1_focal_side(z, log_p, log_q, p, q, a, gamma, epsilon):
+    """(A(z), A'(z)) of one side of poly-1 focal (Leng et al. 2022), a its alpha weight: (1-p)^gamma H,
+    H = a (-log p - q) + (a + epsilon) q, which does not cancel at epsilon = -a as the sum would."""
+    m = _pow_from_log(log_q, gamma)
+    h = a * _neg_log_p_minus_q(z, log_p, q) + (a + epsilon) * q
+    return m * h, m * (-a * q * q - (a + epsilon) * p * q - gamma * p * h)
+
+
+@triton.jit
 def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, KIND: tl.constexpr,
                           HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr, COMPUTE: tl.constexpr):
     """Elementwise w*(t*a*A(x) + (1-t)*(1-a)*A(-x)) and its derivative in x. An element of weight 0
@@ -142,17 +163,24 @@ def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, KIND: 
         x = tl.where(w != 0.0, x, 0.0)
         t = tl.where(w != 0.0, t, 0.0)
     log_p, log_q, p, q = _sigmoid_parts(x)
-    pos_value, pos_first = _binary_term(x, log_p, log_q, p, q, p1, p2, KIND)
-    neg_value, neg_first = _binary_term(-x, log_q, log_p, q, p, p1, p2, KIND)  # A(-x), A'(-x)
-    w_pos = t
-    w_neg = 1.0 - t
+    a_pos = 1.0
+    a_neg = 1.0
     if HAS_ALPHA:
-        w_pos = w_pos * alpha
-        w_neg = w_neg * (1.0 - alpha)
+        a_pos = alpha
+        a_neg = 1.0 - alpha
+    if KIND == KIND_POLY1_FOCAL:  # each side weighs its alpha itself
+        pos_value, pos_first = _poly1_focal_side(x, log_p, log_q, p, q, a_pos, p1, p2)
+        neg_value, neg_first = _poly1_focal_side(-x, log_q, log_p, q, p, a_neg, p1, p2)
+        loss, grad = t * pos_value + (1.0 - t) * neg_value, t * pos_first - (1.0 - t) * neg_first
+    else:
+        pos_value, pos_first = _binary_term(x, log_p, log_q, p, q, p1, p2, KIND)
+        neg_value, neg_first = _binary_term(-x, log_q, log_p, q, p, p1, p2, KIND)  # A(-x), A'(-x)
+        w_pos = t * a_pos
+        w_neg = (1.0 - t) * a_neg
+        loss, grad = w_pos * pos_value + w_neg * neg_value, w_pos * pos_first - w_neg * neg_first
     if HAS_WEIGHT:
-        w_pos = w_pos * w
-        w_neg = w_neg * w
-    return w_pos * pos_value + w_neg * neg_value, w_pos * pos_first - w_neg * neg_first
+        loss, grad = loss * w, grad * w
+    return loss, grad
 
 
 @triton.jit

@@ -99,6 +99,31 @@ class SigmoidFocalLoss(_BinaryLoss):
         super().__init__(locals())
 
 
+class SigmoidPoly1FocalLoss(_BinaryLoss):
+    r"""Module form of :func:`focalloss.sigmoid_poly1_focal_loss`: focal loss plus :math:`\epsilon(1-p_t)^{\gamma+1}`.
+
+    Args:
+        alpha: positives' weight in [0, 1] (negatives 1 - alpha) or None; default 0.25.
+        gamma: focusing parameter >= 0; default 2. epsilon: >= -1; default 1.
+        reduction, weight, normalizer, validate, backend: as in :class:`SigmoidFocalLoss`.
+
+    Shape:
+        - input: ``(*)`` logits; target: ``(*)`` in [0, 1]; output: scalar, or ``(*)`` for "none".
+
+    Example:
+        >>> import torch
+        >>> from focalloss import SigmoidPoly1FocalLoss
+        >>> SigmoidPoly1FocalLoss(epsilon=2.0)(torch.tensor([2.0, -1.0]), torch.tensor([1.0, 0.0]))
+        tensor(0.0299)
+    """
+
+    spec = losses.BINARY["poly1_focal"]
+
+    def __init__(self, *, alpha=0.25, gamma=2.0, epsilon=1.0, reduction="mean", weight=None, normalizer=None,
+                 validate=None, backend="auto"):
+        super().__init__(locals())
+
+
 class SigmoidFocalLossStar(_BinaryLoss):
     r"""Module form of :func:`focalloss.sigmoid_focal_loss_star`: :math:`-\log\sigma(\gamma x_t+\beta)/\gamma`.
 

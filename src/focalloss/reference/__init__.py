@@ -49,62 +49,9 @@ Example:
 
 from __future__ import annotations
 
-from .binary import (
-    sigmoid_focal_loss,
-    sigmoid_focal_loss_floored_hess,
-    sigmoid_focal_loss_grad,
-    sigmoid_focal_loss_hess,
-    sigmoid_focal_loss_reweighted_hess,
-    sigmoid_focal_loss_star,
-    sigmoid_focal_loss_star_grad,
-    sigmoid_focal_loss_star_hess,
-    sigmoid_hard_truncation_loss,
-    sigmoid_hard_truncation_loss_grad,
-    sigmoid_hard_truncation_loss_hess,
-    sigmoid_softened_loss,
-    sigmoid_softened_loss_floored_hess,
-    sigmoid_softened_loss_grad,
-    sigmoid_softened_loss_hess,
-    sigmoid_softened_loss_reweighted_hess,
-)
-from .softmax import (
-    softmax_focal_loss,
-    softmax_focal_loss_floored_hess_diag,
-    softmax_focal_loss_grad,
-    softmax_focal_loss_hess_diag,
-    softmax_focal_loss_reweighted_hess_diag,
-    softmax_hard_truncation_loss,
-    softmax_hard_truncation_loss_grad,
-    softmax_softened_loss,
-    softmax_softened_loss_grad,
-)
-from .weights import class_weights
+from . import binary, softmax, weights
+from .binary import *  # noqa: F403 (every name in binary.__all__)
+from .softmax import *  # noqa: F403
+from .weights import *  # noqa: F403
 
-__all__ = [
-    "class_weights",
-    "sigmoid_focal_loss",
-    "sigmoid_focal_loss_floored_hess",
-    "sigmoid_focal_loss_grad",
-    "sigmoid_focal_loss_hess",
-    "sigmoid_focal_loss_reweighted_hess",
-    "sigmoid_focal_loss_star",
-    "sigmoid_focal_loss_star_grad",
-    "sigmoid_focal_loss_star_hess",
-    "sigmoid_hard_truncation_loss",
-    "sigmoid_hard_truncation_loss_grad",
-    "sigmoid_hard_truncation_loss_hess",
-    "sigmoid_softened_loss",
-    "sigmoid_softened_loss_floored_hess",
-    "sigmoid_softened_loss_grad",
-    "sigmoid_softened_loss_hess",
-    "sigmoid_softened_loss_reweighted_hess",
-    "softmax_focal_loss",
-    "softmax_focal_loss_floored_hess_diag",
-    "softmax_focal_loss_grad",
-    "softmax_focal_loss_hess_diag",
-    "softmax_focal_loss_reweighted_hess_diag",
-    "softmax_hard_truncation_loss",
-    "softmax_hard_truncation_loss_grad",
-    "softmax_softened_loss",
-    "softmax_softened_loss_grad",
-]
+__all__ = sorted([*binary.__all__, *softmax.__all__, *weights.__all__])

@@ -18,6 +18,28 @@ from ._common import (
     _sigmoid,
 )
 
+__all__ = [
+    "sigmoid_poly1_focal_loss",
+    "sigmoid_poly1_focal_loss_grad",
+    "sigmoid_poly1_focal_loss_hess",
+    "sigmoid_focal_loss",
+    "sigmoid_focal_loss_floored_hess",
+    "sigmoid_focal_loss_grad",
+    "sigmoid_focal_loss_hess",
+    "sigmoid_focal_loss_reweighted_hess",
+    "sigmoid_focal_loss_star",
+    "sigmoid_focal_loss_star_grad",
+    "sigmoid_focal_loss_star_hess",
+    "sigmoid_hard_truncation_loss",
+    "sigmoid_hard_truncation_loss_grad",
+    "sigmoid_hard_truncation_loss_hess",
+    "sigmoid_softened_loss",
+    "sigmoid_softened_loss_floored_hess",
+    "sigmoid_softened_loss_grad",
+    "sigmoid_softened_loss_hess",
+    "sigmoid_softened_loss_reweighted_hess",
+]
+
 # --------------------------------------------------------------------------------------------------
 # Binary losses: the positive-label term A(z) and its first two derivatives
 # --------------------------------------------------------------------------------------------------
@@ -54,6 +76,35 @@ def _hard_truncation_term(z, *, threshold):
     return value, first, second
 
 
+def _neg_log_p_minus_q(z):
+    """g(z) = -log sigmoid(z) - sigmoid(-z) >= 0, from its small side: for confident z (e^-z < 0.1)
+    the series sum_{k>=2} (-1)^k (k-1)/k e^{-kz}, where the difference would cancel; else directly."""
+    u = np.exp(-np.abs(z))
+    series = sum((-1.0) ** k * (k - 1.0) / k * u**k for k in range(2, 19))
+    return np.where((z >= 0) & (u < 0.1), series, -_log_sigmoid(z) - _sigmoid(-z))
+
+
+def _poly1_focal_side(z, a, *, gamma, epsilon):
+    """A(z) = a (1-p)^gamma (-log p) + epsilon (1-p)^(gamma+1) of one label side (a: its alpha
+    weight) with A' and A'' (Leng et al. 2022), written as (1-p)^gamma H, H = a g + (a + epsilon) q
+    with g = -log p - q >= 0: a difference of nearly equal terms at epsilon = -a would cancel."""
+    p, q, log_q = _sigmoid(z), _sigmoid(-z), _log_sigmoid(-z)
+    m = _pow_from_log(log_q, gamma)
+    h = a * _neg_log_p_minus_q(z) + (a + epsilon) * q
+    dh = -a * q * q - (a + epsilon) * p * q
+    d2h = 2.0 * a * p * q * q - (a + epsilon) * p * q * (q - p)
+    value = m * h
+    first = m * (dh - gamma * p * h)
+    second = m * (d2h - 2.0 * gamma * p * dh + gamma * p * (gamma * p - q) * h)
+    return value, first, second
+
+
+def _alpha_inside(side):
+    """Mark a term that takes its side's alpha weight itself: ``side(z, a)``."""
+    side.takes_alpha = True
+    return side
+
+
 def _focal_star_term(z, *, gamma, beta):
     """A(z) = -log sigmoid(gamma z + beta) / gamma (FL*, appendix of Lin et al.)."""
     u = gamma * z + beta
@@ -64,7 +115,11 @@ def _focal_star_term(z, *, gamma, beta):
 
 
 def _binary_parts(term, x, t, alpha, weight):
-    """Weighted per-element (value, d/dx, d2/dx2), the counted mask and the positives' mass."""
+    """Weighted per-element (value, d/dx, d2/dx2), the counted mask and the positives' mass.
+
+    ``term(z)`` gives A(z) with its two derivatives, then weighted by alpha_t; a term marked by
+    :func:`_alpha_inside` is called as ``term(z, alpha_t)`` and weighs alpha itself.
+    """
     x = np.asarray(x, dtype=np.float64)
     t = np.broadcast_to(np.asarray(t, dtype=np.float64), x.shape)
     w = np.ones_like(x) if weight is None else np.broadcast_to(np.asarray(weight, np.float64), x.shape)
@@ -72,10 +127,14 @@ def _binary_parts(term, x, t, alpha, weight):
     x = np.where(counted, x, 0.0)  # ignored elements may hold inf or NaN: they must change nothing
     t = np.where(counted, t, 0.0)
     a_pos, a_neg = (1.0, 1.0) if alpha is None else (alpha, 1.0 - alpha)
-    pos, neg = term(x), term(-x)
-    w_pos, w_neg = w * t * a_pos, w * (1.0 - t) * a_neg
+    if getattr(term, "takes_alpha", False):  # the side weighs alpha itself (not linearly apart)
+        pos, neg = term(x, a_pos), term(-x, a_neg)
+        w_pos, w_neg = w * t, w * (1.0 - t)
+    else:
+        pos, neg = term(x), term(-x)
+        w_pos, w_neg = w * t * a_pos, w * (1.0 - t) * a_neg
     value = w_pos * pos[0] + w_neg * neg[0]
-    first = w_pos * pos[1] - w_neg * neg[1]
+    first = w_pos * pos[1] - w_neg * neg[1]  # d/dx of A(-x) is -A'(-x)
     second = w_pos * pos[2] + w_neg * neg[2]
     return value, first, second, counted, t.sum()
 
@@ -382,6 +441,83 @@ def sigmoid_focal_loss_star_hess(x, t, *, gamma=1.0, beta=0.0, alpha=None, weigh
     if floor == 0:
         return _binary_hess(term, x, t, alpha, weight)
     return _binary_curvature(term, x, t, alpha, weight, "exact", floor)
+
+
+@_shared_docs
+def sigmoid_poly1_focal_loss(x, t, *, alpha=0.25, gamma=2.0, epsilon=1.0, reduction="none", weight=None,
+                             normalizer=None):
+    r"""Poly-1 focal loss (Leng et al. 2022): focal loss plus :math:`\epsilon (1 - p_t)^{\gamma + 1}`.
+
+    .. math::
+
+        A(x) = -\alpha (1-p)^\gamma \log p + \epsilon (1 - p)^{\gamma + 1}
+
+    for a positive, mirrored for a negative; alpha weights the focal part only, as in the paper.
+
+    Args:
+@BINARY_INPUTS
+        alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None: both 1. Default 0.25.
+        gamma: focusing parameter >= 0, default 2.
+        epsilon: weight of the first polynomial term, >= -1, default 1.
+@BINARY_REDUCTION
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"``, else a scalar.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_poly1_focal_loss(x, t, gamma=2.0).round(6)
+        array([0.002145, 0.036446, 0.335528])
+    """
+    return _binary_loss(_alpha_inside(lambda z, a: _poly1_focal_side(z, a, gamma=gamma, epsilon=epsilon)), x, t, alpha, weight, reduction,
+                        normalizer)
+
+
+@_shared_docs
+def sigmoid_poly1_focal_loss_grad(x, t, *, alpha=0.25, gamma=2.0, epsilon=1.0, reduction="none", weight=None,
+                                  normalizer=None, grad_output=None):
+    """Gradient of :func:`sigmoid_poly1_focal_loss` with respect to ``x``, times ``grad_output``.
+
+    Args:
+@BINARY_INPUTS
+        alpha: positives' weight in [0, 1], or None. Default 0.25.
+        gamma: focusing parameter >= 0, default 2.
+        epsilon: weight of the first polynomial term, >= -1, default 1.
+@BINARY_REDUCTION
+@GRAD_OUTPUT
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_poly1_focal_loss_grad(x, t, gamma=2.0).round(6)
+        array([-0.005693,  0.082098, -0.404698])
+    """
+    return _binary_grad(_alpha_inside(lambda z, a: _poly1_focal_side(z, a, gamma=gamma, epsilon=epsilon)), x, t, alpha, weight, reduction,
+                        normalizer, grad_output)
+
+
+@_shared_docs
+def sigmoid_poly1_focal_loss_hess(x, t, *, alpha=0.25, gamma=2.0, epsilon=1.0, weight=None):
+    """Per-element second derivative of the unreduced :func:`sigmoid_poly1_focal_loss`.
+
+    Args:
+@BINARY_INPUTS
+        alpha: positives' weight in [0, 1], or None. Default 0.25.
+        gamma: focusing parameter >= 0, default 2.
+        epsilon: weight of the first polynomial term, >= -1, default 1.
+        weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_poly1_focal_loss_hess(x, t, gamma=2.0).round(6)
+        array([0.014462, 0.165067, 0.262622])
+    """
+    return _binary_hess(_alpha_inside(lambda z, a: _poly1_focal_side(z, a, gamma=gamma, epsilon=epsilon)), x, t, alpha, weight)
 
 
 # --------------------------------------------------------------------------------------------------

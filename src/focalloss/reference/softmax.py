@@ -10,6 +10,18 @@ import numpy as np
 from ._common import _denominator, _logsumexp, _pow_from_log, _reduce, _reduce_grad, _shared_docs
 from .binary import _focal_term
 
+__all__ = [
+    "softmax_focal_loss",
+    "softmax_focal_loss_floored_hess_diag",
+    "softmax_focal_loss_grad",
+    "softmax_focal_loss_hess_diag",
+    "softmax_focal_loss_reweighted_hess_diag",
+    "softmax_hard_truncation_loss",
+    "softmax_hard_truncation_loss_grad",
+    "softmax_softened_loss",
+    "softmax_softened_loss_grad",
+]
+
 # --------------------------------------------------------------------------------------------------
 # Multi-class losses. Rows are laid out classes-last inside this section.
 # --------------------------------------------------------------------------------------------------
