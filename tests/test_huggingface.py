@@ -365,6 +365,8 @@ def _rank_main(rank, port, out):
         results[name] = _parameters(model)
     results["world_size"] = trainer.args.world_size
     torch.save(results, os.path.join(out, f"rank{rank}.pt"))
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
 
 
 def test_two_processes_give_the_update_of_one_and_positives_doubles_it(tmp_path):
@@ -391,3 +393,9 @@ def test_two_processes_give_the_update_of_one_and_positives_doubles_it(tmp_path)
 
 if __name__ == "__main__":
     _rank_main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])
+    # Results are saved and the group destroyed; skip the interpreter's teardown, where a torch 2.13
+    # gloo rank sometimes aborts ("terminate called without an active exception"; 1 run in 20 here,
+    # see test_distributed.py), failing a run that succeeded.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
