@@ -321,7 +321,8 @@ def test_bad_batches_get_an_error_naming_what_is_wrong(task, outputs, labels, er
 @pytest.mark.parametrize("count", ["4", True, torch.tensor(4j), torch.tensor(True)])
 def test_num_items_in_batch_must_be_a_number_or_a_real_tensor(count):
     with pytest.raises(TypeError, match="num_items_in_batch must be None, a number or a real tensor; got"):
-        TrainerLoss(task="sequence_classification")((torch.zeros(2, 3),), torch.tensor([0, 1]), num_items_in_batch=count)
+        TrainerLoss(task="sequence_classification")((torch.zeros(2, 3),), torch.tensor([0, 1]),
+                                                    num_items_in_batch=count)
 
 
 def test_repr_shows_the_settings():
@@ -352,14 +353,15 @@ def _positives_loss(outputs, labels, num_items_in_batch=None):
 
 
 def _rank_main(rank, port, out):
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD_SIZE), LOCAL_WORLD_SIZE=str(WORLD_SIZE),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD_SIZE),
+                      LOCAL_WORLD_SIZE=str(WORLD_SIZE), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     task = "token_classification"
     results = {}
     for name, loss_func in [("TrainerLoss", TrainerLoss(task=task, **TASKS[task][2])), ("positives", _positives_loss)]:
         model = _model(task)
-        trainer = _trainer(model, _examples(task), os.path.join(out, name), loss_func, batch_size=len(LENGTHS) // WORLD_SIZE)
+        trainer = _trainer(model, _examples(task), os.path.join(out, name), loss_func,
+                           batch_size=len(LENGTHS) // WORLD_SIZE)
         trainer.args.ddp_timeout = 60  # read when the process group starts, on the first Trainer
         trainer.train()
         results[name] = _parameters(model)

@@ -154,7 +154,8 @@ class TrainerLoss:
         if not isinstance(labels, torch.Tensor):
             raise TypeError(f"labels must be a torch.Tensor of {self._label_layout}; got {type(labels).__name__}")
         expected = logits.shape if self._binary else logits.shape[:-1]
-        wrong_dtype = not self._binary and (labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool)
+        not_indices = labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool
+        wrong_dtype = not self._binary and not_indices
         if labels.shape != expected or wrong_dtype:
             raise ValueError(
                 f"labels for task={self.task!r} must be {self._label_layout} with -100 where nothing counts, "
