@@ -238,7 +238,7 @@ def _job(out):
 
     # 2% positives in 40 000 rows: about 400 held-out positives. Distributed LightGBM finds each feature's
     # bins on one worker's rows, so its model depends on which chunks a worker holds; on 20 000 rows with
-    # 1% positives that moved its average precision over 0.357-0.380 (0.366 in one process), here 0.745-0.751.
+    # 1% positives that moved its average precision over 0.357-0.380 (0.366 in one process), here 0.745-0.752.
     x, y = datasets.make_classification(n_samples=40_000, n_features=20, n_informative=8, weights=[0.98],
                                         flip_y=0.005, class_sep=0.8, random_state=0)
     x_train, y_train, x_test, y_test = x[::2], y[::2].astype(np.float64), x[1::2], y[1::2]

@@ -40,6 +40,11 @@ leaves are huge. LightGBM starts a custom objective at 0 whatever ``boost_from_a
 XGBoost at ``base_score`` read as a margin; pass LightGBM's ``init_score`` (and add the constant to
 raw predictions of new rows) or XGBoost's ``base_margin`` (also in the DMatrix of new rows).
 
+**Dask.** The objectives run unchanged in ``lightgbm.dask`` and ``xgboost.dask``, whose workers
+call the pickled objective on their own partitions. ``init_score`` also takes a 1-D dask array or
+dask Series: each block's label sums are computed on its worker, and the start score comes back
+lazily in the labels' chunks or partitions.
+
 **Outputs are margins.** Under a custom objective LightGBM returns raw scores and XGBoost's native
 API returns margins; :meth:`~BinaryFocalObjective.predict_proba` turns them into the model's
 probabilities, which are not calibrated: focal loss pulls them towards 1/2.
