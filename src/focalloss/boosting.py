@@ -40,6 +40,11 @@ leaves are huge. LightGBM starts a custom objective at 0 whatever ``boost_from_a
 XGBoost at ``base_score`` read as a margin; pass LightGBM's ``init_score`` (and add the constant to
 raw predictions of new rows) or XGBoost's ``base_margin`` (also in the DMatrix of new rows).
 
+**Dask.** The objectives run unchanged in ``lightgbm.dask`` and ``xgboost.dask``, whose workers
+call the pickled objective on their own partitions. ``init_score`` also takes a 1-D dask array or
+dask Series: each block's label sums are computed on its worker, and the start score comes back
+lazily in the labels' chunks or partitions.
+
 **Outputs are margins.** Under a custom objective LightGBM returns raw scores and XGBoost's native
 API returns margins; :meth:`~BinaryFocalObjective.predict_proba` turns them into the model's
 probabilities, which are not calibrated: focal loss pulls them towards 1/2.
@@ -47,6 +52,7 @@ probabilities, which are not calibrated: focal loss pulls them towards 1/2.
 
 from __future__ import annotations
 
+import sys
 from numbers import Integral, Real
 
 import numpy as np
@@ -273,17 +279,28 @@ class _BinaryObjective(_EngineAdapters):
         the raw scores the model predicts for new rows.
 
         Args:
-            y: labels in [0, 1].
-            sample_weight: None or one weight >= 0 per row.
+            y: labels in [0, 1]: an array, or a 1-D dask array or dask Series (see below).
+            sample_weight: None or one weight >= 0 per row; a dask collection of y's kind when y is one.
 
         Returns:
-            float64 array shaped like ``y``, every entry the same.
+            float64 array shaped like ``y``, every entry the same. For a dask ``y`` a dask array in
+            its chunks (or a dask Series in its partitions, with its index), not yet computed: the
+            label sums are taken where the blocks are and only they come to the client.
         """
+        if _is_dask(y) or _is_dask(sample_weight):
+            sums = _dask_block_sums(_binary_block_sums, y, sample_weight,
+                                    labels_must="labels in [0, 1] (1 = positive; fractions are soft labels)")
+            return _dask_filled(y, self._start_score(sums["positive"], sums["negative"]))
         labels = _binary_labels(y, "y")
         weights = _sample_weight(sample_weight, labels.shape[0])
+        mass_pos = float(np.dot(labels, weights) if weights is not None else labels.sum())
+        mass_neg = float(np.dot(1.0 - labels, weights) if weights is not None else (1.0 - labels).sum())
+        return np.full(labels.shape, self._start_score(mass_pos, mass_neg))
+
+    def _start_score(self, label_weight_pos, label_weight_neg):
+        """The constant minimising the loss of rows whose positive / negative label weights sum as given."""
         alpha_pos, alpha_neg = self._class_weights()
-        mass_pos = alpha_pos * float(np.dot(labels, weights) if weights is not None else labels.sum())
-        mass_neg = alpha_neg * float(np.dot(1.0 - labels, weights) if weights is not None else (1.0 - labels).sum())
+        mass_pos, mass_neg = alpha_pos * label_weight_pos, alpha_neg * label_weight_neg
         if not (mass_pos > 0.0 and mass_neg > 0.0):
             raise ValueError(
                 f"init_score needs weight on both labels: the loss of a constant score has no minimum "
@@ -295,7 +312,7 @@ class _BinaryObjective(_EngineAdapters):
             first = self._derivatives(np.array([c, -c]))[0]
             return mass_pos * first[0] - mass_neg * first[1]
 
-        return np.full(labels.shape, _increasing_root(slope))
+        return _increasing_root(slope)
 
     def predict_proba(self, raw_score):
         r"""The model's probability of the positive label, :math:`\sigma(x)`; not calibrated.
@@ -603,27 +620,40 @@ class SoftmaxFocalObjective(_EngineAdapters):
 
         Returns:
             float64 array ``(n, K)``, every row the same: LightGBM's ``init_score``, XGBoost's ``base_margin``.
+            For a dask ``y`` (a 1-D dask array or dask Series, with ``sample_weight`` of the same
+            kind) a dask array ``(n, K)`` in y's row chunks (or a dask DataFrame with columns
+            0 .. K-1 in its partitions), not yet computed: only the per-class sums come to the client.
         """
+        if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, Integral)
+                                        or num_classes < 2):
+            raise ValueError(f"num_classes must be None or an integer >= 2; got {num_classes!r}")
+        if num_classes is None and isinstance(self.alpha, np.ndarray):
+            num_classes = self.alpha.size
+        if _is_dask(y) or _is_dask(sample_weight):
+            rule = "class indices, whole numbers >= 0" + ("" if num_classes is None else f" and < {num_classes}")
+            sums = _dask_block_sums(_class_block_sums, y, sample_weight, num_classes, labels_must=rule)
+            num_classes = num_classes or int(sums["top"]) + 1
+            mass = np.pad(sums["mass"], (0, num_classes - sums["mass"].size))
+            return _dask_filled(y, self._start_scores(mass))
         labels = _rows(y, "y")
         if num_classes is None:
             top = labels.max(initial=1.0)  # not finite: _class_labels below says what is wrong
-            if isinstance(self.alpha, np.ndarray):
-                num_classes = self.alpha.size
-            else:
-                num_classes = int(top) + 1 if np.isfinite(top) else 2
-        elif isinstance(num_classes, bool) or not isinstance(num_classes, Integral) or num_classes < 2:
-            raise ValueError(f"num_classes must be None or an integer >= 2; got {num_classes!r}")
+            num_classes = int(top) + 1 if np.isfinite(top) else 2
         labels = _class_labels(labels, "y", num_classes)
         weights = _sample_weight(sample_weight, labels.shape[0])
         mass = np.bincount(labels, weights=weights, minlength=num_classes)
-        mass = mass * self._label_weights(np.arange(num_classes), num_classes)
+        return np.tile(self._start_scores(mass), (labels.shape[0], 1))
+
+    def _start_scores(self, label_weights):
+        """The constant scores minimising the loss of rows whose label weights sum, per class, as given."""
+        mass = label_weights * self._label_weights(np.arange(label_weights.size), label_weights.size)
         if not np.all(mass > 0):
             missing = np.flatnonzero(~(mass > 0)).tolist()
             raise ValueError(
                 f"init_score needs weight on every class: the loss of a constant score has no minimum "
                 f"otherwise; classes {missing} have none (counts times sample_weight times alpha)"
             )
-        return np.tile(_softmax_constant(np.log(mass), self.gamma), (labels.shape[0], 1))
+        return _softmax_constant(np.log(mass), self.gamma)
 
     def predict_proba(self, raw_score):
         """The model's class probabilities, ``softmax(raw_score)`` per row; not calibrated.
@@ -667,3 +697,167 @@ def _softmax_constant(log_mass, gamma):
             high = middle
     log_p = terms.logistic(z_for(0.5 * (low + high)))[2]
     return log_p - np.logaddexp.reduce(log_p)  # renormalised: softmax of the scores is p exactly
+
+
+# --------------------------------------------------------------------------------------------------
+# Dask: init_score from sums taken where the blocks are (dask is imported only once y is a collection)
+# --------------------------------------------------------------------------------------------------
+def _is_dask(values):
+    """Whether ``values`` is a dask collection (an object with a task graph)."""
+    if not hasattr(values, "__dask_graph__"):
+        return False
+    import dask
+
+    return dask.is_dask_collection(values)
+
+
+def _describe(values):
+    """The type of ``values``, and its shape where it is known."""
+    shape = getattr(values, "shape", None)
+    known = isinstance(shape, tuple) and all(isinstance(size, Real) for size in shape)
+    return type(values).__name__ + (f" of shape {shape}" if known else "")
+
+
+def _dask_block_pairs(y, sample_weight):
+    """(block of y, matching block of sample_weight or None) as dask Delayed objects, one per block of y."""
+    import dask.array as da
+
+    dataframe = sys.modules.get("dask.dataframe")  # a dask Series exists only once this is imported
+    if not _is_dask(y):
+        raise TypeError(
+            f"sample_weight is a dask collection but y is not ({_describe(y)}); pass both as dask collections "
+            f"or both as arrays"
+        )
+    if isinstance(y, da.Array):
+        if y.ndim != 1:
+            raise ValueError(f"y must be a 1-D array of values; got shape {y.shape}")
+        kind, expected = da.Array, f"a dask array of y's shape {y.shape}"
+    elif dataframe is not None and isinstance(y, dataframe.Series):
+        kind = dataframe.Series
+        expected = f"a dask Series in y's {y.npartitions} partitions (as two columns of one dask DataFrame)"
+    else:
+        raise TypeError(f"y must be an array, a 1-D dask array or a dask Series; got {_describe(y)}")
+    weights = None
+    if sample_weight is not None:
+        if not isinstance(sample_weight, kind):
+            raise TypeError(f"sample_weight must be None or {expected}; got {_describe(sample_weight)}")
+        if kind is da.Array and sample_weight.shape == y.shape:
+            weights = sample_weight.rechunk(y.chunks).to_delayed()
+        elif kind is not da.Array and sample_weight.npartitions == y.npartitions:
+            weights = sample_weight.to_delayed()
+        else:
+            raise ValueError(f"sample_weight must be None or {expected}; got {_describe(sample_weight)}"
+                             + ("" if kind is da.Array else f" in {sample_weight.npartitions} partitions"))
+    labels = list(y.to_delayed())
+    return zip(labels, [None] * len(labels) if weights is None else list(weights))
+
+
+def _dask_block_sums(block_sums, y, sample_weight, *args, labels_must):
+    """``block_sums(labels, weights, *args)`` run on every block where it lives and added up (see
+    :func:`_added_up`); only these numbers come to the client. Bad labels or weights raise here."""
+    import dask
+
+    pairs = _dask_block_pairs(y, sample_weight)
+    sums = _added_up(dask.compute(*[dask.delayed(block_sums)(labels, weights, *args) for labels, weights in pairs]))
+    if sums["misaligned"]:
+        raise ValueError(f"sample_weight must line up with y: {sums['misaligned']} of its blocks hold other rows "
+                         f"(another length or index)")
+    if sums["bad_weights"]:
+        raise ValueError(f"sample_weight must hold finite weights >= 0; got {sums['bad_weights']} other value(s), "
+                         f"the first {sums['first_bad_weight']!r}")
+    if sums["bad_labels"]:
+        raise ValueError(f"y must hold {labels_must}; got {sums['bad_labels']} other value(s), the first "
+                         f"{sums['first_bad_label']!r}")
+    return sums
+
+
+def _added_up(shares):
+    """The blocks' shares combined: counts and sums added (per-class sums padded to the longest),
+    the largest label ("top") kept, and the first of the "first_*" values that is not None."""
+    total = {"misaligned": 0, "bad_labels": 0, "bad_weights": 0, "first_bad_label": None, "first_bad_weight": None}
+    for share in shares:
+        for key, value in share.items():
+            if key not in total:
+                total[key] = value
+            elif key == "top":
+                total[key] = max(total[key], value)
+            elif key == "mass":
+                size = max(total[key].size, value.size)
+                total[key] = np.pad(total[key], (0, size - total[key].size)) + np.pad(value, (0, size - value.size))
+            elif key.startswith("first_"):
+                total[key] = value if total[key] is None else total[key]
+            else:
+                total[key] += value
+    return total
+
+
+def _block_share(labels, weights, good, **sums):
+    """One block's share: the bad labels and weights (how many, the first) and the given sums."""
+    bad_weights = ~((weights >= 0.0) & (weights < np.inf))  # True for NaN
+
+    def first(values, bad):
+        return float(values[bad][0]) if bad.any() else None
+
+    return {"bad_labels": int(np.count_nonzero(~good)), "first_bad_label": first(labels, ~good),
+            "bad_weights": int(np.count_nonzero(bad_weights)), "first_bad_weight": first(weights, bad_weights), **sums}
+
+
+def _block_arrays(labels, weights):
+    """A block of y and of sample_weight as float64 arrays (weights: ones for None), or None for the
+    weights when they do not line up with the labels (another length, or a pandas index of other rows)."""
+    lined_up = weights is None or len(weights) == len(labels) and (
+        not hasattr(labels, "index") or labels.index.equals(weights.index))
+    labels = np.asarray(labels, dtype=np.float64)
+    if not lined_up:
+        return labels, None
+    return labels, np.ones(labels.shape) if weights is None else np.asarray(weights, dtype=np.float64)
+
+
+def _binary_block_sums(labels, weights):
+    """A block's label weight sums for the binary start score: positive (sum w y), negative (sum w (1 - y))."""
+    labels, weights = _block_arrays(labels, weights)
+    if weights is None:
+        return {"misaligned": 1}
+    good = (labels >= 0.0) & (labels <= 1.0)  # False for NaN
+    with np.errstate(invalid="ignore"):  # an inf weight times a 0 label: NaN, and the client refuses it first
+        positive, negative = float(np.dot(labels, weights)), float(np.dot(1.0 - labels, weights))
+    return _block_share(labels, weights, good, positive=positive, negative=negative)
+
+
+def _class_block_sums(labels, weights, num_classes):
+    """A block's per-class weight sums ("mass"; as many classes as its largest label needs when
+    num_classes is None) and its largest finite label ("top", at least 1, as in the NumPy path)."""
+    labels, weights = _block_arrays(labels, weights)
+    if weights is None:
+        return {"misaligned": 1}
+    good = (labels >= 0.0) & (labels % 1 == 0)  # False for NaN and inf
+    if num_classes is not None:
+        good &= labels < num_classes
+    mass = np.bincount(labels[good].astype(np.intp), weights=weights[good], minlength=num_classes or 0)
+    return _block_share(labels, weights, good, mass=mass, top=float(labels[np.isfinite(labels)].max(initial=1.0)))
+
+
+def _filled(block, value):
+    """``value`` (a number, or one per class) at every row of one block of y, in its layout: a NumPy
+    array, or for a pandas partition a Series (a DataFrame with one column per class) on its index."""
+    filled = np.full((len(block),) + np.shape(value), value, dtype=np.float64)
+    if hasattr(block, "index"):
+        import pandas
+
+        if filled.ndim == 1:
+            return pandas.Series(filled, index=block.index, name=block.name)
+        return pandas.DataFrame(filled, index=block.index)
+    return filled
+
+
+def _dask_filled(y, value):
+    """A lazy collection holding ``value`` at every row of y, in y's chunks or partitions."""
+    import dask.array as da
+
+    value = np.asarray(value, dtype=np.float64)
+    if isinstance(y, da.Array):
+        if value.ndim == 0:
+            return y.map_blocks(_filled, value, dtype=np.float64)
+        return y.map_blocks(_filled, value, dtype=np.float64, new_axis=1, chunks=(y.chunks[0], value.shape))
+    meta = (y.name, "f8") if value.ndim == 0 else {k: "f8" for k in range(value.size)}
+    return y.map_partitions(_filled, value, meta=meta)
