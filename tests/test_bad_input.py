@@ -164,15 +164,9 @@ def test_bool_weight_is_a_type_error(fn):
 
 
 @pytest.mark.parametrize("module", SIGMOID_MODULES + SOFTMAX_MODULES, ids=_name)
-def test_module_bool_weight_is_a_type_error(module):
-    if module in SOFTMAX_MODULES:
-        x, t, _ = softmax_case()
-        weight = torch.tensor([True, False])
-    else:
-        x, t = binary_case()
-        weight = torch.tensor([True, False, True])
+def test_module_bool_weight_is_refused_at_construction(module):
     with pytest.raises(TypeError, match=every("weight", "real tensor", "torch.bool")):
-        module(weight=weight)(x, t)
+        module(weight=torch.tensor([True, False, True]))
 
 
 @pytest.mark.parametrize("fn", SOFTMAX_FUNCTIONS, ids=_name)
@@ -206,14 +200,9 @@ def test_unknown_reduction(fn, reduction):
 
 
 @pytest.mark.parametrize("module", SIGMOID_MODULES + SOFTMAX_MODULES, ids=_name)
-def test_module_unknown_reduction_raises_on_call(module):
-    criterion = module(reduction="avg")
-    if module in SOFTMAX_MODULES:
-        x, y, _ = softmax_case()
-    else:
-        x, y = binary_case()
+def test_module_unknown_reduction_is_refused_at_construction(module):
     with pytest.raises(ValueError, match=every("reduction", "'none', 'mean', 'sum'", "'avg'")):
-        criterion(x, y)
+        module(reduction="avg")
 
 
 @pytest.mark.parametrize("fn", ALL_FUNCTIONS, ids=_name)
@@ -300,10 +289,9 @@ def test_sigmoid_alpha_must_be_a_number_or_none(fn, alpha):
 
 
 @pytest.mark.parametrize("module", SIGMOID_MODULES, ids=_name)
-def test_sigmoid_module_alpha_out_of_range_raises_on_call(module):
-    x, t = binary_case()
+def test_sigmoid_module_alpha_out_of_range_is_refused_at_construction(module):
     with pytest.raises(ValueError, match=every("alpha", "[0, 1]", "got 1.5")):
-        module(alpha=1.5)(x, t)
+        module(alpha=1.5)
 
 
 @pytest.mark.parametrize("fn", SOFTMAX_FUNCTIONS, ids=_name)
@@ -329,10 +317,9 @@ def test_softmax_alpha_entries_must_be_nonnegative(fn):
 
 
 @pytest.mark.parametrize("module", SOFTMAX_MODULES, ids=_name)
-def test_softmax_module_negative_alpha_raises_on_call(module):
-    x, y, _ = softmax_case()
+def test_softmax_module_negative_alpha_is_refused_at_construction(module):
     with pytest.raises(ValueError, match=every("alpha", ">= 0", "got -0.5", "class 1")):
-        module(alpha=[1.0, -0.5, 2.0])(x, y)
+        module(alpha=[1.0, -0.5, 2.0])
 
 
 @pytest.mark.parametrize("fn", SOFTMAX_FUNCTIONS, ids=_name)
@@ -430,10 +417,9 @@ def test_softmax_weight_values(fn):
 
 
 @pytest.mark.parametrize("module", SIGMOID_MODULES, ids=_name)
-def test_module_negative_weight_raises_on_call(module):
-    x, t = binary_case()
+def test_module_negative_weight_is_refused_at_construction(module):
     with pytest.raises(ValueError, match=every("weight", ">= 0", "got -2.0")):
-        module(weight=[1.0, -2.0, 1.0])(x, t)
+        module(weight=[1.0, -2.0, 1.0])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -623,3 +609,51 @@ def test_init_prior_bias_wrong_length_and_no_bias():
         fl.init_prior_bias_(torch.nn.Linear(4, 3, bias=False))
     with pytest.raises(TypeError, match=every("bias", "tensor or a module", "got list")):
         fl.init_prior_bias_([0.0, 0.0])
+
+
+# --------------------------------------------------------------------------------------------------
+# Modules check their settings at construction, with the functional's messages
+# --------------------------------------------------------------------------------------------------
+_BAD_SETTINGS = [
+    ({"reduction": "avg"}, ValueError), ({"backend": "gpu"}, ValueError), ({"validate": "yes"}, TypeError),
+    ({"normalizer": "pos"}, ValueError), ({"normalizer": 0.0}, ValueError), ({"normalizer": -1}, ValueError),
+    ({"normalizer": float("nan")}, TypeError), ({"normalizer": torch.tensor([1.0, 2.0])}, ValueError),
+    ({"normalizer": torch.tensor(-1.0)}, ValueError), ({"normalizer": fl.Positives(group=3)}, TypeError),
+    ({"reduction": "sum", "normalizer": "positives"}, ValueError),
+    ({"weight": torch.tensor([True, False, True])}, TypeError), ({"weight": [1.0, float("nan"), 1.0]}, ValueError),
+    ({"weight": "heavy"}, TypeError),
+]
+_BAD_SOFTMAX_SETTINGS = [
+    ({"alpha": "balanced"}, TypeError), ({"alpha": -1.0}, ValueError), ({"alpha": [[1.0, 1.0, 1.0]]}, ValueError),
+    ({"alpha": [1.0, float("inf"), 1.0]}, ValueError), ({"alpha": torch.tensor([True, True, False])}, TypeError),
+    ({"ignore_index": 1.5}, TypeError), ({"ignore_index": True}, TypeError),
+    ({"label_smoothing": 1.5}, ValueError), ({"label_smoothing": "0.1"}, TypeError), ({"class_group": 3}, TypeError),
+]
+_BAD_BINARY_SETTINGS = [({"alpha": 1.5}, ValueError), ({"alpha": [0.25]}, TypeError), ({"alpha": "0.25"}, TypeError)]
+
+
+def _construction_cases():
+    for loss in loss_table.LOSSES:
+        extra = _BAD_BINARY_SETTINGS if loss.binary else _BAD_SOFTMAX_SETTINGS
+        cases = _BAD_SETTINGS + extra + [({name: value}, error) for name, error, _, value in loss.rejected()]
+        for kwargs, error in cases:
+            yield pytest.param(loss, kwargs, error, id=f"{loss.name}-{kwargs!r}"[:90])
+
+
+@pytest.mark.parametrize("loss, kwargs, error", list(_construction_cases()))
+def test_module_refuses_bad_settings_at_construction_as_the_functional_does(loss, kwargs, error):
+    x, y = loss.sample((3, 3))  # 3 classes, 3 positions: the weights and alphas above have the right length
+    with pytest.raises(error) as in_functional:
+        loss.function(x, y, **kwargs)
+    with pytest.raises(error) as at_construction:
+        loss.module(**kwargs)
+    # the one difference: a module does not know C before its first input
+    assert str(at_construction.value) == str(in_functional.value).replace("shape (3,)", "shape (C,)")
+
+
+@pytest.mark.parametrize("loss", loss_table.LOSSES, ids=lambda loss: loss.name)
+def test_module_validate_false_defers_value_checks_of_tensor_settings(loss):
+    criterion = loss.module(weight=[1.0, -2.0, 1.0], validate=False)  # the values are not read
+    with pytest.raises(ValueError, match=every("weight", ">= 0", "got -2.0")):
+        loss.module(weight=[1.0, -2.0, 1.0])
+    assert criterion.weight.tolist() == [1.0, -2.0, 1.0]

@@ -43,7 +43,11 @@ def wants_values(validate, *arguments):
         if torch.compiler.is_compiling():
             return False
         return all(a.device.type == "cpu" for a in arguments if isinstance(a, torch.Tensor))
-    if not isinstance(validate, bool):
+    return validate_flag(validate)
+
+
+def validate_flag(validate):
+    if validate is not None and not isinstance(validate, bool):
         raise TypeError(f"validate must be None, True or False; got {validate!r}")
     return validate
 
@@ -156,11 +160,7 @@ def weight_tensor(weight, loss_shape, logits):
     """Elementwise weights broadcastable to the per-element loss shape (values: weight_values)."""
     if weight is None:
         return None
-    if not isinstance(weight, torch.Tensor):
-        weight = torch.as_tensor(weight, device=logits.device)
-    if weight.is_complex() or weight.dtype == torch.bool:
-        raise TypeError(f"weight must be a real tensor of non-negative weights; got dtype {weight.dtype}")
-    _dense(weight, "weight")
+    weight = weight_setting(weight, None if logits is None else logits.device)
     same_device(weight, "weight", logits)
     try:
         shape = torch.broadcast_shapes(weight.shape, loss_shape)
@@ -171,6 +171,19 @@ def weight_tensor(weight, loss_shape, logits):
             f"weight must broadcast to the per-element loss shape {tuple(loss_shape)}; "
             f"got shape {tuple(weight.shape)}"
         )
+    return weight
+
+
+def weight_setting(weight, device=None):
+    """A real dense tensor (a sequence is converted) of elementwise weights, its shape unchecked."""
+    if not isinstance(weight, torch.Tensor):
+        try:
+            weight = torch.as_tensor(weight, device=device)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise TypeError(f"weight must be None or a real tensor of non-negative weights; got {weight!r}") from error
+    if weight.is_complex() or weight.dtype == torch.bool:
+        raise TypeError(f"weight must be a real tensor of non-negative weights; got dtype {weight.dtype}")
+    _dense(weight, "weight")
     return weight
 
 
@@ -212,7 +225,7 @@ def normalizer_value(normalizer, reduction_, logits):
         if normalizer.is_complex() or normalizer.dtype == torch.bool:
             raise TypeError(f"normalizer must be a real tensor; got dtype {normalizer.dtype}")
         _dense(normalizer, "normalizer")
-        return same_device(normalizer, "normalizer", logits, cpu_too=True)
+        return normalizer if logits is None else same_device(normalizer, "normalizer", logits, cpu_too=True)
     return positive(normalizer, "normalizer")
 
 
@@ -225,7 +238,8 @@ def normalizer_values(normalizer, check_values):
 
 
 def class_alpha(alpha, num_classes, logits, dtype):
-    """None, a float >= 0 (multiplies every class), or one weight >= 0 per class (values: alpha_values)."""
+    """None, a float >= 0 (multiplies every class), or one weight >= 0 per class (values:
+    alpha_values). ``num_classes`` and ``logits`` None: any length, any device (a module's setting)."""
     if alpha is None:
         return None
     if isinstance(alpha, Real) and not isinstance(alpha, bool):
@@ -236,14 +250,16 @@ def class_alpha(alpha, num_classes, logits, dtype):
         if alpha.is_complex() or alpha.dtype == torch.bool:
             raise TypeError(f"alpha must hold real per-class weights; got dtype {alpha.dtype}")
         _dense(alpha, "alpha")
-        same_device(alpha, "alpha", logits, cpu_too=True)
+        if logits is not None:
+            same_device(alpha, "alpha", logits, cpu_too=True)
     try:
-        vector = torch.as_tensor(alpha, device=logits.device, dtype=dtype)
+        vector = torch.as_tensor(alpha, device=None if logits is None else logits.device, dtype=dtype)
     except (TypeError, ValueError, RuntimeError) as error:
         raise TypeError(f"alpha must be None, a float >= 0 or a length-C sequence; got {alpha!r}") from error
-    if vector.shape != (num_classes,):
+    if vector.dim() != 1 or (num_classes is not None and vector.shape[0] != num_classes):
+        expected = "C" if num_classes is None else num_classes
         raise ValueError(
-            f"alpha must hold one weight per class, shape ({num_classes},); got shape {tuple(vector.shape)}"
+            f"alpha must hold one weight per class, shape ({expected},); got shape {tuple(vector.shape)}"
         )
     return vector
 
@@ -337,3 +353,26 @@ def ignore_index_value(ignore_index):
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
         raise TypeError(f"ignore_index must be an int; got {ignore_index!r}")
     return ignore_index
+
+
+def settings(spec, values):
+    """Check a module's settings at construction with the functional's own checks and messages:
+    everything that does not need the input. Values held in tensors (weights, a per-class alpha,
+    a tensor normalizer) are read here unless ``validate`` is False; their shapes against the
+    input and their devices are checked per call."""
+    spec.params({h.name: values[h.name] for h in spec.hyperparameters})
+    reduction_ = reduction(values["reduction"])
+    backend(values["backend"])
+    check_values = validate_flag(values["validate"]) is not False
+    normalizer = normalizer_value(values["normalizer"], reduction_, None)
+    normalizer_values(normalizer, check_values)
+    if values["weight"] is not None:
+        weight_values(weight_setting(values["weight"]), check_values)
+    if spec.family == "binary":
+        binary_alpha(values["alpha"])
+        return
+    alpha = class_alpha(values["alpha"], None, None, torch.float64)
+    alpha_values(alpha, check_values)
+    ignore_index_value(values["ignore_index"])
+    unit_interval(values["label_smoothing"], "label_smoothing")
+    class_group(values["class_group"])

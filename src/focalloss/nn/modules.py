@@ -13,6 +13,7 @@ from torch import nn
 
 from .. import functional as F
 from .. import losses
+from ..functional import _checks
 
 __all__ = [spec.module for spec in losses.LOSSES]
 
@@ -25,8 +26,9 @@ def _sequence_buffer(name, value):
 
 
 class _Loss(nn.Module):
-    """Keeps the settings of the loss ``spec`` (a registry entry): numbers, strings and None as
-    attributes, and the tensor settings (``_tensor_settings``) as buffers, sequences converted."""
+    """Keeps the settings of the loss ``spec`` (a registry entry), checked at construction with the
+    functional's messages: numbers, strings and None as attributes, and the tensor settings
+    (``_tensor_settings``) as buffers, sequences converted."""
 
     spec = None
     _tensor_settings = ()
@@ -34,6 +36,7 @@ class _Loss(nn.Module):
     def __init__(self, settings):
         super().__init__()
         settings = {name: value for name, value in settings.items() if name not in ("self", "__class__")}
+        _checks.settings(self.spec, settings)
         self._setting_names = tuple(settings)
         for name, value in settings.items():
             if name not in self._tensor_settings or value is None or isinstance(value, (Real, str)):
