@@ -657,3 +657,16 @@ def test_module_validate_false_defers_value_checks_of_tensor_settings(loss):
     with pytest.raises(ValueError, match=every("weight", ">= 0", "got -2.0")):
         loss.module(weight=[1.0, -2.0, 1.0])
     assert criterion.weight.tolist() == [1.0, -2.0, 1.0]
+
+
+@pytest.mark.parametrize("loss", loss_table.LOSSES, ids=lambda loss: loss.name)
+def test_module_settings_on_another_device_are_not_read_at_construction(loss):
+    """By default only CPU tensors' values are read (reading a GPU tensor would wait for it); a
+    "meta" tensor, which has no values, stands in for another device."""
+    weight = torch.ones(3, device="meta")
+    criterion = loss.module(weight=weight, normalizer=torch.tensor(2.0, device="meta"))
+    assert criterion.weight.device.type == "meta"
+    if not loss.binary:
+        assert loss.module(alpha=torch.ones(3, device="meta")).alpha.device.type == "meta"
+    with pytest.raises(RuntimeError, match="meta"):
+        loss.module(weight=weight, validate=True)  # validate=True reads them, as the functional does

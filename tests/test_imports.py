@@ -25,3 +25,24 @@ def test_public_names_resolve_lazily():
     assert set(focalloss.__all__) <= set(dir(focalloss))
     with pytest.raises(AttributeError, match="no_such_name"):
         focalloss.no_such_name
+
+
+def test_type_checkers_see_every_public_name():
+    """The ``if TYPE_CHECKING:`` imports of ``focalloss/__init__.py`` name what a type checker
+    sees (the run-time names load lazily): exactly ``__all__``, no more, no fewer."""
+    import ast
+    import importlib
+
+    import focalloss
+
+    tree = ast.parse(open(focalloss.__file__).read())
+    block = next(node for node in tree.body if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING")
+    seen = []
+    for statement in block.body:
+        for alias in statement.names:
+            if alias.name == "*":
+                seen += importlib.import_module(f"focalloss.{statement.module}").__all__
+            else:
+                assert alias.asname == alias.name  # the explicit re-export form
+                seen.append(alias.name)
+    assert sorted(seen) == sorted(focalloss.__all__)

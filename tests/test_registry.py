@@ -29,6 +29,17 @@ def test_every_loss_is_public_as_a_function_and_a_module():
         assert callable(getattr(focalloss, spec.function)) and getattr(focalloss, spec.module).spec is spec
 
 
+def test_each_family_module_lists_exactly_the_registry_names():
+    """The modules' ``__all__`` are literal lists, so that type checkers see the names: they must
+    hold every registry entry of their family, in the registry's order, and nothing else."""
+    from focalloss.functional import binary, multiclass
+    from focalloss.nn import modules
+
+    assert binary.__all__ == [spec.function for spec in losses.BINARY.values()]
+    assert multiclass.__all__ == [spec.function for spec in losses.SOFTMAX.values()]
+    assert modules.__all__ == [spec.module for spec in losses.LOSSES]
+
+
 def test_kinds_are_numbered_once():
     assert sorted(losses.KIND_CODES.values()) == list(range(len(losses.KIND_CODES)))
     assert {spec.kind for spec in SPECS} == set(losses.KIND_CODES)

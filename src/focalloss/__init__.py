@@ -8,6 +8,7 @@ Names are imported on first use (PEP 562), so ``import focalloss.reference`` and
 """
 
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 from . import losses as _losses
 
@@ -27,15 +28,25 @@ _SUBMODULES = ("boosting", "losses", "reference")
 __all__ = sorted(_HOMES) + list(_SUBMODULES)
 
 
-def __getattr__(name):
-    if name in _HOMES:
-        value = getattr(import_module(_HOMES[name], __name__), name)
-    elif name in _SUBMODULES:
-        value = import_module(f".{name}", __name__)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value  # later look-ups skip this function
-    return value
+if TYPE_CHECKING:  # what a type checker sees; a name it does not know is a typo
+    from . import boosting as boosting, losses as losses, reference as reference  # noqa: F401
+    from .functional import Positives as Positives  # noqa: F401
+    from .functional import class_weights as class_weights, init_prior_bias_ as init_prior_bias_  # noqa: F401
+    from .functional import prior_bias as prior_bias  # noqa: F401
+    from .functional.binary import *  # noqa: F403 (their __all__: the registry's loss functions)
+    from .functional.multiclass import *  # noqa: F403
+    from .nn.modules import *  # noqa: F403 (the registry's loss modules)
+else:  # at run time each name is imported on first use
+
+    def __getattr__(name):
+        if name in _HOMES:
+            value = getattr(import_module(_HOMES[name], __name__), name)
+        elif name in _SUBMODULES:
+            value = import_module(f".{name}", __name__)
+        else:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        globals()[name] = value  # later look-ups skip this function
+        return value
 
 
 def __dir__():

@@ -1,8 +1,15 @@
 """Docstring sections shared by several losses, pasted in where a line reads ``@NAME``."""
 
+from __future__ import annotations
 
-def shared_sections(**sections):
-    def decorate(function):
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+_Function = TypeVar("_Function", bound=Callable[..., Any])
+
+
+def shared_sections(**sections: str) -> Callable[[_Function], _Function]:
+    def decorate(function: _Function) -> _Function:
         doc = function.__doc__
         if doc is None:  # python -OO strips docstrings
             return function

@@ -54,10 +54,12 @@ from __future__ import annotations
 
 import sys
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
 
 from . import _scalars
+from ._typing import Array, ArrayLike, Hessian
 from .backends import numpy_terms as terms
 
 __all__ = [
@@ -186,25 +188,27 @@ class _EngineAdapters:
 
     metric_name = ""
 
-    def lightgbm_objective(self, preds, train_data):
+    def lightgbm_objective(self, preds: ArrayLike, train_data: Any) -> tuple[Array, Array]:
         """``lightgbm.train({"objective": obj.lightgbm_objective}, ...)`` (with ``"num_class": K`` for
         the softmax objective): labels and weights from the Dataset."""
         return self(train_data.get_label(), preds, train_data.get_weight())
 
-    def xgboost_objective(self, preds, dtrain):
+    def xgboost_objective(self, preds: ArrayLike, dtrain: Any) -> tuple[Array, Array]:
         """``xgboost.train(..., obj=obj.xgboost_objective)`` (with ``"num_class": K`` for the softmax
         objective): labels and weights from the DMatrix."""
         return self(dtrain.get_label(), preds, dtrain.get_weight())
 
-    def lightgbm_metric(self, preds, eval_data):
+    def lightgbm_metric(self, preds: ArrayLike, eval_data: Any) -> tuple[str, float, bool]:
         """``lightgbm.train(feval=obj.lightgbm_metric)``: ``(name, weighted mean loss, False)``."""
         return self.metric_name, self.loss(eval_data.get_label(), preds, eval_data.get_weight()), False
 
-    def lightgbm_sklearn_metric(self, y_true, y_pred, weight):
+    def lightgbm_sklearn_metric(
+        self, y_true: ArrayLike, y_pred: ArrayLike, weight: ArrayLike | None,
+    ) -> tuple[str, float, bool]:
         """``LGBMClassifier.fit(eval_metric=obj.lightgbm_sklearn_metric)``: ``(name, loss, False)``."""
         return self.metric_name, self.loss(y_true, y_pred, weight), False
 
-    def xgboost_metric(self, predt, dmatrix):
+    def xgboost_metric(self, predt: ArrayLike, dmatrix: Any) -> tuple[str, float]:
         """``xgboost.train(custom_metric=obj.xgboost_metric)``: ``(name, weighted mean loss)``."""
         return self.metric_name, self.loss(dmatrix.get_label(), predt, dmatrix.get_weight())
 
@@ -225,7 +229,9 @@ class _BinaryObjective(_EngineAdapters):
         """Weights of the positive and the negative label term."""
         return (1.0, 1.0) if self.alpha is None else (self.alpha, 1.0 - self.alpha)
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
+    def __call__(
+        self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None,
+    ) -> tuple[Array, Array]:
         """Gradient and hessian of the weighted loss; the scikit-learn-style objective of both engines.
 
         Args:
@@ -262,7 +268,7 @@ class _BinaryObjective(_EngineAdapters):
             coef_pos, coef_neg = coef_pos * weights, coef_neg * weights
         return coef_pos * first_pos - coef_neg * first_neg, coef_pos * curvature_pos + coef_neg * curvature_neg
 
-    def loss(self, y_true, raw_score, sample_weight=None):
+    def loss(self, y_true: ArrayLike, raw_score: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
         r"""Weighted mean loss :math:`\sum_i w_i \ell_i / \sum_i w_i`; also ``XGBClassifier(eval_metric=obj.loss)``."""
         scores = _scores(raw_score, binary=True)
         labels = _binary_labels(y_true, "y_true", scores.shape[0])
@@ -272,7 +278,7 @@ class _BinaryObjective(_EngineAdapters):
         total = _weight_total(weights, scores.shape[0])
         return float((per_row if weights is None else per_row * weights).sum() / total)
 
-    def init_score(self, y, sample_weight=None):
+    def init_score(self, y: ArrayLike, sample_weight: ArrayLike | None = None) -> Any:
         """The constant raw score that minimises the weighted loss, repeated for every row.
 
         Pass it as LightGBM's ``init_score`` or XGBoost's ``base_margin``, and add ``init[0]`` to
@@ -314,7 +320,7 @@ class _BinaryObjective(_EngineAdapters):
 
         return _increasing_root(slope)
 
-    def predict_proba(self, raw_score):
+    def predict_proba(self, raw_score: ArrayLike) -> Array:
         r"""The model's probability of the positive label, :math:`\sigma(x)`; not calibrated.
 
         ``raw_score`` must include the start score (``init_score``) for LightGBM, which leaves it
@@ -384,7 +390,7 @@ class BinaryFocalObjective(_BinaryObjective):
 
     metric_name = "focal_loss"
 
-    def __init__(self, *, alpha=0.25, gamma=2.0, hessian="floored"):
+    def __init__(self, *, alpha: float | None = 0.25, gamma: float = 2.0, hessian: Hessian = "floored") -> None:
         self.alpha = _binary_alpha(alpha)
         self.gamma = _scalars.nonnegative(gamma, "gamma")
         self.hessian = _hessian(hessian)
@@ -434,7 +440,7 @@ class BinarySoftenedObjective(_BinaryObjective):
 
     metric_name = "softened_loss"
 
-    def __init__(self, *, k=1.0, alpha=None, hessian="floored"):
+    def __init__(self, *, k: float = 1.0, alpha: float | None = None, hessian: Hessian = "floored") -> None:
         self.k = _scalars.nonnegative(k, "k")
         self.alpha = _binary_alpha(alpha)
         self.hessian = _hessian(hessian)
@@ -482,7 +488,7 @@ class BinaryFocalStarObjective(_BinaryObjective):
 
     metric_name = "focal_star_loss"
 
-    def __init__(self, *, gamma=1.0, beta=0.0, alpha=None):
+    def __init__(self, *, gamma: float = 1.0, beta: float = 0.0, alpha: float | None = None) -> None:
         self.gamma = _scalars.positive(gamma, "gamma")
         self.beta = _scalars.finite(beta, "beta")
         self.alpha = _binary_alpha(alpha)
@@ -542,7 +548,9 @@ class SoftmaxFocalObjective(_EngineAdapters):
 
     metric_name = "softmax_focal_loss"
 
-    def __init__(self, *, alpha=None, gamma=2.0, hessian="floored"):
+    def __init__(
+        self, *, alpha: float | ArrayLike | None = None, gamma: float = 2.0, hessian: Hessian = "floored",
+    ) -> None:
         self.alpha = _class_alpha(alpha)
         self.gamma = _scalars.nonnegative(gamma, "gamma")
         self.hessian = _hessian(hessian)
@@ -569,7 +577,9 @@ class SoftmaxFocalObjective(_EngineAdapters):
         weights = _sample_weight(sample_weight, num_rows)
         return scores, labels, coef if weights is None else coef * weights, weights
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
+    def __call__(
+        self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None,
+    ) -> tuple[Array, Array]:
         """Gradient and diagonal hessian of the weighted loss; the scikit-learn-style objective.
 
         Args:
@@ -599,13 +609,15 @@ class SoftmaxFocalObjective(_EngineAdapters):
         coef = coef[:, None]
         return coef * first * d_jacobian, coef * curvature
 
-    def loss(self, y_true, raw_score, sample_weight=None):
+    def loss(self, y_true: ArrayLike, raw_score: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
         r"""Weighted mean loss :math:`\sum_i w_i \ell_i / \sum_i w_i`; also ``XGBClassifier(eval_metric=obj.loss)``."""
         scores, labels, coef, weights = self._inputs(y_true, raw_score, sample_weight)
         value = terms.focal_value(terms.label_margin(scores, labels)[0], self.gamma)
         return float((coef * value).sum() / _weight_total(weights, scores.shape[0]))
 
-    def init_score(self, y, sample_weight=None, *, num_classes=None):
+    def init_score(
+        self, y: ArrayLike, sample_weight: ArrayLike | None = None, *, num_classes: int | None = None,
+    ) -> Any:
         r"""The constant raw scores (one per class) that minimise the weighted loss, repeated for every row.
 
         With :math:`c_k = \alpha_k \sum_{i: y_i = k} w_i` the loss of a constant is
@@ -655,7 +667,7 @@ class SoftmaxFocalObjective(_EngineAdapters):
             )
         return _softmax_constant(np.log(mass), self.gamma)
 
-    def predict_proba(self, raw_score):
+    def predict_proba(self, raw_score: ArrayLike) -> Array:
         """The model's class probabilities, ``softmax(raw_score)`` per row; not calibrated.
 
         ``raw_score`` (n, K) must include the start score (``init_score``) for LightGBM.

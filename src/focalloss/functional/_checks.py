@@ -358,21 +358,22 @@ def ignore_index_value(ignore_index):
 def settings(spec, values):
     """Check a module's settings at construction with the functional's own checks and messages:
     everything that does not need the input. Values held in tensors (weights, a per-class alpha,
-    a tensor normalizer) are read here unless ``validate`` is False; their shapes against the
-    input and their devices are checked per call."""
+    a tensor normalizer) are read as ``validate`` says (by default for CPU tensors only); their
+    shapes against the input and their devices are checked per call."""
     spec.params({h.name: values[h.name] for h in spec.hyperparameters})
     reduction_ = reduction(values["reduction"])
     backend(values["backend"])
-    check_values = validate_flag(values["validate"]) is not False
+    validate = validate_flag(values["validate"])
     normalizer = normalizer_value(values["normalizer"], reduction_, None)
-    normalizer_values(normalizer, check_values)
+    normalizer_values(normalizer, wants_values(validate, normalizer))
     if values["weight"] is not None:
-        weight_values(weight_setting(values["weight"]), check_values)
+        weight = weight_setting(values["weight"])
+        weight_values(weight, wants_values(validate, weight))
     if spec.family == "binary":
         binary_alpha(values["alpha"])
         return
     alpha = class_alpha(values["alpha"], None, None, torch.float64)
-    alpha_values(alpha, check_values)
+    alpha_values(alpha, wants_values(validate, alpha))
     ignore_index_value(values["ignore_index"])
     unit_interval(values["label_smoothing"], "label_smoothing")
     class_group(values["class_group"])

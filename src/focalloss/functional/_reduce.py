@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from .._typing import Group
 from ..backends._shared import fixed_order_sum
 
 
@@ -31,7 +32,7 @@ class Positives:
         tensor(0.0172)
     """
 
-    group: object = None
+    group: Group = None
 
 
 def positives_normalizer(positives, dtype, group=None):

@@ -15,14 +15,22 @@ weights both by 1.
 from __future__ import annotations
 
 import torch
+from torch import Tensor
 
 from .. import backends, losses
+from .._typing import Backend, Normalizer, Reduction, Weight
 from . import _checks, _dtensor
 from .._docs import shared_sections
 from ..backends._shared import fixed_order_sum
 from ._reduce import reduce
 
-__all__ = [spec.function for spec in losses.BINARY.values()]
+__all__ = [  # the registry's names (tests/test_registry.py holds them to it); literal for type checkers
+    "sigmoid_focal_loss",
+    "sigmoid_focal_loss_star",
+    "sigmoid_softened_loss",
+    "sigmoid_poly1_focal_loss",
+    "sigmoid_hard_truncation_loss",
+]
 
 
 def _binary_loss(spec, logits, targets, *, alpha, reduction, weight, normalizer, validate, backend,
@@ -105,9 +113,9 @@ _with_shared_docs = shared_sections(COMMON_ARGS=_COMMON_ARGS, SHAPE=_SHAPE)
 
 @_with_shared_docs
 def sigmoid_focal_loss(
-    logits, targets, *, alpha=0.25, gamma=2.0, reduction="mean", weight=None, normalizer=None,
-    validate=None, backend="auto",
-):
+    logits: Tensor, targets: Tensor, *, alpha: float | None = 0.25, gamma: float = 2.0, reduction: Reduction = "mean",
+    weight: Weight = None, normalizer: Normalizer = None, validate: bool | None = None, backend: Backend = "auto",
+) -> Tensor:
     r"""Focal loss for binary and multi-label classification (Lin et al. 2017), from logits.
 
     .. math::
@@ -145,9 +153,10 @@ def sigmoid_focal_loss(
 
 @_with_shared_docs
 def sigmoid_poly1_focal_loss(
-    logits, targets, *, alpha=0.25, gamma=2.0, epsilon=1.0, reduction="mean", weight=None, normalizer=None,
-    validate=None, backend="auto",
-):
+    logits: Tensor, targets: Tensor, *, alpha: float | None = 0.25, gamma: float = 2.0, epsilon: float = 1.0,
+    reduction: Reduction = "mean", weight: Weight = None, normalizer: Normalizer = None, validate: bool | None = None,
+    backend: Backend = "auto",
+) -> Tensor:
     r"""Poly-1 focal loss (Leng et al. 2022, PolyLoss): focal loss plus its first polynomial term.
 
     .. math::
@@ -184,9 +193,10 @@ def sigmoid_poly1_focal_loss(
 
 @_with_shared_docs
 def sigmoid_focal_loss_star(
-    logits, targets, *, gamma=1.0, beta=0.0, alpha=None, reduction="mean", weight=None, normalizer=None,
-    validate=None, backend="auto",
-):
+    logits: Tensor, targets: Tensor, *, gamma: float = 1.0, beta: float = 0.0, alpha: float | None = None,
+    reduction: Reduction = "mean", weight: Weight = None, normalizer: Normalizer = None, validate: bool | None = None,
+    backend: Backend = "auto",
+) -> Tensor:
     r"""FL*, the focal-loss variant of the appendix of Lin et al. 2017, from logits.
 
     .. math::
@@ -220,9 +230,9 @@ def sigmoid_focal_loss_star(
 
 @_with_shared_docs
 def sigmoid_softened_loss(
-    logits, targets, *, k=1.0, alpha=None, reduction="mean", weight=None, normalizer=None,
-    validate=None, backend="auto",
-):
+    logits: Tensor, targets: Tensor, *, k: float = 1.0, alpha: float | None = None, reduction: Reduction = "mean",
+    weight: Weight = None, normalizer: Normalizer = None, validate: bool | None = None, backend: Backend = "auto",
+) -> Tensor:
     r"""The "softened" hard-truncation loss of Su Jianlin (2017), from logits.
 
     .. math::
@@ -254,9 +264,10 @@ def sigmoid_softened_loss(
 
 @_with_shared_docs
 def sigmoid_hard_truncation_loss(
-    logits, targets, *, threshold=0.5, alpha=None, reduction="mean", weight=None, normalizer=None,
-    validate=None, backend="auto",
-):
+    logits: Tensor, targets: Tensor, *, threshold: float = 0.5, alpha: float | None = None,
+    reduction: Reduction = "mean", weight: Weight = None, normalizer: Normalizer = None, validate: bool | None = None,
+    backend: Backend = "auto",
+) -> Tensor:
     r"""Hard-truncation loss (Su Jianlin, 2017): cross-entropy only where the prediction is wrong.
 
     .. math::

@@ -14,15 +14,26 @@ probability targets, and with label smoothing :math:`\varepsilon` the mixture
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
+from torch import Tensor
 
 from .. import backends, losses
+from .._typing import Backend, ClassAlpha, Normalizer, Reduction, Weight
 from ..backends import sharded_ops
 from . import _checks, _dtensor
 from .._docs import shared_sections
 from ._reduce import reduce
 
-__all__ = [spec.function for spec in losses.SOFTMAX.values()]
+if TYPE_CHECKING:
+    from torch.distributed import ProcessGroup
+
+__all__ = [  # the registry's names (tests/test_registry.py holds them to it); literal for type checkers
+    "softmax_focal_loss",
+    "softmax_softened_loss",
+    "softmax_hard_truncation_loss",
+]
 
 
 def _softmax_loss(
@@ -157,9 +168,10 @@ _with_shared_docs = shared_sections(COMMON_ARGS=_COMMON_ARGS, SHAPE=_SHAPE)
 
 @_with_shared_docs
 def softmax_focal_loss(
-    logits, target, *, alpha=None, gamma=2.0, reduction="mean", weight=None, ignore_index=-100,
-    label_smoothing=0.0, normalizer=None, validate=None, backend="auto", class_group=None,
-):
+    logits: Tensor, target: Tensor, *, alpha: ClassAlpha = None, gamma: float = 2.0, reduction: Reduction = "mean",
+    weight: Weight = None, ignore_index: int = -100, label_smoothing: float = 0.0, normalizer: Normalizer = None,
+    validate: bool | None = None, backend: Backend = "auto", class_group: ProcessGroup | None = None,
+) -> Tensor:
     r"""Multi-class focal loss from logits: cross-entropy scaled down on confident classes.
 
     .. math::
@@ -194,9 +206,10 @@ def softmax_focal_loss(
 
 @_with_shared_docs
 def softmax_softened_loss(
-    logits, target, *, k=1.0, alpha=None, reduction="mean", weight=None, ignore_index=-100,
-    label_smoothing=0.0, normalizer=None, validate=None, backend="auto", class_group=None,
-):
+    logits: Tensor, target: Tensor, *, k: float = 1.0, alpha: ClassAlpha = None, reduction: Reduction = "mean",
+    weight: Weight = None, ignore_index: int = -100, label_smoothing: float = 0.0, normalizer: Normalizer = None,
+    validate: bool | None = None, backend: Backend = "auto", class_group: ProcessGroup | None = None,
+) -> Tensor:
     r"""Multi-class "softened" loss of Su Jianlin (2017), from logits.
 
     .. math::
@@ -227,9 +240,10 @@ def softmax_softened_loss(
 
 @_with_shared_docs
 def softmax_hard_truncation_loss(
-    logits, target, *, threshold=0.5, alpha=None, reduction="mean", weight=None, ignore_index=-100,
-    label_smoothing=0.0, normalizer=None, validate=None, backend="auto", class_group=None,
-):
+    logits: Tensor, target: Tensor, *, threshold: float = 0.5, alpha: ClassAlpha = None, reduction: Reduction = "mean",
+    weight: Weight = None, ignore_index: int = -100, label_smoothing: float = 0.0, normalizer: Normalizer = None,
+    validate: bool | None = None, backend: Backend = "auto", class_group: ProcessGroup | None = None,
+) -> Tensor:
     r"""Multi-class hard truncation (Su Jianlin, 2017): cross-entropy only where the target class is weak.
 
     .. math::

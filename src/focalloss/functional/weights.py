@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from numbers import Real
+from typing import Literal
 
 import numpy as np
 import torch
+from torch import Tensor, nn
 
 from .. import reference
+from .._typing import ArrayLike
 from . import _checks
 
 __all__ = ["class_weights", "init_prior_bias_", "prior_bias"]
@@ -16,7 +20,10 @@ __all__ = ["class_weights", "init_prior_bias_", "prior_bias"]
 METHODS = ("inverse", "sqrt_inverse", "effective_number")
 
 
-def class_weights(counts, *, method="inverse", beta=0.999):
+def class_weights(
+    counts: Tensor | ArrayLike, *, method: Literal["inverse", "sqrt_inverse", "effective_number"] = "inverse",
+    beta: float = 0.999,
+) -> Tensor:
     r"""Per-class weights from class counts, rescaled to sum to the number of classes C.
 
     .. math::
@@ -71,7 +78,7 @@ def _prior_value(prior):
     return float(prior)
 
 
-def prior_bias(*, prior=0.01):
+def prior_bias(*, prior: float = 0.01) -> float:
     r"""The bias that makes a sigmoid classifier start at probability ``prior``: :math:`\log(\pi/(1-\pi))`.
 
     RetinaNet initialises the bias of its last classification layer this way (pi = 0.01), so that
@@ -89,7 +96,7 @@ def prior_bias(*, prior=0.01):
     return math.log(prior) - math.log1p(-prior)
 
 
-def init_prior_bias_(bias, *, prior=0.01):
+def init_prior_bias_(bias: Tensor | nn.Module, *, prior: float | Sequence[float] | Tensor = 0.01) -> Tensor:
     r"""Fill a bias (a tensor, or a layer with a ``bias``) in place with :math:`\log(\pi_c/(1-\pi_c))`.
 
     Args:

@@ -25,8 +25,10 @@ from __future__ import annotations
 import inspect
 from collections.abc import Mapping
 from numbers import Real
+from typing import Any, Literal
 
 import torch
+from torch import Tensor
 
 from .. import functional, losses
 from .._scalars import choice
@@ -109,7 +111,10 @@ class TrainerLoss:
                               compute_loss_func=TrainerLoss(task="token_classification", gamma=2.0))
     """
 
-    def __init__(self, *, task, loss="focal", **settings):
+    def __init__(
+        self, *, task: Literal["sequence_classification", "token_classification", "multi_label_classification"],
+        loss: str = "focal", **settings: Any,
+    ) -> None:
         self.task = choice(task, "task", tuple(TASKS))
         family, self._logit_dims, self._label_layout = TASKS[self.task]
         self._binary = family == "binary"
@@ -119,11 +124,11 @@ class TrainerLoss:
         self._function = getattr(functional, spec.function)
         self.settings = _checked_settings(spec, self._function, settings)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         settings = "".join(f", {name}={value!r}" for name, value in self.settings.items())
         return f"TrainerLoss(task={self.task!r}, loss={self.loss!r}{settings})"
 
-    def __call__(self, outputs, labels, *, num_items_in_batch=None):
+    def __call__(self, outputs: Any, labels: Tensor, *, num_items_in_batch: int | Tensor | None = None) -> Tensor:
         """The loss of one micro-batch, already normalised for the whole step: see the class."""
         logits = _logits(outputs)
         if logits.dtype in (torch.float16, torch.bfloat16):

@@ -7,15 +7,29 @@ Tensor settings (a per-class ``alpha``, a ``weight``) are registered buffers, so
 from __future__ import annotations
 
 from numbers import Real
+from typing import TYPE_CHECKING
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from .. import functional as F
 from .. import losses
+from .._typing import Backend, ClassAlpha, Normalizer, Reduction, Weight
 from ..functional import _checks
 
-__all__ = [spec.module for spec in losses.LOSSES]
+if TYPE_CHECKING:
+    from torch.distributed import ProcessGroup
+
+__all__ = [  # the registry's names (tests/test_registry.py holds them to it); literal for type checkers
+    "SigmoidFocalLoss",
+    "SigmoidFocalLossStar",
+    "SigmoidSoftenedLoss",
+    "SigmoidPoly1FocalLoss",
+    "SigmoidHardTruncationLoss",
+    "SoftmaxFocalLoss",
+    "SoftmaxSoftenedLoss",
+    "SoftmaxHardTruncationLoss",
+]
 
 
 def _sequence_buffer(name, value):
@@ -49,7 +63,7 @@ class _Loss(nn.Module):
     def _settings(self):
         return {name: getattr(self, name) for name in self._setting_names}
 
-    def forward(self, input, target):
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return getattr(F, self.spec.function)(input, target, **self._settings())
 
     def extra_repr(self):
@@ -98,7 +112,10 @@ class SigmoidFocalLoss(_BinaryLoss):
 
     spec = losses.BINARY["focal"]
 
-    def __init__(self, *, alpha=0.25, gamma=2.0, reduction="mean", weight=None, normalizer=None, validate=None, backend="auto"):
+    def __init__(
+        self, *, alpha: float | None = 0.25, gamma: float = 2.0, reduction: Reduction = "mean", weight: Weight = None,
+        normalizer: Normalizer = None, validate: bool | None = None, backend: Backend = "auto",
+    ) -> None:
         super().__init__(locals())
 
 
@@ -122,8 +139,10 @@ class SigmoidPoly1FocalLoss(_BinaryLoss):
 
     spec = losses.BINARY["poly1_focal"]
 
-    def __init__(self, *, alpha=0.25, gamma=2.0, epsilon=1.0, reduction="mean", weight=None, normalizer=None,
-                 validate=None, backend="auto"):
+    def __init__(
+        self, *, alpha: float | None = 0.25, gamma: float = 2.0, epsilon: float = 1.0, reduction: Reduction = "mean",
+        weight: Weight = None, normalizer: Normalizer = None, validate: bool | None = None, backend: Backend = "auto",
+    ) -> None:
         super().__init__(locals())
 
 
@@ -146,8 +165,10 @@ class SigmoidFocalLossStar(_BinaryLoss):
 
     spec = losses.BINARY["focal_star"]
 
-    def __init__(self, *, gamma=1.0, beta=0.0, alpha=None, reduction="mean", weight=None, normalizer=None,
-                 validate=None, backend="auto"):
+    def __init__(
+        self, *, gamma: float = 1.0, beta: float = 0.0, alpha: float | None = None, reduction: Reduction = "mean",
+        weight: Weight = None, normalizer: Normalizer = None, validate: bool | None = None, backend: Backend = "auto",
+    ) -> None:
         super().__init__(locals())
 
 
@@ -170,7 +191,10 @@ class SigmoidSoftenedLoss(_BinaryLoss):
 
     spec = losses.BINARY["softened"]
 
-    def __init__(self, *, k=1.0, alpha=None, reduction="mean", weight=None, normalizer=None, validate=None, backend="auto"):
+    def __init__(
+        self, *, k: float = 1.0, alpha: float | None = None, reduction: Reduction = "mean", weight: Weight = None,
+        normalizer: Normalizer = None, validate: bool | None = None, backend: Backend = "auto",
+    ) -> None:
         super().__init__(locals())
 
 
@@ -193,8 +217,10 @@ class SigmoidHardTruncationLoss(_BinaryLoss):
 
     spec = losses.BINARY["hard_truncation"]
 
-    def __init__(self, *, threshold=0.5, alpha=None, reduction="mean", weight=None, normalizer=None,
-                 validate=None, backend="auto"):
+    def __init__(
+        self, *, threshold: float = 0.5, alpha: float | None = None, reduction: Reduction = "mean",
+        weight: Weight = None, normalizer: Normalizer = None, validate: bool | None = None, backend: Backend = "auto",
+    ) -> None:
         super().__init__(locals())
 
 
@@ -226,8 +252,11 @@ class SoftmaxFocalLoss(_SoftmaxLoss):
 
     spec = losses.SOFTMAX["focal"]
 
-    def __init__(self, *, alpha=None, gamma=2.0, reduction="mean", weight=None, ignore_index=-100,
-                 label_smoothing=0.0, normalizer=None, validate=None, backend="auto", class_group=None):
+    def __init__(
+        self, *, alpha: ClassAlpha = None, gamma: float = 2.0, reduction: Reduction = "mean", weight: Weight = None,
+        ignore_index: int = -100, label_smoothing: float = 0.0, normalizer: Normalizer = None,
+        validate: bool | None = None, backend: Backend = "auto", class_group: ProcessGroup | None = None,
+    ) -> None:
         super().__init__(locals())
 
 
@@ -252,8 +281,11 @@ class SoftmaxSoftenedLoss(_SoftmaxLoss):
 
     spec = losses.SOFTMAX["softened"]
 
-    def __init__(self, *, k=1.0, alpha=None, reduction="mean", weight=None, ignore_index=-100,
-                 label_smoothing=0.0, normalizer=None, validate=None, backend="auto", class_group=None):
+    def __init__(
+        self, *, k: float = 1.0, alpha: ClassAlpha = None, reduction: Reduction = "mean", weight: Weight = None,
+        ignore_index: int = -100, label_smoothing: float = 0.0, normalizer: Normalizer = None,
+        validate: bool | None = None, backend: Backend = "auto", class_group: ProcessGroup | None = None,
+    ) -> None:
         super().__init__(locals())
 
 
@@ -279,6 +311,9 @@ class SoftmaxHardTruncationLoss(_SoftmaxLoss):
 
     spec = losses.SOFTMAX["hard_truncation"]
 
-    def __init__(self, *, threshold=0.5, alpha=None, reduction="mean", weight=None, ignore_index=-100,
-                 label_smoothing=0.0, normalizer=None, validate=None, backend="auto", class_group=None):
+    def __init__(
+        self, *, threshold: float = 0.5, alpha: ClassAlpha = None, reduction: Reduction = "mean", weight: Weight = None,
+        ignore_index: int = -100, label_smoothing: float = 0.0, normalizer: Normalizer = None,
+        validate: bool | None = None, backend: Backend = "auto", class_group: ProcessGroup | None = None,
+    ) -> None:
         super().__init__(locals())

@@ -6,8 +6,11 @@ Every binary loss has the form :math:`\ell = t\,\alpha\,A(x) + (1 - t)(1 - \alph
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
+from .._typing import Array, ArrayLike, Loss, Reduction
 from ._common import (
     _denominator,
     _log_sigmoid,
@@ -159,7 +162,10 @@ def _binary_hess(term, x, t, alpha, weight):
 # with respect to the logits (times grad_output), and the per-element second derivative.
 # --------------------------------------------------------------------------------------------------
 @_shared_docs
-def sigmoid_focal_loss(x, t, *, alpha=0.25, gamma=2.0, reduction="none", weight=None, normalizer=None):
+def sigmoid_focal_loss(
+    x: ArrayLike, t: ArrayLike, *, alpha: float | None = 0.25, gamma: float = 2.0, reduction: Reduction = "none",
+    weight: ArrayLike | None = None, normalizer: float | Literal["positives"] | None = None,
+) -> Loss:
     r"""Binary focal loss :math:`t\alpha(1-p)^\gamma(-\log p) + (1-t)(1-\alpha)p^\gamma(-\log(1-p))`.
 
     Args:
@@ -181,8 +187,10 @@ def sigmoid_focal_loss(x, t, *, alpha=0.25, gamma=2.0, reduction="none", weight=
 
 @_shared_docs
 def sigmoid_focal_loss_grad(
-    x, t, *, alpha=0.25, gamma=2.0, reduction="none", weight=None, normalizer=None, grad_output=None
-):
+    x: ArrayLike, t: ArrayLike, *, alpha: float | None = 0.25, gamma: float = 2.0, reduction: Reduction = "none",
+    weight: ArrayLike | None = None, normalizer: float | Literal["positives"] | None = None,
+    grad_output: ArrayLike | None = None,
+) -> Array:
     """Gradient of :func:`sigmoid_focal_loss` with respect to ``x``, times ``grad_output``.
 
     Args:
@@ -205,7 +213,9 @@ def sigmoid_focal_loss_grad(
 
 
 @_shared_docs
-def sigmoid_focal_loss_hess(x, t, *, alpha=0.25, gamma=2.0, weight=None):
+def sigmoid_focal_loss_hess(
+    x: ArrayLike, t: ArrayLike, *, alpha: float | None = 0.25, gamma: float = 2.0, weight: ArrayLike | None = None,
+) -> Array:
     """Per-element second derivative of the unreduced :func:`sigmoid_focal_loss`.
 
     Args:
@@ -226,7 +236,10 @@ def sigmoid_focal_loss_hess(x, t, *, alpha=0.25, gamma=2.0, weight=None):
 
 
 @_shared_docs
-def sigmoid_softened_loss(x, t, *, k=1.0, alpha=None, reduction="none", weight=None, normalizer=None):
+def sigmoid_softened_loss(
+    x: ArrayLike, t: ArrayLike, *, k: float = 1.0, alpha: float | None = None, reduction: Reduction = "none",
+    weight: ArrayLike | None = None, normalizer: float | Literal["positives"] | None = None,
+) -> Loss:
     r"""Softened loss: :math:`-\sigma(-kx)\log\sigma(x)` for t=1, :math:`-\sigma(kx)\log\sigma(-x)` for t=0.
 
     Args:
@@ -248,8 +261,10 @@ def sigmoid_softened_loss(x, t, *, k=1.0, alpha=None, reduction="none", weight=N
 
 @_shared_docs
 def sigmoid_softened_loss_grad(
-    x, t, *, k=1.0, alpha=None, reduction="none", weight=None, normalizer=None, grad_output=None
-):
+    x: ArrayLike, t: ArrayLike, *, k: float = 1.0, alpha: float | None = None, reduction: Reduction = "none",
+    weight: ArrayLike | None = None, normalizer: float | Literal["positives"] | None = None,
+    grad_output: ArrayLike | None = None,
+) -> Array:
     """Gradient of :func:`sigmoid_softened_loss` with respect to ``x``, times ``grad_output``.
 
     Args:
@@ -272,7 +287,9 @@ def sigmoid_softened_loss_grad(
 
 
 @_shared_docs
-def sigmoid_softened_loss_hess(x, t, *, k=1.0, alpha=None, weight=None):
+def sigmoid_softened_loss_hess(
+    x: ArrayLike, t: ArrayLike, *, k: float = 1.0, alpha: float | None = None, weight: ArrayLike | None = None,
+) -> Array:
     """Per-element second derivative of the unreduced :func:`sigmoid_softened_loss`.
 
     Args:
@@ -294,8 +311,9 @@ def sigmoid_softened_loss_hess(x, t, *, k=1.0, alpha=None, weight=None):
 
 @_shared_docs
 def sigmoid_hard_truncation_loss(
-    x, t, *, threshold=0.5, alpha=None, reduction="none", weight=None, normalizer=None
-):
+    x: ArrayLike, t: ArrayLike, *, threshold: float = 0.5, alpha: float | None = None, reduction: Reduction = "none",
+    weight: ArrayLike | None = None, normalizer: float | Literal["positives"] | None = None,
+) -> Loss:
     """Cross-entropy where the prediction is on the wrong side of ``threshold``, 0 where it is right.
 
     Args:
@@ -318,8 +336,10 @@ def sigmoid_hard_truncation_loss(
 
 @_shared_docs
 def sigmoid_hard_truncation_loss_grad(
-    x, t, *, threshold=0.5, alpha=None, reduction="none", weight=None, normalizer=None, grad_output=None
-):
+    x: ArrayLike, t: ArrayLike, *, threshold: float = 0.5, alpha: float | None = None, reduction: Reduction = "none",
+    weight: ArrayLike | None = None, normalizer: float | Literal["positives"] | None = None,
+    grad_output: ArrayLike | None = None,
+) -> Array:
     """Gradient of :func:`sigmoid_hard_truncation_loss` (zero where the loss is truncated).
 
     Args:
@@ -342,7 +362,9 @@ def sigmoid_hard_truncation_loss_grad(
 
 
 @_shared_docs
-def sigmoid_hard_truncation_loss_hess(x, t, *, threshold=0.5, alpha=None, weight=None):
+def sigmoid_hard_truncation_loss_hess(
+    x: ArrayLike, t: ArrayLike, *, threshold: float = 0.5, alpha: float | None = None, weight: ArrayLike | None = None,
+) -> Array:
     """Per-element second derivative of the unreduced :func:`sigmoid_hard_truncation_loss`.
 
     Args:
@@ -364,8 +386,10 @@ def sigmoid_hard_truncation_loss_hess(x, t, *, threshold=0.5, alpha=None, weight
 
 @_shared_docs
 def sigmoid_focal_loss_star(
-    x, t, *, gamma=1.0, beta=0.0, alpha=None, reduction="none", weight=None, normalizer=None
-):
+    x: ArrayLike, t: ArrayLike, *, gamma: float = 1.0, beta: float = 0.0, alpha: float | None = None,
+    reduction: Reduction = "none", weight: ArrayLike | None = None,
+    normalizer: float | Literal["positives"] | None = None,
+) -> Loss:
     r"""FL*: :math:`-\log\sigma(\gamma x_t + \beta)/\gamma` with :math:`x_t = x` (t=1), :math:`-x` (t=0).
 
     Args:
@@ -389,9 +413,10 @@ def sigmoid_focal_loss_star(
 
 @_shared_docs
 def sigmoid_focal_loss_star_grad(
-    x, t, *, gamma=1.0, beta=0.0, alpha=None, reduction="none", weight=None, normalizer=None,
-    grad_output=None,
-):
+    x: ArrayLike, t: ArrayLike, *, gamma: float = 1.0, beta: float = 0.0, alpha: float | None = None,
+    reduction: Reduction = "none", weight: ArrayLike | None = None,
+    normalizer: float | Literal["positives"] | None = None, grad_output: ArrayLike | None = None,
+) -> Array:
     """Gradient of :func:`sigmoid_focal_loss_star` with respect to ``x``, times ``grad_output``.
 
     Args:
@@ -415,7 +440,10 @@ def sigmoid_focal_loss_star_grad(
 
 
 @_shared_docs
-def sigmoid_focal_loss_star_hess(x, t, *, gamma=1.0, beta=0.0, alpha=None, weight=None, floor=0.0):
+def sigmoid_focal_loss_star_hess(
+    x: ArrayLike, t: ArrayLike, *, gamma: float = 1.0, beta: float = 0.0, alpha: float | None = None,
+    weight: ArrayLike | None = None, floor: float = 0.0,
+) -> Array:
     """Per-element second derivative of the unreduced :func:`sigmoid_focal_loss_star`.
 
     FL* is convex, so this is positive, and it is what
@@ -444,8 +472,11 @@ def sigmoid_focal_loss_star_hess(x, t, *, gamma=1.0, beta=0.0, alpha=None, weigh
 
 
 @_shared_docs
-def sigmoid_poly1_focal_loss(x, t, *, alpha=0.25, gamma=2.0, epsilon=1.0, reduction="none", weight=None,
-                             normalizer=None):
+def sigmoid_poly1_focal_loss(
+    x: ArrayLike, t: ArrayLike, *, alpha: float | None = 0.25, gamma: float = 2.0, epsilon: float = 1.0,
+    reduction: Reduction = "none", weight: ArrayLike | None = None,
+    normalizer: float | Literal["positives"] | None = None,
+) -> Loss:
     r"""Poly-1 focal loss (Leng et al. 2022): focal loss plus :math:`\epsilon (1 - p_t)^{\gamma + 1}`.
 
     .. math::
@@ -474,8 +505,11 @@ def sigmoid_poly1_focal_loss(x, t, *, alpha=0.25, gamma=2.0, epsilon=1.0, reduct
 
 
 @_shared_docs
-def sigmoid_poly1_focal_loss_grad(x, t, *, alpha=0.25, gamma=2.0, epsilon=1.0, reduction="none", weight=None,
-                                  normalizer=None, grad_output=None):
+def sigmoid_poly1_focal_loss_grad(
+    x: ArrayLike, t: ArrayLike, *, alpha: float | None = 0.25, gamma: float = 2.0, epsilon: float = 1.0,
+    reduction: Reduction = "none", weight: ArrayLike | None = None,
+    normalizer: float | Literal["positives"] | None = None, grad_output: ArrayLike | None = None,
+) -> Array:
     """Gradient of :func:`sigmoid_poly1_focal_loss` with respect to ``x``, times ``grad_output``.
 
     Args:
@@ -499,7 +533,10 @@ def sigmoid_poly1_focal_loss_grad(x, t, *, alpha=0.25, gamma=2.0, epsilon=1.0, r
 
 
 @_shared_docs
-def sigmoid_poly1_focal_loss_hess(x, t, *, alpha=0.25, gamma=2.0, epsilon=1.0, weight=None):
+def sigmoid_poly1_focal_loss_hess(
+    x: ArrayLike, t: ArrayLike, *, alpha: float | None = 0.25, gamma: float = 2.0, epsilon: float = 1.0,
+    weight: ArrayLike | None = None,
+) -> Array:
     """Per-element second derivative of the unreduced :func:`sigmoid_poly1_focal_loss`.
 
     Args:
@@ -548,7 +585,10 @@ def _binary_curvature(term, x, t, alpha, weight, choice, floor):
 
 
 @_shared_docs
-def sigmoid_focal_loss_reweighted_hess(x, t, *, alpha=0.25, gamma=2.0, weight=None, floor=0.0):
+def sigmoid_focal_loss_reweighted_hess(
+    x: ArrayLike, t: ArrayLike, *, alpha: float | None = 0.25, gamma: float = 2.0, weight: ArrayLike | None = None,
+    floor: float = 0.0,
+) -> Array:
     r"""Always-positive curvature of :func:`sigmoid_focal_loss`: logistic curvature times the focal weight.
 
     The gradient of each label side is the logistic gradient scaled by a positive focal weight,
@@ -582,7 +622,10 @@ def sigmoid_focal_loss_reweighted_hess(x, t, *, alpha=0.25, gamma=2.0, weight=No
 
 
 @_shared_docs
-def sigmoid_softened_loss_reweighted_hess(x, t, *, k=1.0, alpha=None, weight=None, floor=0.0):
+def sigmoid_softened_loss_reweighted_hess(
+    x: ArrayLike, t: ArrayLike, *, k: float = 1.0, alpha: float | None = None, weight: ArrayLike | None = None,
+    floor: float = 0.0,
+) -> Array:
     r"""Always-positive curvature of :func:`sigmoid_softened_loss`: logistic curvature times its weight.
 
     As in :func:`sigmoid_focal_loss_reweighted_hess`, with :math:`A(z) = -\sigma(-kz)\log\sigma(z)`:
@@ -611,7 +654,10 @@ def sigmoid_softened_loss_reweighted_hess(x, t, *, k=1.0, alpha=None, weight=Non
 
 
 @_shared_docs
-def sigmoid_focal_loss_floored_hess(x, t, *, alpha=0.25, gamma=2.0, weight=None, floor=0.0):
+def sigmoid_focal_loss_floored_hess(
+    x: ArrayLike, t: ArrayLike, *, alpha: float | None = 0.25, gamma: float = 2.0, weight: ArrayLike | None = None,
+    floor: float = 0.0,
+) -> Array:
     r"""Positive curvature of :func:`sigmoid_focal_loss` that is Newton's where Newton's is sound.
 
     Per label side the larger of :func:`sigmoid_focal_loss_hess` and
@@ -642,7 +688,10 @@ def sigmoid_focal_loss_floored_hess(x, t, *, alpha=0.25, gamma=2.0, weight=None,
 
 
 @_shared_docs
-def sigmoid_softened_loss_floored_hess(x, t, *, k=1.0, alpha=None, weight=None, floor=0.0):
+def sigmoid_softened_loss_floored_hess(
+    x: ArrayLike, t: ArrayLike, *, k: float = 1.0, alpha: float | None = None, weight: ArrayLike | None = None,
+    floor: float = 0.0,
+) -> Array:
     r"""Positive curvature of :func:`sigmoid_softened_loss`, as :func:`sigmoid_focal_loss_floored_hess`.
 
     Per label side the larger of :func:`sigmoid_softened_loss_hess` and

@@ -5,10 +5,13 @@ Each loss is :math:`\ell = \sum_c \alpha_c q_c \varphi_c(x)`; see :mod:`focallos
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 from ._common import _denominator, _logsumexp, _pow_from_log, _reduce, _reduce_grad, _shared_docs
 from .binary import _focal_term
+from .._typing import Array, ArrayLike, Loss, Reduction
 
 __all__ = [
     "softmax_focal_loss",
@@ -135,8 +138,11 @@ def _softmax(kind, x, target, params, alpha, weight, ignore_index, label_smoothi
 
 
 @_shared_docs
-def softmax_focal_loss(x, target, *, alpha=None, gamma=2.0, reduction="none", weight=None,
-                       ignore_index=-100, label_smoothing=0.0, normalizer=None):
+def softmax_focal_loss(
+    x: ArrayLike, target: ArrayLike, *, alpha: float | ArrayLike | None = None, gamma: float = 2.0,
+    reduction: Reduction = "none", weight: ArrayLike | None = None, ignore_index: int = -100,
+    label_smoothing: float = 0.0, normalizer: float | Literal["positives"] | None = None,
+) -> Loss:
     r"""Multi-class focal loss :math:`\sum_c \alpha_c q_c (1-p_c)^\gamma (-\log p_c)`.
 
     ``x`` is (N, C, d1, ...); ``target`` holds class indices (N, d1, ...) or probabilities shaped like
@@ -162,8 +168,12 @@ def softmax_focal_loss(x, target, *, alpha=None, gamma=2.0, reduction="none", we
 
 
 @_shared_docs
-def softmax_focal_loss_grad(x, target, *, alpha=None, gamma=2.0, reduction="none", weight=None,
-                            ignore_index=-100, label_smoothing=0.0, normalizer=None, grad_output=None):
+def softmax_focal_loss_grad(
+    x: ArrayLike, target: ArrayLike, *, alpha: float | ArrayLike | None = None, gamma: float = 2.0,
+    reduction: Reduction = "none", weight: ArrayLike | None = None, ignore_index: int = -100,
+    label_smoothing: float = 0.0, normalizer: float | Literal["positives"] | None = None,
+    grad_output: ArrayLike | None = None,
+) -> Array:
     """Gradient of :func:`softmax_focal_loss` with respect to ``x``, times ``grad_output``.
 
     Args:
@@ -187,8 +197,11 @@ def softmax_focal_loss_grad(x, target, *, alpha=None, gamma=2.0, reduction="none
 
 
 @_shared_docs
-def softmax_softened_loss(x, target, *, k=1.0, alpha=None, reduction="none", weight=None,
-                          ignore_index=-100, label_smoothing=0.0, normalizer=None):
+def softmax_softened_loss(
+    x: ArrayLike, target: ArrayLike, *, k: float = 1.0, alpha: float | ArrayLike | None = None,
+    reduction: Reduction = "none", weight: ArrayLike | None = None, ignore_index: int = -100,
+    label_smoothing: float = 0.0, normalizer: float | Literal["positives"] | None = None,
+) -> Loss:
     r"""Multi-class softened loss :math:`\sum_c \alpha_c q_c\,\mathrm{softmax}(-kx)_c(-\log p_c)`.
 
     Args:
@@ -210,8 +223,12 @@ def softmax_softened_loss(x, target, *, k=1.0, alpha=None, reduction="none", wei
 
 
 @_shared_docs
-def softmax_softened_loss_grad(x, target, *, k=1.0, alpha=None, reduction="none", weight=None,
-                               ignore_index=-100, label_smoothing=0.0, normalizer=None, grad_output=None):
+def softmax_softened_loss_grad(
+    x: ArrayLike, target: ArrayLike, *, k: float = 1.0, alpha: float | ArrayLike | None = None,
+    reduction: Reduction = "none", weight: ArrayLike | None = None, ignore_index: int = -100,
+    label_smoothing: float = 0.0, normalizer: float | Literal["positives"] | None = None,
+    grad_output: ArrayLike | None = None,
+) -> Array:
     """Gradient of :func:`softmax_softened_loss` with respect to ``x``, times ``grad_output``.
 
     Args:
@@ -235,8 +252,11 @@ def softmax_softened_loss_grad(x, target, *, k=1.0, alpha=None, reduction="none"
 
 
 @_shared_docs
-def softmax_hard_truncation_loss(x, target, *, threshold=0.5, alpha=None, reduction="none", weight=None,
-                                 ignore_index=-100, label_smoothing=0.0, normalizer=None):
+def softmax_hard_truncation_loss(
+    x: ArrayLike, target: ArrayLike, *, threshold: float = 0.5, alpha: float | ArrayLike | None = None,
+    reduction: Reduction = "none", weight: ArrayLike | None = None, ignore_index: int = -100,
+    label_smoothing: float = 0.0, normalizer: float | Literal["positives"] | None = None,
+) -> Loss:
     r"""Multi-class hard truncation :math:`\sum_c \alpha_c q_c [p_c \le m] (-\log p_c)`, m = threshold.
 
     For a class index y: cross-entropy where :math:`p_y \le m`, 0 where the target class already
@@ -261,8 +281,12 @@ def softmax_hard_truncation_loss(x, target, *, threshold=0.5, alpha=None, reduct
 
 
 @_shared_docs
-def softmax_hard_truncation_loss_grad(x, target, *, threshold=0.5, alpha=None, reduction="none", weight=None,
-                                      ignore_index=-100, label_smoothing=0.0, normalizer=None, grad_output=None):
+def softmax_hard_truncation_loss_grad(
+    x: ArrayLike, target: ArrayLike, *, threshold: float = 0.5, alpha: float | ArrayLike | None = None,
+    reduction: Reduction = "none", weight: ArrayLike | None = None, ignore_index: int = -100,
+    label_smoothing: float = 0.0, normalizer: float | Literal["positives"] | None = None,
+    grad_output: ArrayLike | None = None,
+) -> Array:
     """Gradient of :func:`softmax_hard_truncation_loss` with respect to ``x``, times ``grad_output``.
 
     Args:
@@ -331,8 +355,10 @@ def _softmax_focal_curvatures(x, target, alpha, gamma, weight, ignore_index, lab
 
 
 @_shared_docs
-def softmax_focal_loss_hess_diag(x, target, *, alpha=None, gamma=2.0, weight=None, ignore_index=-100,
-                                 label_smoothing=0.0):
+def softmax_focal_loss_hess_diag(
+    x: ArrayLike, target: ArrayLike, *, alpha: float | ArrayLike | None = None, gamma: float = 2.0,
+    weight: ArrayLike | None = None, ignore_index: int = -100, label_smoothing: float = 0.0,
+) -> Array:
     r"""Diagonal of the Hessian of the unreduced :func:`softmax_focal_loss` with respect to ``x``.
 
     Class :math:`c`'s term is the binary focal term :math:`A(z) = -(1 - \sigma(z))^\gamma\log\sigma(z)`
@@ -361,8 +387,10 @@ def softmax_focal_loss_hess_diag(x, target, *, alpha=None, gamma=2.0, weight=Non
 
 
 @_shared_docs
-def softmax_focal_loss_reweighted_hess_diag(x, target, *, alpha=None, gamma=2.0, weight=None,
-                                            ignore_index=-100, label_smoothing=0.0, floor=0.0):
+def softmax_focal_loss_reweighted_hess_diag(
+    x: ArrayLike, target: ArrayLike, *, alpha: float | ArrayLike | None = None, gamma: float = 2.0,
+    weight: ArrayLike | None = None, ignore_index: int = -100, label_smoothing: float = 0.0, floor: float = 0.0,
+) -> Array:
     r"""Always-positive diagonal curvature of :func:`softmax_focal_loss`: cross-entropy's, times the focal weight.
 
     The gradient is cross-entropy's scaled by a positive focal weight per class term,
@@ -393,8 +421,10 @@ def softmax_focal_loss_reweighted_hess_diag(x, target, *, alpha=None, gamma=2.0,
 
 
 @_shared_docs
-def softmax_focal_loss_floored_hess_diag(x, target, *, alpha=None, gamma=2.0, weight=None, ignore_index=-100,
-                                         label_smoothing=0.0, floor=0.0):
+def softmax_focal_loss_floored_hess_diag(
+    x: ArrayLike, target: ArrayLike, *, alpha: float | ArrayLike | None = None, gamma: float = 2.0,
+    weight: ArrayLike | None = None, ignore_index: int = -100, label_smoothing: float = 0.0, floor: float = 0.0,
+) -> Array:
     r"""Positive diagonal curvature of :func:`softmax_focal_loss`: the exact one where it is sound.
 
     Per entry the larger of :func:`softmax_focal_loss_hess_diag` and

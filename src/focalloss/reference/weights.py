@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
+from .._typing import Array, ArrayLike
 
 __all__ = [
     "class_weights",
@@ -11,7 +14,10 @@ __all__ = [
 # --------------------------------------------------------------------------------------------------
 # Class weights
 # --------------------------------------------------------------------------------------------------
-def class_weights(counts, *, method="inverse", beta=0.999):
+def class_weights(
+    counts: ArrayLike, *, method: Literal["inverse", "sqrt_inverse", "effective_number"] = "inverse",
+    beta: float = 0.999,
+) -> Array:
     r"""Per-class weights from class counts, rescaled to sum to the number of classes C.
 
     ``"inverse"``: :math:`1/n_c`; ``"sqrt_inverse"``: :math:`1/\sqrt{n_c}`; ``"effective_number"``
