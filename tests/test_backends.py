@@ -186,6 +186,47 @@ def test_fused_backend_keeps_at_most_four_bytes_per_logit(name, shape, dtype, lo
         assert kept >= 4 * x.numel()  # the float32 gradient itself: the measurement sees it
 
 
+@pytest.mark.parametrize("loss", loss_table.BINARY, ids=lambda loss: loss.name)
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_cpu_binary_backward_hands_back_the_gradient_saved_in_forward(loss, reduction):
+    """One full-size allocation per forward+backward: the float32 gradient written in forward is
+    the tensor autograd receives (scaled in place by a random upstream gradient)."""
+    x, t = binary_sample((64, 40))
+    x.requires_grad_(True)
+    saved = []
+
+    def pack(tensor):
+        saved.append(tensor.data_ptr())
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        out = loss.function(x, t, reduction=reduction, backend="cpu")
+    upstream = torch.rand_like(out) + 0.5
+    out.backward(upstream)
+    assert x.grad.data_ptr() in saved
+    expected = x.detach().clone().requires_grad_(True)
+    loss.function(expected, t, reduction=reduction, backend="torch").backward(upstream)
+    torch.testing.assert_close(x.grad, expected.grad, rtol=2e-5, atol=2e-7)
+
+
+@pytest.mark.parametrize("loss", loss_table.BINARY, ids=lambda loss: loss.name)
+def test_cpu_binary_second_backward_of_a_retained_graph_is_refused_clearly(loss):
+    x, t = binary_sample((8, 5))
+    x.requires_grad_(True)
+    out = loss.function(x, t, backend="cpu")
+    out.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match=r"second backward.*retain_graph=True.*backend='torch'"):
+        out.backward()
+    for options in ({"backend": "torch"}, {"backend": "cpu", "dtype": torch.float64}):  # these keep no gradient
+        dtype = options.pop("dtype", x.dtype)
+        y = x.detach().to(dtype).requires_grad_(True)
+        out = loss.function(y, t.to(dtype), **options)
+        out.backward(retain_graph=True)
+        first = y.grad.clone()
+        out.backward()
+        torch.testing.assert_close(y.grad, 2 * first)
+
+
 # --------------------------------------------------------------------------------------------------
 # Determinism and odd cases of the fused kernels
 # --------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 import torch
@@ -19,7 +20,7 @@ def test_quick_bench_writes_a_table_and_json(tmp_path, capsys):
         torch.set_num_threads(threads)
     assert status == 0
     printed = capsys.readouterr().out
-    assert "| case | contender | median ms | × floor | kept B/logit |" in printed
+    assert "| case | contender | median ms | × floor | kept B/logit | faults/step |" in printed
     data = json.loads((tmp_path / "b.json").read_text())
     cases = {r["case"] for r in data["results"]}
     assert cases == {name for name, _, _ in benchmark.CASES["quick"]}
@@ -27,6 +28,10 @@ def test_quick_bench_writes_a_table_and_json(tmp_path, capsys):
         rows = [r for r in data["results"] if r["case"] == case]
         assert rows[0]["contender"].startswith("floor") and rows[0]["ratio_to_floor"] == 1.0
         assert {"focalloss", "focalloss backend=torch"} <= {r["contender"] for r in rows}
+        assert [r["contender"] for r in rows[-2:]] == ["limit: stream, preallocated", "limit: stream, fresh"]
+        assert all(r["kept_bytes_per_logit"] == 0 for r in rows[-2:])
+        if sys.platform.startswith("linux"):
+            assert all(r["minor_faults"] >= 0 for r in rows)
         for r in rows:
             assert r["median_ms"] > 0 and r["ratio_to_floor"] == pytest.approx(r["median_ms"] / rows[0]["median_ms"])
     sigmoid = {r["contender"]: r for r in data["results"] if r["case"].startswith("sigmoid")}
@@ -59,3 +64,16 @@ def test_bad_usage_is_one_line_and_exit_2(argv, message, capsys):
 def test_cuda_without_a_gpu_is_bad_usage(capsys):
     assert main(["bench", "--device", "cuda", "--quick"]) == 2
     assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_the_stream_limits_allocate_once_or_every_step(monkeypatch):
+    x, t = torch.randn(300, 7), torch.rand(300, 7)
+    allocations = []
+    empty_like = torch.empty_like
+    monkeypatch.setattr(torch, "empty_like", lambda *a, **k: allocations.append(1) or empty_like(*a, **k))
+    preallocated, fresh = (step for _, step in benchmark.losses.limits())
+    for step, expected in ((preallocated, 2), (fresh, 6)):
+        allocations.clear()
+        for _ in range(3):
+            assert step(x, t) is None  # nothing to differentiate
+        assert len(allocations) == expected  # a gradient and a result: once, or on every step

@@ -6,8 +6,9 @@ data; float16 / bfloat16 logits are converted to float32 first. See ``backends/_
 contract; the kind codes and kernel scalars come from :mod:`focalloss.losses`.
 
 Memory kept for backward, beyond the inputs: the binary losses keep d loss / d x in float32 (4 bytes
-per logit; backward is one multiplication by the upstream gradient) for float32 and half-precision
-logits, and recompute it in backward for float64 logits; nothing when the logits need no gradient.
+per logit; backward scales it in place by the upstream gradient and hands that same tensor back, so
+a forward+backward allocates one gradient; a retained graph's second backward is refused) for float32
+and half-precision logits, and recompute it in backward for float64 logits; nothing when the logits need no gradient.
 The softmax losses keep row statistics and recompute the softmax in backward, as ``cross_entropy``
 does: 3 numbers per position for a single target (a class index without smoothing; focal, hard
 truncation), 8 otherwise. Targets of another dtype than int64 indices or the compute dtype are
@@ -77,8 +78,10 @@ def _binary_inputs(x, t, weight):
 
 
 class _BinaryLoss(torch.autograd.Function):
-    """float32 (and half) logits keep d loss / d x from the forward pass: 4 bytes per logit. float64
-    logits keep nothing new and run the kernel again in backward, to stay within that budget."""
+    """float32 (and half) logits keep d loss / d x from the forward pass: 4 bytes per logit, and
+    backward hands that tensor back, scaled in place, so a forward+backward allocates one gradient
+    (a retained graph's second backward is then refused with its own error). float64 logits keep
+    nothing new and run the kernel again in backward, to stay within that budget."""
 
     @staticmethod
     def forward(ctx, x, t, weight, spec, alpha, params, reduce):
@@ -94,20 +97,36 @@ class _BinaryLoss(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output):
+        if getattr(ctx, "handed_back", False):  # before saved_tensors, whose version check would fire
+            raise RuntimeError(
+                "a second backward through a focalloss binary loss on backend='cpu' (retain_graph=True): the first "
+                "one handed the gradient saved in forward back to autograd, scaled in place, so it is gone. Compute "
+                "the loss again for each backward, or pass backend='torch'"
+            )
         x, t, weight, grad = ctx.saved_tensors
         if torch.is_grad_enabled():
             def torch_loss(x_):
                 return torch_ops.binary_loss(ctx.spec.kind, x_, t, ctx.alpha, ctx.params, weight=weight,
                                              reduce=ctx.reduce)
 
-            grad_x = differentiable_backward(torch_loss, (x,), grad_output)
+            return (differentiable_backward(torch_loss, (x,), grad_output),) + (None,) * 6
+        if grad is None:  # float64: recomputed
+            xc, tc, wc = _binary_inputs(x, t, weight)
+            grad = torch.empty_like(xc)
+            _binary_kernel(ctx.spec, xc, tc, wc, ctx.alpha, ctx.params, reduce=True, grad=grad)
         else:
-            if grad is None:  # float64: recomputed
-                xc, tc, wc = _binary_inputs(x, t, weight)
-                grad = torch.empty_like(xc)
-                _binary_kernel(ctx.spec, xc, tc, wc, ctx.alpha, ctx.params, reduce=True, grad=grad)
-            grad_x = (grad_output * grad).to(x.dtype)
-        return grad_x, None, None, None, None, None, None
+            ctx.handed_back = True
+        if not _is_one(grad_output):  # the gradient is scaled where it lies: no second full-size tensor
+            grad.mul_(grad_output)
+        return (grad.to(x.dtype),) + (None,) * 6
+
+
+def _is_one(grad_output):
+    """Whether the upstream gradient is 1 everywhere in a way seen without reading the tensor: one
+    element, or a broadcast (stride-0) view of one, equal to 1 (``loss.backward()`` of a sum or mean)."""
+    if grad_output.numel() != 1 and any(stride != 0 for stride in grad_output.stride()):
+        return False
+    return bool(grad_output[(0,) * grad_output.dim()] == 1) if grad_output.numel() else True
 
 
 def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False):

@@ -7,7 +7,13 @@ medians and ratios to the floor (``binary_cross_entropy_with_logits`` / ``cross_
 the time comes from CUDA events.
 
 "Kept" is the memory that autograd holds for backward beyond the inputs: the storage of every saved
-tensor that is not the logits' or the targets', in bytes per logit.
+tensor that is not the logits' or the targets', in bytes per logit. "Faults" are the minor page
+faults per step (on the CPU, where the operating system reports them): a fresh large tensor is
+mapped page by page on first touch, which on some machines costs more than the arithmetic.
+
+Two rows give the machine's limit rather than a floor: a pure streaming pass over the bytes any
+forward+backward must move (read the logits and the targets, write a gradient, read it, write the
+result), once into buffers allocated before timing and once into fresh ones each step.
 
 Peers: the torchvision formula (``sigmoid_focal_loss`` of torchvision.ops, written out here because
 torchvision has no CPU wheel on every machine), kornia and MONAI when they are installed
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -51,6 +58,7 @@ class Result:
     kept_bytes_per_logit: float
     ratio_to_floor: float = float("nan")
     times_ms: list = field(default_factory=list)
+    minor_faults: float = float("nan")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -88,8 +96,32 @@ def _peers(kind):
     return peers
 
 
+def _stream(*, fresh):
+    """The limit: one pass over the bytes a forward+backward moves, with no arithmetic to speak of.
+    Returns None instead of a loss (nothing to differentiate)."""
+    buffers = []
+
+    def step(logits, targets):
+        x = logits.detach()
+        if fresh or not buffers or buffers[0].shape != x.shape:
+            buffers[:] = [torch.empty_like(x), torch.empty_like(x)]
+        gradient, result = buffers
+        if targets.shape == x.shape:
+            torch.add(x, targets, out=gradient)  # read logits and targets, write a gradient
+        else:  # class indices: a few bytes a row
+            torch.mul(x, 1.0, out=gradient)
+        torch.mul(gradient, 0.5, out=result)  # read it, write the result
+
+    return step
+
+
+def limits():
+    """The two streaming passes, as (name, step) pairs, with buffers of their own."""
+    return [("limit: stream, preallocated", _stream(fresh=False)), ("limit: stream, fresh", _stream(fresh=True))]
+
+
 def contenders(kind):
-    """(name, loss function) pairs for one kind of case; the floor comes first."""
+    """(name, loss function) pairs for one kind of case; the floor comes first, the limits last."""
     if kind == "sigmoid":
         return [
             ("floor: BCE-with-logits", lambda x, t: F.binary_cross_entropy_with_logits(x, t)),
@@ -97,12 +129,14 @@ def contenders(kind):
             ("focalloss backend=torch", lambda x, t: focalloss.sigmoid_focal_loss(x, t, validate=False, backend="torch")),
             ("torchvision formula", _torchvision_formula),
             *_peers(kind),
+            *limits(),
         ]
     return [
         ("floor: cross_entropy", lambda x, t: F.cross_entropy(x, t)),
         ("focalloss", lambda x, t: focalloss.softmax_focal_loss(x, t, validate=False)),
         ("focalloss backend=torch", lambda x, t: focalloss.softmax_focal_loss(x, t, validate=False, backend="torch")),
         *_peers(kind),
+        *limits(),
     ]
 
 
@@ -132,44 +166,65 @@ def kept_bytes(loss_fn, logits, targets):
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
         loss = loss_fn(logits, targets)
-    loss.backward()
+    if loss is not None:
+        loss.backward()
     logits.grad = None
     return sum(saved.values())
 
 
+def _minor_faults():
+    try:
+        import resource
+    except ImportError:  # not a POSIX system
+        return math.nan
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def _step(loss_fn, logits, targets):
+    loss = loss_fn(logits, targets)
+    if loss is not None:  # the limits return nothing
+        loss.backward()
+
+
 def _step_time(loss_fn, logits, targets):
-    """Seconds for one forward+backward."""
+    """(seconds, minor page faults) of one forward+backward; the faults are NaN on CUDA."""
     if logits.device.type == "cuda":
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
-        loss_fn(logits, targets).backward()
+        _step(loss_fn, logits, targets)
         end.record()
         torch.cuda.synchronize()
         logits.grad = None
-        return start.elapsed_time(end) / 1e3
+        return start.elapsed_time(end) / 1e3, math.nan
+    faults = _minor_faults()
     begin = time.perf_counter()
-    loss_fn(logits, targets).backward()
+    _step(loss_fn, logits, targets)
     elapsed = time.perf_counter() - begin
+    faults = _minor_faults() - faults
     logits.grad = None
-    return elapsed
+    return elapsed, faults
 
 
 def run_case(name, kind, shape, *, device="cpu", dtype=torch.float32, repeats=7, warmup=2, only=None):
     """Interleaved medians for every contender of one case, as a list of :class:`Result`."""
     logits, targets = make_inputs(kind, shape, device=device, dtype=dtype)
-    entries = [(n, fn) for n, fn in contenders(kind) if only is None or n.startswith("floor") or n in only]
+    entries = [(n, fn) for n, fn in contenders(kind) if only is None or n.startswith(("floor", "limit")) or n in only]
     times = {n: [] for n, _ in entries}
+    faults = {n: [] for n, _ in entries}
     for n, fn in entries:
         for _ in range(warmup):
             _step_time(fn, logits, targets)
     for _ in range(repeats):
         for n, fn in entries:
-            times[n].append(_step_time(fn, logits, targets))
+            seconds, step_faults = _step_time(fn, logits, targets)
+            times[n].append(seconds)
+            faults[n].append(step_faults)
     results = []
     for n, fn in entries:
         median = statistics.median(times[n])
         kept = kept_bytes(fn, logits, targets) / logits.numel()
-        results.append(Result(name, n, median * 1e3, kept, times_ms=[t * 1e3 for t in times[n]]))
+        results.append(Result(name, n, median * 1e3, kept, times_ms=[t * 1e3 for t in times[n]],
+                              minor_faults=statistics.median(faults[n])))
     floor = results[0].median_ms
     for r in results:
         r.ratio_to_floor = r.median_ms / floor
@@ -177,11 +232,12 @@ def run_case(name, kind, shape, *, device="cpu", dtype=torch.float32, repeats=7,
 
 
 def format_table(results):
-    """A Markdown table: case, contender, median ms, ratio to the floor, bytes kept per logit."""
-    lines = ["| case | contender | median ms | × floor | kept B/logit |", "|---|---|---:|---:|---:|"]
+    """A Markdown table: case, contender, median ms, ratio to the floor, bytes kept per logit, minor
+    page faults per step."""
+    lines = ["| case | contender | median ms | × floor | kept B/logit | faults/step |", "|---|---|---:|---:|---:|---:|"]
     for r in results:
         lines.append(f"| {r.case} | {r.contender} | {r.median_ms:.1f} | {r.ratio_to_floor:.2f} | "
-                     f"{r.kept_bytes_per_logit:.2f} |")
+                     f"{r.kept_bytes_per_logit:.2f} | {r.minor_faults:.0f} |")
     return "\n".join(lines)
 
 
