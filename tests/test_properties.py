@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -231,9 +231,20 @@ def normalizers(draw, reduction):
     return draw(st.one_of(st.none(), st.just("positives"), st.floats(0.5, 10.0, width=32)))
 
 
+def assume_off_the_step(kwargs, probabilities):
+    """The hard truncation's step sits at p = threshold, where the loss jumps: a probability that
+    rounds onto it may fall on either side in another backend's rounding, so such draws are left out
+    (the step itself is tested on exact cases elsewhere)."""
+    if "threshold" in kwargs:
+        near = torch.isclose(probabilities, torch.tensor(float(kwargs["threshold"]), dtype=probabilities.dtype),
+                             rtol=1e-9, atol=1e-300)
+        assume(not bool(near.any()))
+
+
 def draw_sigmoid_settings(data, params, x):
     """The loss's own hyperparameters, a reduction, a normalizer and maybe a broadcast weight."""
     kwargs = data.draw(params)
+    assume_off_the_step(kwargs, torch.cat([torch.sigmoid(x).flatten(), torch.sigmoid(-x).flatten()]))
     kwargs["reduction"] = data.draw(reductions)
     kwargs["normalizer"] = data.draw(normalizers(kwargs["reduction"]))
     if data.draw(st.booleans()):
@@ -254,6 +265,7 @@ def draw_softmax_settings(data, params, x):
         "label_smoothing": data.draw(st.one_of(st.just(0.0), unit)),
         "reduction": data.draw(reductions),
     }
+    assume_off_the_step(kwargs, torch.softmax(x, dim=1))
     kwargs["normalizer"] = data.draw(normalizers(kwargs["reduction"]))
     if data.draw(st.booleans()):
         row_shape = (x.shape[0],) + x.shape[2:]
