@@ -28,8 +28,9 @@ def _value_and_grad(fn, x, target, **kwargs):
 
 
 def _assert_same(fn_a, kwargs_a, fn_b, kwargs_b, x, target, dtype):
-    for got, expected in zip(_value_and_grad(fn_a, x, target, **kwargs_a), _value_and_grad(fn_b, x, target, **kwargs_b)):
-        torch.testing.assert_close(got, expected, **tolerance(dtype))
+    got, expected = _value_and_grad(fn_a, x, target, **kwargs_a), _value_and_grad(fn_b, x, target, **kwargs_b)
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b, **tolerance(dtype))
 
 
 def _softmax_inputs(dtype, shape=(9, 5)):

@@ -3,7 +3,8 @@ r"""The registry: every loss of the library declared once, and read by every lay
 A :class:`LossSpec` names a loss's family (``"binary"``: a sigmoid per element; ``"softmax"``: a
 softmax over dimension 1), its kind, its public function and module, its hyperparameters with their
 defaults and checks, its default ``alpha``, and how its hyperparameters are encoded for the fused
-kernels (a schedule of gamma, in up to :data:`MAX_PIECES` pieces, as its own numbers). The package's lazy name table, the functional and module wrappers' parameter handling, the
+kernels (a schedule of gamma, in up to :data:`MAX_PIECES` pieces, as its own numbers). The package's lazy
+name table, the functional and module wrappers' parameter handling, the
 backends' kind codes and kernel scalars all come from here; the C kernels' ``enum`` is held to
 :data:`KIND_CODES` by a test, and the Triton kernels read it. Imports NumPy only.
 

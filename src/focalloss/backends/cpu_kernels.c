@@ -215,7 +215,8 @@ PyMODINIT_FUNC PyInit__cpu_kernels(void) {
 #define KIND_CONSTANT(name, code) {#name, code},
     const struct { const char *name; long value; } constants[] = {
         KINDS(KIND_CONSTANT) {"GAMMA_GENERAL", GAMMA_GENERAL}, {"GAMMA_ZERO", GAMMA_ZERO}, {"GAMMA_TWO", GAMMA_TWO},
-        {"BINARY_BLOCK", BLOCK}, {"MAX_PIECES", MAX_PIECES}, {"SINGLE_TARGET_STATS", SINGLE_TARGET_STATS}, {"ROW_STATS", ROW_STATS},
+        {"BINARY_BLOCK", BLOCK}, {"MAX_PIECES", MAX_PIECES}, {"SINGLE_TARGET_STATS", SINGLE_TARGET_STATS},
+        {"ROW_STATS", ROW_STATS},
     };
     for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
         if (PyModule_AddIntConstant(m, constants[i].name, constants[i].value) < 0) {

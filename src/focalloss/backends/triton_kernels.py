@@ -230,8 +230,9 @@ def binary_forward_kernel(
     COMPUTE: tl.constexpr, BLOCK: tl.constexpr,
 ):
     """Elementwise losses into out_ptr, or with REDUCE the sum of this program's block at out_ptr[pid]."""
-    offs, mask, loss, _ = _binary_block(x_ptr, t_ptr, w_ptr, numel, alpha_, p1_, p2_, _schedule(cut0_, cut1_, cut2_, gamma0_, gamma1_, gamma2_, gamma3_, COMPUTE), KIND,
-                                        HAS_ALPHA, HAS_WEIGHT, COMPUTE, BLOCK)
+    schedule = _schedule(cut0_, cut1_, cut2_, gamma0_, gamma1_, gamma2_, gamma3_, COMPUTE)
+    offs, mask, loss, _ = _binary_block(x_ptr, t_ptr, w_ptr, numel, alpha_, p1_, p2_, schedule, KIND, HAS_ALPHA,
+                                        HAS_WEIGHT, COMPUTE, BLOCK)
     if REDUCE:
         tl.store(out_ptr + tl.program_id(0), tl.reduce(tl.where(mask, loss, 0.0), 0, _add))
     else:
@@ -246,8 +247,9 @@ def binary_backward_kernel(
     SCALAR_GRAD_OUT: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr,
 ):
     """grad_x = grad_out * d loss / d x, recomputed from x, t and the weights, written in x's dtype."""
-    offs, mask, _, grad = _binary_block(x_ptr, t_ptr, w_ptr, numel, alpha_, p1_, p2_, _schedule(cut0_, cut1_, cut2_, gamma0_, gamma1_, gamma2_, gamma3_, COMPUTE), KIND,
-                                        HAS_ALPHA, HAS_WEIGHT, COMPUTE, BLOCK)
+    schedule = _schedule(cut0_, cut1_, cut2_, gamma0_, gamma1_, gamma2_, gamma3_, COMPUTE)
+    offs, mask, _, grad = _binary_block(x_ptr, t_ptr, w_ptr, numel, alpha_, p1_, p2_, schedule, KIND, HAS_ALPHA,
+                                        HAS_WEIGHT, COMPUTE, BLOCK)
     if SCALAR_GRAD_OUT:
         upstream = tl.load(grad_out_ptr).to(COMPUTE)
     else:

@@ -125,9 +125,9 @@ class _BinaryLoss(torch.autograd.Function):
             with _on_device(x):
                 _kernels().binary_backward_kernel[(_cdiv(numel, _BINARY_BLOCK),)](
                     x, t, _expanded(weight, x), upstream, grad_x, numel, 0.0 if ctx.alpha is None else ctx.alpha,
-                    p1, p2, *cuts, *gammas, KIND=ctx.spec.code, HAS_ALPHA=ctx.alpha is not None, HAS_WEIGHT=weight is not None,
-                    SCALAR_GRAD_OUT=scalar, COMPUTE=_tl_compute_dtype(x), BLOCK=_BINARY_BLOCK, num_warps=8,
-                    **_COMPILE_OPTIONS,
+                    p1, p2, *cuts, *gammas, KIND=ctx.spec.code, HAS_ALPHA=ctx.alpha is not None,
+                    HAS_WEIGHT=weight is not None, SCALAR_GRAD_OUT=scalar, COMPUTE=_tl_compute_dtype(x),
+                    BLOCK=_BINARY_BLOCK, num_warps=8, **_COMPILE_OPTIONS,
                 )
         return (grad_x,) + (None,) * 6
 

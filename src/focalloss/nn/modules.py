@@ -258,7 +258,7 @@ class SoftmaxFocalLoss(_SoftmaxLoss):
 
 
 class SoftmaxPoly1FocalLoss(_SoftmaxLoss):
-    r"""Module form of :func:`focalloss.softmax_poly1_focal_loss`: softmax focal loss plus :math:`\epsilon(1-p_c)^{\gamma+1}`.
+    r"""Module form of :func:`focalloss.softmax_poly1_focal_loss`: focal loss plus :math:`\epsilon(1-p_c)^{\gamma+1}`.
 
     Args:
         alpha: None (default), a float multiplying every class, or one weight per class (a buffer).
@@ -285,7 +285,7 @@ class SoftmaxPoly1FocalLoss(_SoftmaxLoss):
 
 
 class SoftmaxAdaptiveFocalLoss(_SoftmaxLoss):
-    r"""Module form of :func:`focalloss.softmax_adaptive_focal_loss`: softmax focal loss with gamma a step function of p_c.
+    r"""Module form of :func:`focalloss.softmax_adaptive_focal_loss`: focal loss with gamma a step function of p_c.
 
     Args:
         thresholds: the schedule's cuts over p_c, strictly increasing in (0, 1), up to 3; default (0.2,).

@@ -223,7 +223,8 @@ def softmax_poly1_focal_loss(x, target, *, alpha=None, gamma=2.0, epsilon=1.0, r
 @SOFTMAX_OPTIONS
 
     Shape:
-        - x: ``(N, C, d1, ...)``; target: ``(N, d1, ...)`` or like ``x``; output: ``(N, d1, ...)`` for ``"none"``, else a scalar.
+        - x: ``(N, C, d1, ...)``; target: ``(N, d1, ...)`` or like ``x``; output: ``(N, d1, ...)`` for
+          ``"none"``, else a scalar.
 
     Example:
 @SOFTMAX_EXAMPLE_INPUTS
@@ -280,7 +281,8 @@ def softmax_adaptive_focal_loss(x, target, *, alpha=None, thresholds=(0.2,), gam
 @SOFTMAX_OPTIONS
 
     Shape:
-        - x: ``(N, C, d1, ...)``; target: ``(N, d1, ...)`` or like ``x``; output: ``(N, d1, ...)`` for ``"none"``, else a scalar.
+        - x: ``(N, C, d1, ...)``; target: ``(N, d1, ...)`` or like ``x``; output: ``(N, d1, ...)`` for
+          ``"none"``, else a scalar.
 
     Example:
 @SOFTMAX_EXAMPLE_INPUTS
