@@ -120,12 +120,15 @@ class Loss:
 
     def rejected(self):
         """``(hyperparameter, exception, what the message says is allowed, value)`` for every value
-        its registry check must refuse."""
+        its registry check must refuse on its own: numbers out of range, and what is not a number
+        (not a tuple of numbers, for a schedule). The schedules' own ValueErrors are in
+        :data:`BAD_SCHEDULES`."""
         cases = []
         for h in self.spec.hyperparameters:
             allowed, out_of_range = OUT_OF_RANGE[h.check]
             cases += [(h.name, ValueError, allowed, value) for value in out_of_range]
-            cases += [(h.name, TypeError, "finite real number", value) for value in NOT_A_NUMBER]
+            not_numbers = NOT_A_SCHEDULE if h.check in SCHEDULE_CHECKS else NOT_A_NUMBER
+            cases += [(h.name, TypeError, "finite real number", value) for value in not_numbers]
         return cases
 
     def sample(self, shape=(6, 5), *, seed=0):
@@ -155,8 +158,29 @@ OUT_OF_RANGE = {
     _scalars.unit_interval: ("[0, 1]", [-0.1, 1.5, 2]),
     _scalars.at_least_minus_one: (">= -1", [-1.5, -2]),
     _scalars.finite: (None, []),
+    losses.SCHEDULE[0].check: (None, []),  # a schedule's values: BAD_SCHEDULES
+    losses.SCHEDULE[1].check: (None, []),
 }
 NOT_A_NUMBER = ["2", "1", "one", None, float("nan"), float("inf"), True, [2.0], torch.tensor([1.0, 2.0])]
+SCHEDULE_CHECKS = {h.check for h in losses.SCHEDULE}
+NOT_A_SCHEDULE = ["0.2", 0.2, None, (float("nan"),), (True,), ("0.2",), (0.2, float("inf")), torch.tensor([0.2])]
+# schedules (thresholds, gammas) the adaptive focal losses refuse, with the fragments of the message
+BAD_SCHEDULES = [
+    ({"thresholds": (0.5, 0.3), "gammas": (5.0, 3.0, 1.0)}, ["thresholds", "strictly increasing", "(0, 1)",
+                                                             "got (0.5, 0.3)"]),
+    ({"thresholds": (0.2, 0.2), "gammas": (5.0, 3.0, 1.0)}, ["thresholds", "strictly increasing", "got (0.2, 0.2)"]),
+    ({"thresholds": (0.0,)}, ["thresholds", "in (0, 1)", "got (0.0,)"]),
+    ({"thresholds": (1.0,)}, ["thresholds", "in (0, 1)", "got (1.0,)"]),
+    ({"thresholds": (-0.1,)}, ["thresholds", "in (0, 1)", "got (-0.1,)"]),
+    ({"thresholds": (0.1, 0.2, 0.3, 0.4), "gammas": (5.0, 4.0, 3.0, 2.0, 1.0)},
+     ["thresholds", "0 to 3 values", "got 4: (0.1, 0.2, 0.3, 0.4)"]),
+    ({"gammas": (3.0, 5.0)}, ["gammas", ">= 0 that do not increase", "got (3.0, 5.0)"]),
+    ({"gammas": (5.0, -1.0)}, ["gammas", ">= 0", "got (5.0, -1.0)"]),
+    ({"gammas": ()}, ["gammas", "1 to 4 values", "got 0: ()"]),
+    ({"gammas": (5.0, 3.0, 1.0)}, ["gammas", "len(thresholds) + 1 = 2 values", "got 3: (5.0, 3.0, 1.0)"]),
+    ({"thresholds": (0.2, 0.5)}, ["gammas", "len(thresholds) + 1 = 3 values", "got 2: (5.0, 3.0)"]),
+    ({"thresholds": ()}, ["gammas", "len(thresholds) + 1 = 1 values", "got 2: (5.0, 3.0)"]),
+]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -166,6 +190,18 @@ unit = st.floats(0.0, 1.0)
 gammas = st.one_of(st.sampled_from([0.0, 0.1, 0.5, 1.0, 2.0, 10.0]), st.floats(0.0, 10.0))
 ks = st.one_of(st.sampled_from([0.0, 1.0, 50.0]), st.floats(0.0, 20.0))
 thresholds = st.one_of(st.sampled_from([0.0, 0.5, 1.0, 1e-9, 1 - 1e-9]), unit)
+
+
+def _off_simple_probabilities(cut):
+    """Cuts of a schedule away (1e-6) from 1/k, the probability of k classes with equal logits (and
+    sigmoid(0) = 1/2), which inputs drawn by hypothesis hit exactly: there the piece chosen would
+    depend on the last bit of log p, which the backends round differently."""
+    return all(abs(cut - 1.0 / k) > 1e-6 for k in range(1, 9))
+
+
+schedule_cuts = st.lists(st.floats(1e-3, 1 - 1e-3).filter(_off_simple_probabilities), min_size=1, max_size=1,
+                         unique=True).map(lambda cuts: tuple(sorted(cuts)))
+schedule_gammas = st.tuples(gammas, gammas).map(lambda pair: tuple(sorted(pair, reverse=True)))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -215,6 +251,19 @@ _FACTS = {
         sweep=lambda g: {"gamma": g, "epsilon": 1.0},
         lower_bound=lambda kwargs: min(0.0, kwargs.get("epsilon", 1.0) + _least_alpha_t(kwargs.get("alpha", 0.25))),
     ),
+    "sigmoid_adaptive_focal_loss": dict(
+        settings=(
+            S(thresholds=(0.2,), gammas=(5.0, 3.0), triton=True),
+            S(thresholds=(0.1, 0.45, 0.8), gammas=(4.0, 2.0, 0.5, 0.0), alpha=0.3, triton=True),
+            S(thresholds=(), gammas=(0.5,), alpha=0.75),
+        ),
+        gradcheck=({"thresholds": (0.2,), "gammas": (5.0, 3.0)},
+                   {"thresholds": (0.3, 0.7), "gammas": (2.0, 0.5, 0.5), "alpha": 0.4}),
+        module_settings={"thresholds": (0.3,), "gammas": (4.0, 1.0), "alpha": 0.5},
+        api_settings=({"thresholds": (0.2,), "gammas": (5.0, 3.0), "reduction": "mean"},),
+        strategies={"thresholds": schedule_cuts, "gammas": schedule_gammas},
+        sweep=lambda g: {"thresholds": (0.3,), "gammas": (g, g / 2.0)},
+    ),
     "sigmoid_softened_loss": dict(
         settings=(
             S(k=2.0, alpha=0.7, triton=True),
@@ -255,6 +304,37 @@ _FACTS = {
                       {"gamma": 0.5, "alpha": 0.25, "label_smoothing": 0.1, "reduction": "sum"}),
         strategies={"gamma": gammas},
         sweep=lambda g: {"gamma": g},
+    ),
+    "softmax_poly1_focal_loss": dict(
+        settings=(
+            S(gamma=2.0, epsilon=1.0, triton=True),
+            S(gamma=0.5, epsilon=-1.0, alpha=PER_CLASS, triton=True),
+            S(gamma=0.0, epsilon=2.0, label_smoothing=0.1, triton=True),
+            S(gamma=3.0, epsilon=-1.0, label_smoothing=0.2, alpha=0.25),
+        ),
+        gradcheck=({"gamma": 2.0, "epsilon": 1.0, "alpha": [0.5, 1.0, 2.0, 1.5]},
+                   {"gamma": 0.5, "epsilon": -1.0, "label_smoothing": 0.1}),
+        module_settings={"gamma": 1.5, "epsilon": 0.5, "label_smoothing": 0.1},
+        api_settings=({"gamma": 2.0, "epsilon": 1.0, "alpha": [0.5, 1.0, 2.0, 1.0, 0.3], "ignore_index": 1},
+                      {"gamma": 0.5, "epsilon": -1.0, "label_smoothing": 0.1, "reduction": "sum"}),
+        strategies={"gamma": gammas, "epsilon": st.one_of(st.sampled_from([-1.0, 0.0, 1.0]), st.floats(-1.0, 5.0))},
+        sweep=lambda g: {"gamma": g, "epsilon": 1.0},
+    ),
+    "softmax_adaptive_focal_loss": dict(
+        settings=(
+            S(thresholds=(0.2,), gammas=(5.0, 3.0), triton=True),
+            S(thresholds=(0.1, 0.45, 0.8), gammas=(4.0, 2.0, 0.5, 0.0), alpha=PER_CLASS, triton=True),
+            S(thresholds=(0.3,), gammas=(2.0, 0.5), label_smoothing=0.1, triton=True),
+            S(thresholds=(), gammas=(1.5,), label_smoothing=0.2),
+        ),
+        gradcheck=({"thresholds": (0.2,), "gammas": (5.0, 3.0), "alpha": [0.5, 1.0, 2.0, 1.5]},
+                   {"thresholds": (0.3, 0.7), "gammas": (2.0, 0.5, 0.5), "label_smoothing": 0.1}),
+        module_settings={"thresholds": (0.3,), "gammas": (4.0, 1.0), "ignore_index": 2},
+        api_settings=({"thresholds": (0.2,), "gammas": (5.0, 3.0), "alpha": [0.5, 1.0, 2.0, 1.0, 0.3]},
+                      {"thresholds": (0.3, 0.6), "gammas": (3.0, 2.0, 1.0), "label_smoothing": 0.1,
+                       "reduction": "sum"}),
+        strategies={"thresholds": schedule_cuts, "gammas": schedule_gammas},
+        sweep=lambda g: {"thresholds": (0.3,), "gammas": (g, g / 2.0)},
     ),
     "softmax_softened_loss": dict(
         settings=(

@@ -268,8 +268,8 @@ def test_half_precision_logits_give_a_float32_loss():
     (lambda: TrainerLoss(task="ner"), ValueError,
      r"task must be one of 'sequence_classification', 'token_classification', 'multi_label_classification'; got 'ner'"),
     (lambda: TrainerLoss(task="sequence_classification", loss="focal_star"), ValueError,
-     r"loss \(for task='sequence_classification'\) must be one of 'focal', 'softened', 'hard_truncation'; "
-     r"got 'focal_star'"),
+     r"loss \(for task='sequence_classification'\) must be one of 'focal', 'poly1_focal', 'adaptive_focal', "
+     r"'softened', 'hard_truncation'; got 'focal_star'"),
     (lambda: TrainerLoss(task="token_classification", normalizer="positives"), ValueError,
      r"normalizer cannot be passed to TrainerLoss: .*scale by their number, which the Trainer does again"),
     (lambda: TrainerLoss(task="token_classification", reduction="mean"), ValueError,

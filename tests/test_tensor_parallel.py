@@ -48,7 +48,8 @@ WORKER = textwrap.dedent("""
         sizes = [(C + 1) // 2, C // 2]
         lo = sum(sizes[:rank])
         mine = slice(lo, lo + sizes[rank])
-        for name in ("softmax_focal_loss", "softmax_softened_loss", "softmax_hard_truncation_loss"):
+        for name in ("softmax_focal_loss", "softmax_softened_loss", "softmax_hard_truncation_loss",
+                     "softmax_poly1_focal_loss", "softmax_adaptive_focal_loss"):
             fn = getattr(fl, name)
             cases = [("index", {}, y), ("smoothing", {"label_smoothing": 0.1}, y),
                      ("alpha-weight", {"alpha": alpha, "weight": w}, y), ("probabilities", {}, q),
@@ -109,7 +110,7 @@ def worker_output(tmp_path_factory):
 def test_sharded_losses_equal_one_process_on_the_whole_logits(worker_output):
     for output in worker_output:
         cases = [line.split() for line in output.splitlines() if line.startswith("case ")]
-        assert len(cases) == 2 * 3 * 7 * 2 + 2 * (4 + 8), output[-2000:]
+        assert len(cases) == 2 * 5 * 7 * 2 + 2 * (4 + 8), output[-2000:]
         bad = [(label, float(gap)) for _, label, gap in cases if not float(gap) <= 1e-6]
         assert not bad, bad
 

@@ -3,7 +3,8 @@ r"""The registry: every loss of the library declared once, and read by every lay
 A :class:`LossSpec` names a loss's family (``"binary"``: a sigmoid per element; ``"softmax"``: a
 softmax over dimension 1), its kind, its public function and module, its hyperparameters with their
 defaults and checks, its default ``alpha``, and how its hyperparameters are encoded for the fused
-kernels. The package's lazy name table, the functional and module wrappers' parameter handling, the
+kernels (a schedule of gamma, in up to :data:`MAX_PIECES` pieces, as its own numbers). The package's lazy
+name table, the functional and module wrappers' parameter handling, the
 backends' kind codes and kernel scalars all come from here; the C kernels' ``enum`` is held to
 :data:`KIND_CODES` by a test, and the Triton kernels read it. Imports NumPy only.
 
@@ -26,14 +27,17 @@ import numpy as np
 
 from . import _scalars
 
-__all__ = ["BINARY", "GAMMA_GENERAL", "GAMMA_TWO", "GAMMA_ZERO", "KIND_CODES", "LOSSES", "SOFTMAX",
-           "Hyperparameter", "LossSpec", "round_down"]
+__all__ = ["BINARY", "GAMMA_GENERAL", "GAMMA_TWO", "GAMMA_ZERO", "KIND_CODES", "LOSSES", "MAX_PIECES", "SOFTMAX",
+           "Hyperparameter", "LossSpec", "round_down", "round_up"]
 
 # One numbering of the kinds for every family and every kernel (C and Triton).
-KIND_CODES = {"focal": 0, "softened": 1, "hard_truncation": 2, "focal_star": 3, "poly1_focal": 4}
+KIND_CODES = {"focal": 0, "softened": 1, "hard_truncation": 2, "focal_star": 3, "poly1_focal": 4, "adaptive_focal": 5}
 
 # The focal kernels' special cases of gamma: no modulation at all, a square, anything else.
 GAMMA_GENERAL, GAMMA_ZERO, GAMMA_TWO = 0, 1, 2
+
+# The most pieces a schedule of gamma may have: the kernels take MAX_PIECES - 1 cuts and MAX_PIECES gammas.
+MAX_PIECES = 4
 
 
 def round_down(value, *, float64):
@@ -46,20 +50,28 @@ def round_down(value, *, float64):
     return float(rounded)
 
 
+def round_up(value, *, float64):
+    """The smallest float32 (or float64) number >= value: then x < result exactly when x < value."""
+    return -round_down(-value, float64=float64)
+
+
 @dataclass(frozen=True)
 class Hyperparameter:
     """A keyword-only hyperparameter: its name, default, and the check its value must pass
-    (``check(value, name)`` returns it as a float or raises naming it)."""
+    (``check(value, name)`` returns it as a float, or a tuple of floats for a schedule, or raises
+    naming it)."""
 
     name: str
-    default: float
-    check: Callable[[object, str], float]
+    default: float | tuple[float, ...]
+    check: Callable[[object, str], float | tuple[float, ...]]
 
 
 @dataclass(frozen=True)
 class LossSpec:
     """One loss: see the module docstring. ``encode(params, float64)`` gives the kernels' scalars
-    ``(p1, p2, gamma_mode)``."""
+    ``(p1, p2, gamma_mode)``; ``encode_schedule(params, float64)``, for a loss whose gamma is a
+    schedule, its ``(cuts, gammas)``; ``relate(params)`` checks hyperparameters that must agree with
+    each other, after each passed its own check."""
 
     kind: str
     family: str
@@ -68,6 +80,8 @@ class LossSpec:
     hyperparameters: tuple[Hyperparameter, ...]
     alpha: float | None
     encode: Callable[[dict, bool], tuple[float, float, int]]
+    encode_schedule: Callable[[dict, bool], tuple[tuple[float, ...], tuple[float, ...]]] | None = None
+    relate: Callable[[dict], None] | None = None
 
     @property
     def code(self):
@@ -80,13 +94,24 @@ class LossSpec:
         return {h.name: h.default for h in self.hyperparameters}
 
     def params(self, values):
-        """The hyperparameters, checked: ``{name: float}`` from a mapping holding each of them."""
-        return {h.name: h.check(values[h.name], h.name) for h in self.hyperparameters}
+        """The hyperparameters, checked: ``{name: value}`` from a mapping holding each of them."""
+        params = {h.name: h.check(values[h.name], h.name) for h in self.hyperparameters}
+        if self.relate is not None:
+            self.relate(params)
+        return params
 
     def kernel_scalars(self, params, *, float64):
         """``(p1, p2, gamma_mode)`` as the kernels take them; a compared cut is rounded down into
         the compute dtype (float32, or float64 with ``float64=True``)."""
         return self.encode(params, float64)
+
+    def kernel_schedule(self, params, *, float64):
+        """``(cuts, gammas)``, ``MAX_PIECES - 1`` and ``MAX_PIECES`` numbers: piece i holds the
+        values v (a logit, or a log-probability) with ``cuts[i - 1] <= v < cuts[i]`` and takes
+        ``gammas[i]``. A loss without a schedule gets cuts of +inf (one piece) and gammas of 0."""
+        if self.encode_schedule is None:
+            return (math.inf,) * (MAX_PIECES - 1), (0.0,) * MAX_PIECES
+        return self.encode_schedule(params, float64)
 
 
 def _gamma_mode(gamma):
@@ -124,7 +149,50 @@ def _encode_log_cut(params, float64):
     return cut, 0.0, GAMMA_GENERAL
 
 
+def _encode_adaptive(params, float64):
+    """The adaptive focal loss's gamma is its schedule (kernel_schedule): no scalars."""
+    return 0.0, 0.0, GAMMA_GENERAL
+
+
+def _padded(cuts, gammas):
+    """cuts padded with +inf, which no value reaches; gammas padded with the last one."""
+    return (tuple(cuts) + (math.inf,) * (MAX_PIECES - 1 - len(cuts)),
+            gammas + (gammas[-1],) * (MAX_PIECES - len(gammas)))
+
+
+def _encode_logit_schedule(params, float64):
+    """The binary schedule compares the logit x_t with logit(threshold), rounded up into the compute
+    dtype: x_t < cut exactly when p_t < threshold, so p_t at a threshold takes the upper piece."""
+    cuts = [round_up(math.log(t) - math.log1p(-t), float64=float64) for t in params["thresholds"]]
+    return _padded(cuts, params["gammas"])
+
+
+def _encode_log_schedule(params, float64):
+    """The softmax schedule compares log p_c, itself rounded, with log(threshold) rounded to nearest in
+    the compute dtype: a log p_c that rounds to the threshold's takes the upper piece."""
+    return _padded([math.log(t) for t in params["thresholds"]], params["gammas"])
+
+
+def _schedule_cuts(value, name):
+    return _scalars.increasing_unit_cuts(value, name, most=MAX_PIECES - 1)
+
+
+def _schedule_gammas(value, name):
+    return _scalars.nonincreasing_exponents(value, name, most=MAX_PIECES)
+
+
+def _one_gamma_per_piece(params):
+    thresholds, gammas = params["thresholds"], params["gammas"]
+    if len(gammas) != len(thresholds) + 1:
+        raise ValueError(f"gammas must hold len(thresholds) + 1 = {len(thresholds) + 1} values, one per piece "
+                         f"of the schedule; got {len(gammas)}: {gammas!r}")
+
+
 GAMMA = Hyperparameter("gamma", 2.0, _scalars.nonnegative)
+EPSILON = Hyperparameter("epsilon", 1.0, _scalars.at_least_minus_one)
+# FLSD-53 (Mukhoti et al. 2020): gamma = 5 where p_t < 0.2, else 3
+SCHEDULE = (Hyperparameter("thresholds", (0.2,), _schedule_cuts),
+            Hyperparameter("gammas", (5.0, 3.0), _schedule_gammas))
 K = Hyperparameter("k", 1.0, _scalars.nonnegative)
 THRESHOLD = Hyperparameter("threshold", 0.5, _scalars.unit_interval)
 
@@ -135,10 +203,16 @@ LOSSES = (
              None, _encode_focal_star),
     LossSpec("softened", "binary", "sigmoid_softened_loss", "SigmoidSoftenedLoss", (K,), None, _encode_softened),
     LossSpec("poly1_focal", "binary", "sigmoid_poly1_focal_loss", "SigmoidPoly1FocalLoss",
-             (GAMMA, Hyperparameter("epsilon", 1.0, _scalars.at_least_minus_one)), 0.25, _encode_poly1),
+             (GAMMA, EPSILON), 0.25, _encode_poly1),
+    LossSpec("adaptive_focal", "binary", "sigmoid_adaptive_focal_loss", "SigmoidAdaptiveFocalLoss", SCHEDULE, None,
+             _encode_adaptive, _encode_logit_schedule, _one_gamma_per_piece),
     LossSpec("hard_truncation", "binary", "sigmoid_hard_truncation_loss", "SigmoidHardTruncationLoss", (THRESHOLD,),
              None, _encode_logit_cut),
     LossSpec("focal", "softmax", "softmax_focal_loss", "SoftmaxFocalLoss", (GAMMA,), None, _encode_focal),
+    LossSpec("poly1_focal", "softmax", "softmax_poly1_focal_loss", "SoftmaxPoly1FocalLoss", (GAMMA, EPSILON), None,
+             _encode_poly1),
+    LossSpec("adaptive_focal", "softmax", "softmax_adaptive_focal_loss", "SoftmaxAdaptiveFocalLoss", SCHEDULE, None,
+             _encode_adaptive, _encode_log_schedule, _one_gamma_per_piece),
     LossSpec("softened", "softmax", "softmax_softened_loss", "SoftmaxSoftenedLoss", (K,), None, _encode_softened),
     LossSpec("hard_truncation", "softmax", "softmax_hard_truncation_loss", "SoftmaxHardTruncationLoss", (THRESHOLD,),
              None, _encode_log_cut),

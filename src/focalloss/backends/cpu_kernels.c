@@ -33,11 +33,13 @@ extern double log1p(double) VECTOR_MATH;
 
 /* the kind codes of focalloss.losses.KIND_CODES (a test holds them equal), each also exported */
 #define KINDS(X) X(KIND_FOCAL, 0) X(KIND_SOFTENED, 1) X(KIND_HARD_TRUNCATION, 2) X(KIND_FOCAL_STAR, 3) \
-    X(KIND_POLY1_FOCAL, 4)
+    X(KIND_POLY1_FOCAL, 4) X(KIND_ADAPTIVE_FOCAL, 5)
 #define KIND_ENUM(name, code) name = code,
 enum { KINDS(KIND_ENUM) };
 /* the focal kernels' cases of gamma: focalloss.losses.GAMMA_GENERAL, GAMMA_ZERO, GAMMA_TWO */
 enum { GAMMA_GENERAL = 0, GAMMA_ZERO = 1, GAMMA_TWO = 2 };
+/* pieces of a schedule of gamma: MAX_PIECES - 1 cuts, MAX_PIECES gammas (focalloss.losses.MAX_PIECES) */
+#define MAX_PIECES 4
 #define BLOCK 4096 /* elements per binary block; the module's BINARY_BLOCK */
 #define ROWS 64    /* positions per softmax block */
 #define LANES 64   /* neighbouring positions per block of the (N, C, S > 1) kernels */
@@ -122,28 +124,36 @@ KERNEL static void lanes_bwd_f_entry(void *ctx, int64_t b) { lanes_bwd_block_f(c
 KERNEL static void lanes_bwd_d_entry(void *ctx, int64_t b) { lanes_bwd_block_d(ctx, b); }
 
 #define PTR(v) ((void *)(uintptr_t)(v))
+/* the schedule arguments: "(ddd)(dddd)" parses cuts and gammas, copied into the kernel's arguments */
+#define SCHEDULE_FORMAT "(ddd)(dddd)"
+#define SCHEDULE_ARGS &cuts[0], &cuts[1], &cuts[2], &gammas[0], &gammas[1], &gammas[2], &gammas[3]
+#define COPY_SCHEDULE(a) memcpy((a).cuts, cuts, sizeof cuts), memcpy((a).gammas, gammas, sizeof gammas)
+_Static_assert(MAX_PIECES == 4, "SCHEDULE_FORMAT and SCHEDULE_ARGS name 3 cuts and 4 gammas");
 
 /* binary(*, float64, kind, n, x, t, w, has_alpha, alpha, p1, p2, gamma_mode, loss, grad, partial,
- *        threads): pointers as integers, 0 for none; see cpu_ops.py */
+ *        threads, cuts, gammas): pointers as integers, 0 for none; see cpu_ops.py */
 static PyObject *py_binary(PyObject *self, PyObject *args, PyObject *kwargs) {
     static char *names[] = {"float64", "kind", "n", "x", "t", "w", "has_alpha", "alpha", "p1", "p2", "gamma_mode",
-                            "loss", "grad", "partial", "threads", NULL};
+                            "loss", "grad", "partial", "threads", "cuts", "gammas", NULL};
     int is_double = 0, kind = 0, has_alpha = 0, gamma_mode = 0, threads = 1;
     long long n = 0;
     unsigned long long x = 0, t = 0, w = 0, loss = 0, grad = 0, partial = 0;
-    double alpha = 0, p1 = 0, p2 = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$piLKKKpdddiKKKi", names, &is_double, &kind, &n, &x, &t, &w,
-                                     &has_alpha, &alpha, &p1, &p2, &gamma_mode, &loss, &grad, &partial, &threads))
+    double alpha = 0, p1 = 0, p2 = 0, cuts[MAX_PIECES - 1] = {INFINITY, INFINITY, INFINITY}, gammas[MAX_PIECES] = {0};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$piLKKKpdddiKKKi" SCHEDULE_FORMAT, names, &is_double, &kind, &n,
+                                     &x, &t, &w, &has_alpha, &alpha, &p1, &p2, &gamma_mode, &loss, &grad, &partial,
+                                     &threads, SCHEDULE_ARGS))
         return NULL;
     int64_t blocks = (n + BLOCK - 1) / BLOCK;
     Py_BEGIN_ALLOW_THREADS
     if (is_double) {
         binary_args_d a = {kind, n, PTR(x), PTR(t), PTR(w), has_alpha, alpha, p1, p2, gamma_mode, PTR(loss),
                            PTR(grad), PTR(partial)};
+        COPY_SCHEDULE(a);
         parallel_blocks(binary_block_d_entry, &a, blocks, threads);
     } else {
         binary_args_f a = {kind, n, PTR(x), PTR(t), PTR(w), has_alpha, alpha, p1, p2, gamma_mode, PTR(loss),
                            PTR(grad), PTR(partial)};
+        COPY_SCHEDULE(a);
         parallel_blocks(binary_block_f_entry, &a, blocks, threads);
     }
     Py_END_ALLOW_THREADS
@@ -151,32 +161,36 @@ static PyObject *py_binary(PyObject *self, PyObject *args, PyObject *kwargs) {
 }
 
 /* softmax(*, float64, backward, kind, N, C, S, x, index, probs, alpha, counted, label_smoothing, p1,
- *         gamma_mode, loss, stats, grad_loss, grad, threads, stats_width) */
+ *         gamma_mode, loss, stats, grad_loss, grad, threads, stats_width, p2, cuts, gammas) */
 static PyObject *py_softmax(PyObject *self, PyObject *args, PyObject *kwargs) {
     static char *names[] = {"float64", "backward", "kind", "N", "C", "S", "x", "index", "probs", "alpha", "counted",
                             "label_smoothing", "p1", "gamma_mode", "loss", "stats", "grad_loss", "grad", "threads",
-                            "stats_width", NULL};
+                            "stats_width", "p2", "cuts", "gammas", NULL};
     int is_double = 0, backward = 0, kind = 0, gamma_mode = 0, threads = 1;
     long long N = 0, C = 0, S = 0, sw = 0;
     unsigned long long x = 0, index = 0, probs = 0, alpha = 0, counted = 0, loss = 0, stats = 0, grad_loss = 0,
                        grad = 0;
-    double label_smoothing = 0, p1 = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$ppiLLLKKKKKddiKKKKiL", names, &is_double, &backward, &kind, &N,
-                                     &C, &S, &x, &index, &probs, &alpha, &counted, &label_smoothing, &p1, &gamma_mode,
-                                     &loss, &stats, &grad_loss, &grad, &threads, &sw))
+    double label_smoothing = 0, p1 = 0, p2 = 0, cuts[MAX_PIECES - 1] = {INFINITY, INFINITY, INFINITY};
+    double gammas[MAX_PIECES] = {0};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$ppiLLLKKKKKddiKKKKiLd" SCHEDULE_FORMAT, names, &is_double,
+                                     &backward, &kind, &N, &C, &S, &x, &index, &probs, &alpha, &counted,
+                                     &label_smoothing, &p1, &gamma_mode, &loss, &stats, &grad_loss, &grad, &threads,
+                                     &sw, &p2, SCHEDULE_ARGS))
         return NULL;
     int lanes = S > 1 && index && label_smoothing == 0.0 && kind != KIND_SOFTENED;
     int64_t blocks = lanes ? N * ((S + LANES - 1) / LANES) : (N * S + ROWS - 1) / ROWS;
     Py_BEGIN_ALLOW_THREADS
     if (is_double) {
         softmax_args_d a = {kind, N, C, S, PTR(x), PTR(index), PTR(probs), PTR(alpha), PTR(counted), label_smoothing,
-                            p1, gamma_mode, PTR(loss), PTR(stats), PTR(grad_loss), PTR(grad), sw};
+                            p1, gamma_mode, PTR(loss), PTR(stats), PTR(grad_loss), PTR(grad), sw, p2};
+        COPY_SCHEDULE(a);
         block_fn fn = lanes ? (backward ? lanes_bwd_d_entry : lanes_fwd_d_entry)
                             : (backward ? softmax_bwd_d_entry : softmax_fwd_d_entry);
         parallel_blocks(fn, &a, blocks, threads);
     } else {
         softmax_args_f a = {kind, N, C, S, PTR(x), PTR(index), PTR(probs), PTR(alpha), PTR(counted), label_smoothing,
-                            p1, gamma_mode, PTR(loss), PTR(stats), PTR(grad_loss), PTR(grad), sw};
+                            p1, gamma_mode, PTR(loss), PTR(stats), PTR(grad_loss), PTR(grad), sw, p2};
+        COPY_SCHEDULE(a);
         block_fn fn = lanes ? (backward ? lanes_bwd_f_entry : lanes_fwd_f_entry)
                             : (backward ? softmax_bwd_f_entry : softmax_fwd_f_entry);
         parallel_blocks(fn, &a, blocks, threads);
@@ -201,7 +215,8 @@ PyMODINIT_FUNC PyInit__cpu_kernels(void) {
 #define KIND_CONSTANT(name, code) {#name, code},
     const struct { const char *name; long value; } constants[] = {
         KINDS(KIND_CONSTANT) {"GAMMA_GENERAL", GAMMA_GENERAL}, {"GAMMA_ZERO", GAMMA_ZERO}, {"GAMMA_TWO", GAMMA_TWO},
-        {"BINARY_BLOCK", BLOCK}, {"SINGLE_TARGET_STATS", SINGLE_TARGET_STATS}, {"ROW_STATS", ROW_STATS},
+        {"BINARY_BLOCK", BLOCK}, {"MAX_PIECES", MAX_PIECES}, {"SINGLE_TARGET_STATS", SINGLE_TARGET_STATS},
+        {"ROW_STATS", ROW_STATS},
     };
     for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
         if (PyModule_AddIntConstant(m, constants[i].name, constants[i].value) < 0) {

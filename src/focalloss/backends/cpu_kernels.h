@@ -42,6 +42,14 @@ static const double G_SERIES[G_SERIES_TERMS] = {
     -8.0 / 9, 7.0 / 8, -6.0 / 7, 5.0 / 6, -4.0 / 5, 3.0 / 4, -2.0 / 3, 1.0 / 2};
 #endif
 
+/* gammas[i] where cuts[i - 1] <= v < cuts[i]: the piece of a schedule (focalloss.losses.LossSpec.kernel_schedule;
+ * the cuts increase and are padded with +inf) */
+INLINE T NAME(scheduled_gamma)(T v, const double *cuts, const double *gammas) {
+    T g = (T)gammas[0];
+    for (int i = 0; i < MAX_PIECES - 1; i++) g = v < (T)cuts[i] ? g : (T)gammas[i + 1];
+    return g;
+}
+
 typedef struct {
     int kind;
     int64_t n;
@@ -54,6 +62,7 @@ typedef struct {
     T *loss;        /* elementwise losses, or NULL to reduce into `partial` */
     T *grad;        /* d loss / d x per element, or NULL */
     double *partial;
+    double cuts[MAX_PIECES - 1], gammas[MAX_PIECES]; /* adaptive focal: logit(threshold) rounded up, gammas */
 } NAME(binary_args);
 
 INLINE void NAME(binary_block)(void *ctx, int64_t block) {
@@ -136,6 +145,17 @@ INLINE void NAME(binary_block)(void *ctx, int64_t block) {
                          - en * mn * (-an * p * p - (an + eps) * q * p - g * q * hn);)
         break;
     }
+    case KIND_ADAPTIVE_FOCAL: {
+        /* focal with gamma from the schedule: gp of the piece of x (p_t = sigma(x), a positive), gn of
+         * the piece of -x (a negative); the derivative holds them fixed */
+        const double *cuts = a->cuts, *gammas = a->gammas;
+        BINARY_LOOP(SIGMOID_PARTS T gp = NAME(scheduled_gamma)(xv, cuts, gammas);
+                    T gn = NAME(scheduled_gamma)(-xv, cuts, gammas);
+                    T mp = EXP(gp * lsn); T mn = EXP(gn * lsp);
+                    lo = -wp * mp * lsp - wn * mn * lsn;
+                    gr = wp * mp * (gp * p * lsp - q) - wn * mn * (gn * q * lsn - p);)
+        break;
+    }
     case KIND_FOCAL_STAR: {
         /* A(x) = -log sigma(g x + b) / g;  A'(x) = -sigma(-(g x + b)) */
         T g = p1, b = p2;
@@ -192,7 +212,32 @@ typedef struct {
     const T *grad_loss;    /* backward: d out / d loss per position (N, S) */
     T *grad;               /* backward: like x */
     int64_t sw;            /* statistics per position: SINGLE_TARGET_STATS or ROW_STATS, see above */
+    double p2;             /* poly-1 focal: epsilon */
+    double cuts[MAX_PIECES - 1], gammas[MAX_PIECES]; /* adaptive focal: log(threshold) rounded up, gammas */
 } NAME(softmax_args);
+
+/* phi and d phi / d log p of one class of poly-1 focal or adaptive focal from lp = log p,
+ * l1mp = log(1 - p), p, q = 1 - p and plr = p log p / (1 - p) (0 at p = 0). Adaptive: focal with
+ * gamma of the piece of log p. Poly-1: (1-p)^g (G + (1 + eps) q) with G = -log p - q >= 0 from its
+ * small side (the binary series in e^-z, z = lp - l1mp the class's logit against the others), so
+ * that it does not cancel at eps = -1; d/d log p = -(1-p)^g (g p G / q + q + (1 + eps)(g + 1) p). */
+INLINE void NAME(family_phi)(const NAME(softmax_args) *a, T lp, T l1mp, T p, T q, T plr, T *phi, T *dphi) {
+    if (a->kind == KIND_ADAPTIVE_FOCAL) {
+        T g = NAME(scheduled_gamma)(lp, a->cuts, a->gammas);
+        T mod = g == 0 ? (T)1 : EXP(g * l1mp);
+        *phi = -mod * lp;
+        *dphi = mod * (g * plr - (T)1);
+        return;
+    }
+    T g = (T)a->p1, eps = (T)a->p2;
+    T mod = a->gamma_mode == GAMMA_ZERO ? (T)1 : EXP(g * l1mp);
+    T z = lp - l1mp, e = EXP(-FABS(z)), acc = (T)G_SERIES[0];
+    for (int k = 1; k < G_SERIES_TERMS; k++) acc = acc * e + (T)G_SERIES[k];
+    T G = z >= 0 && e < (T)0.1 ? acc * e * e : -lp - q;
+    T pgq = p > 0 && q > 0 ? p * G / q : (T)0;
+    *phi = mod * (G + ((T)1 + eps) * q);
+    *dphi = -mod * (g * pgq + q + ((T)1 + eps) * (g + (T)1) * p);
+}
 
 /* phi(log p) and d phi / d log p for a non-top class (p <= 1/2) of focal / hard truncation. p log p
  * is 0 at p = 0 (a masked class), not 0 * -inf. */
@@ -205,6 +250,9 @@ typedef struct {
         T plp_ = p_ > 0 ? p_ * (lp) : (T)0;                                                      \
         phi = -mod_ * (lp);                                                                      \
         dphi = mod_ * (g * plp_ / q_ - (T)1);                                                    \
+    } else if (a->kind != KIND_HARD_TRUNCATION) {                                                \
+        T q_ = (T)1 - p_;                                                                        \
+        NAME(family_phi)(a, lp, LOG1P(-p_), p_, q_, p_ > 0 ? p_ * (lp) / q_ : (T)0, &phi, &dphi); \
     } else {                                                                                     \
         T on_ = (lp) <= cut ? (T)1 : (T)0;                                                       \
         phi = -on_ * (lp);                                                                       \
@@ -212,9 +260,14 @@ typedef struct {
     }
 
 /* The same for the top class, from the row's S (accurate when p rounds to 1). */
-INLINE void NAME(top_phi)(int kind, int gm, T g, T cut, T l1s, T log_s, T *phi, T *dphi) {
-    T lp = -l1s;
-    if (kind == KIND_FOCAL) {
+INLINE void NAME(top_phi)(const NAME(softmax_args) *a, T l1s, T log_s, T *phi, T *dphi) {
+    int kind = a->kind, gm = a->gamma_mode;
+    T g = (T)a->p1, cut = (T)a->p1, lp = -l1s;
+    if (kind == KIND_POLY1_FOCAL || kind == KIND_ADAPTIVE_FOCAL) {
+        T s = EXP(log_s);
+        T ratio = s > 0 ? -((T)1 + s) * l1s / s : (T)-1;
+        NAME(family_phi)(a, lp, log_s - l1s, (T)1 / ((T)1 + s), EXP(log_s - l1s), ratio / ((T)1 + s), phi, dphi);
+    } else if (kind == KIND_FOCAL) {
         T s = EXP(log_s);
         T p = (T)1 / ((T)1 + s);
         T mod = gm == GAMMA_ZERO ? (T)1 : EXP(g * (log_s - l1s)); /* (1 - p)^g; exp(-inf) = 0 */
@@ -275,7 +328,7 @@ INLINE void NAME(single_target_row_fwd)(const NAME(softmax_args) *a, const T *x,
             l1s = LOG1P(rest);
         }
         T log_s = rest > 0 ? LOG(rest) : NAME(log_rest)(x, C, 1, y, m);
-        NAME(top_phi)(a->kind, a->gamma_mode, (T)a->p1, (T)a->p1, l1s, log_s, &phi, &dphi);
+        NAME(top_phi)(a, l1s, log_s, &phi, &dphi);
     } else {
         int gm = a->gamma_mode;
         T g = (T)a->p1, cut = (T)a->p1, lp = x[y] - m - l1s;
@@ -393,7 +446,7 @@ INLINE void NAME(softmax_position_fwd)(const NAME(softmax_args) *a, int64_t n, i
     }
 
     T tphi, tdphi;
-    NAME(top_phi)(a->kind, gm, g, cut, l1s, log_s, &tphi, &tdphi);
+    NAME(top_phi)(a, l1s, log_s, &tphi, &tdphi);
     /* smoothing or probabilities (a class index without them takes single_target_row_fwd or the lanes
      * kernel): every class */
     double loss = 0, g_rest = 0;
@@ -508,7 +561,7 @@ INLINE void NAME(softmax_position_bwd)(const NAME(softmax_args) *a, int64_t n, i
 
     T g_rest = st[4];
     T tphi, tdphi;
-    NAME(top_phi)(a->kind, gm, g, cut, l1s, log_s, &tphi, &tdphi);
+    NAME(top_phi)(a, l1s, log_s, &tphi, &tdphi);
     T g_top = NAME(class_weight)(a, top, y, qrow ? qrow[top * cs] : 0) * tdphi;
     T G = g_rest + g_top;
     for (int64_t c = 0; c < C; c++) {
@@ -584,7 +637,7 @@ INLINE void NAME(lanes_fwd_block)(void *ctx, int64_t block) {
         int top_ = is_top[l] != 0;                                                                \
         T s = sum[l], l1 = LOG1P(s), log_s = LOG(s);                                              \
         T lp = top_ ? -l1 : xy[l] - m[l] - l1, p = EXP(lp), phi, dphi;                            \
-        if (FOCAL) {                                                                              \
+        if (FOCAL == 1) {                                                                            \
             T q = top_ ? s / ((T)1 + s) : (T)1 - p;                                              \
             T ratio = top_ ? (s > 0 ? -((T)1 + s) * l1 / s : (T)-1) : lp / q;                     \
             T mod = (T)1;                                                                         \
@@ -595,6 +648,10 @@ INLINE void NAME(lanes_fwd_block)(void *ctx, int64_t block) {
             }                                                                                     \
             phi = -mod * lp;                                                                      \
             dphi = mod * (g * p * ratio - (T)1);                                                  \
+        } else if (FOCAL == 2) { /* poly-1 or adaptive focal */                                   \
+            T q = top_ ? EXP(log_s - l1) : (T)1 - p;                                              \
+            T ratio = top_ ? (s > 0 ? -((T)1 + s) * l1 / s : (T)-1) : lp / q;                     \
+            NAME(family_phi)(a, lp, top_ ? log_s - l1 : LOG1P(-p), p, q, p > 0 ? p * ratio : (T)0, &phi, &dphi); \
         } else {                                                                                  \
             T on = lp <= cut ? (T)1 : (T)0;                                                       \
             phi = -on * lp;                                                                       \
@@ -606,8 +663,10 @@ INLINE void NAME(lanes_fwd_block)(void *ctx, int64_t block) {
     }
     /* top: 1 - p = s / (1 + s), log p / (1 - p) = -(1 + s) l1 / s (limit -1); other classes have
      * p <= 1/2, so 1 - p and log1p(-p) are accurate */
-    if (a->kind != KIND_FOCAL) {
+    if (a->kind == KIND_HARD_TRUNCATION) {
         LANE_TAIL(0, GAMMA_ZERO)
+    } else if (a->kind != KIND_FOCAL) {
+        LANE_TAIL(2, GAMMA_GENERAL)
     } else if (gm == GAMMA_TWO) {
         LANE_TAIL(1, GAMMA_TWO)
     } else if (gm == GAMMA_ZERO) {
@@ -619,10 +678,10 @@ INLINE void NAME(lanes_fwd_block)(void *ctx, int64_t block) {
     for (int64_t l = 0; l < len; l++) {
         int64_t pos = n * S + s0 + l, y = index[l];
         int counted = !a->counted || a->counted[pos];
-        if (valid[l] != 0 && is_top[l] != 0 && sum[l] == 0 && a->kind == KIND_FOCAL) {
+        if (valid[l] != 0 && is_top[l] != 0 && sum[l] == 0 && a->kind != KIND_HARD_TRUNCATION) {
             /* the other classes' sum underflowed: log S from around the second largest logit */
             T phi, dphi, w = a->alpha ? a->alpha[y] : (T)1;
-            NAME(top_phi)(a->kind, gm, g, cut, l1s[l], NAME(log_rest)(x + l, C, S, top[l], m[l]), &phi, &dphi);
+            NAME(top_phi)(a, l1s[l], NAME(log_rest)(x + l, C, S, top[l], m[l]), &phi, &dphi);
             loss[l] = w * phi;
             G[l] = w * dphi;
         }

@@ -61,12 +61,14 @@ def _binary_kernel(spec, xc, tc, wc, alpha, params, *, reduce, grad):
     kernels = _kernels()
     n = xc.numel()
     p1, p2, gamma_mode = spec.kernel_scalars(params, float64=xc.dtype == torch.float64)
+    cuts, gammas = spec.kernel_schedule(params, float64=xc.dtype == torch.float64)
     loss = None if reduce else torch.empty_like(xc)
     partial = torch.empty(-(-n // kernels.BINARY_BLOCK), dtype=torch.float64, device=xc.device) if reduce else None
     kernels.binary(
         float64=xc.dtype == torch.float64, kind=spec.code, n=n, x=xc.data_ptr(), t=tc.data_ptr(), w=_ptr(wc),
         has_alpha=alpha is not None, alpha=0.0 if alpha is None else float(alpha), p1=float(p1), p2=float(p2),
         gamma_mode=gamma_mode, loss=_ptr(loss), grad=_ptr(grad), partial=_ptr(partial), threads=_threads(n),
+        cuts=cuts, gammas=gammas,
     )
     return fixed_order_sum(partial).to(xc.dtype) if reduce else loss
 
@@ -156,17 +158,19 @@ class _SoftmaxLoss(torch.autograd.Function):
         stats_width = kernels.SINGLE_TARGET_STATS if single_target else kernels.ROW_STATS
         loss = torch.empty((n, s), dtype=dtype, device=x.device)
         stats = torch.empty((n, s, stats_width), dtype=dtype, device=x.device)
-        p1, _, gamma_mode = spec.kernel_scalars(params, float64=dtype == torch.float64)
+        p1, p2, gamma_mode = spec.kernel_scalars(params, float64=dtype == torch.float64)
+        cuts, gammas = spec.kernel_schedule(params, float64=dtype == torch.float64)
         kernels.softmax(
             float64=dtype == torch.float64, backward=False, kind=spec.code, N=n, C=c, S=s, x=xc.data_ptr(),
             index=_ptr(index), probs=_ptr(probs), alpha=_ptr(alpha), counted=_ptr(counted),
             label_smoothing=float(label_smoothing), p1=float(p1), gamma_mode=gamma_mode, loss=loss.data_ptr(),
-            stats=stats.data_ptr(), threads=_threads(xc.numel()), stats_width=stats_width,
+            stats=stats.data_ptr(), threads=_threads(xc.numel()), stats_width=stats_width, p2=float(p2), cuts=cuts,
+            gammas=gammas,
         )
         # the logits as given (a half-precision input is converted again in backward, not kept twice)
         ctx.save_for_backward(x, index, probs, alpha, stats)
         ctx.spec, ctx.params, ctx.label_smoothing = spec, params, float(label_smoothing)
-        ctx.kernel_scalars = (float(p1), gamma_mode)
+        ctx.kernel_scalars = (float(p1), float(p2), gamma_mode, cuts, gammas)
         return loss.view((n,) + tuple(x.shape[2:]))
 
     @staticmethod
@@ -180,12 +184,12 @@ class _SoftmaxLoss(torch.autograd.Function):
         xc = x.to(stats.dtype).contiguous().view(n, c, s)
         grad_loss = grad_loss.to(xc.dtype).contiguous()
         grad = torch.empty_like(xc)
-        p1, gamma_mode = ctx.kernel_scalars
+        p1, p2, gamma_mode, cuts, gammas = ctx.kernel_scalars
         _kernels().softmax(
             float64=xc.dtype == torch.float64, backward=True, kind=ctx.spec.code, N=n, C=c, S=s, x=xc.data_ptr(),
             index=_ptr(index), probs=_ptr(probs), alpha=_ptr(alpha), label_smoothing=ctx.label_smoothing, p1=p1,
             gamma_mode=gamma_mode, stats=stats.data_ptr(), grad_loss=grad_loss.data_ptr(), grad=grad.data_ptr(),
-            threads=_threads(xc.numel()), stats_width=stats.shape[2],
+            threads=_threads(xc.numel()), stats_width=stats.shape[2], p2=p2, cuts=cuts, gammas=gammas,
         )
         return grad.view(x.shape).to(x.dtype), None, None, None, None, None, None
 

@@ -21,6 +21,7 @@ import torch
 import torch.distributed as dist
 
 from .. import losses
+from . import torch_ops
 from ._shared import compute_dtype
 
 LOG_HALF = math.log(0.5)
@@ -62,17 +63,28 @@ def _row_statistics(z, offset, group):
 
 
 def _terms(spec, params, z, m, l1s, log_s, is_top, float64):
-    """(phi, d phi / d log p) per local class of focal or hard truncation (see the C kernels)."""
+    """(phi, d phi / d log p) per local class of focal, adaptive or poly-1 focal, or hard truncation
+    (see the C kernels)."""
     log_p = z - (m + l1s).unsqueeze(-1)
     p = torch.exp(log_p)
     if spec.kind == "hard_truncation":
         cut = spec.kernel_scalars(params, float64=float64)[0]
         on = (log_p <= cut).to(z.dtype)
         return -on * log_p, -on
-    gamma = params["gamma"]
     s = torch.exp(log_s).unsqueeze(-1)
     log_1mp = torch.where(is_top, (log_s - l1s).unsqueeze(-1), torch.log1p(-torch.exp(log_p.clamp_max(LOG_HALF))))
-    mod = torch.ones_like(z) if gamma == 0 else torch.exp(gamma * log_1mp)
+    if spec.kind == "adaptive_focal":  # gamma of the schedule's piece of log p, held fixed
+        cuts, gammas = spec.kernel_schedule(params, float64=float64)
+        gamma = torch_ops.scheduled_gammas(log_p, cuts, gammas)
+        mod = torch.where(gamma == 0, 1.0, torch.exp(gamma * log_1mp))
+    else:
+        gamma = params["gamma"]
+        mod = torch.ones_like(z) if gamma == 0 else torch.exp(gamma * log_1mp)
+    if spec.kind == "poly1_focal":  # (1-p)^gamma (g + (1 + epsilon)(1-p)), g = -log p - (1-p) from its small side
+        q, epsilon = torch.exp(log_1mp), params["epsilon"]
+        g = torch_ops.neg_log_p_minus_q(log_p - log_1mp)
+        p_g_q = torch.where((p > 0) & (q > 0), p * g / torch.where(q > 0, q, 1.0), 0.0)
+        return mod * (g + (1.0 + epsilon) * q), -mod * (gamma * p_g_q + q + (1.0 + epsilon) * (gamma + 1.0) * p)
     ratio_top = torch.where(s > 0, -(1.0 + s) * l1s.unsqueeze(-1) / torch.where(s > 0, s, 1.0), -1.0)
     ratio = torch.where(is_top, ratio_top, log_p / torch.exp(log_1mp))
     p_ratio = torch.where(p > 0, p * ratio, 0.0)

@@ -54,7 +54,7 @@ def _focal_star_term(x, gamma, beta):
 _G_SERIES = [(-1.0) ** k * (k - 1.0) / k for k in range(18, 1, -1)]
 
 
-def _neg_log_p_minus_q(x):
+def neg_log_p_minus_q(x):
     """-log sigmoid(x) - sigmoid(-x) >= 0, from its small side where it is small (see reference)."""
     u = torch.exp(-x.abs())
     series = torch.zeros_like(u)
@@ -69,12 +69,31 @@ def _poly1_focal_side(x, params, a):
     g = -log p - (1 - p): it cancels at epsilon = -a when written as the sum (Leng et al. 2022)."""
     gamma, epsilon = params["gamma"], params["epsilon"]
     q = torch.sigmoid(-x)
-    h = a * _neg_log_p_minus_q(x) + (a + epsilon) * q
+    h = a * neg_log_p_minus_q(x) + (a + epsilon) * q
     return h if gamma == 0 else torch.exp(gamma * F.logsigmoid(-x)) * h
+
+
+def scheduled_gammas(value, cuts, gammas):
+    """gammas[i] where cuts[i - 1] <= value < cuts[i], the cuts of ``kernel_schedule`` (increasing,
+    padded with +inf): the piece the fused kernels choose from the same numbers."""
+    gamma = torch.full_like(value, gammas[0])
+    for cut, upper in zip(cuts, gammas[1:]):
+        gamma = torch.where(value < cut, gamma, upper)
+    return gamma
+
+
+def _adaptive_focal_term(x, params):
+    """-(1-p)^gamma(p) log p with gamma a step function of p, compared on x against logit(threshold)
+    (Mukhoti et al. 2020); gamma is a constant of each element, so autograd holds it fixed."""
+    cuts, gammas = losses.BINARY["adaptive_focal"].kernel_schedule(params, float64=x.dtype == torch.float64)
+    gamma = scheduled_gammas(x.detach(), cuts, gammas)
+    mod = torch.where(gamma == 0, 1.0, torch.exp(gamma * F.logsigmoid(-x)))
+    return mod * -F.logsigmoid(x)
 
 
 BINARY_TERMS = {
     "focal": lambda x, p: _focal_term(x, p["gamma"]),
+    "adaptive_focal": _adaptive_focal_term,
     "softened": lambda x, p: _softened_term(x, p["k"]),
     "hard_truncation": _hard_truncation_term,
     "focal_star": lambda x, p: _focal_star_term(x, p["gamma"], p["beta"]),
@@ -164,14 +183,26 @@ def _softened_weights(x, k):
 
 def _softmax_phi(kind, log_p, log_1mp, params, softened_weights):
     """phi_c from log p_c and log(1 - p_c): the loss if all target mass sat on class c."""
-    if kind == "focal":
-        gamma = params["gamma"]
-        if gamma == 0:
-            return -log_p
+    if kind in ("focal", "adaptive_focal", "poly1_focal"):
         # a masked class with target mass costs inf; its modulating factor is the constant 1, so that
         # the gradient stays the finite limit rather than inf * 0
-        mod = torch.where(log_p == -math.inf, 1.0, torch.exp(gamma * log_1mp))
-        return mod * -log_p
+        masked = log_p == -math.inf
+        if kind == "adaptive_focal":  # the piece of log p_c, a constant for autograd
+            cuts, gammas = losses.SOFTMAX[kind].kernel_schedule(params, float64=log_p.dtype == torch.float64)
+            gamma = scheduled_gammas(log_p.detach(), cuts, gammas)
+            # a zero gamma's exponent is 0 before exp, not 0 * log(1 - p), which is NaN at p = 1
+            mod = torch.where(masked, 1.0, torch.exp(torch.where(gamma == 0, 0.0, gamma * log_1mp)))
+        elif params["gamma"] == 0:
+            mod = 1.0
+        else:
+            mod = torch.where(masked, 1.0, torch.exp(params["gamma"] * log_1mp))
+        if kind != "poly1_focal":
+            return mod * -log_p
+        # (1-p)^gamma (-log p + epsilon (1-p)) as (1-p)^gamma (g + (1 + epsilon)(1-p)), g = -log p - (1-p)
+        # from its small side, as a function of the logit log p - log(1-p): the sum cancels at epsilon = -1
+        epsilon = params["epsilon"]
+        g = neg_log_p_minus_q(torch.where(masked, 0.0, log_p - log_1mp))
+        return mod * torch.where(masked, epsilon - log_p, g + (1.0 + epsilon) * torch.exp(log_1mp))
     if kind == "softened":
         return softened_weights * -log_p
     # hard truncation: compared on log p against log(threshold), rounded down into the dtype (so

@@ -24,7 +24,7 @@ arg-max ("top") class. Then
 import triton
 import triton.language as tl
 
-from ..losses import KIND_CODES
+from ..losses import KIND_CODES, MAX_PIECES
 
 # KIND codes, one numbering for every family (focalloss.losses; a test holds them to it)
 KIND_FOCAL = tl.constexpr(KIND_CODES["focal"])
@@ -32,6 +32,8 @@ KIND_SOFTENED = tl.constexpr(KIND_CODES["softened"])
 KIND_HARD_TRUNCATION = tl.constexpr(KIND_CODES["hard_truncation"])
 KIND_FOCAL_STAR = tl.constexpr(KIND_CODES["focal_star"])
 KIND_POLY1_FOCAL = tl.constexpr(KIND_CODES["poly1_focal"])
+KIND_ADAPTIVE_FOCAL = tl.constexpr(KIND_CODES["adaptive_focal"])
+CUTS = tl.constexpr(MAX_PIECES - 1)  # a schedule's cuts; it has one more gamma
 
 LOG_HALF = tl.constexpr(-0.6931471805599453)
 
@@ -92,6 +94,26 @@ def _pow_from_log(log_base, gamma):
 
 
 @triton.jit
+def _schedule(cut0_, cut1_, cut2_, gamma0_, gamma1_, gamma2_, gamma3_, COMPUTE: tl.constexpr):
+    """The schedule of gamma (``LossSpec.kernel_schedule``: CUTS cuts, CUTS + 1 gammas) as
+    (cuts, gammas), rounded once into COMPUTE."""
+    cuts = (tl.full([], cut0_, COMPUTE), tl.full([], cut1_, COMPUTE), tl.full([], cut2_, COMPUTE))
+    gammas = (tl.full([], gamma0_, COMPUTE), tl.full([], gamma1_, COMPUTE), tl.full([], gamma2_, COMPUTE),
+              tl.full([], gamma3_, COMPUTE))
+    return cuts, gammas
+
+
+@triton.jit
+def _scheduled_gamma(v, schedule):
+    """gammas[i] where cuts[i - 1] <= v < cuts[i] (the cuts increase, padded with +inf)."""
+    cuts, gammas = schedule
+    gamma = v * 0.0 + gammas[0]
+    for i in tl.static_range(CUTS):
+        gamma = tl.where(v < cuts[i], gamma, gammas[i + 1])
+    return gamma
+
+
+@triton.jit
 def _sigmoid_parts(z):
     """(log p, log(1 - p), p, 1 - p) for p = sigmoid(z), without overflow or cancellation."""
     e = tl.exp(-tl.abs(z))
@@ -110,12 +132,15 @@ def _sigmoid_parts(z):
 # Binary losses: A(z), the loss of a positive label at logit z, and A'(z)
 # --------------------------------------------------------------------------------------------------
 @triton.jit
-def _binary_term(z, log_p, log_q, p, q, p1, p2, KIND: tl.constexpr):
-    """(A(z), A'(z)); (log_p, log_q, p, q) are _sigmoid_parts(z). p1, p2: the kind's settings."""
-    if KIND == KIND_FOCAL:  # p1 = gamma
-        mod = _pow_from_log(log_q, p1)
+def _binary_term(z, log_p, log_q, p, q, p1, p2, schedule, KIND: tl.constexpr):
+    """(A(z), A'(z)); (log_p, log_q, p, q) are _sigmoid_parts(z). p1, p2, schedule: the kind's settings."""
+    if KIND == KIND_FOCAL or KIND == KIND_ADAPTIVE_FOCAL:  # p1 = gamma, or the schedule's gamma of z
+        gamma = p1
+        if KIND == KIND_ADAPTIVE_FOCAL:  # held fixed in A': it is constant between the cuts
+            gamma = _scheduled_gamma(z, schedule)
+        mod = _pow_from_log(log_q, gamma)
         value = -mod * log_p
-        first = mod * (p1 * p * log_p - q)
+        first = mod * (gamma * p * log_p - q)
     elif KIND == KIND_FOCAL_STAR:  # p1 = gamma > 0, p2 = beta
         log_su, _, _, q_u = _sigmoid_parts(p1 * z + p2)
         value = -log_su / p1
@@ -152,7 +177,7 @@ def _poly1_focal_side(z, log_p, log_q, p, q, a, gamma, epsilon):
 
 
 @triton.jit
-def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, KIND: tl.constexpr,
+def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, schedule, KIND: tl.constexpr,
                           HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr, COMPUTE: tl.constexpr):
     """Elementwise w*(t*a*A(x) + (1-t)*(1-a)*A(-x)) and its derivative in x. An element of weight 0
     is computed at x = t = 0 (its own values may be inf or NaN) and then scaled by 0."""
@@ -173,8 +198,8 @@ def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, KIND: 
         neg_value, neg_first = _poly1_focal_side(-x, log_q, log_p, q, p, a_neg, p1, p2)
         loss, grad = t * pos_value + (1.0 - t) * neg_value, t * pos_first - (1.0 - t) * neg_first
     else:
-        pos_value, pos_first = _binary_term(x, log_p, log_q, p, q, p1, p2, KIND)
-        neg_value, neg_first = _binary_term(-x, log_q, log_p, q, p, p1, p2, KIND)  # A(-x), A'(-x)
+        pos_value, pos_first = _binary_term(x, log_p, log_q, p, q, p1, p2, schedule, KIND)
+        neg_value, neg_first = _binary_term(-x, log_q, log_p, q, p, p1, p2, schedule, KIND)  # A(-x), A'(-x)
         w_pos = t * a_pos
         w_neg = (1.0 - t) * a_neg
         loss, grad = w_pos * pos_value + w_neg * neg_value, w_pos * pos_first - w_neg * neg_first
@@ -184,27 +209,30 @@ def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, KIND: 
 
 
 @triton.jit
-def _binary_block(x_ptr, t_ptr, w_ptr, numel, alpha_, p1_, p2_, KIND: tl.constexpr, HAS_ALPHA: tl.constexpr,
-                  HAS_WEIGHT: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr):
+def _binary_block(x_ptr, t_ptr, w_ptr, numel, alpha_, p1_, p2_, schedule, KIND: tl.constexpr,
+                  HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr):
     """This program's block: (offsets, in-range mask, losses, d loss / d x); the float64 settings
-    rounded once into COMPUTE."""
+    rounded once into COMPUTE (the schedule by :func:`_schedule`)."""
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < numel
     alpha, p1, p2 = tl.full([], alpha_, COMPUTE), tl.full([], p1_, COMPUTE), tl.full([], p2_, COMPUTE)
-    loss, grad = _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, KIND, HAS_ALPHA, HAS_WEIGHT,
-                                       COMPUTE)
+    loss, grad = _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, schedule, KIND, HAS_ALPHA,
+                                       HAS_WEIGHT, COMPUTE)
     return offs, mask, loss, grad
 
 
 @triton.jit
 def binary_forward_kernel(
     x_ptr, t_ptr, w_ptr, out_ptr, numel, alpha_: tl.float64, p1_: tl.float64, p2_: tl.float64,
+    cut0_: tl.float64, cut1_: tl.float64, cut2_: tl.float64, gamma0_: tl.float64, gamma1_: tl.float64,
+    gamma2_: tl.float64, gamma3_: tl.float64,
     KIND: tl.constexpr, HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr, REDUCE: tl.constexpr,
     COMPUTE: tl.constexpr, BLOCK: tl.constexpr,
 ):
     """Elementwise losses into out_ptr, or with REDUCE the sum of this program's block at out_ptr[pid]."""
-    offs, mask, loss, _ = _binary_block(x_ptr, t_ptr, w_ptr, numel, alpha_, p1_, p2_, KIND, HAS_ALPHA, HAS_WEIGHT,
-                                        COMPUTE, BLOCK)
+    schedule = _schedule(cut0_, cut1_, cut2_, gamma0_, gamma1_, gamma2_, gamma3_, COMPUTE)
+    offs, mask, loss, _ = _binary_block(x_ptr, t_ptr, w_ptr, numel, alpha_, p1_, p2_, schedule, KIND, HAS_ALPHA,
+                                        HAS_WEIGHT, COMPUTE, BLOCK)
     if REDUCE:
         tl.store(out_ptr + tl.program_id(0), tl.reduce(tl.where(mask, loss, 0.0), 0, _add))
     else:
@@ -214,12 +242,14 @@ def binary_forward_kernel(
 @triton.jit
 def binary_backward_kernel(
     x_ptr, t_ptr, w_ptr, grad_out_ptr, grad_x_ptr, numel, alpha_: tl.float64, p1_: tl.float64,
-    p2_: tl.float64, KIND: tl.constexpr, HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr,
+    p2_: tl.float64, cut0_: tl.float64, cut1_: tl.float64, cut2_: tl.float64, gamma0_: tl.float64, gamma1_: tl.float64,
+    gamma2_: tl.float64, gamma3_: tl.float64, KIND: tl.constexpr, HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr,
     SCALAR_GRAD_OUT: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr,
 ):
     """grad_x = grad_out * d loss / d x, recomputed from x, t and the weights, written in x's dtype."""
-    offs, mask, _, grad = _binary_block(x_ptr, t_ptr, w_ptr, numel, alpha_, p1_, p2_, KIND, HAS_ALPHA, HAS_WEIGHT,
-                                        COMPUTE, BLOCK)
+    schedule = _schedule(cut0_, cut1_, cut2_, gamma0_, gamma1_, gamma2_, gamma3_, COMPUTE)
+    offs, mask, _, grad = _binary_block(x_ptr, t_ptr, w_ptr, numel, alpha_, p1_, p2_, schedule, KIND, HAS_ALPHA,
+                                        HAS_WEIGHT, COMPUTE, BLOCK)
     if SCALAR_GRAD_OUT:
         upstream = tl.load(grad_out_ptr).to(COMPUTE)
     else:
@@ -304,12 +334,25 @@ def _log_probs(shifted, is_top, s, log_total):
 
 
 @triton.jit
-def _softmax_term(log_p, log_1mp, p, ratio, p1, KIND: tl.constexpr):
-    """(phi, d phi / d log p) per class for focal (p1 = gamma) and hard truncation (log cut)."""
-    if KIND == KIND_FOCAL:
-        mod = _pow_from_log(log_1mp, p1)
+def _softmax_term(log_p, log_1mp, p, ratio, p1, p2, schedule, KIND: tl.constexpr):
+    """(phi, d phi / d log p) per class for focal (p1 = gamma), adaptive focal (gamma of the
+    schedule's piece of log p, held fixed), poly-1 focal (p1 = gamma, p2 = epsilon) and hard
+    truncation (p1 = log cut). Poly-1's phi = (1-p)^gamma (g + (1 + epsilon)(1-p)) with
+    g = -log p - (1-p) from its small side, the binary series in the class's logit against the
+    others, log p - log(1-p): it does not cancel at epsilon = -1 when p is near 1."""
+    if KIND == KIND_FOCAL or KIND == KIND_ADAPTIVE_FOCAL:
+        gamma = p1
+        if KIND == KIND_ADAPTIVE_FOCAL:
+            gamma = _scheduled_gamma(log_p, schedule)
+        mod = _pow_from_log(log_1mp, gamma)
         p_ratio = tl.where(p > 0.0, p * ratio, 0.0)  # 0 for a masked class (p = 0, ratio = -inf)
-        return -mod * log_p, -mod * (1.0 - p1 * p_ratio)
+        return -mod * log_p, -mod * (1.0 - gamma * p_ratio)
+    elif KIND == KIND_POLY1_FOCAL:
+        mod = _pow_from_log(log_1mp, p1)
+        q = tl.exp(log_1mp)
+        g = _neg_log_p_minus_q(log_p - log_1mp, log_p, q)
+        p_g_q = tl.where((p > 0.0) & (q > 0.0), p * g / q, 0.0)
+        return mod * (g + (1.0 + p2) * q), -mod * (p1 * p_g_q + q + (1.0 + p2) * (p1 + 1.0) * p)
     else:
         active = log_p <= p1
         return tl.where(active, -log_p, 0.0), tl.where(active, -1.0, 0.0)
@@ -408,7 +451,9 @@ def _single_target_log_probs(x_y, m, s):
 @triton.jit
 def softmax_forward_kernel(
     x_ptr, target_ptr, alpha_ptr, counted_ptr, loss_ptr, stats_ptr, C, S, rows,
-    p1_: tl.float64, keep_: tl.float64, spread_: tl.float64,
+    p1_: tl.float64, p2_: tl.float64, keep_: tl.float64, spread_: tl.float64,
+    cut0_: tl.float64, cut1_: tl.float64, cut2_: tl.float64, gamma0_: tl.float64, gamma1_: tl.float64,
+    gamma2_: tl.float64, gamma3_: tl.float64,
     KIND: tl.constexpr, INDEX_TARGET: tl.constexpr, SMOOTHING: tl.constexpr,
     HAS_ALPHA: tl.constexpr, HAS_COUNTED: tl.constexpr, COMPUTE: tl.constexpr,
     BLOCK_C: tl.constexpr, BLOCK_P: tl.constexpr,
@@ -420,7 +465,8 @@ def softmax_forward_kernel(
     (focal), k (softened) or log(threshold) rounded down into COMPUTE (hard truncation).
     """
     row, base, in_range, counted = _positions(counted_ptr, C, S, rows, BLOCK_P, HAS_COUNTED)
-    p1 = tl.full([], p1_, COMPUTE)
+    p1, p2 = tl.full([], p1_, COMPUTE), tl.full([], p2_, COMPUTE)
+    schedule = _schedule(cut0_, cut1_, cut2_, gamma0_, gamma1_, gamma2_, gamma3_, COMPUTE)
     SOFTENED: tl.constexpr = KIND == KIND_SOFTENED
     SINGLE_TARGET: tl.constexpr = INDEX_TARGET and not SMOOTHING
     valid = counted
@@ -442,7 +488,7 @@ def softmax_forward_kernel(
                               masked[None, :], C)
             loss = tl.reduce(u_y, 0, _add) * -log_p
         else:
-            loss, _ = _softmax_term(log_p, log_1mp, p, ratio, p1, KIND)
+            loss, _ = _softmax_term(log_p, log_1mp, p, ratio, p1, p2, schedule, KIND)
         if HAS_ALPHA:
             loss = loss * tl.load(alpha_ptr + y, mask=valid, other=0.0).to(COMPUTE)
     else:
@@ -460,7 +506,7 @@ def softmax_forward_kernel(
                                 masked[None, :], C)
                 phi = u * -log_p
             else:
-                phi, _ = _softmax_term(log_p, log_1mp, p, ratio, p1, KIND)
+                phi, _ = _softmax_term(log_p, log_1mp, p, ratio, p1, p2, schedule, KIND)
             # a class without target mass adds nothing, even at log p = -inf (no 0 * inf)
             loss += _sum_classes(tl.where(class_ok[:, None] & (w != 0.0), w * phi, 0.0))
         loss = loss.to(COMPUTE)
@@ -476,7 +522,9 @@ def softmax_forward_kernel(
 @triton.jit
 def softmax_backward_kernel(
     x_ptr, target_ptr, alpha_ptr, counted_ptr, stats_ptr, grad_out_ptr, grad_x_ptr, C, S, rows,
-    p1_: tl.float64, keep_: tl.float64, spread_: tl.float64,
+    p1_: tl.float64, p2_: tl.float64, keep_: tl.float64, spread_: tl.float64,
+    cut0_: tl.float64, cut1_: tl.float64, cut2_: tl.float64, gamma0_: tl.float64, gamma1_: tl.float64,
+    gamma2_: tl.float64, gamma3_: tl.float64,
     KIND: tl.constexpr, INDEX_TARGET: tl.constexpr, SMOOTHING: tl.constexpr,
     HAS_ALPHA: tl.constexpr, HAS_COUNTED: tl.constexpr, SCALAR_GRAD_OUT: tl.constexpr,
     COMPUTE: tl.constexpr, BLOCK_C: tl.constexpr, BLOCK_P: tl.constexpr,
@@ -493,7 +541,8 @@ def softmax_backward_kernel(
     g (1 - p) - p (sum of the others' g), the softened target's -w u_y (k L_y (1 - u_y) + 1 - p_y).
     """
     row, base, in_range, counted = _positions(counted_ptr, C, S, rows, BLOCK_P, HAS_COUNTED)
-    p1 = tl.full([], p1_, COMPUTE)
+    p1, p2 = tl.full([], p1_, COMPUTE), tl.full([], p2_, COMPUTE)
+    schedule = _schedule(cut0_, cut1_, cut2_, gamma0_, gamma1_, gamma2_, gamma3_, COMPUTE)
     SOFTENED: tl.constexpr = KIND == KIND_SOFTENED
     SINGLE_TARGET: tl.constexpr = INDEX_TARGET and not SMOOTHING
     m = tl.load(stats_ptr + row, mask=in_range, other=0.0)
@@ -534,7 +583,7 @@ def softmax_backward_kernel(
             # the target's entry in one piece: -w u_y (k L_y (1 - u_y) + 1 - p_y)
             grad_y = tl.where(wu_y != 0.0, -wu_y * (p1 * -log_p_y * one_minus_u_y + one_minus_p_y), 0.0)
         else:
-            _, dphi_y = _softmax_term(log_p_y, log_1mp_y, p_y, ratio_y, p1, KIND)
+            _, dphi_y = _softmax_term(log_p_y, log_1mp_y, p_y, ratio_y, p1, p2, schedule, KIND)
             g_y = w_y * dphi_y
         for c0 in range(0, C, BLOCK_C):
             c = c0 + tl.arange(0, BLOCK_C)
@@ -589,7 +638,7 @@ def softmax_backward_kernel(
                 u_rest += _sum_classes(tl.where(is_b, 0.0, u))
                 tops += tl.reduce(is_b.to(COMPUTE), 0, _add)
             else:
-                _, dphi = _softmax_term(log_p, log_1mp, p, ratio, p1, KIND)
+                _, dphi = _softmax_term(log_p, log_1mp, p, ratio, p1, p2, schedule, KIND)
                 g = tl.where(needed, w * dphi, 0.0)
                 is_top = x == m[None, :]
                 g_rest += _sum_classes(tl.where(is_top, 0.0, g))
@@ -616,7 +665,7 @@ def softmax_backward_kernel(
                                       wl - (a_rest + a_b)[None, :])
                 grad = -p1 * u * wl_minus_a - w * u + p * big_b[None, :]
             else:
-                _, dphi = _softmax_term(log_p, log_1mp, p, ratio, p1, KIND)
+                _, dphi = _softmax_term(log_p, log_1mp, p, ratio, p1, p2, schedule, KIND)
                 g = tl.where(needed, w * dphi, 0.0)
                 total = (g_rest + g_top)[None, :]
                 grad = tl.where(is_top, g * tl.exp(log_1mp) - p * (g_rest[None, :] + (g_top[None, :] - g)),

@@ -96,9 +96,10 @@ class _BinaryLoss(torch.autograd.Function):
         out = torch.empty(programs if reduce else x.shape, dtype=compute_dtype(x), device=x.device)
         if numel:
             p1, p2, _ = spec.kernel_scalars(params, float64=x.dtype == torch.float64)
+            cuts, gammas = spec.kernel_schedule(params, float64=x.dtype == torch.float64)
             with _on_device(x):
                 kernels.binary_forward_kernel[(programs,)](
-                    x, t, _expanded(weight, x), out, numel, 0.0 if alpha is None else alpha, p1, p2,
+                    x, t, _expanded(weight, x), out, numel, 0.0 if alpha is None else alpha, p1, p2, *cuts, *gammas,
                     KIND=spec.code, HAS_ALPHA=alpha is not None, HAS_WEIGHT=weight is not None, REDUCE=reduce,
                     COMPUTE=_tl_compute_dtype(x), BLOCK=_BINARY_BLOCK, num_warps=8, **_COMPILE_OPTIONS,
                 )
@@ -120,12 +121,13 @@ class _BinaryLoss(torch.autograd.Function):
         if numel:
             upstream, scalar = _upstream(grad_output)
             p1, p2, _ = ctx.spec.kernel_scalars(ctx.params, float64=x.dtype == torch.float64)
+            cuts, gammas = ctx.spec.kernel_schedule(ctx.params, float64=x.dtype == torch.float64)
             with _on_device(x):
                 _kernels().binary_backward_kernel[(_cdiv(numel, _BINARY_BLOCK),)](
                     x, t, _expanded(weight, x), upstream, grad_x, numel, 0.0 if ctx.alpha is None else ctx.alpha,
-                    p1, p2, KIND=ctx.spec.code, HAS_ALPHA=ctx.alpha is not None, HAS_WEIGHT=weight is not None,
-                    SCALAR_GRAD_OUT=scalar, COMPUTE=_tl_compute_dtype(x), BLOCK=_BINARY_BLOCK, num_warps=8,
-                    **_COMPILE_OPTIONS,
+                    p1, p2, *cuts, *gammas, KIND=ctx.spec.code, HAS_ALPHA=ctx.alpha is not None,
+                    HAS_WEIGHT=weight is not None, SCALAR_GRAD_OUT=scalar, COMPUTE=_tl_compute_dtype(x),
+                    BLOCK=_BINARY_BLOCK, num_warps=8, **_COMPILE_OPTIONS,
                 )
         return (grad_x,) + (None,) * 6
 
@@ -148,13 +150,13 @@ def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False):
     order (no atomics): the same inputs give the same bits.
 
     Args:
-        kind: ``"focal"``, ``"focal_star"``, ``"softened"`` or ``"hard_truncation"``.
+        kind: a key of ``losses.BINARY``.
         x: finite logits, float16 / bfloat16 / float32 / float64, on a CUDA device (or the CPU
             under ``TRITON_INTERPRET=1``). Read in their own dtype, computed in float32 (float64
             for float64).
         t: targets in [0, 1], x's shape, any floating dtype.
         alpha: weight of the positive term in [0, 1] (negatives get ``1 - alpha``), or None: both 1.
-        params: ``{"gamma"}``, ``{"gamma", "beta"}``, ``{"k"}`` or ``{"threshold"}`` by kind.
+        params: the kind's checked hyperparameters, e.g. ``{"gamma"}`` or ``{"k"}``.
         weight: None, or weights broadcastable to x; an element of weight 0 has loss and gradient
             0, whatever its logit and target hold.
         reduce: True for the sum of the elementwise losses, False for the losses themselves.
@@ -215,9 +217,10 @@ class _SoftmaxLoss(torch.autograd.Function):
         rows = x.shape[0] * math.prod(x.shape[2:])
         loss = torch.empty(x.shape[:1] + x.shape[2:], dtype=compute_dtype(x), device=x.device)
         stats = torch.empty((2, rows), dtype=compute_dtype(x), device=x.device)
-        p1, _, _ = spec.kernel_scalars(params, float64=x.dtype == torch.float64)
+        p1, p2, _ = spec.kernel_scalars(params, float64=x.dtype == torch.float64)
+        cuts, gammas = spec.kernel_schedule(params, float64=x.dtype == torch.float64)
         launch = {
-            "scalars": (p1, 1.0 - label_smoothing, label_smoothing / x.shape[1]),
+            "scalars": (p1, p2, 1.0 - label_smoothing, label_smoothing / x.shape[1], *cuts, *gammas),
             "flags": {
                 "KIND": spec.code,
                 "INDEX_TARGET": not target.is_floating_point(),
@@ -264,14 +267,14 @@ def softmax_loss(kind, x, target, alpha, params, *, label_smoothing, counted):
     per position, and nothing is ever atomically added: the same inputs give the same bits.
 
     Args:
-        kind: ``"focal"``, ``"softened"`` or ``"hard_truncation"``.
+        kind: a key of ``losses.SOFTMAX``.
         x: finite logits with C >= 2 classes in dimension 1, float16 / bfloat16 / float32 / float64,
             on a CUDA device (or the CPU under ``TRITON_INTERPRET=1``). Read in their own dtype,
             computed in float32 (float64 for float64).
         target: integer class indices ``(N, d1, ...)``, or probabilities like ``x`` (any floating
             dtype). An index outside [0, C) at a counted position gives a NaN loss and gradient.
         alpha: None or a ``(C,)`` tensor of per-class weights.
-        params: ``{"gamma"}``, ``{"k"}`` or ``{"threshold"}`` by kind.
+        params: the kind's checked hyperparameters, e.g. ``{"gamma"}`` or ``{"threshold"}``.
         label_smoothing: epsilon in [0, 1].
         counted: None, or a bool tensor ``(N, d1, ...)``; positions that do not count get loss 0
             and gradient 0, and their logits and targets are never read.

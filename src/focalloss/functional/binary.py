@@ -1,6 +1,6 @@
-r"""Binary and multi-label losses from logits: focal, FL*, softened and hard-truncation.
+r"""Binary and multi-label losses from logits: focal, FL*, poly-1 and adaptive focal, softened and hard-truncation.
 
-All four share one form. With :math:`p = \sigma(x)` and a target :math:`t \in [0, 1]`,
+They share one form. With :math:`p = \sigma(x)` and a target :math:`t \in [0, 1]`,
 
 .. math::
 
@@ -13,6 +13,8 @@ weights both by 1.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -29,6 +31,7 @@ __all__ = [  # the registry's names (tests/test_registry.py holds them to it); l
     "sigmoid_focal_loss_star",
     "sigmoid_softened_loss",
     "sigmoid_poly1_focal_loss",
+    "sigmoid_adaptive_focal_loss",
     "sigmoid_hard_truncation_loss",
 ]
 
@@ -189,6 +192,52 @@ def sigmoid_poly1_focal_loss(
         tensor(1.0594)
     """
     return _binary_loss(losses.BINARY["poly1_focal"], **locals())
+
+
+@_with_shared_docs
+def sigmoid_adaptive_focal_loss(
+    logits: Tensor, targets: Tensor, *, thresholds: Sequence[float] = (0.2,), gammas: Sequence[float] = (5.0, 3.0),
+    alpha: float | None = None, reduction: Reduction = "mean", weight: Weight = None, normalizer: Normalizer = None,
+    validate: bool | None = None, backend: Backend = "auto",
+) -> Tensor:
+    r"""Adaptive-gamma focal loss (Mukhoti et al. 2020, FLSD-53): focal loss whose gamma steps down as p_t grows.
+
+    .. math::
+
+        \ell = -t\,\alpha\,(1-p)^{\gamma(p)} \log p \;-\; (1-t)(1-\alpha)\,p^{\gamma(1-p)} \log(1-p),
+        \qquad \gamma(p_t) = \gamma_i \text{ for } \tau_{i-1} \le p_t < \tau_i
+
+    with the thresholds :math:`\tau_1 < \dots < \tau_k` and :math:`\tau_0 = 0`,
+    :math:`\tau_{k+1} = 1`. The defaults are the paper's FLSD-53: gamma 5 where :math:`p_t < 0.2`,
+    else 3; a p_t exactly at a threshold takes the upper piece (:math:`p_t = 0.2` gets 3). The
+    comparison is made on the logit :math:`x_t` against :math:`\mathrm{logit}(\tau_i)`, rounded into
+    the compute dtype, so every backend picks the same piece. Gamma is a step function: the gradient
+    holds it fixed (it is locally constant) and the loss jumps where p_t crosses a threshold. The
+    paper's method is a softmax one without alpha, hence ``alpha=None``; a constant schedule
+    (``gammas=(g, g)``) is :func:`sigmoid_focal_loss` with ``gamma=g``. Computed in log space:
+    :math:`(1-p_t)^\gamma = \exp(\gamma \log\sigma(-x_t))`.
+
+    Args:
+        logits: raw scores (never probabilities).
+        targets: labels in [0, 1], hard or soft, the logits' shape.
+        thresholds: the cuts of the schedule over p_t: up to 3 values, strictly increasing in (0, 1);
+            default ``(0.2,)``. ``()`` is one piece, a constant gamma.
+        gammas: one gamma >= 0 per piece (``len(thresholds) + 1`` values), not increasing in p_t;
+            default ``(5.0, 3.0)``.
+        alpha: weight of the positive term in [0, 1]; negatives get ``1 - alpha``. Default ``None``:
+            no weighting.
+@COMMON_ARGS
+@SHAPE
+
+    Example:
+        >>> import torch
+        >>> from focalloss import sigmoid_adaptive_focal_loss
+        >>> logits = torch.tensor([[2.0, -1.0], [-3.0, 0.5]])
+        >>> targets = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+        >>> sigmoid_adaptive_focal_loss(logits, targets, normalizer="positives")
+        tensor(1.3162)
+    """
+    return _binary_loss(losses.BINARY["adaptive_focal"], **locals())
 
 
 @_with_shared_docs

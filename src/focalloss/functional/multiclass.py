@@ -14,6 +14,8 @@ probability targets, and with label smoothing :math:`\varepsilon` the mixture
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from typing import TYPE_CHECKING
 
 import torch
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
 
 __all__ = [  # the registry's names (tests/test_registry.py holds them to it); literal for type checkers
     "softmax_focal_loss",
+    "softmax_poly1_focal_loss",
+    "softmax_adaptive_focal_loss",
     "softmax_softened_loss",
     "softmax_hard_truncation_loss",
 ]
@@ -202,6 +206,92 @@ def softmax_focal_loss(
         tensor(2.6067)
     """
     return _softmax_loss(losses.SOFTMAX["focal"], **locals())
+
+
+@_with_shared_docs
+def softmax_poly1_focal_loss(
+    logits: Tensor, target: Tensor, *, alpha: ClassAlpha = None, gamma: float = 2.0, epsilon: float = 1.0,
+    reduction: Reduction = "mean", weight: Weight = None, ignore_index: int = -100, label_smoothing: float = 0.0,
+    normalizer: Normalizer = None, validate: bool | None = None, backend: Backend = "auto",
+    class_group: ProcessGroup | None = None,
+) -> Tensor:
+    r"""Multi-class poly-1 focal loss (Leng et al. 2022, PolyLoss): focal loss plus its first polynomial term.
+
+    .. math::
+
+        \ell = \sum_c \alpha_c\, q_c \left[(1 - p_c)^\gamma (-\log p_c) + \epsilon (1 - p_c)^{\gamma+1}\right]
+
+    For a class-index target :math:`y` without smoothing this is the paper's Poly-1 focal form
+    :math:`\mathrm{FL} + \epsilon (1-p_y)^{\gamma+1}`; its defaults, ``gamma=2`` and ``epsilon=1``,
+    are that formulation's. ``epsilon=0`` is :func:`softmax_focal_loss`; for ``epsilon >= -1`` the
+    loss is never negative. Computed in log space, the bracket as
+    :math:`(1-p_c)^\gamma [g_c + (1+\epsilon)(1-p_c)]` with :math:`g_c = -\log p_c - (1-p_c) \ge 0`
+    formed from its small side, so that it does not cancel at ``epsilon=-1`` when :math:`p_c` is near 1.
+
+    Args:
+        logits: raw scores, classes in dimension 1.
+        target: class indices or class probabilities (see Shape).
+        alpha: ``None`` (default): no weighting. A float >= 0 multiplies every class; a length-C
+            sequence or tensor of weights >= 0 gives class ``c`` the weight ``alpha[c]`` (both terms).
+        gamma: focusing parameter >= 0, default 2.
+        epsilon: the first polynomial term's extra weight, >= -1; default 1.
+@COMMON_ARGS
+@SHAPE
+
+    Example:
+        >>> import torch
+        >>> from focalloss import softmax_poly1_focal_loss
+        >>> logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
+        >>> softmax_poly1_focal_loss(logits, torch.tensor([0, 1]), reduction="none")
+        tensor([0.0209, 3.4464])
+    """
+    return _softmax_loss(losses.SOFTMAX["poly1_focal"], **locals())
+
+
+@_with_shared_docs
+def softmax_adaptive_focal_loss(
+    logits: Tensor, target: Tensor, *, thresholds: Sequence[float] = (0.2,), gammas: Sequence[float] = (5.0, 3.0),
+    alpha: ClassAlpha = None, reduction: Reduction = "mean", weight: Weight = None, ignore_index: int = -100,
+    label_smoothing: float = 0.0, normalizer: Normalizer = None, validate: bool | None = None,
+    backend: Backend = "auto", class_group: ProcessGroup | None = None,
+) -> Tensor:
+    r"""Adaptive-gamma focal loss (Mukhoti et al. 2020, FLSD-53): focal loss whose gamma steps down as p grows.
+
+    .. math::
+
+        \ell = \sum_c \alpha_c\, q_c\, (1 - p_c)^{\gamma(p_c)} (-\log p_c), \qquad
+        \gamma(p) = \gamma_i \text{ for } \tau_{i-1} \le p < \tau_i
+
+    with the thresholds :math:`\tau_1 < \dots < \tau_k` (:math:`\tau_0 = 0`, :math:`\tau_{k+1} = 1`).
+    The defaults are the paper's FLSD-53, for a class index :math:`-(1-p_y)^{\gamma} \log p_y` with
+    gamma 5 where :math:`p_y < 0.2`, else 3; a probability exactly at a threshold takes the upper
+    piece (:math:`p = 0.2` gets 3). The comparison is made on the computed :math:`\log p_c` against
+    :math:`\log \tau_i` rounded to nearest in the compute dtype: every backend picks the same piece
+    but where :math:`p_c` lies within rounding error of a threshold, where it may fall on either side. Gamma
+    is a step function: the gradient holds it fixed (it is locally constant) and the loss jumps
+    where a probability crosses a threshold. The paper uses no class weights, hence ``alpha=None``;
+    a constant schedule (``gammas=(g, g)``) is :func:`softmax_focal_loss` with ``gamma=g``.
+
+    Args:
+        logits: raw scores, classes in dimension 1.
+        target: class indices or class probabilities (see Shape).
+        thresholds: the cuts of the schedule over p: up to 3 values, strictly increasing in (0, 1);
+            default ``(0.2,)``. ``()`` is one piece, a constant gamma.
+        gammas: one gamma >= 0 per piece (``len(thresholds) + 1`` values), not increasing in p;
+            default ``(5.0, 3.0)``.
+        alpha: ``None`` (default), a float >= 0 that multiplies every class, or one weight >= 0 per
+            class.
+@COMMON_ARGS
+@SHAPE
+
+    Example:
+        >>> import torch
+        >>> from focalloss import softmax_adaptive_focal_loss
+        >>> logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
+        >>> softmax_adaptive_focal_loss(logits, torch.tensor([0, 1]), reduction="none")
+        tensor([0.0024, 2.1986])
+    """
+    return _softmax_loss(losses.SOFTMAX["adaptive_focal"], **locals())
 
 
 @_with_shared_docs

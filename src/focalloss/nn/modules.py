@@ -6,6 +6,8 @@ Tensor settings (a per-class ``alpha``, a ``weight``) are registered buffers, so
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from numbers import Real
 from typing import TYPE_CHECKING
 
@@ -25,8 +27,11 @@ __all__ = [  # the registry's names (tests/test_registry.py holds them to it); l
     "SigmoidFocalLossStar",
     "SigmoidSoftenedLoss",
     "SigmoidPoly1FocalLoss",
+    "SigmoidAdaptiveFocalLoss",
     "SigmoidHardTruncationLoss",
     "SoftmaxFocalLoss",
+    "SoftmaxPoly1FocalLoss",
+    "SoftmaxAdaptiveFocalLoss",
     "SoftmaxSoftenedLoss",
     "SoftmaxHardTruncationLoss",
 ]
@@ -146,6 +151,35 @@ class SigmoidPoly1FocalLoss(_BinaryLoss):
         super().__init__(locals())
 
 
+class SigmoidAdaptiveFocalLoss(_BinaryLoss):
+    r"""Module form of :func:`focalloss.sigmoid_adaptive_focal_loss`: focal loss with gamma a step function of p_t.
+
+    Args:
+        thresholds: the schedule's cuts over p_t, strictly increasing in (0, 1), up to 3; default (0.2,).
+        gammas: one gamma >= 0 per piece, not increasing; default (5, 3) (FLSD-53).
+        alpha: positives' weight in [0, 1] or None (default).
+        reduction, weight, normalizer, validate, backend: as in :class:`SigmoidFocalLoss`.
+
+    Shape:
+        - input: ``(*)`` logits; target: ``(*)`` in [0, 1]; output: scalar, or ``(*)`` for "none".
+
+    Example:
+        >>> import torch
+        >>> from focalloss import SigmoidAdaptiveFocalLoss
+        >>> SigmoidAdaptiveFocalLoss()(torch.tensor([2.0, -1.0]), torch.tensor([1.0, 1.0]))
+        tensor(0.2567)
+    """
+
+    spec = losses.BINARY["adaptive_focal"]
+
+    def __init__(
+        self, *, thresholds: Sequence[float] = (0.2,), gammas: Sequence[float] = (5.0, 3.0), alpha: float | None = None,
+        reduction: Reduction = "mean", weight: Weight = None, normalizer: Normalizer = None,
+        validate: bool | None = None, backend: Backend = "auto",
+    ) -> None:
+        super().__init__(locals())
+
+
 class SigmoidFocalLossStar(_BinaryLoss):
     r"""Module form of :func:`focalloss.sigmoid_focal_loss_star`: :math:`-\log\sigma(\gamma x_t+\beta)/\gamma`.
 
@@ -256,6 +290,68 @@ class SoftmaxFocalLoss(_SoftmaxLoss):
         self, *, alpha: ClassAlpha = None, gamma: float = 2.0, reduction: Reduction = "mean", weight: Weight = None,
         ignore_index: int = -100, label_smoothing: float = 0.0, normalizer: Normalizer = None,
         validate: bool | None = None, backend: Backend = "auto", class_group: ProcessGroup | None = None,
+    ) -> None:
+        super().__init__(locals())
+
+
+class SoftmaxPoly1FocalLoss(_SoftmaxLoss):
+    r"""Module form of :func:`focalloss.softmax_poly1_focal_loss`: focal loss plus :math:`\epsilon(1-p_c)^{\gamma+1}`.
+
+    Args:
+        alpha: None (default), a float multiplying every class, or one weight per class (a buffer).
+        gamma: focusing parameter >= 0, default 2. epsilon: >= -1, default 1.
+        reduction, weight, ignore_index, label_smoothing, normalizer, validate, backend, class_group: as in
+            :class:`SoftmaxFocalLoss`.
+
+    Shape:
+        - input: ``(N, C)`` or ``(N, C, d1, ...)``; target: indices ``(N, d1, ...)`` or probabilities
+          like input; output: scalar, or ``(N, d1, ...)`` for "none".
+
+    Example:
+        >>> import torch
+        >>> from focalloss import SoftmaxPoly1FocalLoss
+        >>> SoftmaxPoly1FocalLoss(epsilon=2.0)(torch.tensor([[2.0, 0.5, -1.0]]), torch.tensor([2]))
+        tensor(4.7671)
+    """
+
+    spec = losses.SOFTMAX["poly1_focal"]
+
+    def __init__(
+        self, *, alpha: ClassAlpha = None, gamma: float = 2.0, epsilon: float = 1.0, reduction: Reduction = "mean",
+        weight: Weight = None, ignore_index: int = -100, label_smoothing: float = 0.0, normalizer: Normalizer = None,
+        validate: bool | None = None, backend: Backend = "auto", class_group: ProcessGroup | None = None,
+    ) -> None:
+        super().__init__(locals())
+
+
+class SoftmaxAdaptiveFocalLoss(_SoftmaxLoss):
+    r"""Module form of :func:`focalloss.softmax_adaptive_focal_loss`: focal loss with gamma a step function of p_c.
+
+    Args:
+        thresholds: the schedule's cuts over p_c, strictly increasing in (0, 1), up to 3; default (0.2,).
+        gammas: one gamma >= 0 per piece, not increasing; default (5, 3) (FLSD-53).
+        alpha: None (default), a float multiplying every class, or one weight per class (a buffer).
+        reduction, weight, ignore_index, label_smoothing, normalizer, validate, backend, class_group: as in
+            :class:`SoftmaxFocalLoss`.
+
+    Shape:
+        - input: ``(N, C)`` or ``(N, C, d1, ...)``; target: indices ``(N, d1, ...)`` or probabilities
+          like input; output: scalar, or ``(N, d1, ...)`` for "none".
+
+    Example:
+        >>> import torch
+        >>> from focalloss import SoftmaxAdaptiveFocalLoss
+        >>> SoftmaxAdaptiveFocalLoss()(torch.tensor([[2.0, 0.5, -1.0]]), torch.tensor([2]))
+        tensor(2.6551)
+    """
+
+    spec = losses.SOFTMAX["adaptive_focal"]
+
+    def __init__(
+        self, *, thresholds: Sequence[float] = (0.2,), gammas: Sequence[float] = (5.0, 3.0), alpha: ClassAlpha = None,
+        reduction: Reduction = "mean", weight: Weight = None, ignore_index: int = -100, label_smoothing: float = 0.0,
+        normalizer: Normalizer = None, validate: bool | None = None, backend: Backend = "auto",
+        class_group: ProcessGroup | None = None,
     ) -> None:
         super().__init__(locals())
 

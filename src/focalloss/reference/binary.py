@@ -6,6 +6,8 @@ Every binary loss has the form :math:`\ell = t\,\alpha\,A(x) + (1 - t)(1 - \alph
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from typing import Literal
 
 import numpy as np
@@ -22,6 +24,9 @@ from ._common import (
 )
 
 __all__ = [
+    "sigmoid_adaptive_focal_loss",
+    "sigmoid_adaptive_focal_loss_grad",
+    "sigmoid_adaptive_focal_loss_hess",
     "sigmoid_poly1_focal_loss",
     "sigmoid_poly1_focal_loss_grad",
     "sigmoid_poly1_focal_loss_hess",
@@ -100,6 +105,20 @@ def _poly1_focal_side(z, a, *, gamma, epsilon):
     first = m * (dh - gamma * p * h)
     second = m * (d2h - 2.0 * gamma * p * dh + gamma * p * (gamma * p - q) * h)
     return value, first, second
+
+
+def _schedule_piece(value, cuts):
+    """Which piece of a schedule holds ``value``: the number of cuts <= value (cuts increasing)."""
+    return sum((value >= cut).astype(np.int64) for cut in cuts) + np.zeros(np.shape(value), np.int64)
+
+
+def _adaptive_focal_term(z, *, thresholds, gammas):
+    """A(z) = -(1-p)^gamma(p) log p (Mukhoti et al. 2020), gamma = gammas[i] where
+    thresholds[i-1] <= p < thresholds[i], compared on z against logit(threshold). The derivatives
+    hold gamma fixed: the schedule is constant between the thresholds, where A jumps."""
+    piece = _schedule_piece(z, [np.log(t) - np.log1p(-t) for t in thresholds])
+    terms = [_focal_term(z, gamma=g) for g in gammas]
+    return tuple(np.choose(piece, [term[i] for term in terms]) for i in range(3))
 
 
 def _alpha_inside(side):
@@ -555,6 +574,94 @@ def sigmoid_poly1_focal_loss_hess(
         array([0.014462, 0.165067, 0.262622])
     """
     return _binary_hess(_alpha_inside(lambda z, a: _poly1_focal_side(z, a, gamma=gamma, epsilon=epsilon)), x, t, alpha, weight)
+
+
+@_shared_docs
+def sigmoid_adaptive_focal_loss(
+    x: ArrayLike, t: ArrayLike, *, thresholds: Sequence[float] = (0.2,), gammas: Sequence[float] = (5.0, 3.0),
+    alpha: float | None = None, reduction: Reduction = "none", weight: ArrayLike | None = None,
+    normalizer: float | Literal["positives"] | None = None,
+) -> Loss:
+    r"""Adaptive-gamma focal loss (FLSD-53, Mukhoti et al. 2020): focal loss with gamma a step function of p_t.
+
+    .. math::
+
+        A(x) = -(1 - p)^{\gamma(p)} \log p, \qquad \gamma(p) = \gamma_i \text{ for }
+        \tau_{i-1} \le p < \tau_i
+
+    for a positive (:math:`p_t = \sigma(x)`), mirrored for a negative (:math:`p_t = \sigma(-x)`).
+    The gradient and hessian hold gamma fixed; the loss jumps at the thresholds.
+
+    Args:
+@BINARY_INPUTS
+        thresholds: the cuts tau_i of the schedule over p_t, increasing in (0, 1); default (0.2,).
+        gammas: one gamma >= 0 per piece, not increasing; default (5, 3).
+        alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None (default): both 1.
+@BINARY_REDUCTION
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"``, else a scalar.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_adaptive_focal_loss(x, t).round(6)
+        array([2.15000e-04, 6.09400e-03, 2.34923e-01])
+    """
+    term = lambda z: _adaptive_focal_term(z, thresholds=thresholds, gammas=gammas)  # noqa: E731
+    return _binary_loss(term, x, t, alpha, weight, reduction, normalizer)
+
+
+@_shared_docs
+def sigmoid_adaptive_focal_loss_grad(
+    x: ArrayLike, t: ArrayLike, *, thresholds: Sequence[float] = (0.2,), gammas: Sequence[float] = (5.0, 3.0),
+    alpha: float | None = None, reduction: Reduction = "none", weight: ArrayLike | None = None,
+    normalizer: float | Literal["positives"] | None = None, grad_output: ArrayLike | None = None,
+) -> Array:
+    """Gradient of :func:`sigmoid_adaptive_focal_loss` with respect to ``x`` (gamma held fixed), times ``grad_output``.
+
+    Args:
+@BINARY_INPUTS
+        thresholds: the cuts of the schedule over p_t, increasing in (0, 1); default (0.2,).
+        gammas: one gamma >= 0 per piece, not increasing; default (5, 3).
+        alpha: positives' weight in [0, 1], or None (default).
+@BINARY_REDUCTION
+@GRAD_OUTPUT
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_adaptive_focal_loss_grad(x, t).round(6)
+        array([-0.00077 ,  0.018596, -0.416201])
+    """
+    term = lambda z: _adaptive_focal_term(z, thresholds=thresholds, gammas=gammas)  # noqa: E731
+    return _binary_grad(term, x, t, alpha, weight, reduction, normalizer, grad_output)
+
+
+@_shared_docs
+def sigmoid_adaptive_focal_loss_hess(
+    x: ArrayLike, t: ArrayLike, *, thresholds: Sequence[float] = (0.2,), gammas: Sequence[float] = (5.0, 3.0),
+    alpha: float | None = None, weight: ArrayLike | None = None,
+) -> Array:
+    """Per-element second derivative of the unreduced :func:`sigmoid_adaptive_focal_loss`, gamma held fixed.
+
+    Args:
+@BINARY_INPUTS
+        thresholds: the cuts of the schedule over p_t, increasing in (0, 1); default (0.2,).
+        gammas: one gamma >= 0 per piece, not increasing; default (5, 3).
+        alpha: positives' weight in [0, 1], or None (default).
+        weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_adaptive_focal_loss_hess(x, t).round(6)
+        array([0.002678, 0.052489, 0.532484])
+    """
+    return _binary_hess(lambda z: _adaptive_focal_term(z, thresholds=thresholds, gammas=gammas), x, t, alpha, weight)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -5,15 +5,19 @@ Each loss is :math:`\ell = \sum_c \alpha_c q_c \varphi_c(x)`; see :mod:`focallos
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from typing import Literal
 
 import numpy as np
 
 from ._common import _denominator, _logsumexp, _pow_from_log, _reduce, _reduce_grad, _shared_docs
-from .binary import _focal_term
 from .._typing import Array, ArrayLike, Loss, Reduction
+from .binary import _focal_term, _neg_log_p_minus_q, _schedule_piece
 
 __all__ = [
+    "softmax_adaptive_focal_loss",
+    "softmax_adaptive_focal_loss_grad",
     "softmax_focal_loss",
     "softmax_focal_loss_floored_hess_diag",
     "softmax_focal_loss_grad",
@@ -21,6 +25,8 @@ __all__ = [
     "softmax_focal_loss_reweighted_hess_diag",
     "softmax_hard_truncation_loss",
     "softmax_hard_truncation_loss_grad",
+    "softmax_poly1_focal_loss",
+    "softmax_poly1_focal_loss_grad",
     "softmax_softened_loss",
     "softmax_softened_loss_grad",
 ]
@@ -78,12 +84,28 @@ def _softmax_terms(kind, z, w, params):
     p = np.exp(log_p)
     one_minus_p_top = np.sum(np.where(is_top, np.exp(log_1mp), 0.0), axis=-1, keepdims=True)
     needed = w != 0
-    if kind == "focal":
-        gamma = params["gamma"]
-        mod = _pow_from_log(log_1mp, gamma)
+    if kind in ("focal", "adaptive_focal"):
+        if kind == "focal":
+            gamma, mod = params["gamma"], _pow_from_log(log_1mp, params["gamma"])
+        else:  # gamma of the piece that holds p_c, compared on log p_c against log(threshold)
+            piece = _schedule_piece(log_p, [np.log(t) for t in params["thresholds"]])
+            gamma = np.choose(piece, params["gammas"])
+            mod = np.choose(piece, [_pow_from_log(log_1mp, g) for g in params["gammas"]])
         phi = mod * (-log_p)
         p_ratio = np.where(p > 0, p * ratio, 0.0)  # p log p / (1 - p) -> 0 at p = 0
         dphi = mod * (gamma * p_ratio - 1.0)  # d phi_c / d log p_c
+        loss = np.sum(np.where(needed, w * phi, 0.0), axis=-1)
+        return loss, _minus_share(w * dphi, p, is_top, one_minus_p_top)
+    if kind == "poly1_focal":
+        # phi_c = (1-p)^gamma (-log p + epsilon (1-p)) as (1-p)^gamma (g + (1 + epsilon)(1-p)) with
+        # g = -log p - (1-p) >= 0 from its small side (the series of the binary loss in the logit
+        # log p - log(1-p)): the sum would cancel at epsilon = -1 where p is near 1
+        gamma, epsilon = params["gamma"], params["epsilon"]
+        mod, q = _pow_from_log(log_1mp, gamma), np.exp(log_1mp)
+        g = _neg_log_p_minus_q(log_p - log_1mp)
+        phi = mod * (g + (1.0 + epsilon) * q)
+        p_g_over_q = np.where((p > 0) & (q > 0), p * g / q, 0.0)
+        dphi = -mod * (gamma * p_g_over_q + q + (1.0 + epsilon) * (gamma + 1.0) * p)  # d phi_c / d log p_c
         loss = np.sum(np.where(needed, w * phi, 0.0), axis=-1)
         return loss, _minus_share(w * dphi, p, is_top, one_minus_p_top)
     if kind == "hard_truncation":
@@ -194,6 +216,133 @@ def softmax_focal_loss_grad(
     """
     return _softmax("focal", x, target, {"gamma": gamma}, alpha, weight, ignore_index, label_smoothing,
                     reduction, normalizer, grad_output)[1]
+
+
+@_shared_docs
+def softmax_poly1_focal_loss(
+    x: ArrayLike, target: ArrayLike, *, alpha: float | ArrayLike | None = None, gamma: float = 2.0,
+    epsilon: float = 1.0, reduction: Reduction = "none", weight: ArrayLike | None = None, ignore_index: int = -100,
+    label_smoothing: float = 0.0, normalizer: float | Literal["positives"] | None = None,
+) -> Loss:
+    r"""Multi-class poly-1 focal loss (Leng et al. 2022): :math:`\sum_c \alpha_c q_c \varphi_c` with
+
+    .. math::
+
+        \varphi_c = (1-p_c)^\gamma (-\log p_c) + \epsilon (1-p_c)^{\gamma+1}
+
+    Args:
+@SOFTMAX_INPUTS
+        alpha: None (default), a float multiplying every class, or one weight per class.
+        gamma: focusing parameter >= 0, default 2.
+        epsilon: weight of the first polynomial term, >= -1, default 1.
+@SOFTMAX_OPTIONS
+
+    Shape:
+        - x: ``(N, C, d1, ...)``; target: ``(N, d1, ...)`` or like ``x``; output: ``(N, d1, ...)`` for
+          ``"none"``, else a scalar.
+
+    Example:
+@SOFTMAX_EXAMPLE_INPUTS
+        >>> reference.softmax_poly1_focal_loss(x, np.array([0, 1]), gamma=2.0).round(6)
+        array([0.020949, 3.446367])
+    """
+    return _softmax("poly1_focal", x, target, {"gamma": gamma, "epsilon": epsilon}, alpha, weight, ignore_index,
+                    label_smoothing, reduction, normalizer, grad_output=None)[0]
+
+
+@_shared_docs
+def softmax_poly1_focal_loss_grad(
+    x: ArrayLike, target: ArrayLike, *, alpha: float | ArrayLike | None = None, gamma: float = 2.0,
+    epsilon: float = 1.0, reduction: Reduction = "none", weight: ArrayLike | None = None, ignore_index: int = -100,
+    label_smoothing: float = 0.0, normalizer: float | Literal["positives"] | None = None,
+    grad_output: ArrayLike | None = None,
+) -> Array:
+    """Gradient of :func:`softmax_poly1_focal_loss` with respect to ``x``, times ``grad_output``.
+
+    Args:
+@SOFTMAX_INPUTS
+        alpha: None (default), a float multiplying every class, or one weight per class.
+        gamma: focusing parameter >= 0, default 2.
+        epsilon: weight of the first polynomial term, >= -1, default 1.
+@SOFTMAX_OPTIONS
+@GRAD_OUTPUT
+
+    Shape:
+        - x: ``(N, C, d1, ...)``; target: ``(N, d1, ...)`` or like ``x``; the gradient is shaped like ``x``.
+
+    Example:
+@SOFTMAX_EXAMPLE_INPUTS
+        >>> reference.softmax_poly1_focal_loss_grad(x, np.array([0, 1]), gamma=2.0).round(6)
+        array([[-0.050513,  0.041298,  0.009215],
+               [ 0.066076, -1.266956,  1.20088 ]])
+    """
+    return _softmax("poly1_focal", x, target, {"gamma": gamma, "epsilon": epsilon}, alpha, weight, ignore_index,
+                    label_smoothing, reduction, normalizer, grad_output)[1]
+
+
+@_shared_docs
+def softmax_adaptive_focal_loss(
+    x: ArrayLike, target: ArrayLike, *, alpha: float | ArrayLike | None = None, thresholds: Sequence[float] = (0.2,),
+    gammas: Sequence[float] = (5.0, 3.0), reduction: Reduction = "none", weight: ArrayLike | None = None,
+    ignore_index: int = -100, label_smoothing: float = 0.0, normalizer: float | Literal["positives"] | None = None,
+) -> Loss:
+    r"""Multi-class adaptive-gamma focal loss (FLSD-53, Mukhoti et al. 2020): :math:`\sum_c \alpha_c q_c \varphi_c` with
+
+    .. math::
+
+        \varphi_c = (1-p_c)^{\gamma(p_c)} (-\log p_c), \qquad \gamma(p) = \gamma_i \text{ for }
+        \tau_{i-1} \le p < \tau_i
+
+    compared on :math:`\log p_c` against :math:`\log \tau_i`. The gradient holds gamma fixed.
+
+    Args:
+@SOFTMAX_INPUTS
+        alpha: None (default), a float multiplying every class, or one weight per class.
+        thresholds: the cuts tau_i of the schedule over p_c, increasing in (0, 1); default (0.2,).
+        gammas: one gamma >= 0 per piece, not increasing; default (5, 3).
+@SOFTMAX_OPTIONS
+
+    Shape:
+        - x: ``(N, C, d1, ...)``; target: ``(N, d1, ...)`` or like ``x``; output: ``(N, d1, ...)`` for
+          ``"none"``, else a scalar.
+
+    Example:
+@SOFTMAX_EXAMPLE_INPUTS
+        >>> reference.softmax_adaptive_focal_loss(x, np.array([0, 1])).round(6)
+        array([0.002378, 2.198604])
+    """
+    return _softmax("adaptive_focal", x, target, {"thresholds": thresholds, "gammas": gammas}, alpha, weight,
+                    ignore_index, label_smoothing, reduction, normalizer, grad_output=None)[0]
+
+
+@_shared_docs
+def softmax_adaptive_focal_loss_grad(
+    x: ArrayLike, target: ArrayLike, *, alpha: float | ArrayLike | None = None, thresholds: Sequence[float] = (0.2,),
+    gammas: Sequence[float] = (5.0, 3.0), reduction: Reduction = "none", weight: ArrayLike | None = None,
+    ignore_index: int = -100, label_smoothing: float = 0.0, normalizer: float | Literal["positives"] | None = None,
+    grad_output: ArrayLike | None = None,
+) -> Array:
+    """Gradient of :func:`softmax_adaptive_focal_loss` with respect to ``x`` (gamma held fixed), times ``grad_output``.
+
+    Args:
+@SOFTMAX_INPUTS
+        alpha: None (default), a float multiplying every class, or one weight per class.
+        thresholds: the cuts of the schedule over p_c, increasing in (0, 1); default (0.2,).
+        gammas: one gamma >= 0 per piece, not increasing; default (5, 3).
+@SOFTMAX_OPTIONS
+@GRAD_OUTPUT
+
+    Shape:
+        - x: ``(N, C, d1, ...)``; target: ``(N, d1, ...)`` or like ``x``; the gradient is shaped like ``x``.
+
+    Example:
+@SOFTMAX_EXAMPLE_INPUTS
+        >>> reference.softmax_adaptive_focal_loss_grad(x, np.array([0, 1])).round(6)
+        array([[-0.007718,  0.00631 ,  0.001408],
+               [ 0.068506, -1.313549,  1.245043]])
+    """
+    return _softmax("adaptive_focal", x, target, {"thresholds": thresholds, "gammas": gammas}, alpha, weight,
+                    ignore_index, label_smoothing, reduction, normalizer, grad_output)[1]
 
 
 @_shared_docs
