@@ -14,6 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import assert_matches_reference, numpy64
+from distributed_helpers import MESH_PREAMBLE, run_ranks
 import loss_table
 
 import focalloss as fl
@@ -223,16 +224,7 @@ def test_every_loss_and_backend_on_other_devices_errors_cleanly_or_runs(form):
 # --------------------------------------------------------------------------------------------------
 # DTensor logits on 2 gloo ranks: no crash; the fused kernels are never reached
 # --------------------------------------------------------------------------------------------------
-DTENSOR_SCRIPT = textwrap.dedent("""
-    import os, sys, datetime, torch, torch.distributed as dist
-    import focalloss as fl
-    from torch.distributed.device_mesh import init_device_mesh
-    from torch.distributed.tensor import Replicate, Shard, distribute_tensor
-    rank, port = int(sys.argv[1]), sys.argv[2]
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2,
-                            timeout=datetime.timedelta(seconds=60))
-    mesh = init_device_mesh("cpu", (2,))
+DTENSOR_SCRIPT = MESH_PREAMBLE + textwrap.dedent("""
     torch.manual_seed(0)
     x, t, y = torch.randn(8, 6), (torch.rand(8, 6) > 0.5).float(), torch.randint(0, 6, (8,))
     for placement in (Shard(0), Shard(1)):
@@ -259,7 +251,6 @@ def test_dtensor_logits_never_crash(tmp_path):
     computed shard by shard (or with the classes sharded) on every backend; plain targets of
     sharded logits are refused with the reason. A crash fails run_ranks."""
     pytest.importorskip("torch.distributed.tensor")
-    from distributed_helpers import run_ranks
 
     outputs = run_ranks(lambda rank, port: [sys.executable, "-c", DTENSOR_SCRIPT, str(rank), str(port)],
                         world_size=2, tmp_path=tmp_path, timeout=180)

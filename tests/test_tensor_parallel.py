@@ -10,6 +10,7 @@ import textwrap
 import pytest
 import torch
 import torch.distributed as dist
+from distributed_helpers import MESH_PREAMBLE, run_ranks
 
 import focalloss as fl
 
@@ -17,16 +18,7 @@ pytestmark = pytest.mark.skipif(
     not (dist.is_available() and dist.is_gloo_available()), reason="torch.distributed with gloo is not available"
 )
 
-WORKER = textwrap.dedent("""
-    import datetime, os, sys, torch, torch.distributed as dist
-    import focalloss as fl
-    from torch.distributed.device_mesh import init_device_mesh
-    from torch.distributed.tensor import Replicate, Shard, distribute_tensor
-    rank, port = int(sys.argv[1]), sys.argv[2]
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2,
-                            timeout=datetime.timedelta(seconds=60))
-    mesh = init_device_mesh("cpu", (2,))
+WORKER = MESH_PREAMBLE + textwrap.dedent("""
 
     def gap(got, expected):  # the largest error relative to the largest entry, over the tensors
         return max(float((a.double() - b.double()).abs().max() / b.double().abs().max().clamp_min(1e-30))
@@ -101,7 +93,6 @@ WORKER = textwrap.dedent("""
 @pytest.fixture(scope="module")
 def worker_output(tmp_path_factory):
     pytest.importorskip("torch.distributed.tensor")
-    from distributed_helpers import run_ranks
 
     return run_ranks(lambda rank, port: [sys.executable, "-c", WORKER, str(rank), str(port)],
                      world_size=2, tmp_path=tmp_path_factory.mktemp("tp"), timeout=300)
