@@ -618,3 +618,17 @@ def test_poly1_reweighted_hessian_is_the_gradient_times_p_t_and_the_exact_one_go
             assert (reweighted >= 0).all()
             exact = reference.sigmoid_poly1_focal_loss_hess(x, t, **poly1)
             assert (exact[sign * x < -5] < 0).all()
+
+
+def test_flsd53_has_no_start_score_on_a_rare_positive_set():
+    """Why there is no adaptive-focal objective (README): the loss of a constant falls towards the cut
+    p = 0.2 and jumps up there, so on a 1%-positive set its infimum is the limit from below, not attained."""
+    masses, labels = np.array([0.01, 0.99]), np.array([1.0, 0.0])
+    cut = np.log(0.2) - np.log(0.8)
+    below = cut - np.geomspace(1.0, 1e-9, 400)  # approaching the cut from below
+    constants = np.concatenate([np.linspace(-8.0, 8.0, 4001), below, [cut]])
+    total = reference.sigmoid_adaptive_focal_loss(np.repeat(constants[:, None], 2, axis=1), labels,
+                                                  weight=masses).sum(axis=1)
+    assert np.all(np.diff(total[4001:4401]) < 0)  # still falling right below the cut
+    assert total[:-1].argmin() == 4400 and total[-1] > 1.4 * total[4400]  # the jump at the cut: +42%
+    assert total[4400] == pytest.approx(0.00704, abs=1e-5) and total[-1] == pytest.approx(0.01001, abs=1e-5)
