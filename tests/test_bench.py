@@ -34,6 +34,14 @@ def test_quick_bench_writes_a_table_and_json(tmp_path, capsys):
             assert all(r["minor_faults"] >= 0 for r in rows)
         for r in rows:
             assert r["median_ms"] > 0 and r["ratio_to_floor"] == pytest.approx(r["median_ms"] / rows[0]["median_ms"])
+        family = "sigmoid" if case.startswith("sigmoid") else "softmax"
+        names = [r["contender"] for r in rows]
+        new = [f"focalloss {family}_poly1_focal_loss", f"focalloss {family}_adaptive_focal_loss"]
+        after = names.index("focalloss backend=torch") + 1
+        assert names[after:after + 2] == new
+        for name in new:
+            kept = next(r["kept_bytes_per_logit"] for r in rows if r["contender"] == name)
+            assert kept <= next(r["kept_bytes_per_logit"] for r in rows if r["contender"] == "focalloss") + 0.01
     sigmoid = {r["contender"]: r for r in data["results"] if r["case"].startswith("sigmoid")}
     assert sigmoid["focalloss"]["kept_bytes_per_logit"] == pytest.approx(4.0, abs=0.01)
     assert sigmoid["torchvision formula"]["kept_bytes_per_logit"] > 4.0

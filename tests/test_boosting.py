@@ -19,6 +19,7 @@ from focalloss.boosting import (
     HESSIANS,
     BinaryFocalObjective,
     BinaryFocalStarObjective,
+    BinaryPolyObjective,
     BinarySoftenedObjective,
     SoftmaxFocalObjective,
 )
@@ -47,6 +48,8 @@ def _binary_case(name, settings):
         return (lambda hessian: BinaryFocalObjective(hessian=hessian, **settings)), settings, "sigmoid_focal_loss"
     if name == "softened":
         return (lambda hessian: BinarySoftenedObjective(hessian=hessian, **settings)), settings, "sigmoid_softened_loss"
+    if name == "poly1":
+        return (lambda hessian: BinaryPolyObjective(hessian=hessian, **settings)), settings, "sigmoid_poly1_focal_loss"
     return (lambda hessian: BinaryFocalStarObjective(**settings)), settings, "sigmoid_focal_loss_star"
 
 
@@ -58,6 +61,11 @@ BINARY_CASES = {
     "softened-k3-alpha0.3": ("softened", {"k": 3.0, "alpha": 0.3}),
     "softened-k0": ("softened", {"k": 0.0}),
     "focal_star-gamma2-beta1": ("focal_star", {"gamma": 2.0, "beta": 1.0}),
+    "poly1-gamma2-alpha0.25-epsilon1": ("poly1", {"gamma": 2.0, "alpha": 0.25, "epsilon": 1.0}),
+    # epsilon = -a: the side's loss is a (1 - p)^gamma (-log p - (1 - p)), a difference that cancels
+    "poly1-gamma0.5-alphaNone-epsilon-1": ("poly1", {"gamma": 0.5, "alpha": None, "epsilon": -1.0}),
+    "poly1-gamma0-alpha0.7-epsilon-0.3": ("poly1", {"gamma": 0.0, "alpha": 0.7, "epsilon": -0.3}),
+    "poly1-gamma5-alpha0.25-epsilon3": ("poly1", {"gamma": 5.0, "alpha": 0.25, "epsilon": 3.0}),
     "focal_star-gamma0.5-beta-1-alpha0.7": ("focal_star", {"gamma": 0.5, "beta": -1.0, "alpha": 0.7}),
 }
 
@@ -157,6 +165,8 @@ binary_settings = st.one_of(
     st.builds(lambda k, a: ("softened", {"k": k, "alpha": a}),
               st.floats(0.0, 5.0), st.one_of(st.none(), ALPHAS)),
     st.builds(lambda g, b: ("focal_star", {"gamma": g, "beta": b}), st.floats(0.05, 5.0), st.floats(-3.0, 3.0)),
+    st.builds(lambda g, a, share: ("poly1", {"gamma": g, "alpha": a, "epsilon": -min(a, 1.0 - a) + share * 4.0}),
+              st.floats(0.0, 10.0), ALPHAS, st.floats(0.0, 1.0)),
 )
 
 
@@ -210,6 +220,23 @@ def test_focal_finite_and_positive_up_to_800(x, data, gamma, alpha, hessian):
     t = np.asarray(data.draw(st.lists(st.sampled_from([0.0, 1.0, 0.5, 0.01]), min_size=x.size, max_size=x.size)))
     weight = np.asarray(data.draw(st.lists(st.floats(1e-3, 1e3), min_size=x.size, max_size=x.size)))
     grad, hess = BinaryFocalObjective(alpha=alpha, gamma=gamma, hessian=hessian)(t, x, weight)
+    assert np.all(np.isfinite(grad)) and np.all(np.isfinite(hess))
+    if hessian != "exact":
+        assert np.all(hess > 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=scores_800, data=st.data(), gamma=st.floats(0.0, 10.0),
+       alpha=st.one_of(st.none(), st.floats(1e-3, 1.0 - 1e-3)), share=st.floats(0.0, 1.0),
+       hessian=st.sampled_from(HESSIANS))
+def test_poly1_finite_and_positive_up_to_800(x, data, gamma, alpha, share, hessian):
+    """Finite everywhere, and positive by default, for every epsilon the objective takes: from
+    -min(alpha, 1 - alpha) (-1 for alpha None) up."""
+    x = np.asarray(x)
+    t = np.asarray(data.draw(st.lists(st.sampled_from([0.0, 1.0, 0.5, 0.01]), min_size=x.size, max_size=x.size)))
+    lowest = 1.0 if alpha is None else min(alpha, 1.0 - alpha)
+    obj = BinaryPolyObjective(alpha=alpha, gamma=gamma, epsilon=-lowest + 4.0 * share, hessian=hessian)
+    grad, hess = obj(t, x)
     assert np.all(np.isfinite(grad)) and np.all(np.isfinite(hess))
     if hessian != "exact":
         assert np.all(hess > 0)
@@ -383,6 +410,8 @@ INIT_CASES = [
     *[("focal", {"gamma": g, "alpha": a}) for g in (0.0, 0.5, 2.0, 5.0, 10.0) for a in (None, 0.25)],
     ("softened", {"k": 1.0}), ("softened", {"k": 4.0, "alpha": 0.75}),
     ("focal_star", {"gamma": 2.0, "beta": 1.0}), ("focal_star", {"gamma": 0.01, "beta": 0.0}),
+    ("poly1", {"gamma": 2.0, "alpha": 0.25, "epsilon": 1.0}), ("poly1", {"gamma": 0.5, "alpha": None, "epsilon": -1.0}),
+    ("poly1", {"gamma": 2.0, "alpha": 1.0, "epsilon": 2.0}),  # the negatives' side is the polynomial term alone
 ]
 
 
@@ -476,6 +505,11 @@ def test_two_class_softmax_init_score_is_the_binary_one(rng):
     (lambda: SoftmaxFocalObjective(alpha=[[1.0, 2.0]]), TypeError, r"alpha must be None, a float >= 0, or a sequence"),
     (lambda: SoftmaxFocalObjective(alpha=-2.0), ValueError, r"alpha must be >= 0; got -2.0"),
     (lambda: BinaryFocalObjective(0.25), TypeError, r"positional"),
+    (lambda: BinaryPolyObjective(epsilon=-2.0), ValueError, r"epsilon must be >= -1; got -2.0"),
+    (lambda: BinaryPolyObjective(alpha=0.25, epsilon=-0.5), ValueError,
+     r"epsilon must be >= -min\(alpha, 1 - alpha\) = -0.25 for alpha=0.25: .*got -0.5"),
+    (lambda: BinaryPolyObjective(alpha=None, gamma=-1.0), ValueError, r"gamma must be >= 0; got -1.0"),
+    (lambda: BinaryPolyObjective(hessian="fisher"), ValueError, r"hessian must be one of 'floored', 'reweighted'"),
 ])
 def test_bad_hyperparameters_are_refused_at_construction(make, error, message):
     with pytest.raises(error, match=message):
@@ -527,8 +561,11 @@ def test_importing_boosting_imports_neither_torch_nor_the_engines():
 # --------------------------------------------------------------------------------------------------
 # The reference's curvature choices, which the objectives are held to above
 # --------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("prefix, settings", [("sigmoid_focal_loss", {"gamma": 2.0, "alpha": 0.25}),
-                                              ("sigmoid_softened_loss", {"k": 1.0, "alpha": None})])
+@pytest.mark.parametrize("prefix, settings", [
+    ("sigmoid_focal_loss", {"gamma": 2.0, "alpha": 0.25}),
+    ("sigmoid_softened_loss", {"k": 1.0, "alpha": None}),
+    ("sigmoid_poly1_focal_loss", {"gamma": 2.0, "alpha": 0.25, "epsilon": 1.0}),
+])
 def test_reference_floored_hessian_is_the_larger_choice_per_label(prefix, settings):
     x = np.linspace(-20.0, 20.0, 161)
     for label in (0.0, 1.0):
@@ -552,3 +589,46 @@ def test_reference_softmax_floored_hessian_is_the_larger_choice():
     assert (exact < 0).any()
     assert_allclose(reference.softmax_focal_loss_floored_hess_diag(x, y, gamma=2.0), np.maximum(exact, reweighted),
                     **FLOAT64)
+
+
+def test_poly1_at_epsilon0_is_the_focal_objective():
+    x, t, weight = labelled_grid(soft=True)
+    for hessian in HESSIANS:
+        poly = BinaryPolyObjective(alpha=0.25, gamma=2.0, epsilon=0.0, hessian=hessian)
+        focal = BinaryFocalObjective(alpha=0.25, gamma=2.0, hessian=hessian)
+        for got, expected in zip(poly(t, x, weight), focal(t, x, weight)):
+            assert_allclose(got, expected, **FLOAT64)
+    y = (x > 0).astype(np.float64)
+    assert poly.init_score(y, weight)[0] == pytest.approx(focal.init_score(y, weight)[0], rel=1e-12)
+    assert poly.loss(t, x, weight) == pytest.approx(focal.loss(t, x, weight), rel=1e-12)
+
+
+def test_poly1_reweighted_hessian_is_the_gradient_times_p_t_and_the_exact_one_goes_negative():
+    """The derivation the objective rests on: per side, reweighted = -A' p_t >= 0 (epsilon >= -a), and
+    the exact hessian is negative for badly wrong rows, where the floored choice takes the reweighted one."""
+    x = np.linspace(-20.0, 20.0, 161)
+    for poly1 in ({"gamma": 2.0, "alpha": 0.25, "epsilon": 1.0}, {"gamma": 1.0, "alpha": None, "epsilon": -1.0}):
+        for label in (0.0, 1.0):
+            t = np.full_like(x, label)
+            sign = 2.0 * label - 1.0
+            grad = reference.sigmoid_poly1_focal_loss_grad(x, t, **poly1)
+            p_t = 1.0 / (1.0 + np.exp(-sign * x))
+            reweighted = reference.sigmoid_poly1_focal_loss_reweighted_hess(x, t, **poly1)
+            assert_allclose(reweighted, -sign * grad * p_t, rtol=1e-12, atol=1e-300)
+            assert (reweighted >= 0).all()
+            exact = reference.sigmoid_poly1_focal_loss_hess(x, t, **poly1)
+            assert (exact[sign * x < -5] < 0).all()
+
+
+def test_flsd53_has_no_start_score_on_a_rare_positive_set():
+    """Why there is no adaptive-focal objective (README): the loss of a constant falls towards the cut
+    p = 0.2 and jumps up there, so on a 1%-positive set its infimum is the limit from below, not attained."""
+    masses, labels = np.array([0.01, 0.99]), np.array([1.0, 0.0])
+    cut = np.log(0.2) - np.log(0.8)
+    below = cut - np.geomspace(1.0, 1e-9, 400)  # approaching the cut from below
+    constants = np.concatenate([np.linspace(-8.0, 8.0, 4001), below, [cut]])
+    total = reference.sigmoid_adaptive_focal_loss(np.repeat(constants[:, None], 2, axis=1), labels,
+                                                  weight=masses).sum(axis=1)
+    assert np.all(np.diff(total[4001:4401]) < 0)  # still falling right below the cut
+    assert total[:-1].argmin() == 4400 and total[-1] > 1.4 * total[4400]  # the jump at the cut: +42%
+    assert total[4400] == pytest.approx(0.00704, abs=1e-5) and total[-1] == pytest.approx(0.01001, abs=1e-5)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from focalloss.boosting import BinaryFocalObjective, SoftmaxFocalObjective
+from focalloss.boosting import BinaryFocalObjective, BinaryPolyObjective, SoftmaxFocalObjective
 
 lgb = pytest.importorskip("lightgbm")
 xgb = pytest.importorskip("xgboost")
@@ -133,6 +133,29 @@ def test_xgboost_scikit_learn_api(rare):
     # XGBClassifier applies the sigmoid itself: the same probabilities as predict_proba of the margin
     assert_allclose(model.predict_proba(x_test, base_margin=init_test)[:, 1], obj.predict_proba(margin_test),
                     rtol=1e-5, atol=1e-7)
+    _assert_matches_logloss(y_test, obj.predict_proba(margin_test), baseline["xgboost"])
+
+
+@pytest.mark.parametrize("hessian", ["floored", "reweighted"])
+def test_poly1_objective_in_lightgbm_and_xgboost(rare, hessian):
+    """Poly-1 focal loss trains in both engines from its start score, to logloss's average precision;
+    the engines' metric (on their own scores, start included) is the objective's loss."""
+    x_train, y_train, x_test, y_test, baseline = rare
+    obj = BinaryPolyObjective(alpha=0.25, gamma=2.0, epsilon=1.0, hessian=hessian)
+    init, init_test = obj.init_score(y_train), np.full(y_test.size, obj.init_score(y_train)[0])
+    history = {}
+    train, test = lgb.Dataset(x_train, y_train, init_score=init), lgb.Dataset(x_test, y_test, init_score=init_test)
+    booster = lgb.train({**LIGHTGBM, "objective": obj.lightgbm_objective}, train, ROUNDS, feval=obj.lightgbm_metric,
+                        callbacks=[lgb.record_evaluation(history)], valid_sets=[test], valid_names=["test"])
+    raw_test = booster.predict(x_test, raw_score=True) + init[0]
+    assert history["test"]["poly1_focal_loss"][-1] == pytest.approx(obj.loss(y_test, raw_test), rel=1e-9)
+    _assert_matches_logloss(y_test, obj.predict_proba(raw_test), baseline["lightgbm"])
+    train, test = xgb.DMatrix(x_train, y_train, base_margin=init), xgb.DMatrix(x_test, y_test, base_margin=init_test)
+    booster = xgb.train({**XGBOOST, "disable_default_eval_metric": 1}, train, ROUNDS, obj=obj.xgboost_objective,
+                        custom_metric=obj.xgboost_metric, evals=[(test, "test")], evals_result=history,
+                        verbose_eval=False)
+    margin_test = booster.predict(test, output_margin=True)
+    assert history["test"]["poly1_focal_loss"][-1] == pytest.approx(obj.loss(y_test, margin_test), abs=5e-7)
     _assert_matches_logloss(y_test, obj.predict_proba(margin_test), baseline["xgboost"])
 
 

@@ -1,4 +1,5 @@
-"""Poly-1 focal (Leng et al. 2022) and adaptive-gamma focal loss (FLSD-53, Mukhoti et al. 2020).
+"""Poly-1 focal (Leng et al. 2022) and adaptive-gamma focal loss (FLSD-53, Mukhoti et al. 2020), and
+the distribution focal loss (Li et al. 2020) as softmax focal loss with gamma = 0.
 
 On every backend (torch, the fused CPU kernels, Triton's interpreter): their identities with focal
 loss, the papers' formulas written out, the piece a probability exactly at a threshold takes, and
@@ -7,6 +8,10 @@ hyperparameters' bad values come from the test table like every other loss's.
 """
 
 from __future__ import annotations
+
+import doctest
+import pathlib
+import re
 
 import loss_table
 import pytest
@@ -197,3 +202,51 @@ def test_the_kernels_take_the_registrys_number_of_pieces():
     for spec in (losses.BINARY["adaptive_focal"], losses.SOFTMAX["focal"]):
         cuts, gammas = spec.kernel_schedule(spec.params(spec.defaults), float64=False)
         assert (len(cuts), len(gammas)) == (losses.MAX_PIECES - 1, losses.MAX_PIECES)
+
+
+# --------------------------------------------------------------------------------------------------
+# The distribution focal loss (Li et al. 2020, Generalized Focal Loss) is softmax focal loss with
+# gamma = 0 and a two-bin probability target
+# --------------------------------------------------------------------------------------------------
+def _dfl_as_the_paper_writes_it(logits, y):
+    """DFL(S_i, S_{i+1}) = -((y_{i+1} - y) log S_i + (y - y_i) log S_{i+1}), unit bins 0 .. n, y_i <= y <= y_{i+1}."""
+    log_s = torch.log_softmax(logits.double(), dim=1)
+    rows = torch.arange(logits.shape[0])
+    left = y.floor().long().clamp(max=logits.shape[1] - 2)
+    return -((left + 1 - y) * log_s[rows, left] + (y - left) * log_s[rows, left + 1])
+
+
+def _two_bin_target(y, bins):
+    left = y.floor().long().clamp(max=bins - 2)
+    right_share = (y - left).to(torch.float64)
+    return (torch.nn.functional.one_hot(left, bins) * (1 - right_share)[:, None]
+            + torch.nn.functional.one_hot(left + 1, bins) * right_share[:, None])
+
+
+@pytest.mark.parametrize("backend", ["torch", "cpu"])
+def test_distribution_focal_loss_is_softmax_focal_with_gamma_zero_and_a_two_bin_target(backend):
+    bins = 17  # the paper's reg_max = 16
+    logits = torch.randn(300, bins, generator=GEN, dtype=torch.float64) * 3.0
+    y = torch.rand(300, generator=GEN, dtype=torch.float64) * (bins - 1)
+    y[:3] = torch.tensor([0.0, 7.0, bins - 1.0])  # on a bin, the last one included
+    x = logits.clone().requires_grad_(True)
+    ours = fl.softmax_focal_loss(x, _two_bin_target(y, bins), gamma=0.0, alpha=None, reduction="none", backend=backend)
+    (grad,) = torch.autograd.grad(ours.sum(), x)
+    x = logits.clone().requires_grad_(True)
+    paper = _dfl_as_the_paper_writes_it(x, y)
+    (paper_grad,) = torch.autograd.grad(paper.sum(), x)
+    torch.testing.assert_close(ours, paper, **tolerance(torch.float64))
+    torch.testing.assert_close(grad, paper_grad, **tolerance(torch.float64))
+    # the mean over the positions, as GFL averages it
+    torch.testing.assert_close(fl.softmax_focal_loss(logits, _two_bin_target(y, bins), gamma=0.0, backend=backend),
+                               paper.mean(), **tolerance(torch.float64))
+
+
+def test_the_readmes_distribution_focal_loss_example_runs():
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("### The distribution focal loss"):]
+    example = re.search(r"```pycon\n(.*?)```", section, re.S).group(1)
+    test = doctest.DocTestParser().get_doctest(example, {}, "README DFL example", "README.md", 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    runner.run(test)
+    assert runner.failures == 0 and runner.tries >= 8

@@ -65,6 +65,7 @@ from .backends import numpy_terms as terms
 __all__ = [
     "BinaryFocalObjective",
     "BinaryFocalStarObjective",
+    "BinaryPolyObjective",
     "BinarySoftenedObjective",
     "SoftmaxFocalObjective",
 ]
@@ -219,14 +220,16 @@ class _EngineAdapters:
 class _BinaryObjective(_EngineAdapters):
     """Everything but the loss term: label sides, weights, start score (engine adapters inherited)."""
 
-    def _derivatives(self, z):  # A'(z) and the hessian choice, defined by each loss
+    # ``positive``: whether z is the positive label's side (a bool, or one per row); a loss whose
+    # sides differ beyond the weights of _class_weights reads it
+    def _derivatives(self, z, positive):  # A'(z) and the hessian choice, defined by each loss
         raise NotImplementedError
 
-    def _value(self, z):  # A(z), defined by each loss
+    def _value(self, z, positive):  # A(z), defined by each loss
         raise NotImplementedError
 
     def _class_weights(self):
-        """Weights of the positive and the negative label term."""
+        """Weights of the positive and the negative label term, by which each side's A is multiplied."""
         return (1.0, 1.0) if self.alpha is None else (self.alpha, 1.0 - self.alpha)
 
     def __call__(
@@ -252,7 +255,7 @@ class _BinaryObjective(_EngineAdapters):
             # hard labels: one term per row, A(s x) with s = +-1, so grad = s w alpha_t A'(s x)
             sign = np.multiply(labels, 2.0)
             sign -= 1.0
-            grad, hess = self._derivatives(sign * scores)
+            grad, hess = self._derivatives(sign * scores, positive)
             if (alpha_pos, alpha_neg) != (1.0, 1.0) or weights is not None:
                 coef = np.where(positive, alpha_pos, alpha_neg)
                 if weights is not None:
@@ -261,8 +264,8 @@ class _BinaryObjective(_EngineAdapters):
                 sign *= coef
             grad *= sign
             return grad, hess
-        first_pos, curvature_pos = self._derivatives(scores)
-        first_neg, curvature_neg = self._derivatives(-scores)
+        first_pos, curvature_pos = self._derivatives(scores, True)
+        first_neg, curvature_neg = self._derivatives(-scores, False)
         coef_pos, coef_neg = alpha_pos * labels, alpha_neg * (1.0 - labels)
         if weights is not None:
             coef_pos, coef_neg = coef_pos * weights, coef_neg * weights
@@ -274,7 +277,8 @@ class _BinaryObjective(_EngineAdapters):
         labels = _binary_labels(y_true, "y_true", scores.shape[0])
         weights = _sample_weight(sample_weight, scores.shape[0])
         alpha_pos, alpha_neg = self._class_weights()
-        per_row = alpha_pos * labels * self._value(scores) + alpha_neg * (1.0 - labels) * self._value(-scores)
+        per_row = (alpha_pos * labels * self._value(scores, True)
+                   + alpha_neg * (1.0 - labels) * self._value(-scores, False))
         total = _weight_total(weights, scores.shape[0])
         return float((per_row if weights is None else per_row * weights).sum() / total)
 
@@ -315,7 +319,7 @@ class _BinaryObjective(_EngineAdapters):
             )
 
         def slope(c):  # derivative of the loss of the constant c; negative far left, positive far right
-            first = self._derivatives(np.array([c, -c]))[0]
+            first = self._derivatives(np.array([c, -c]), np.array([True, False]))[0]
             return mass_pos * first[0] - mass_neg * first[1]
 
         return _increasing_root(slope)
@@ -395,15 +399,114 @@ class BinaryFocalObjective(_BinaryObjective):
         self.gamma = _scalars.nonnegative(gamma, "gamma")
         self.hessian = _hessian(hessian)
 
-    def _derivatives(self, z):
+    def _derivatives(self, z, positive):
         first, second, p = terms.focal_derivatives(z, self.gamma)
         return first, terms.curvature(self.hessian, first, second, p)
 
-    def _value(self, z):
+    def _value(self, z, positive):
         return terms.focal_value(z, self.gamma)
 
     def __repr__(self):
         return f"BinaryFocalObjective(alpha={self.alpha!r}, gamma={self.gamma!r}, hessian={self.hessian!r})"
+
+
+class BinaryPolyObjective(_BinaryObjective):
+    r"""Binary poly-1 focal loss (Leng et al. 2022, "PolyLoss") as a LightGBM / XGBoost objective.
+
+    Focal loss plus :math:`\epsilon (1 - p_t)^{\gamma + 1}`, alpha weighting the focal part only (as
+    :func:`focalloss.reference.sigmoid_poly1_focal_loss`): for a raw score :math:`x`, a label
+    :math:`y \in [0, 1]` and a row weight :math:`w`,
+
+    .. math::
+
+        \ell(x, y) = w\left[\,y\,A_\alpha(x) + (1 - y)\,A_{1 - \alpha}(-x)\,\right], \qquad
+        A_a(z) = -a\,(1 - p)^\gamma \log p + \epsilon\,(1 - p)^{\gamma + 1}, \ p = \sigma(z)
+
+    Each side's gradient is the logistic one times a weight, :math:`A_a' = -(1 - p)\,m` with
+    :math:`m = (1 - p)^{\gamma - 1}[a(1 - p - \gamma p \log p) + \epsilon(\gamma + 1)p(1 - p)]`,
+    and :math:`m \ge 0` for every score exactly when :math:`\epsilon \ge -a` (as p tends to 1,
+    :math:`m \approx (\gamma + 1)(a + \epsilon)(1 - p)^\gamma`; with :math:`-\log p \ge 1 - p` the
+    bracket is at least :math:`a(1 - p)^2`). Then the focal objective's three ``hessian`` choices carry
+    over: ``"reweighted"`` is :math:`m\,p(1 - p) = -A_a'\,p`
+    (:func:`focalloss.reference.sigmoid_poly1_focal_loss_reweighted_hess`), ``"floored"`` the larger
+    of it and the exact one (:func:`focalloss.reference.sigmoid_poly1_focal_loss_floored_hess`), and
+    ``"exact"`` can be negative for badly wrong rows. An epsilon below ``-min(alpha, 1 - alpha)``
+    (below -1 with ``alpha=None``) makes a side's loss dip below 0 and rise back for well-classified
+    rows, so their gradient pushes them back and their reweighted curvature is negative: it is
+    refused. With ``epsilon=0`` it is :class:`BinaryFocalObjective`.
+
+    Args:
+        alpha: weight in [0, 1] of the positives' focal part (negatives get 1 - alpha), or None: both 1.
+            Default 0.25.
+        gamma: focusing parameter >= 0, default 2.
+        epsilon: weight of the polynomial term, >= -min(alpha, 1 - alpha) (>= -1 for alpha None); default 1.
+        hessian: ``"floored"`` (default), ``"reweighted"`` or ``"exact"``, as for :class:`BinaryFocalObjective`.
+
+    Shape:
+        - y_true, y_pred, sample_weight: ``(n,)``; grad, hess: ``(n,)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from focalloss.boosting import BinaryPolyObjective
+        >>> obj = BinaryPolyObjective(alpha=0.25, gamma=2.0, epsilon=1.0)
+        >>> grad, hess = obj(np.array([1.0, 0.0, 1.0]), np.array([2.0, -1.0, -4.0]))
+        >>> grad.round(6)
+        array([-0.005693,  0.082098, -0.322698])
+        >>> hess.round(6)  # the last row is badly wrong: its exact hessian is negative
+        array([0.014462, 0.165067, 0.005804])
+        >>> BinaryPolyObjective(hessian="exact")(np.array([1.0, 0.0, 1.0]), np.array([2.0, -1.0, -4.0]))[1].round(6)
+        array([ 0.014462,  0.165067, -0.059099])
+        >>> obj.init_score(np.array([1.0, 0.0, 0.0, 0.0])).round(4)
+        array([-0.6822, -0.6822, -0.6822, -0.6822])
+    """
+
+    metric_name = "poly1_focal_loss"
+
+    def __init__(
+        self, *, alpha: float | None = 0.25, gamma: float = 2.0, epsilon: float = 1.0, hessian: Hessian = "floored",
+    ) -> None:
+        self.alpha = _binary_alpha(alpha)
+        self.gamma = _scalars.nonnegative(gamma, "gamma")
+        self.epsilon = _scalars.at_least_minus_one(epsilon, "epsilon")
+        self.hessian = _hessian(hessian)
+        lowest = min(self._side_alphas())
+        if self.epsilon < -lowest:
+            raise ValueError(
+                f"epsilon must be >= -min(alpha, 1 - alpha) = {-lowest!r} for alpha={self.alpha!r}: below it a "
+                f"side's loss is not decreasing in its score and has no positive curvature; got {self.epsilon!r}"
+            )
+
+    def _side_alphas(self):
+        """The focal part's weight on the positive and the negative side."""
+        return (1.0, 1.0) if self.alpha is None else (self.alpha, 1.0 - self.alpha)
+
+    def _class_weights(self):
+        return 1.0, 1.0  # alpha weighs the focal part only: it is inside each side's term
+
+    def _side_alpha(self, positive):
+        a_pos, a_neg = self._side_alphas()
+        if isinstance(positive, bool):
+            return a_pos if positive else a_neg
+        return np.where(positive, a_pos, a_neg)
+
+    def _derivatives(self, z, positive):
+        a = self._side_alpha(positive)
+        first, second, p = terms.poly1_derivatives(z, a, self.gamma, self.epsilon)
+        # the floor per unit of the side's weight w alpha_t, as the reference's
+        return first, terms.curvature(self.hessian, first, second, p, floor=terms.CURVATURE_FLOOR * a)
+
+    def _value(self, z, positive):
+        return terms.poly1_value(z, self._side_alpha(positive), self.gamma, self.epsilon)
+
+    def _start_score(self, label_weight_pos, label_weight_neg):
+        # a side with no focal weight and epsilon = 0 is 0 for every score: it weighs nothing
+        a_pos, a_neg = self._side_alphas()
+        return super()._start_score(label_weight_pos if a_pos or self.epsilon else 0.0,
+                                    label_weight_neg if a_neg or self.epsilon else 0.0)
+
+    def __repr__(self):
+        return (f"BinaryPolyObjective(alpha={self.alpha!r}, gamma={self.gamma!r}, epsilon={self.epsilon!r}, "
+                f"hessian={self.hessian!r})")
 
 
 class BinarySoftenedObjective(_BinaryObjective):
@@ -445,11 +548,11 @@ class BinarySoftenedObjective(_BinaryObjective):
         self.alpha = _binary_alpha(alpha)
         self.hessian = _hessian(hessian)
 
-    def _derivatives(self, z):
+    def _derivatives(self, z, positive):
         first, second, p = terms.softened_derivatives(z, self.k)
         return first, terms.curvature(self.hessian, first, second, p)
 
-    def _value(self, z):
+    def _value(self, z, positive):
         return terms.softened_value(z, self.k)
 
     def __repr__(self):
@@ -493,10 +596,10 @@ class BinaryFocalStarObjective(_BinaryObjective):
         self.beta = _scalars.finite(beta, "beta")
         self.alpha = _binary_alpha(alpha)
 
-    def _derivatives(self, z):
+    def _derivatives(self, z, positive):
         return terms.focal_star_derivatives(z, self.gamma, self.beta)
 
-    def _value(self, z):
+    def _value(self, z, positive):
         return terms.focal_star_value(z, self.gamma, self.beta)
 
     def __repr__(self):

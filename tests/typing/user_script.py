@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 import focalloss
 from focalloss import Positives, SigmoidFocalLoss, SoftmaxFocalLoss, class_weights, sigmoid_focal_loss
-from focalloss.boosting import BinaryFocalObjective, SoftmaxFocalObjective
+from focalloss.boosting import BinaryFocalObjective, BinaryPolyObjective, SoftmaxFocalObjective
 from focalloss.reference import sigmoid_focal_loss_grad
 
 
@@ -35,7 +35,8 @@ def boosting(y: np.ndarray, raw: np.ndarray) -> float:
     objective = BinaryFocalObjective(alpha=0.25, gamma=2.0, hessian="floored")
     grad, hess = objective(y, raw)
     start = objective.init_score(y)
+    poly_grad, _ = BinaryPolyObjective(alpha=0.25, gamma=2.0, epsilon=0.5, hessian="reweighted")(y, raw)
     softmax = SoftmaxFocalObjective(gamma=2.0)
     proba = softmax.predict_proba(np.zeros((4, 3)))
     reference = sigmoid_focal_loss_grad(raw, y, gamma=2.0)
-    return float(grad.sum() + hess.sum() + proba.sum() + reference.sum()) + float(np.sum(start))
+    return float(grad.sum() + hess.sum() + poly_grad.sum() + proba.sum() + reference.sum()) + float(np.sum(start))

@@ -18,6 +18,8 @@ __all__ = [
     "focal_value",
     "label_margin",
     "logistic",
+    "poly1_derivatives",
+    "poly1_value",
     "softened_derivatives",
     "softened_value",
 ]
@@ -48,15 +50,15 @@ def logistic(z):
     return np.exp(log_p), np.exp(log_q), log_p, log_q
 
 
-def curvature(hessian, first, second, p):
-    """The hessian choice from A'(z), A''(z) and p_t = sigmoid(z)."""
+def curvature(hessian, first, second, p, floor=CURVATURE_FLOOR):
+    """The hessian choice from A'(z) <= 0, A''(z) and p_t = sigmoid(z), at least ``floor`` unless exact."""
     if hessian == "exact":
         return second
     reweighted = first * p
     np.negative(reweighted, out=reweighted)  # p_t (1 - p_t) times the focal weight -A' / (1 - p_t)
     if hessian == "floored":
         np.maximum(reweighted, second, out=reweighted)
-    return np.maximum(reweighted, CURVATURE_FLOOR, out=reweighted)
+    return np.maximum(reweighted, floor, out=reweighted)
 
 
 def focal_derivatives(z, gamma):
@@ -94,6 +96,43 @@ def softened_derivatives(z, k):
 
 def softened_value(z, k):
     return -logistic(-k * z)[0] * logistic(z)[2]
+
+
+# g(z) = -log sigmoid(z) - sigmoid(-z) = sum_{k>=2} (-1)^k (k-1)/k u^k with u = exp(-z): its series'
+# coefficients from k = 18 down to 2, for Horner's rule where u < 0.1 (the difference would cancel)
+_NEG_LOG_P_MINUS_Q = [(-1.0) ** k * (k - 1.0) / k for k in range(18, 1, -1)]
+
+
+def _poly1_parts(z, a, gamma, epsilon):
+    """p, q, (1 - p)^gamma and H = a g + (a + epsilon) q with g = -log p - q >= 0 (see the reference's
+    poly-1 term: H would be a difference of nearly equal terms at epsilon = -a written otherwise)."""
+    p, q, log_p, log_q = logistic(z)
+    u = np.exp(-np.abs(z))
+    series = np.full(z.shape, _NEG_LOG_P_MINUS_Q[0])
+    for coefficient in _NEG_LOG_P_MINUS_Q[1:]:
+        series *= u
+        series += coefficient
+    series *= u * u
+    g = np.where((z >= 0) & (u < 0.1), series, -log_p - q)
+    h = a * g + (a + epsilon) * q
+    return p, q, np.exp(gamma * log_q), h
+
+
+def poly1_derivatives(z, a, gamma, epsilon):
+    """A'(z), A''(z) and p_t for the poly-1 focal side A(z) = a (1 - p_t)^gamma (-log p_t) + epsilon (1 - p_t)^(gamma+1)
+    (a: the side's alpha weight, a scalar or one per row). A' <= 0 where epsilon >= -a."""
+    p, q, m, h = _poly1_parts(z, a, gamma, epsilon)
+    b = a + epsilon
+    dh = -q * (a * q + b * p)
+    d2h = p * q * (2.0 * a * q - b * (q - p))
+    first = m * (dh - gamma * p * h)
+    second = m * (d2h - 2.0 * gamma * p * dh + gamma * p * (gamma * p - q) * h)
+    return first, second, p
+
+
+def poly1_value(z, a, gamma, epsilon):
+    _, _, m, h = _poly1_parts(z, a, gamma, epsilon)
+    return m * h
 
 
 def focal_star_derivatives(z, gamma, beta):

@@ -15,6 +15,9 @@ Two rows give the machine's limit rather than a floor: a pure streaming pass ove
 forward+backward must move (read the logits and the targets, write a gradient, read it, write the
 result), once into buffers allocated before timing and once into fresh ones each step.
 
+The family: focalloss's poly-1 focal loss and adaptive focal loss (FLSD-53), sigmoid and softmax,
+on the same path as focal loss, named after their functions (e.g. ``focalloss sigmoid_poly1_focal_loss``).
+
 Peers: the torchvision formula (``sigmoid_focal_loss`` of torchvision.ops, written out here because
 torchvision has no CPU wheel on every machine), kornia and MONAI when they are installed
 (``pip install "focalloss[bench]"``).
@@ -120,6 +123,14 @@ def limits():
     return [("limit: stream, preallocated", _stream(fresh=False)), ("limit: stream, fresh", _stream(fresh=True))]
 
 
+def family(kind):
+    """The focal family's other members on focalloss's default path (the fused kernels for CPU tensors),
+    each at its paper's defaults, as (name, loss function) pairs named after their functions."""
+    family = "sigmoid" if kind == "sigmoid" else "softmax"
+    names = [f"{family}_{loss}" for loss in ("poly1_focal_loss", "adaptive_focal_loss")]
+    return [(f"focalloss {name}", lambda x, t, fn=getattr(focalloss, name): fn(x, t, validate=False)) for name in names]
+
+
 def contenders(kind):
     """(name, loss function) pairs for one kind of case; the floor comes first, the limits last."""
     if kind == "sigmoid":
@@ -127,6 +138,7 @@ def contenders(kind):
             ("floor: BCE-with-logits", lambda x, t: F.binary_cross_entropy_with_logits(x, t)),
             ("focalloss", lambda x, t: focalloss.sigmoid_focal_loss(x, t, validate=False)),
             ("focalloss backend=torch", lambda x, t: focalloss.sigmoid_focal_loss(x, t, validate=False, backend="torch")),
+            *family(kind),
             ("torchvision formula", _torchvision_formula),
             *_peers(kind),
             *limits(),
@@ -135,6 +147,7 @@ def contenders(kind):
         ("floor: cross_entropy", lambda x, t: F.cross_entropy(x, t)),
         ("focalloss", lambda x, t: focalloss.softmax_focal_loss(x, t, validate=False)),
         ("focalloss backend=torch", lambda x, t: focalloss.softmax_focal_loss(x, t, validate=False, backend="torch")),
+        *family(kind),
         *_peers(kind),
         *limits(),
     ]

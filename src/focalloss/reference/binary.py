@@ -28,8 +28,10 @@ __all__ = [
     "sigmoid_adaptive_focal_loss_grad",
     "sigmoid_adaptive_focal_loss_hess",
     "sigmoid_poly1_focal_loss",
+    "sigmoid_poly1_focal_loss_floored_hess",
     "sigmoid_poly1_focal_loss_grad",
     "sigmoid_poly1_focal_loss_hess",
+    "sigmoid_poly1_focal_loss_reweighted_hess",
     "sigmoid_focal_loss",
     "sigmoid_focal_loss_floored_hess",
     "sigmoid_focal_loss_grad",
@@ -821,3 +823,71 @@ def sigmoid_softened_loss_floored_hess(
     """
     return _binary_curvature(lambda z: _softened_term(z, k=k), x, t, alpha, weight, "floored", floor)
 
+
+@_shared_docs
+def sigmoid_poly1_focal_loss_reweighted_hess(
+    x: ArrayLike, t: ArrayLike, *, alpha: float | None = 0.25, gamma: float = 2.0, epsilon: float = 1.0,
+    weight: ArrayLike | None = None, floor: float = 0.0,
+) -> Array:
+    r"""Positive curvature of :func:`sigmoid_poly1_focal_loss`: logistic curvature times its weight.
+
+    As in :func:`sigmoid_focal_loss_reweighted_hess`: each side's gradient is
+    :math:`A_a'(z) = -(1 - p_t)\,m`, and holding :math:`m` fixed gives :math:`m\,p_t(1 - p_t) = -A_a'(z)\,p_t`,
+
+    .. math::
+
+        -A_a'(z) = (1 - p_t)^\gamma\left[a\,(1 - p_t - \gamma\,p_t \log p_t)
+        + \epsilon\,(\gamma + 1)\,p_t (1 - p_t)\right]
+
+    with :math:`a` the side's alpha weight; it is >= 0 for every score exactly when
+    :math:`\epsilon \ge -a` (:class:`focalloss.boosting.BinaryPolyObjective` requires it).
+
+    Args:
+@BINARY_INPUTS
+        alpha: positives' weight in [0, 1] of the focal part, or None. Default 0.25.
+        gamma: focusing parameter >= 0, default 2.
+        epsilon: weight of the first polynomial term, >= -1, default 1.
+        weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
+@FLOOR_ARG
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_poly1_focal_loss_reweighted_hess(x, t, gamma=2.0).round(6)
+        array([0.005015, 0.060019, 0.15279 ])
+    """
+    term = _alpha_inside(lambda z, a: _poly1_focal_side(z, a, gamma=gamma, epsilon=epsilon))
+    return _binary_curvature(term, x, t, alpha, weight, "reweighted", floor)
+
+
+@_shared_docs
+def sigmoid_poly1_focal_loss_floored_hess(
+    x: ArrayLike, t: ArrayLike, *, alpha: float | None = 0.25, gamma: float = 2.0, epsilon: float = 1.0,
+    weight: ArrayLike | None = None, floor: float = 0.0,
+) -> Array:
+    r"""Positive curvature of :func:`sigmoid_poly1_focal_loss`, as :func:`sigmoid_focal_loss_floored_hess`.
+
+    Per label side the larger of :func:`sigmoid_poly1_focal_loss_hess` and
+    :func:`sigmoid_poly1_focal_loss_reweighted_hess`; the default ``hessian="floored"`` of
+    :class:`focalloss.boosting.BinaryPolyObjective`.
+
+    Args:
+@BINARY_INPUTS
+        alpha: positives' weight in [0, 1] of the focal part, or None. Default 0.25.
+        gamma: focusing parameter >= 0, default 2.
+        epsilon: weight of the first polynomial term, >= -1, default 1.
+        weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
+@FLOOR_ARG
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_poly1_focal_loss_floored_hess(x, t, gamma=2.0).round(6)
+        array([0.014462, 0.165067, 0.262622])
+    """
+    term = _alpha_inside(lambda z, a: _poly1_focal_side(z, a, gamma=gamma, epsilon=epsilon))
+    return _binary_curvature(term, x, t, alpha, weight, "floored", floor)

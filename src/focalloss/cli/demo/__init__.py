@@ -16,12 +16,12 @@ from pathlib import Path
 from .._common import UsageError, number_type, optional_import, use_one_torch_thread, writable_folder
 from .datasets import DATASETS
 from .datasets import task as dataset_task
-from .losses import LOSSES, LossSettings
+from .losses import DEFAULT_LOSSES, LOSSES, LossSettings
 from .shapes import CONFIGURATIONS
 
 __all__ = ["add_parser", "run"]
 
-# the options of the six classification losses, with their defaults (None on the command line: not given)
+# the options of the classification losses, with their defaults (None on the command line: not given)
 LOSS_SETTINGS = {"gamma": 2.0, "k": 1.0, "threshold": 0.5, "beta": 0.999}
 # each data set's own options: option name -> the command-line flag
 OPTION_FLAGS = {"imbalance": "--imbalance", "spam_rate": "--spam-rate"}
@@ -58,7 +58,8 @@ def add_parser(subparsers):
                         help="sms-spam: share of spam in the training split, in (0, 0.5] (default 0.01; the "
                         "collection's distinct messages have 0.124); validation and test keep the collection's share")
     parser.add_argument("--losses", type=_loss_names, default=None, metavar="NAMES",
-                        help=f"comma-separated, from {', '.join(LOSSES)} (default: all); for shapes from "
+                        help=f"comma-separated, from {', '.join(LOSSES)} (default: {', '.join(DEFAULT_LOSSES)}); "
+                        f"for shapes from "
                         f"{', '.join(CONFIGURATIONS)}, each also with +prior (the prior-probability bias init)")
     parser.add_argument("--seeds", type=number_type(int, low=1), default=3, metavar="N",
                         help="runs per loss, seeds S, S+1, ... (default 3)")
@@ -110,7 +111,7 @@ def _checked(args, task):
                          f"own settings; choose among them with --losses")
     else:
         settings = None
-    loss_names = list(task.loss_names) if args.losses is None else args.losses
+    loss_names = list(task.default_losses or task.loss_names) if args.losses is None else args.losses
     unknown = [name for name in loss_names if name not in task.loss_names]
     if unknown:
         raise UsageError(f"argument --losses: unknown loss {unknown[0]!r}; choose from {', '.join(task.loss_names)}")

@@ -1,4 +1,4 @@
-"""The classification data sets' shared part: the split, the six losses, the four metrics, the figures.
+"""The classification data sets' shared part: the split, the losses (six by default), the four metrics, the figures.
 
 digits, digits-binary, caravan, fashion-mnist-lt and the Reuters sets all train a classifier
 (softmax over C classes, or one sigmoid logit for two) and report balanced accuracy, the recall of
@@ -17,7 +17,7 @@ import numpy as np
 
 from . import metrics
 from .experiment import Metric, Task, seeds_text, spread_note
-from .losses import LOSSES, loss_label, make_loss
+from .losses import DEFAULT_LOSSES, LOSSES, loss_label, make_loss
 
 __all__ = [
     "ECE_BINS", "ClassificationTask", "Split", "evaluate", "long_tail_counts", "long_tail_subset",
@@ -249,13 +249,14 @@ def _counts_text(counts):
 
 
 class ClassificationTask(Task):
-    """A classification data set: the six losses of :mod:`focalloss.cli.demo.losses`, an MLP by default.
+    """A classification data set: the losses of :mod:`focalloss.cli.demo.losses`, an MLP by default.
 
     Subclasses set ``name`` and ``options`` and define ``load``; a data set whose model is not the
     MLP overrides :meth:`fit_and_predict` and :meth:`model_description`.
     """
 
     loss_names = tuple(LOSSES)
+    default_losses = DEFAULT_LOSSES
 
     def model_description(self):
         """The network and optimiser, in words."""

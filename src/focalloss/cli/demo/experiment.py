@@ -53,11 +53,13 @@ class Task:
 
     Attributes:
         name: the ``--dataset`` name.
-        loss_names: the losses ``--losses`` may name, in the table's order (the default: all).
+        loss_names: the losses ``--losses`` may name, in the table's order.
+        default_losses: the ones a run compares when ``--losses`` is not given (None: all of them).
         uses_loss_settings: whether ``--gamma``, ``--k``, ``--threshold``, ``--beta`` apply.
     """
 
     loss_names = ()
+    default_losses = None
     uses_loss_settings = True
 
     def __init__(self, name):

@@ -6,7 +6,9 @@ check). "Class-balanced" means per-class weights from the effective number of ex
 2019): ``alpha = class_weights(train_counts, method="effective_number", beta=beta)`` for the
 softmax losses; for a binary model the positives' share of the two weights, ``alpha = w1 / (w0 + w1)``.
 The focal losses without "class-balanced" use ``alpha=None``, binary ones included (not the
-detection default 0.25, which would down-weight the rare positives).
+detection default 0.25, which would down-weight the rare positives). Two more run when ``--losses``
+names them: poly-1 focal loss (Leng et al. 2022; epsilon = 1, the paper's default, at the focal
+losses' gamma) and FLSD-53 (Mukhoti et al. 2020: gamma = 5 where p_t < 0.2, else 3).
 
 Importing this module does not import torch; building a loss does.
 """
@@ -17,9 +19,10 @@ from dataclasses import dataclass
 
 import focalloss
 
-__all__ = ["LOSSES", "LossSettings", "loss_label", "make_loss"]
+__all__ = ["DEFAULT_LOSSES", "LOSSES", "LossSettings", "loss_label", "make_loss"]
 
-# command-line name -> what the table calls it
+# command-line name -> what the table calls it; the asymmetric loss (ASL, Ridnik et al. 2021) joins as "asl"
+# once focalloss has sigmoid_asymmetric_loss
 LOSSES = {
     "ce": "cross-entropy",
     "cb-ce": "class-balanced CE",
@@ -27,14 +30,18 @@ LOSSES = {
     "cb-focal": "class-balanced focal",
     "softened": "softened",
     "hard-truncation": "hard truncation",
+    "poly1": "poly-1 focal",
+    "flsd53": "FLSD-53",
 }
+# the losses a run compares when --losses is not given
+DEFAULT_LOSSES = ("ce", "cb-ce", "focal", "cb-focal", "softened", "hard-truncation")
 
 
 @dataclass(frozen=True)
 class LossSettings:
     """The hyperparameters of the compared losses (each loss reads the ones it has)."""
 
-    gamma: float = 2.0  # focal, class-balanced focal
+    gamma: float = 2.0  # focal, class-balanced focal, poly-1 focal
     k: float = 1.0  # softened
     threshold: float = 0.5  # hard truncation
     beta: float = 0.999  # effective number, for the class-balanced losses
@@ -50,6 +57,8 @@ def loss_label(name, settings):
     detail = {
         "focal": f"gamma={settings.gamma:g}",
         "cb-focal": f"gamma={settings.gamma:g}",
+        "poly1": f"gamma={settings.gamma:g}, epsilon=1",
+        "flsd53": "gamma=5 below p_t=0.2, else 3",
         "softened": f"k={settings.k:g}",
         "hard-truncation": f"m={settings.threshold:g}",
     }.get(name)
@@ -80,10 +89,20 @@ def make_loss(name, *, binary, train_counts, settings):
         if name == "hard-truncation":
             return lambda logits, targets: focalloss.sigmoid_hard_truncation_loss(
                 logits, targets, threshold=settings.threshold)
+        if name == "poly1":
+            return lambda logits, targets: focalloss.sigmoid_poly1_focal_loss(
+                logits, targets, alpha=None, gamma=settings.gamma, epsilon=1.0)
+        if name == "flsd53":
+            return lambda logits, targets: focalloss.sigmoid_adaptive_focal_loss(logits, targets)
         return lambda logits, targets: focalloss.sigmoid_focal_loss(logits, targets, alpha=balanced, gamma=gamma)
     if name == "softened":
         return lambda logits, target: focalloss.softmax_softened_loss(logits, target, k=settings.k)
     if name == "hard-truncation":
         return lambda logits, target: focalloss.softmax_hard_truncation_loss(
             logits, target, threshold=settings.threshold)
+    if name == "poly1":
+        return lambda logits, target: focalloss.softmax_poly1_focal_loss(logits, target, gamma=settings.gamma,
+                                                                         epsilon=1.0)
+    if name == "flsd53":
+        return lambda logits, target: focalloss.softmax_adaptive_focal_loss(logits, target)
     return lambda logits, target: focalloss.softmax_focal_loss(logits, target, alpha=balanced, gamma=gamma)

@@ -24,7 +24,7 @@ from .._common import distribution_file
 from . import metrics, text
 from .classification import ECE_BINS, loss_settings_record, pooled_calibration, summary_line, write_reliability
 from .experiment import Metric, Task, seeds_text
-from .losses import LOSSES, loss_label, make_loss
+from .losses import DEFAULT_LOSSES, LOSSES, loss_label, make_loss
 
 __all__ = ["SmsSpamTask", "SpamSplit", "load_sms_spam", "read_collection"]
 
@@ -119,6 +119,7 @@ class SmsSpamTask(Task):
     """``--dataset sms-spam``: a linear spam filter per loss."""
 
     loss_names = tuple(LOSSES)
+    default_losses = DEFAULT_LOSSES
 
     def ensure_available(self):
         distribution_file(DISTRIBUTION, DATA_FILE, install=INSTALL)
