@@ -91,6 +91,37 @@ def _adaptive_focal_term(x, params):
     return mod * -F.logsigmoid(x)
 
 
+def _one_minus_exp(y):
+    """1 - e^y for y <= 0: -expm1(y) from -log 2 up, 1 - e^y below, where expm1's backward (its result + 1)
+    would cancel."""
+    near = y >= -math.log(2.0)
+    return torch.where(near, -torch.expm1(torch.where(near, y, -1.0)), 1.0 - torch.exp(torch.where(near, -1.0, y)))
+
+
+def _asymmetric_negative(z, params):
+    """A-(z) = p_m^gamma_neg (-log(1 - p_m)), p_m = max(p - m, 0), p = sigma(-z) the negative's probability
+    of the positive class (Ridnik et al. 2021), 0 where x <= x_m = logit(m) as the kernels round it. The
+    difference is the product p - m = p (1 - m) (1 - e^{x_m - x}) (see reference/binary.py), whose autograd
+    derivative stays finite where it underflows; p_m^gamma is exp(gamma log(p - m)), 0 where it is 0."""
+    x = -z
+    gamma = params["gamma_neg"]
+    cut = losses.BINARY["asymmetric"].kernel_p3(params, float64=x.dtype == torch.float64)
+    e = math.exp(-abs(cut))  # the margin sigma(cut) whose logit is the rounded cut (0 at -inf), and 1 - it
+    clip, one_minus_clip = (1.0 / (1.0 + e), e / (1.0 + e)) if cut >= 0 else (e / (1.0 + e), 1.0 / (1.0 + e))
+    active = x > cut
+    xa = torch.where(active, x, cut + 1.0 if clip > 0 else 0.0)  # read only where active
+    # exp(logsigmoid), not sigmoid, whose backward sigma (1 - sigma) cancels where sigma is near 1
+    d = torch.exp(F.logsigmoid(xa)) * one_minus_clip * _one_minus_exp(cut - xa)
+    half = d < 0.5
+    log_1md = torch.log(torch.exp(F.logsigmoid(-xa)) + clip) if clip > 0 else F.logsigmoid(-xa)
+    u = torch.where(half, -torch.log1p(-torch.where(half, d, 0.0)), -log_1md)
+    if gamma == 0:
+        value = u
+    else:
+        value = torch.where(d > 0, torch.exp(gamma * torch.log(torch.where(d > 0, d, 1.0))), 0.0) * u
+    return torch.where(active, value, 0.0)
+
+
 BINARY_TERMS = {
     "focal": lambda x, p: _focal_term(x, p["gamma"]),
     "adaptive_focal": _adaptive_focal_term,
@@ -100,11 +131,14 @@ BINARY_TERMS = {
 }
 # terms that take their label side's alpha weight themselves: term(x, params, alpha_side)
 ALPHA_INSIDE_TERMS = {"poly1_focal": _poly1_focal_side}
+# the sided losses' (A+, A-), the negative's term taking -x (the registry's composition "sided")
+SIDED_TERMS = {"asymmetric": (lambda x, p: _focal_term(x, p["gamma_pos"]), _asymmetric_negative)}
 
 
 def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False):
     """w * (t * alpha * A(x) + (1 - t) * (1 - alpha) * A(-x)), elementwise or summed (a term of
-    ALPHA_INSIDE_TERMS takes its side's alpha itself); see the contract in ``backends/__init__.py``.
+    ALPHA_INSIDE_TERMS takes its side's alpha itself; a sided loss has A+ and A- of SIDED_TERMS); see the
+    contract in ``backends/__init__.py``.
     alpha=None weights both label terms by 1."""
     dtype = compute_dtype(x)
     x, t = x.to(dtype), t.to(dtype)
@@ -118,8 +152,9 @@ def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False):
         a_pos, a_neg = (1.0, 1.0) if alpha is None else (alpha, 1.0 - alpha)
         positive, negative = side(x, params, a_pos), side(-x, params, a_neg)
     else:
-        term = BINARY_TERMS[kind]
-        positive, negative = term(x, params), term(-x, params)
+        sided = losses.BINARY[kind].composition == "sided"
+        positive_term, negative_term = SIDED_TERMS[kind] if sided else (BINARY_TERMS[kind],) * 2
+        positive, negative = positive_term(x, params), negative_term(-x, params)
         if alpha is not None:
             positive, negative = alpha * positive, (1.0 - alpha) * negative
     loss = t * positive + (1.0 - t) * negative

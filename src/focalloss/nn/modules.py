@@ -28,6 +28,7 @@ __all__ = [  # the registry's names (tests/test_registry.py holds them to it); l
     "SigmoidSoftenedLoss",
     "SigmoidPoly1FocalLoss",
     "SigmoidAdaptiveFocalLoss",
+    "SigmoidAsymmetricLoss",
     "SigmoidHardTruncationLoss",
     "SoftmaxFocalLoss",
     "SoftmaxPoly1FocalLoss",
@@ -174,6 +175,36 @@ class SigmoidAdaptiveFocalLoss(_BinaryLoss):
 
     def __init__(
         self, *, thresholds: Sequence[float] = (0.2,), gammas: Sequence[float] = (5.0, 3.0), alpha: float | None = None,
+        reduction: Reduction = "mean", weight: Weight = None, normalizer: Normalizer = None,
+        validate: bool | None = None, backend: Backend = "auto",
+    ) -> None:
+        super().__init__(locals())
+
+
+class SigmoidAsymmetricLoss(_BinaryLoss):
+    r"""Module form of :func:`focalloss.sigmoid_asymmetric_loss` (ASL): its own gamma per side, shifted negatives.
+
+    Args:
+        gamma_pos: positives' focusing parameter >= 0; default 1. gamma_neg: negatives', >= 0; default 4.
+        clip: the probability margin m in [0, 1) of the negatives, p_m = max(p - m, 0); default 0.05 (the
+            defaults are Ridnik et al. 2021's).
+        alpha: positives' weight in [0, 1] or None (default).
+        reduction, weight, normalizer, validate, backend: as in :class:`SigmoidFocalLoss`.
+
+    Shape:
+        - input: ``(*)`` logits; target: ``(*)`` in [0, 1]; output: scalar, or ``(*)`` for "none".
+
+    Example:
+        >>> import torch
+        >>> from focalloss import SigmoidAsymmetricLoss
+        >>> SigmoidAsymmetricLoss()(torch.tensor([2.0, -1.0]), torch.tensor([1.0, 0.0]))
+        tensor(0.0078)
+    """
+
+    spec = losses.BINARY["asymmetric"]
+
+    def __init__(
+        self, *, gamma_pos: float = 1.0, gamma_neg: float = 4.0, clip: float = 0.05, alpha: float | None = None,
         reduction: Reduction = "mean", weight: Weight = None, normalizer: Normalizer = None,
         validate: bool | None = None, backend: Backend = "auto",
     ) -> None:
