@@ -280,6 +280,19 @@ _FACTS = {
         strategies={"gamma_pos": gammas, "gamma_neg": gammas, "clip": margins},
         sweep=lambda g: {"gamma_pos": g, "gamma_neg": g, "clip": 0.05},
     ),
+    "sigmoid_quality_focal_loss": dict(
+        settings=(
+            S(beta=2.0, triton=True),
+            S(beta=0.5, alpha=0.3, triton=True),
+            S(beta=0.0, triton=True),
+            S(beta=7.5, alpha=0.75),
+        ),
+        gradcheck=({"beta": 2.0}, {"beta": 1.5, "alpha": 0.4}),
+        module_settings={"beta": 1.5, "alpha": 0.5},
+        api_settings=({"beta": 2.0, "reduction": "mean"},),
+        strategies={"beta": gammas},
+        sweep=lambda g: {"beta": g},
+    ),
     "sigmoid_softened_loss": dict(
         settings=(
             S(k=2.0, alpha=0.7, triton=True),

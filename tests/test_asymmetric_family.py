@@ -1,9 +1,10 @@
 """The binary losses whose composition is not t·α·A(x) + (1−t)(1−α)·A(−x): the asymmetric loss (ASL,
-Ridnik et al. 2021), a "sided" loss with a term of its own for the negatives.
+Ridnik et al. 2021), a "sided" loss with a term of its own for the negatives, and the quality focal loss
+(QFL, Li et al. 2020), a "joint" one, not linear in the target.
 
-On every backend (torch, the fused CPU kernels, Triton's interpreter): the paper's formula written
-out, its identity with focal loss, the margin's convention (p = m is clipped, with the clipped side's
-gradient), finiteness at saturation in every dtype, and the values it refuses. Parity with the
+On every backend (torch, the fused CPU kernels, Triton's interpreter): the papers' formulas written
+out, their identities with focal loss, ASL's margin convention (p = m is clipped, with the clipped
+side's gradient), QFL at p = t, finiteness at saturation in every dtype, and the values they refuse. Parity with the
 reference, gradcheck, properties and the scalar hyperparameters' bad values come from the test table
 like every other loss's.
 """
@@ -191,3 +192,113 @@ def test_soft_targets_outside_the_unit_interval_are_refused():
         fl.sigmoid_asymmetric_loss(x, t + 1.5)
     with pytest.raises(ValueError, match=r"targets .*\[0, 1\]"):
         fl.sigmoid_asymmetric_loss(x, -t - 0.5)
+
+
+# --------------------------------------------------------------------------------------------------
+# Quality focal loss: the paper's formula, focal loss for 0/1 targets, not linear in t, p = t
+# --------------------------------------------------------------------------------------------------
+def qfl(x, y, beta=2.0):
+    """Li et al. 2020, eq. (5): QFL(sigma) = -|y - sigma|^beta ((1 - y) log(1 - sigma) + y log(sigma))."""
+    sigma = torch.sigmoid(x.double())
+    return -((y - sigma).abs() ** beta) * ((1 - y) * torch.log(1 - sigma) + y * torch.log(sigma))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("beta", [2.0, 0.5, 0.0, 4.0])
+def test_quality_focal_loss_is_the_papers(backend, dtype, beta):
+    x, _ = _inputs(dtype)
+    quality = torch.rand(x.shape, generator=GEN, dtype=torch.float64)
+    quality[:4] = 0.0  # negatives
+    got = fl.sigmoid_quality_focal_loss(x, quality.to(dtype), reduction="none", backend=backend, beta=beta)
+    torch.testing.assert_close(got.double(), qfl(x, quality.to(dtype).double(), beta), **tolerance(dtype))
+
+
+def test_quality_focal_defaults_are_the_papers():
+    spec = losses.BINARY["quality_focal"]
+    assert spec.defaults == {"beta": 2.0} and spec.alpha is None and spec.composition == "joint"
+    x, _ = _inputs(torch.float64)
+    quality = torch.rand(x.shape, generator=GEN, dtype=torch.float64)
+    torch.testing.assert_close(fl.sigmoid_quality_focal_loss(x, quality), qfl(x, quality).mean())
+    torch.testing.assert_close(fl.SigmoidQualityFocalLoss()(x, quality), qfl(x, quality).mean())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("beta", [0.0, 0.5, 2.0, 7.0])
+def test_quality_focal_with_hard_targets_is_focal(backend, dtype, beta):
+    x, t = loss_table.binary_sample((8, 7), seed=int(beta * 10))
+    x[0, :4] = torch.tensor([1e4, -1e4, 100.0, -100.0])
+    x = x.to(dtype)
+    for alpha in (None, 0.3):
+        got = _value_and_grad(fl.sigmoid_quality_focal_loss, x, t, beta=beta, alpha=alpha, backend=backend)
+        expected = _value_and_grad(fl.sigmoid_focal_loss, x, t, gamma=beta, alpha=alpha, backend=backend)
+        for a, b in zip(got, expected):
+            torch.testing.assert_close(a, b, **tolerance(dtype))
+
+
+def test_reference_quality_focal_with_hard_targets_is_focal_with_its_hessian():
+    x = np.concatenate([np.linspace(-40, 40, 161), [-1e4, 1e4]])
+    t = (np.arange(x.size) % 3 == 0).astype(float)
+    for beta in (0.0, 0.5, 3.0):
+        for suffix in ("", "_grad", "_hess"):
+            got = getattr(reference, "sigmoid_quality_focal_loss" + suffix)(x, t, beta=beta, alpha=0.3)
+            expected = getattr(reference, "sigmoid_focal_loss" + suffix)(x, t, gamma=beta, alpha=0.3)
+            np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-300)
+
+
+def test_reference_quality_focal_hessian_is_the_derivative_of_its_gradient():
+    x = np.linspace(-8, 8, 1601)
+    for t in (0.0, 1.0, 0.3, 0.9):
+        xs = x[np.abs(1 / (1 + np.exp(-x)) - t) > 1e-3]  # off p = t, where |t - p|^beta has its cusp
+        for beta in (0.0, 0.5, 2.0, 3.5):
+            grad = reference.sigmoid_quality_focal_loss_grad
+            numeric = (grad(xs + 1e-6, t, beta=beta) - grad(xs - 1e-6, t, beta=beta)) / 2e-6
+            np.testing.assert_allclose(reference.sigmoid_quality_focal_loss_hess(xs, t, beta=beta), numeric,
+                                       rtol=1e-5, atol=1e-7)
+
+
+def test_quality_focal_is_not_linear_in_the_target():
+    x, q = torch.tensor([0.4], dtype=torch.float64), torch.tensor([0.6], dtype=torch.float64)
+    soft = fl.sigmoid_quality_focal_loss(x, q, reduction="none")
+    mixed = q * fl.sigmoid_quality_focal_loss(x, torch.ones_like(q), reduction="none") + (1 - q) * (
+        fl.sigmoid_quality_focal_loss(x, torch.zeros_like(q), reduction="none"))
+    torch.testing.assert_close(soft, qfl(x, q))
+    assert (mixed - soft).abs().item() > 0.1  # the expected hard-label loss is another loss
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_quality_focal_at_its_target_is_zero_with_gradient_zero(backend, dtype):
+    x = torch.tensor([0.0, 0.0], dtype=dtype)  # sigmoid(0) = 1/2 exactly
+    q = torch.tensor([0.5, 0.5], dtype=dtype)
+    for beta in (0.5, 1.0, 2.0):
+        loss, grad = _value_and_grad(fl.sigmoid_quality_focal_loss, x, q, beta=beta, backend=backend)
+        assert loss.item() == 0.0 and (grad == 0).all()
+    loss, grad = _value_and_grad(fl.sigmoid_quality_focal_loss, x, q, beta=0.0, backend=backend)
+    torch.testing.assert_close(loss.double(), torch.tensor(2 * math.log(2.0), dtype=torch.float64), **tolerance(dtype))
+
+
+def test_quality_focal_near_its_target_is_accurate_in_float32(backend):
+    """t - p is formed in float64 for float32 data: near p = t the float32 backends agree with the reference."""
+    x = torch.linspace(-6, 6, 241, dtype=torch.float32)
+    q = (torch.sigmoid(x.double()) + 3e-5).clamp(0, 1).float()
+    loss, grad = _value_and_grad(fl.sigmoid_quality_focal_loss, x, q, beta=0.5, backend=backend)
+    expected = reference.sigmoid_quality_focal_loss_grad(x.double().numpy(), q.double().numpy(), beta=0.5)
+    torch.testing.assert_close(grad.double(), torch.from_numpy(expected), **tolerance(torch.float32))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_quality_focal_is_finite_at_saturation(backend, dtype):
+    x = torch.tensor([-1e4, -100.0, -20.0, -3.0, 0.0, 3.0, 20.0, 100.0, 1e4], dtype=torch.float64).to(dtype).repeat(3)
+    q = torch.cat([torch.zeros(9), torch.ones(9), torch.full((9,), 0.3)]).to(dtype)
+    for beta in (0.0, 0.25, 1.0, 10.0):
+        loss, grad = _value_and_grad(fl.sigmoid_quality_focal_loss, x, q, beta=beta, backend=backend)
+        assert torch.isfinite(loss) and torch.isfinite(grad).all(), (beta, loss, grad)
+
+
+def test_quality_focal_refuses_a_negative_beta_and_targets_outside_the_unit_interval():
+    x, t = loss_table.binary_sample((3, 3))
+    for call in (lambda: fl.sigmoid_quality_focal_loss(x, t, beta=-1.0), lambda: fl.SigmoidQualityFocalLoss(beta=-1.0)):
+        with pytest.raises(ValueError) as error:
+            call()
+        assert str(error.value) == "beta must be >= 0; got -1.0"
+    with pytest.raises(ValueError, match=r"targets .*\[0, 1\]"):
+        fl.sigmoid_quality_focal_loss(x, t + 1.5)

@@ -116,8 +116,9 @@ def _confident(cases):
     (1 - p)^gamma with gamma > 2 underflows float32 at a margin of 20: the cases whose losses at margins
     3..20 are positive numbers in float32."""
     def positive_when_right(loss, params):
-        gammas = [params.get(name, 0.0) for name in ("gamma", "gamma_pos", "gamma_neg")]
-        return loss.kind != "hard_truncation" and params.get("clip", 0.0) == 0 and max(gammas) <= 2.0
+        exponents = {"asymmetric": ("gamma_pos", "gamma_neg"), "quality_focal": ("beta",)}.get(loss.kind, ("gamma",))
+        return (loss.kind != "hard_truncation" and params.get("clip", 0.0) == 0
+                and max(params.get(name, 0.0) for name in exponents) <= 2.0)
 
     return [(loss, kwargs) for loss, kwargs in cases if positive_when_right(loss, loss.params(kwargs))]
 

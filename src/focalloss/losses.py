@@ -32,11 +32,12 @@ __all__ = ["BINARY", "COMPOSITIONS", "GAMMA_GENERAL", "GAMMA_TWO", "GAMMA_ZERO",
 
 # One numbering of the kinds for every family and every kernel (C and Triton).
 KIND_CODES = {"focal": 0, "softened": 1, "hard_truncation": 2, "focal_star": 3, "poly1_focal": 4, "adaptive_focal": 5,
-              "asymmetric": 6}
+              "asymmetric": 6, "quality_focal": 7}
 
 # How a binary loss composes its label sides: "symmetric", t alpha A(x) + (1 - t)(1 - alpha) A(-x) with one
-# term A; "sided", t alpha A+(x) + (1 - t)(1 - alpha) A-(-x) with a term of its own per side (asymmetric loss).
-COMPOSITIONS = ("symmetric", "sided")
+# term A; "sided", t alpha A+(x) + (1 - t)(1 - alpha) A-(-x) with a term of its own per side (asymmetric loss);
+# "joint", a loss of x and t together, not linear in t (quality focal loss).
+COMPOSITIONS = ("symmetric", "sided", "joint")
 
 # The focal kernels' special cases of gamma: no modulation at all, a square, anything else.
 GAMMA_GENERAL, GAMMA_ZERO, GAMMA_TWO = 0, 1, 2
@@ -151,6 +152,10 @@ def _encode_asymmetric(params, float64):
     return params["gamma_pos"], params["gamma_neg"], GAMMA_GENERAL
 
 
+def _encode_quality_focal(params, float64):
+    return params["beta"], 0.0, GAMMA_GENERAL
+
+
 def _encode_clip_logit(params, float64):
     """The asymmetric loss's negatives count where x > logit(clip), rounded down into the compute dtype:
     x > cut exactly when p > clip, so p = clip is clipped; -inf at clip = 0. The kernels take the margin as
@@ -237,6 +242,9 @@ LOSSES = (
               Hyperparameter("gamma_neg", 4.0, _scalars.nonnegative),
               Hyperparameter("clip", 0.05, _scalars.unit_interval_open_above)),
              None, _encode_asymmetric, composition="sided", encode_p3=_encode_clip_logit),
+    # Li et al. 2020, "Generalized Focal Loss": beta = 2
+    LossSpec("quality_focal", "binary", "sigmoid_quality_focal_loss", "SigmoidQualityFocalLoss",
+             (Hyperparameter("beta", 2.0, _scalars.nonnegative),), None, _encode_quality_focal, composition="joint"),
     LossSpec("hard_truncation", "binary", "sigmoid_hard_truncation_loss", "SigmoidHardTruncationLoss", (THRESHOLD,),
              None, _encode_logit_cut),
     LossSpec("focal", "softmax", "softmax_focal_loss", "SoftmaxFocalLoss", (GAMMA,), None, _encode_focal),

@@ -3,7 +3,8 @@
  * The formulas are those of focalloss.reference (see its _binary_* and _softmax_parts helpers):
  *
  *   binary:  loss = wp * A(x) + wn * A(-x),  wp = t * alpha, wn = (1 - t) * (1 - alpha)
- *            (sided, asymmetric loss: wp * A+(x) + wn * N(x), the negatives' own term N(x) = A-(-x))
+ *            (sided, asymmetric loss: wp * A+(x) + wn * N(x), the negatives' own term N(x) = A-(-x);
+ *             joint, quality focal loss: |t - p|^beta (-wp log p - wn log(1 - p)), not linear in t)
  *   softmax: loss = sum_c w_c phi_c(x),      w_c = alpha_c * ((1 - eps) * q_c + eps / C)
  *            d loss / d x_j = g_j - p_j * sum_c g_c,  g_c = w_c * d phi_c / d log p_c
  *            (softened: -k u_j (w_j L_j - A) - w_j u_j + p_j B, see below)
@@ -174,6 +175,22 @@ INLINE void NAME(binary_block)(void *ctx, int64_t block) {
                     T mn = act * (gn == 0 ? (T)1 : EXP(gn * ld));
                     lo = -wp * mp * lsp + wn * mn * u;
                     gr = wp * mp * (gp * p * lsp - q) + wn * p * mn * (gn * qr + s);)
+        break;
+    }
+    case KIND_QUALITY_FOCAL: {
+        /* joint (Li et al. 2020): M B, M = |t - p|^beta, B = -wp log p - wn log(1 - p); t - p = t q - (1 - t) p
+         * in double for float data too (it cancels where p is near t: float's p and q would leave an error of
+         * eps min(p, q) / |t - p|), log|t - p| = log q, log p at t = 1, 0 (see reference/binary.py);
+         * (M B)' = M B' - beta M g B with g = p q / (t - p), 0 where t = p (M = 0 there) */
+        T beta = p1;
+        BINARY_LOOP(SIGMOID_PARTS double xd = xv; double ed = exp(-fabs(xd)); double invd = 1 / (1 + ed);
+                    double pd = xd >= 0 ? invd : ed * invd; double qd = xd >= 0 ? ed * invd : invd;
+                    double diff = (double)tv * qd - (1 - (double)tv) * pd; int zero = diff == 0;
+                    T la = tv == 1 ? lsn : tv == 0 ? lsp : (T)log(fabs(zero ? 1.0 : diff));
+                    T g = tv == 1 ? p : tv == 0 ? -q : zero ? (T)0 : (T)(pd * qd / diff);
+                    T mod = beta == 0 ? (T)1 : (zero && tv != 1 && tv != 0) ? (T)0 : EXP(beta * la);
+                    T bce = -wp * lsp - wn * lsn;
+                    lo = mod * bce; gr = mod * (-wp * q + wn * p) - beta * mod * g * bce;)
         break;
     }
     case KIND_FOCAL_STAR: {

@@ -34,6 +34,7 @@ KIND_FOCAL_STAR = tl.constexpr(KIND_CODES["focal_star"])
 KIND_POLY1_FOCAL = tl.constexpr(KIND_CODES["poly1_focal"])
 KIND_ADAPTIVE_FOCAL = tl.constexpr(KIND_CODES["adaptive_focal"])
 KIND_ASYMMETRIC = tl.constexpr(KIND_CODES["asymmetric"])
+KIND_QUALITY_FOCAL = tl.constexpr(KIND_CODES["quality_focal"])
 CUTS = tl.constexpr(MAX_PIECES - 1)  # a schedule's cuts; it has one more gamma
 
 LOG_HALF = tl.constexpr(-0.6931471805599453)
@@ -210,6 +211,25 @@ def _asymmetric_negative(z, log_pz, log_qz, pz, qz, gamma, cut):
 
 
 @triton.jit
+def _quality_focal_joint(x, t, log_p, log_q, p, q, w_pos, w_neg, beta, COMPUTE: tl.constexpr):
+    """(loss, d loss / d x) of quality focal loss (Li et al. 2020), joint in x and t: M B with M = |t - p|^beta,
+    B = -w_pos log p - w_neg log(1 - p), t - p = t q - (1 - t) p in float64 (it cancels where p is near t) and
+    log|t - p| = log q, log p at t = 1, 0; (M B)' = M B' - beta M g B, g = p q / (t - p), 0 where t = p (see
+    cpu_kernels.h)."""
+    _, _, p64, q64 = _sigmoid_parts(x.to(tl.float64))
+    t64 = t.to(tl.float64)
+    diff = t64 * q64 - (1.0 - t64) * p64
+    zero = diff == 0.0
+    soft = (t != 1.0) & (t != 0.0)
+    safe = tl.where(zero, 1.0, diff)
+    log_abs = tl.where(t == 1.0, log_q, tl.where(t == 0.0, log_p, tl.log(tl.abs(safe)).to(COMPUTE)))
+    g = tl.where(t == 1.0, p, tl.where(t == 0.0, -q, tl.where(zero, 0.0, p64 * q64 / safe).to(COMPUTE)))
+    mod = tl.where(beta == 0.0, 1.0, tl.where(zero & soft, 0.0, _pow_from_log(log_abs, beta)))
+    bce = -w_pos * log_p - w_neg * log_q
+    return mod * bce, mod * (-w_pos * q + w_neg * p) - beta * mod * g * bce
+
+
+@triton.jit
 def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, p3, schedule, KIND: tl.constexpr,
                           HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr, COMPUTE: tl.constexpr):
     """Elementwise w*(t*a*A(x) + (1-t)*(1-a)*A(-x)) and its derivative in x. An element of weight 0
@@ -226,7 +246,9 @@ def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, p3, sc
     if HAS_ALPHA:
         a_pos = alpha
         a_neg = 1.0 - alpha
-    if KIND == KIND_POLY1_FOCAL:  # each side weighs its alpha itself
+    if KIND == KIND_QUALITY_FOCAL:  # joint in x and t: not a sum of label sides
+        loss, grad = _quality_focal_joint(x, t, log_p, log_q, p, q, t * a_pos, (1.0 - t) * a_neg, p1, COMPUTE)
+    elif KIND == KIND_POLY1_FOCAL:  # each side weighs its alpha itself
         pos_value, pos_first = _poly1_focal_side(x, log_p, log_q, p, q, a_pos, p1, p2)
         neg_value, neg_first = _poly1_focal_side(-x, log_q, log_p, q, p, a_neg, p1, p2)
         loss, grad = t * pos_value + (1.0 - t) * neg_value, t * pos_first - (1.0 - t) * neg_first

@@ -1,7 +1,8 @@
-r"""Binary and multi-label losses from logits: focal, FL*, poly-1 and adaptive focal, asymmetric, softened and
-hard-truncation.
+r"""Binary and multi-label losses from logits: focal, FL*, poly-1 and adaptive focal, asymmetric, quality focal,
+softened and hard-truncation.
 
-All but the asymmetric loss share one form. With :math:`p = \sigma(x)` and a target :math:`t \in [0, 1]`,
+All but the asymmetric and quality focal losses share one form. With :math:`p = \sigma(x)` and a target
+:math:`t \in [0, 1]`,
 
 .. math::
 
@@ -12,7 +13,8 @@ where :math:`A(x)` is the loss of a positive label and :math:`A(-x)` that of a n
 is linear in ``t``. ``alpha`` weights positives, negatives get ``1 - alpha``, and ``alpha=None``
 weights both by 1. The asymmetric loss is *sided*: its negatives have a term of their own,
 :math:`\ell = t\,\alpha\,A_+(x) + (1 - t)(1 - \alpha)\,A_-(-x)`, still linear in ``t``
-(``losses.LossSpec.composition``).
+(``losses.LossSpec.composition``). The quality focal loss is *joint*, a function of ``x`` and ``t``
+together that is not linear in ``t``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ __all__ = [  # the registry's names (tests/test_registry.py holds them to it); l
     "sigmoid_poly1_focal_loss",
     "sigmoid_adaptive_focal_loss",
     "sigmoid_asymmetric_loss",
+    "sigmoid_quality_focal_loss",
     "sigmoid_hard_truncation_loss",
 ]
 
@@ -400,3 +403,51 @@ def sigmoid_asymmetric_loss(
         tensor(3.0110)
     """
     return _binary_loss(losses.BINARY["asymmetric"], **locals())
+
+
+@_with_shared_docs
+def sigmoid_quality_focal_loss(
+    logits: Tensor, targets: Tensor, *, beta: float = 2.0, alpha: float | None = None, reduction: Reduction = "mean",
+    weight: Weight = None, normalizer: Normalizer = None, validate: bool | None = None, backend: Backend = "auto",
+) -> Tensor:
+    r"""Quality focal loss (QFL; Li et al. 2020, "Generalized Focal Loss"), from logits.
+
+    .. math::
+
+        \ell = -|t - p|^\beta \left(t\,\alpha \log p + (1 - t)(1 - \alpha) \log(1 - p)\right),
+        \qquad p = \sigma(x)
+
+    The target ``t`` is a soft quality score in [0, 1] (an IoU, say): the cross-entropy to it,
+    scaled by how far the prediction is from it. It is not linear in ``t`` (unlike the other binary
+    losses): a soft target is its own target, not an expected hard label. For 0/1 targets it is
+    :func:`sigmoid_focal_loss` with ``gamma=beta``; the default beta = 2 is the paper's. The paper
+    has no alpha; here it weights the cross-entropy's positive part by alpha and its negative part
+    by 1 - alpha, as in focal loss (so the identity holds for every alpha), and ``None`` (default)
+    turns it off. The distribution focal loss (DFL) of the same paper is a cross-entropy on two
+    neighbouring bins with a two-class probability target, which :func:`focalloss.softmax_focal_loss`
+    with ``gamma=0`` and probability targets expresses. Computed in log space: :math:`|t - p|` is
+    :math:`t\,\sigma(-x) - (1 - t)\,\sigma(x)`, a difference of two accurate products (exactly
+    :math:`\sigma(-x)` at t = 1 and :math:`\sigma(x)` at t = 0, whose logs come from log-sigmoid),
+    so its error is a few units in the last place of :math:`t(1-t)` where p is near t. Where
+    :math:`p = t` exactly the loss and its gradient are 0 (a subgradient of the cusp that
+    :math:`|t - p|^\beta` has for beta < 1).
+
+    Args:
+        logits: raw scores (never probabilities).
+        targets: quality scores in [0, 1], the logits' shape (0 for a negative).
+        beta: the focusing parameter >= 0 on :math:`|t - p|`; default 2 (the paper). ``0`` is
+            ``binary_cross_entropy_with_logits``.
+        alpha: weight in [0, 1] of the cross-entropy's positive part; its negative part gets
+            ``1 - alpha``. Default ``None``: no weighting.
+@COMMON_ARGS
+@SHAPE
+
+    Example:
+        >>> import torch
+        >>> from focalloss import sigmoid_quality_focal_loss
+        >>> logits = torch.tensor([[2.0, -1.0], [-3.0, 0.5]])
+        >>> quality = torch.tensor([[0.8, 0.0], [0.3, 0.0]])
+        >>> sigmoid_quality_focal_loss(logits, quality, reduction="sum")
+        tensor(0.4640)
+    """
+    return _binary_loss(losses.BINARY["quality_focal"], **locals())

@@ -2,7 +2,8 @@ r"""Binary losses of the reference: values, gradients, hessians and the curvatur
 
 Every binary loss but the sided ones has the form :math:`\ell = t\,\alpha\,A(x) + (1 - t)(1 - \alpha)\,A(-x)`;
 a sided loss (asymmetric loss) has a term of its own per label side,
-:math:`\ell = t\,\alpha\,A_+(x) + (1 - t)(1 - \alpha)\,A_-(-x)`; see :mod:`focalloss.reference`.
+:math:`\ell = t\,\alpha\,A_+(x) + (1 - t)(1 - \alpha)\,A_-(-x)`, and a joint one (quality focal loss) is a
+function of x and t together; see :mod:`focalloss.reference`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ __all__ = [
     "sigmoid_asymmetric_loss",
     "sigmoid_asymmetric_loss_grad",
     "sigmoid_asymmetric_loss_hess",
+    "sigmoid_quality_focal_loss",
+    "sigmoid_quality_focal_loss_grad",
+    "sigmoid_quality_focal_loss_hess",
     "sigmoid_adaptive_focal_loss",
     "sigmoid_adaptive_focal_loss_grad",
     "sigmoid_adaptive_focal_loss_hess",
@@ -182,6 +186,43 @@ def _asymmetric_sides(*, gamma_pos, gamma_neg, clip):
     return (lambda z: _focal_term(z, gamma=gamma_pos)), negative
 
 
+def _quality_focal_joint(x, t, a_pos, a_neg, *, beta):
+    """QFL = |t - p|^beta B, B = -t a+ log p - (1 - t) a- log(1 - p) (Li et al. 2020), with d/dx and d2/dx2.
+
+    t - p is formed as t q - (1 - t) p, a difference of two accurate products (t = 1: q, t = 0: -p, exact),
+    and log|t - p| as log q, log p at t = 1, 0 (no underflow). With M = |t - p|^beta, g = p q / (t - p):
+    M' = -beta M g, M'' = beta M ((beta - 1) g^2 - (q - p) g), B' = -t a+ q + (1 - t) a- p,
+    B'' = p q (t a+ + (1 - t) a-). Where t = p exactly the terms with g are 0: M = 0 there, and 0 is a
+    subgradient of the cusp that |t - p|^beta has for beta < 1.
+    """
+    log_p, log_q = _log_sigmoid(x), _log_sigmoid(-x)
+    p, q = np.exp(log_p), np.exp(log_q)
+    diff = t * q - (1.0 - t) * p
+    zero = diff == 0
+    safe = np.where(zero, 1.0, diff)
+    log_abs = np.where(t == 1, log_q, np.where(t == 0, log_p, np.where(zero, -np.inf, np.log(np.abs(safe)))))
+    g = np.where(t == 1, p, np.where(t == 0, -q, np.where(zero, 0.0, p * q / safe)))
+    m = _pow_from_log(log_abs, beta)
+    b = -t * a_pos * log_p - (1.0 - t) * a_neg * log_q
+    db = -t * a_pos * q + (1.0 - t) * a_neg * p
+    d2b = p * q * (t * a_pos + (1.0 - t) * a_neg)
+    value = m * b
+    first = m * db - beta * m * g * b
+    second = m * d2b - 2.0 * beta * m * g * db + beta * m * ((beta - 1.0) * g * g - (q - p) * g) * b
+    return value, first, second
+
+
+def _quality_focal(beta):
+    return _joint(lambda x, t, a_pos, a_neg: _quality_focal_joint(x, t, a_pos, a_neg, beta=beta))
+
+
+def _joint(term):
+    """Mark a term of the joint composition: ``term(x, t, a_pos, a_neg)`` gives the element's loss with its
+    two derivatives in x, alpha weights applied."""
+    term.takes_target = True
+    return term
+
+
 def _focal_star_term(z, *, gamma, beta):
     """A(z) = -log sigmoid(gamma z + beta) / gamma (FL*, appendix of Lin et al.)."""
     u = gamma * z + beta
@@ -196,7 +237,8 @@ def _binary_parts(term, x, t, alpha, weight):
 
     ``term(z)`` gives A(z) with its two derivatives, then weighted by alpha_t; a term marked by
     :func:`_alpha_inside` is called as ``term(z, alpha_t)`` and weighs alpha itself; a pair of terms
-    ``(A+, A-)`` (a sided loss) gives the positives' A+(x) and the negatives' A-(-x).
+    ``(A+, A-)`` (a sided loss) gives the positives' A+(x) and the negatives' A-(-x); a term marked by
+    :func:`_joint` is the whole element's loss, ``term(x, t, alpha, 1 - alpha)``.
     """
     x = np.asarray(x, dtype=np.float64)
     t = np.broadcast_to(np.asarray(t, dtype=np.float64), x.shape)
@@ -205,6 +247,9 @@ def _binary_parts(term, x, t, alpha, weight):
     x = np.where(counted, x, 0.0)  # ignored elements may hold inf or NaN: they must change nothing
     t = np.where(counted, t, 0.0)
     a_pos, a_neg = (1.0, 1.0) if alpha is None else (alpha, 1.0 - alpha)
+    if getattr(term, "takes_target", False):  # joint: not a sum of label sides
+        value, first, second = term(x, t, a_pos, a_neg)
+        return w * value, w * first, w * second, counted, t.sum()
     if getattr(term, "takes_alpha", False):  # the side weighs alpha itself (not linearly apart)
         pos, neg = term(x, a_pos), term(-x, a_neg)
         w_pos, w_neg = w * t, w * (1.0 - t)
@@ -810,6 +855,88 @@ def sigmoid_asymmetric_loss_hess(
         array([0.047696, 0.011005, 0.382776])
     """
     return _binary_hess(_asymmetric_sides(gamma_pos=gamma_pos, gamma_neg=gamma_neg, clip=clip), x, t, alpha, weight)
+
+
+@_shared_docs
+def sigmoid_quality_focal_loss(
+    x: ArrayLike, t: ArrayLike, *, beta: float = 2.0, alpha: float | None = None, reduction: Reduction = "none",
+    weight: ArrayLike | None = None, normalizer: float | Literal["positives"] | None = None,
+) -> Loss:
+    r"""Quality focal loss (QFL, Li et al. 2020): cross-entropy on a soft quality target times :math:`|t - p|^\beta`.
+
+    .. math::
+
+        \ell = -|t - p|^\beta \left(t\,\alpha \log p + (1 - t)(1 - \alpha) \log(1 - p)\right)
+
+    A joint loss: not linear in ``t``. For 0/1 targets it is focal loss with gamma = beta.
+
+    Args:
+@BINARY_INPUTS
+        beta: the focusing parameter >= 0 on |t - p|, default 2.
+        alpha: weight in [0, 1] of the cross-entropy's positive part (its negative part gets 1 - alpha), or
+            None (default): both 1.
+@BINARY_REDUCTION
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"``, else a scalar.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_quality_focal_loss(x, t).round(6)
+        array([0.001804, 0.022658, 0.377412])
+    """
+    return _binary_loss(_quality_focal(beta), x, t, alpha, weight, reduction, normalizer)
+
+
+@_shared_docs
+def sigmoid_quality_focal_loss_grad(
+    x: ArrayLike, t: ArrayLike, *, beta: float = 2.0, alpha: float | None = None, reduction: Reduction = "none",
+    weight: ArrayLike | None = None, normalizer: float | Literal["positives"] | None = None,
+    grad_output: ArrayLike | None = None,
+) -> Array:
+    """Gradient of :func:`sigmoid_quality_focal_loss` with respect to ``x``, times ``grad_output`` (0 where t = p).
+
+    Args:
+@BINARY_INPUTS
+        beta: the focusing parameter >= 0 on |t - p|, default 2.
+        alpha: weight in [0, 1] of the cross-entropy's positive part (its negative part gets 1 - alpha), or
+            None (default): both 1.
+@BINARY_REDUCTION
+@GRAD_OUTPUT
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_quality_focal_loss_grad(x, t).round(6)
+        array([-0.004871,  0.052581, -0.526152])
+    """
+    return _binary_grad(_quality_focal(beta), x, t, alpha, weight, reduction, normalizer, grad_output)
+
+
+@_shared_docs
+def sigmoid_quality_focal_loss_hess(
+    x: ArrayLike, t: ArrayLike, *, beta: float = 2.0, alpha: float | None = None, weight: ArrayLike | None = None,
+) -> Array:
+    """Per-element second derivative of the unreduced :func:`sigmoid_quality_focal_loss`.
+
+    Args:
+@BINARY_INPUTS
+        beta: the focusing parameter >= 0 on |t - p|, default 2.
+        alpha: weight in [0, 1] of the cross-entropy's positive part (its negative part gets 1 - alpha), or
+            None (default): both 1.
+        weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_quality_focal_loss_hess(x, t).round(6)
+        array([0.012678, 0.110633, 0.493062])
+    """
+    return _binary_hess(_quality_focal(beta), x, t, alpha, weight)
 
 
 # --------------------------------------------------------------------------------------------------
