@@ -4,9 +4,9 @@ Ridnik et al. 2021), a "sided" loss with a term of its own for the negatives, an
 
 On every backend (torch, the fused CPU kernels, Triton's interpreter): the papers' formulas written
 out, their identities with focal loss, ASL's margin convention (p = m is clipped, with the clipped
-side's gradient), QFL at p = t, finiteness at saturation in every dtype, and the values they refuse. Parity with the
-reference, gradcheck, properties and the scalar hyperparameters' bad values come from the test table
-like every other loss's.
+side's gradient), QFL at p = t, finiteness at saturation in every dtype, and the values they refuse.
+Parity with the reference, gradcheck, properties and the scalar hyperparameters' bad values come from
+the test table like every other loss's.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import focalloss as fl
 from focalloss import losses, reference
 
 GEN = torch.Generator().manual_seed(2021)
+ASL, QFL = "sigmoid_asymmetric_loss", "sigmoid_quality_focal_loss"
 
 
 def _value_and_grad(fn, x, target, **kwargs):
@@ -42,14 +43,22 @@ def asl(x, y, gamma_pos=1.0, gamma_neg=4.0, clip=0.05):
     return -y * loss_pos - (1 - y) * loss_neg
 
 
-def _inputs(dtype, shape=(24, 9)):
+def qfl(x, y, beta=2.0):
+    """Li et al. 2020, eq. (5): QFL(sigma) = -|y - sigma|^beta ((1 - y) log(1 - sigma) + y log(sigma))."""
+    sigma = torch.sigmoid(x.double())
+    return -((y - sigma).abs() ** beta) * ((1 - y) * torch.log(1 - sigma) + y * torch.log(sigma))
+
+
+def _inputs(dtype, shape=(24, 9), *, quality=False):
+    """Logits and 0/1 labels (30 % ones), or with ``quality`` soft quality scores, 0 for a third."""
     x = (torch.randn(shape, generator=GEN, dtype=torch.float64) * 4).to(dtype)
-    t = (torch.rand(shape, generator=GEN) < 0.3).to(dtype)
-    return x, t
+    t = torch.rand(shape, generator=GEN, dtype=torch.float64)
+    t = torch.where(t < 1 / 3, 0.0, torch.rand(shape, generator=GEN, dtype=torch.float64)) if quality else t < 0.3
+    return x, t.to(dtype)
 
 
 # --------------------------------------------------------------------------------------------------
-# The paper's formula, and its identity with focal loss
+# The papers' formulas and defaults
 # --------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("settings", [{}, {"gamma_pos": 0.0, "gamma_neg": 2.0, "clip": 0.2},
@@ -63,54 +72,98 @@ def test_asymmetric_loss_is_the_papers(backend, dtype, settings):
         assert clipped.any() and (got[clipped] == 0).all()  # clipped negatives cost exactly 0
 
 
-def test_asymmetric_defaults_are_the_papers():
-    spec = losses.BINARY["asymmetric"]
-    assert spec.defaults == {"gamma_pos": 1.0, "gamma_neg": 4.0, "clip": 0.05} and spec.alpha is None
-    x, t = _inputs(torch.float64)
-    torch.testing.assert_close(fl.sigmoid_asymmetric_loss(x, t), asl(x, t).mean())
-    torch.testing.assert_close(fl.SigmoidAsymmetricLoss()(x, t), asl(x, t).mean())
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("beta", [2.0, 0.5, 0.0, 4.0])
+def test_quality_focal_loss_is_the_papers(backend, dtype, beta):
+    x, quality = _inputs(dtype, quality=True)
+    got = fl.sigmoid_quality_focal_loss(x, quality, reduction="none", backend=backend, beta=beta)
+    torch.testing.assert_close(got.double(), qfl(x, quality.double(), beta), **tolerance(dtype))
+
+
+PAPERS = {ASL: ({"gamma_pos": 1.0, "gamma_neg": 4.0, "clip": 0.05}, "sided", asl, False),
+          QFL: ({"beta": 2.0}, "joint", qfl, True)}
+
+
+@pytest.mark.parametrize("name", list(PAPERS))
+def test_defaults_are_the_papers(name):
+    defaults, composition, formula, quality = PAPERS[name]
+    loss = loss_table.BY_NAME[name]
+    assert loss.spec.defaults == defaults and loss.spec.alpha is None and loss.spec.composition == composition
+    x, t = _inputs(torch.float64, quality=quality)
+    torch.testing.assert_close(loss.function(x, t), formula(x, t).mean())
+    torch.testing.assert_close(loss.module()(x, t), formula(x, t).mean())
+
+
+def test_the_compositions_are_declared():
+    composed = {spec.kind: spec.composition for spec in losses.BINARY.values() if spec.composition != "symmetric"}
+    assert composed == {"asymmetric": "sided", "quality_focal": "joint"}
+    assert {spec.composition for spec in losses.LOSSES} <= set(losses.COMPOSITIONS)
+
+
+# --------------------------------------------------------------------------------------------------
+# Identities with focal loss (gamma = g): ASL with gamma_pos = gamma_neg = g and no margin, for any
+# target (both are linear in t); QFL with beta = g, for 0/1 targets
+# --------------------------------------------------------------------------------------------------
+FOCAL_IDENTITIES = {ASL: (lambda g: {"gamma_pos": g, "gamma_neg": g, "clip": 0.0}, True),
+                    QFL: (lambda g: {"beta": g}, False)}
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0, 7.0])
-def test_asymmetric_with_equal_gammas_and_no_margin_is_focal(backend, dtype, gamma):
+@pytest.mark.parametrize("name", list(FOCAL_IDENTITIES))
+def test_identity_with_focal_loss(backend, dtype, gamma, name):
+    settings, soft = FOCAL_IDENTITIES[name]
     x, t = loss_table.binary_sample((8, 7), seed=int(gamma * 10))
     x[0, :4] = torch.tensor([1e4, -1e4, 100.0, -100.0])
-    t[1] = torch.rand(7, generator=GEN)  # soft targets: both are linear in t
+    if soft:
+        t[1] = torch.rand(7, generator=GEN)
     x = x.to(dtype)
     for alpha in (None, 0.3):
-        got = _value_and_grad(fl.sigmoid_asymmetric_loss, x, t, gamma_pos=gamma, gamma_neg=gamma, clip=0.0,
-                              alpha=alpha, backend=backend)
+        got = _value_and_grad(loss_table.BY_NAME[name].function, x, t, alpha=alpha, backend=backend, **settings(gamma))
         expected = _value_and_grad(fl.sigmoid_focal_loss, x, t, gamma=gamma, alpha=alpha, backend=backend)
         for a, b in zip(got, expected):
             torch.testing.assert_close(a, b, **tolerance(dtype))
 
 
-def test_reference_asymmetric_with_equal_gammas_and_no_margin_is_focal_with_its_hessian():
+@pytest.mark.parametrize("name", list(FOCAL_IDENTITIES))
+def test_reference_identity_with_focal_loss_with_its_hessian(name):
+    settings, soft = FOCAL_IDENTITIES[name]
     x = np.concatenate([np.linspace(-40, 40, 161), [-1e4, 1e4]])
-    t = np.random.default_rng(5).random(x.shape)
+    t = np.random.default_rng(5).random(x.shape) if soft else (np.arange(x.size) % 3 == 0).astype(float)
     for gamma in (0.0, 0.5, 3.0):
-        kwargs = {"gamma_pos": gamma, "gamma_neg": gamma, "clip": 0.0, "alpha": None}
-        for suffix in ("", "_grad", "_hess"):
-            got = getattr(reference, "sigmoid_asymmetric_loss" + suffix)(x, t, **kwargs)
-            expected = getattr(reference, "sigmoid_focal_loss" + suffix)(x, t, gamma=gamma, alpha=None)
-            np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-300)
+        for alpha in (None, 0.3):
+            for suffix in ("", "_grad", "_hess"):
+                got = getattr(reference, name + suffix)(x, t, alpha=alpha, **settings(gamma))
+                expected = getattr(reference, "sigmoid_focal_loss" + suffix)(x, t, gamma=gamma, alpha=alpha)
+                np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-300)
 
 
-def test_reference_hessian_is_the_derivative_of_its_gradient():
-    x = np.linspace(-8, 8, 1601)
-    x = x[np.abs(x - math.log(0.05 / 0.95)) > 1e-3]  # off the margin, where the hessian jumps
-    h = 1e-6
-    for t in (0.0, 1.0, 0.3):
-        for kwargs in ({}, {"gamma_pos": 0.5, "gamma_neg": 0.3, "clip": 0.2}, {"gamma_neg": 0.0, "clip": 0.0}):
-            grad = reference.sigmoid_asymmetric_loss_grad
-            numeric = (grad(x + h, t, **kwargs) - grad(x - h, t, **kwargs)) / (2 * h)
-            np.testing.assert_allclose(reference.sigmoid_asymmetric_loss_hess(x, t, **kwargs), numeric, rtol=1e-6,
-                                       atol=1e-8)
+# the settings of the hessian check, and where each loss has a kink (the hessian jumps or is infinite there)
+HESSIAN_CASES = [
+    (ASL, {}), (ASL, {"gamma_pos": 0.5, "gamma_neg": 0.3, "clip": 0.2}), (ASL, {"gamma_neg": 0.0, "clip": 0.0}),
+    (QFL, {"beta": 0.0}), (QFL, {"beta": 0.5}), (QFL, {"beta": 2.0}), (QFL, {"beta": 3.5}),
+]
+
+
+def _off_the_kink(name, kwargs, x, t):
+    if name == ASL:  # at the margin's logit
+        clip = kwargs.get("clip", 0.05)
+        return np.abs(x - math.log(clip / (1 - clip))) > 1e-3 if clip > 0 else np.ones_like(x, dtype=bool)
+    return np.abs(1 / (1 + np.exp(-x)) - t) > 1e-3  # QFL at p = t, the cusp of |t - p|^beta
+
+
+@pytest.mark.parametrize("name, kwargs", HESSIAN_CASES, ids=repr)
+def test_reference_hessian_is_the_derivative_of_its_gradient(name, kwargs):
+    grad, hess = getattr(reference, name + "_grad"), getattr(reference, name + "_hess")
+    for t in (0.0, 1.0, 0.3, 0.9):
+        x = np.linspace(-8, 8, 1601)
+        x = x[_off_the_kink(name, kwargs, x, t)]
+        numeric = (grad(x + 1e-6, t, **kwargs) - grad(x - 1e-6, t, **kwargs)) / 2e-6
+        np.testing.assert_allclose(hess(x, t, **kwargs), numeric, rtol=1e-5, atol=1e-7)
 
 
 # --------------------------------------------------------------------------------------------------
-# The margin: p = m is clipped, and the gradient is the clipped function's on both sides
+# ASL's margin: p = m is clipped, and the gradient is the clipped function's on both sides
 # --------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_a_negative_at_the_margin_is_clipped_with_gradient_zero(backend, dtype):
@@ -147,115 +200,9 @@ def test_the_margin_is_compared_on_the_logit_rounded_down():
     assert losses.BINARY["focal"].kernel_p3({"gamma": 2.0}, float64=False) == 0.0
 
 
-def test_the_compositions_are_declared():
-    sided = {spec.kind for spec in losses.BINARY.values() if spec.composition == "sided"}
-    assert sided == {"asymmetric"}
-    assert {spec.composition for spec in losses.LOSSES} <= set(losses.COMPOSITIONS)
-
-
 # --------------------------------------------------------------------------------------------------
-# Finite at saturation, exponents in [0, 10] (below 1 included), every dtype
+# QFL: not linear in t, zero at p = t, accurate near it
 # --------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
-def test_asymmetric_is_finite_at_saturation(backend, dtype):
-    x = torch.tensor([-1e4, -100.0, -20.0, -3.0, 0.0, 3.0, 20.0, 100.0, 1e4], dtype=torch.float64)
-    x = x.clamp(-6e4, 6e4).to(dtype) if dtype == torch.float16 else x.to(dtype)
-    x = x.repeat(2)
-    t = torch.cat([torch.zeros(9), torch.ones(9)]).to(dtype)
-    for gamma in (0.0, 0.25, 1.0, 10.0):
-        for clip in (0.0, 0.05, 0.9):
-            loss, grad = _value_and_grad(fl.sigmoid_asymmetric_loss, x, t, gamma_pos=gamma, gamma_neg=gamma,
-                                         clip=clip, backend=backend)
-            assert torch.isfinite(loss) and torch.isfinite(grad).all(), (gamma, clip, loss, grad)
-
-
-# --------------------------------------------------------------------------------------------------
-# Refused values, with the argument, what is allowed and what came
-# --------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("kwargs, message", [
-    ({"gamma_pos": -1.0}, "gamma_pos must be >= 0; got -1.0"),
-    ({"gamma_neg": -0.5}, "gamma_neg must be >= 0; got -0.5"),
-    ({"clip": 1.0}, r"clip must lie in [0, 1); got 1.0"),
-    ({"clip": -0.01}, r"clip must lie in [0, 1); got -0.01"),
-], ids=repr)
-def test_bad_hyperparameters_are_refused_by_function_and_module(kwargs, message):
-    x, t = loss_table.binary_sample((3, 3))
-    for call in (lambda: fl.sigmoid_asymmetric_loss(x, t, **kwargs), lambda: fl.SigmoidAsymmetricLoss(**kwargs)):
-        with pytest.raises(ValueError) as error:
-            call()
-        assert str(error.value) == message
-
-
-def test_soft_targets_outside_the_unit_interval_are_refused():
-    x, t = loss_table.binary_sample((3, 3))
-    with pytest.raises(ValueError, match=r"targets .*\[0, 1\]"):
-        fl.sigmoid_asymmetric_loss(x, t + 1.5)
-    with pytest.raises(ValueError, match=r"targets .*\[0, 1\]"):
-        fl.sigmoid_asymmetric_loss(x, -t - 0.5)
-
-
-# --------------------------------------------------------------------------------------------------
-# Quality focal loss: the paper's formula, focal loss for 0/1 targets, not linear in t, p = t
-# --------------------------------------------------------------------------------------------------
-def qfl(x, y, beta=2.0):
-    """Li et al. 2020, eq. (5): QFL(sigma) = -|y - sigma|^beta ((1 - y) log(1 - sigma) + y log(sigma))."""
-    sigma = torch.sigmoid(x.double())
-    return -((y - sigma).abs() ** beta) * ((1 - y) * torch.log(1 - sigma) + y * torch.log(sigma))
-
-
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("beta", [2.0, 0.5, 0.0, 4.0])
-def test_quality_focal_loss_is_the_papers(backend, dtype, beta):
-    x, _ = _inputs(dtype)
-    quality = torch.rand(x.shape, generator=GEN, dtype=torch.float64)
-    quality[:4] = 0.0  # negatives
-    got = fl.sigmoid_quality_focal_loss(x, quality.to(dtype), reduction="none", backend=backend, beta=beta)
-    torch.testing.assert_close(got.double(), qfl(x, quality.to(dtype).double(), beta), **tolerance(dtype))
-
-
-def test_quality_focal_defaults_are_the_papers():
-    spec = losses.BINARY["quality_focal"]
-    assert spec.defaults == {"beta": 2.0} and spec.alpha is None and spec.composition == "joint"
-    x, _ = _inputs(torch.float64)
-    quality = torch.rand(x.shape, generator=GEN, dtype=torch.float64)
-    torch.testing.assert_close(fl.sigmoid_quality_focal_loss(x, quality), qfl(x, quality).mean())
-    torch.testing.assert_close(fl.SigmoidQualityFocalLoss()(x, quality), qfl(x, quality).mean())
-
-
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("beta", [0.0, 0.5, 2.0, 7.0])
-def test_quality_focal_with_hard_targets_is_focal(backend, dtype, beta):
-    x, t = loss_table.binary_sample((8, 7), seed=int(beta * 10))
-    x[0, :4] = torch.tensor([1e4, -1e4, 100.0, -100.0])
-    x = x.to(dtype)
-    for alpha in (None, 0.3):
-        got = _value_and_grad(fl.sigmoid_quality_focal_loss, x, t, beta=beta, alpha=alpha, backend=backend)
-        expected = _value_and_grad(fl.sigmoid_focal_loss, x, t, gamma=beta, alpha=alpha, backend=backend)
-        for a, b in zip(got, expected):
-            torch.testing.assert_close(a, b, **tolerance(dtype))
-
-
-def test_reference_quality_focal_with_hard_targets_is_focal_with_its_hessian():
-    x = np.concatenate([np.linspace(-40, 40, 161), [-1e4, 1e4]])
-    t = (np.arange(x.size) % 3 == 0).astype(float)
-    for beta in (0.0, 0.5, 3.0):
-        for suffix in ("", "_grad", "_hess"):
-            got = getattr(reference, "sigmoid_quality_focal_loss" + suffix)(x, t, beta=beta, alpha=0.3)
-            expected = getattr(reference, "sigmoid_focal_loss" + suffix)(x, t, gamma=beta, alpha=0.3)
-            np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-300)
-
-
-def test_reference_quality_focal_hessian_is_the_derivative_of_its_gradient():
-    x = np.linspace(-8, 8, 1601)
-    for t in (0.0, 1.0, 0.3, 0.9):
-        xs = x[np.abs(1 / (1 + np.exp(-x)) - t) > 1e-3]  # off p = t, where |t - p|^beta has its cusp
-        for beta in (0.0, 0.5, 2.0, 3.5):
-            grad = reference.sigmoid_quality_focal_loss_grad
-            numeric = (grad(xs + 1e-6, t, beta=beta) - grad(xs - 1e-6, t, beta=beta)) / 2e-6
-            np.testing.assert_allclose(reference.sigmoid_quality_focal_loss_hess(xs, t, beta=beta), numeric,
-                                       rtol=1e-5, atol=1e-7)
-
-
 def test_quality_focal_is_not_linear_in_the_target():
     x, q = torch.tensor([0.4], dtype=torch.float64), torch.tensor([0.6], dtype=torch.float64)
     soft = fl.sigmoid_quality_focal_loss(x, q, reduction="none")
@@ -285,20 +232,46 @@ def test_quality_focal_near_its_target_is_accurate_in_float32(backend):
     torch.testing.assert_close(grad.double(), torch.from_numpy(expected), **tolerance(torch.float32))
 
 
+# --------------------------------------------------------------------------------------------------
+# Finite at saturation, exponents in [0, 10] (below 1 included), every dtype
+# --------------------------------------------------------------------------------------------------
+SATURATION = {ASL: [{"gamma_pos": g, "gamma_neg": g, "clip": m} for g in (0.0, 0.25, 1.0, 10.0)
+                    for m in (0.0, 0.05, 0.9)],
+              QFL: [{"beta": g} for g in (0.0, 0.25, 1.0, 10.0)]}
+
+
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
-def test_quality_focal_is_finite_at_saturation(backend, dtype):
+@pytest.mark.parametrize("name", list(SATURATION))
+def test_finite_at_saturation(backend, dtype, name):
     x = torch.tensor([-1e4, -100.0, -20.0, -3.0, 0.0, 3.0, 20.0, 100.0, 1e4], dtype=torch.float64).to(dtype).repeat(3)
-    q = torch.cat([torch.zeros(9), torch.ones(9), torch.full((9,), 0.3)]).to(dtype)
-    for beta in (0.0, 0.25, 1.0, 10.0):
-        loss, grad = _value_and_grad(fl.sigmoid_quality_focal_loss, x, q, beta=beta, backend=backend)
-        assert torch.isfinite(loss) and torch.isfinite(grad).all(), (beta, loss, grad)
+    t = torch.cat([torch.zeros(9), torch.ones(9), torch.full((9,), 0.3)]).to(dtype)
+    for settings in SATURATION[name]:
+        loss, grad = _value_and_grad(loss_table.BY_NAME[name].function, x, t, backend=backend, **settings)
+        assert torch.isfinite(loss) and torch.isfinite(grad).all(), (settings, loss, grad)
 
 
-def test_quality_focal_refuses_a_negative_beta_and_targets_outside_the_unit_interval():
+# --------------------------------------------------------------------------------------------------
+# Refused values, with the argument, what is allowed and what came
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name, kwargs, message", [
+    (ASL, {"gamma_pos": -1.0}, "gamma_pos must be >= 0; got -1.0"),
+    (ASL, {"gamma_neg": -0.5}, "gamma_neg must be >= 0; got -0.5"),
+    (ASL, {"clip": 1.0}, r"clip must lie in [0, 1); got 1.0"),
+    (ASL, {"clip": -0.01}, r"clip must lie in [0, 1); got -0.01"),
+    (QFL, {"beta": -1.0}, "beta must be >= 0; got -1.0"),
+], ids=repr)
+def test_bad_hyperparameters_are_refused_by_function_and_module(name, kwargs, message):
+    loss = loss_table.BY_NAME[name]
     x, t = loss_table.binary_sample((3, 3))
-    for call in (lambda: fl.sigmoid_quality_focal_loss(x, t, beta=-1.0), lambda: fl.SigmoidQualityFocalLoss(beta=-1.0)):
+    for call in (lambda: loss.function(x, t, **kwargs), lambda: loss.module(**kwargs)):
         with pytest.raises(ValueError) as error:
             call()
-        assert str(error.value) == "beta must be >= 0; got -1.0"
-    with pytest.raises(ValueError, match=r"targets .*\[0, 1\]"):
-        fl.sigmoid_quality_focal_loss(x, t + 1.5)
+        assert str(error.value) == message
+
+
+@pytest.mark.parametrize("name", [ASL, QFL])
+def test_soft_targets_outside_the_unit_interval_are_refused(name):
+    x, t = loss_table.binary_sample((3, 3))
+    for bad in (t + 1.5, -t - 0.5):
+        with pytest.raises(ValueError, match=r"targets .*\[0, 1\]"):
+            loss_table.BY_NAME[name].function(x, bad)
