@@ -156,6 +156,7 @@ OUT_OF_RANGE = {
     _scalars.nonnegative: (">= 0", [-0.5, -1e-12, -1]),
     _scalars.positive: ("> 0", [0, 0.0, -1.0]),
     _scalars.unit_interval: ("[0, 1]", [-0.1, 1.5, 2]),
+    _scalars.unit_interval_open_above: ("[0, 1)", [-0.1, 1.0, 1.5]),
     _scalars.at_least_minus_one: (">= -1", [-1.5, -2]),
     _scalars.finite: (None, []),
     losses.SCHEDULE[0].check: (None, []),  # a schedule's values: BAD_SCHEDULES
@@ -190,6 +191,7 @@ unit = st.floats(0.0, 1.0)
 gammas = st.one_of(st.sampled_from([0.0, 0.1, 0.5, 1.0, 2.0, 10.0]), st.floats(0.0, 10.0))
 ks = st.one_of(st.sampled_from([0.0, 1.0, 50.0]), st.floats(0.0, 20.0))
 thresholds = st.one_of(st.sampled_from([0.0, 0.5, 1.0, 1e-9, 1 - 1e-9]), unit)
+margins = st.one_of(st.sampled_from([0.0, 0.05, 0.5, 1e-9, 1 - 1e-9]), st.floats(0.0, 1.0, exclude_max=True))
 
 
 def _off_simple_probabilities(cut):
@@ -263,6 +265,33 @@ _FACTS = {
         api_settings=({"thresholds": (0.2,), "gammas": (5.0, 3.0), "reduction": "mean"},),
         strategies={"thresholds": schedule_cuts, "gammas": schedule_gammas},
         sweep=lambda g: {"thresholds": (0.3,), "gammas": (g, g / 2.0)},
+    ),
+    "sigmoid_asymmetric_loss": dict(
+        settings=(
+            S(gamma_pos=1.0, gamma_neg=4.0, clip=0.05, triton=True),
+            S(gamma_pos=0.5, gamma_neg=0.3, clip=0.0, alpha=0.3, triton=True),
+            S(gamma_pos=0.0, gamma_neg=10.0, clip=0.9, triton=True),
+            S(gamma_pos=2.0, gamma_neg=0.0, clip=0.2, alpha=0.75),
+        ),
+        gradcheck=({"gamma_pos": 1.0, "gamma_neg": 4.0, "clip": 0.05},
+                   {"gamma_pos": 0.5, "gamma_neg": 0.5, "clip": 0.3, "alpha": 0.4}),
+        module_settings={"gamma_pos": 0.5, "gamma_neg": 2.0, "clip": 0.1, "alpha": 0.5},
+        api_settings=({"gamma_pos": 1.0, "gamma_neg": 4.0, "clip": 0.05, "reduction": "sum"},),
+        strategies={"gamma_pos": gammas, "gamma_neg": gammas, "clip": margins},
+        sweep=lambda g: {"gamma_pos": g, "gamma_neg": g, "clip": 0.05},
+    ),
+    "sigmoid_quality_focal_loss": dict(
+        settings=(
+            S(beta=2.0, triton=True),
+            S(beta=0.5, alpha=0.3, triton=True),
+            S(beta=0.0, triton=True),
+            S(beta=7.5, alpha=0.75),
+        ),
+        gradcheck=({"beta": 2.0}, {"beta": 1.5, "alpha": 0.4}),
+        module_settings={"beta": 1.5, "alpha": 0.5},
+        api_settings=({"beta": 2.0, "reduction": "mean"},),
+        strategies={"beta": gammas},
+        sweep=lambda g: {"beta": g},
     ),
     "sigmoid_softened_loss": dict(
         settings=(

@@ -112,10 +112,15 @@ def test_binary_matches_torch_path(rng, backend, loss, kwargs, dtype):
 
 
 def _confident(cases):
-    """Hard truncation is exactly 0 once right, and (1 - p)^gamma with gamma > 2 underflows float32
-    at a margin of 20: the cases whose losses at margins 3..20 are positive numbers in float32."""
-    return [(loss, kwargs) for loss, kwargs in cases
-            if loss.kind != "hard_truncation" and loss.params(kwargs).get("gamma", 0.0) <= 2.0]
+    """Hard truncation, and the asymmetric loss's negatives below its margin, are exactly 0 once right, and
+    (1 - p)^gamma with gamma > 2 underflows float32 at a margin of 20: the cases whose losses at margins
+    3..20 are positive numbers in float32."""
+    def positive_when_right(loss, params):
+        exponents = {"asymmetric": ("gamma_pos", "gamma_neg"), "quality_focal": ("beta",)}.get(loss.kind, ("gamma",))
+        return (loss.kind != "hard_truncation" and params.get("clip", 0.0) == 0
+                and max(params.get(name, 0.0) for name in exponents) <= 2.0)
+
+    return [(loss, kwargs) for loss, kwargs in cases if positive_when_right(loss, loss.params(kwargs))]
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)

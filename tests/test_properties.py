@@ -6,6 +6,7 @@ includes the awkward values (0, -0, subnormals, +-30, +-100, +-700, +-1e4).
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -241,10 +242,20 @@ def assume_off_the_step(kwargs, probabilities):
         assume(not bool(near.any()))
 
 
+def assume_off_the_margin(kwargs, x):
+    """The asymmetric loss clips its negatives at p = clip, x = logit(clip), where the gradient jumps for
+    gamma_neg = 0 and where, at a subnormal distance, autograd's derivative of log(p - clip) overflows (the
+    torch backend): such draws are left out (the margin itself is tested on exact cases elsewhere)."""
+    if kwargs.get("clip", 0.0) > 0:
+        cut = math.log(kwargs["clip"]) - math.log1p(-kwargs["clip"])
+        assume(not bool(torch.isclose(x, torch.tensor(cut, dtype=x.dtype), rtol=1e-6, atol=1e-300).any()))
+
+
 def draw_sigmoid_settings(data, params, x):
     """The loss's own hyperparameters, a reduction, a normalizer and maybe a broadcast weight."""
     kwargs = data.draw(params)
     assume_off_the_step(kwargs, torch.cat([torch.sigmoid(x).flatten(), torch.sigmoid(-x).flatten()]))
+    assume_off_the_margin(kwargs, x)
     kwargs["reduction"] = data.draw(reductions)
     kwargs["normalizer"] = data.draw(normalizers(kwargs["reduction"]))
     if data.draw(st.booleans()):
@@ -345,6 +356,7 @@ def test_sigmoid_gradient_of_sum_matches_reference_sum_gradient(name, data):
     fn, _, params = BINARY[name]
     x, t = data.draw(binary_inputs(soft=True))
     kwargs = data.draw(params)
+    assume_off_the_margin(kwargs, x)
     _, grad = _grad(fn, x, t, reduction="none", **kwargs)
     expected = loss_table.BY_NAME[name].reference_grad(x.numpy(), t.numpy(), reduction="sum", **kwargs)
     assert_matches_reference(grad, expected, torch.float64)
@@ -403,9 +415,10 @@ def test_other_softmax_losses_and_gradients_are_finite(name, data):
 
 
 # --------------------------------------------------------------------------------------------------
-# Soft targets: the loss is affine in t, loss(t) = t loss(1) + (1 - t) loss(0)
+# Soft targets: the loss is affine in t, loss(t) = t loss(1) + (1 - t) loss(0), but for a joint loss
+# (quality focal: a soft quality is its own target, tests/test_asymmetric_family.py)
 # --------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", list(BINARY))
+@pytest.mark.parametrize("name", [name for name in BINARY if loss_table.BY_NAME[name].spec.composition != "joint"])
 @PROPERTY
 @given(data=st.data())
 def test_sigmoid_loss_is_affine_in_soft_target(name, data):

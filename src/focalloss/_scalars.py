@@ -48,6 +48,14 @@ def unit_interval(value, name):
     return value
 
 
+def unit_interval_open_above(value, name):
+    """A number in [0, 1): a probability margin (asymmetric loss's clip), which 1 would make the whole range."""
+    value = real(value, name)
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must lie in [0, 1); got {value!r}")
+    return value
+
+
 def _reals(value, name, least, most):
     """A tuple or list of ``least`` to ``most`` finite real numbers, as a tuple of floats."""
     if not isinstance(value, (tuple, list)) or not all(

@@ -27,11 +27,17 @@ import numpy as np
 
 from . import _scalars
 
-__all__ = ["BINARY", "GAMMA_GENERAL", "GAMMA_TWO", "GAMMA_ZERO", "KIND_CODES", "LOSSES", "MAX_PIECES", "SOFTMAX",
-           "Hyperparameter", "LossSpec", "round_down", "round_up"]
+__all__ = ["BINARY", "COMPOSITIONS", "GAMMA_GENERAL", "GAMMA_TWO", "GAMMA_ZERO", "KIND_CODES", "LOSSES", "MAX_PIECES",
+           "SOFTMAX", "Hyperparameter", "LossSpec", "round_down", "round_up"]
 
 # One numbering of the kinds for every family and every kernel (C and Triton).
-KIND_CODES = {"focal": 0, "softened": 1, "hard_truncation": 2, "focal_star": 3, "poly1_focal": 4, "adaptive_focal": 5}
+KIND_CODES = {"focal": 0, "softened": 1, "hard_truncation": 2, "focal_star": 3, "poly1_focal": 4, "adaptive_focal": 5,
+              "asymmetric": 6, "quality_focal": 7}
+
+# How a binary loss composes its label sides: "symmetric", t alpha A(x) + (1 - t)(1 - alpha) A(-x) with one
+# term A; "sided", t alpha A+(x) + (1 - t)(1 - alpha) A-(-x) with a term of its own per side (asymmetric loss);
+# "joint", a loss of x and t together, not linear in t (quality focal loss).
+COMPOSITIONS = ("symmetric", "sided", "joint")
 
 # The focal kernels' special cases of gamma: no modulation at all, a square, anything else.
 GAMMA_GENERAL, GAMMA_ZERO, GAMMA_TWO = 0, 1, 2
@@ -71,7 +77,9 @@ class LossSpec:
     """One loss: see the module docstring. ``encode(params, float64)`` gives the kernels' scalars
     ``(p1, p2, gamma_mode)``; ``encode_schedule(params, float64)``, for a loss whose gamma is a
     schedule, its ``(cuts, gammas)``; ``relate(params)`` checks hyperparameters that must agree with
-    each other, after each passed its own check."""
+    each other, after each passed its own check. ``composition`` is one of :data:`COMPOSITIONS`;
+    ``encode_p3(params, float64)``, the kernels' third scalar where a loss needs one (asymmetric loss:
+    its margin's logit)."""
 
     kind: str
     family: str
@@ -82,6 +90,8 @@ class LossSpec:
     encode: Callable[[dict, bool], tuple[float, float, int]]
     encode_schedule: Callable[[dict, bool], tuple[tuple[float, ...], tuple[float, ...]]] | None = None
     relate: Callable[[dict], None] | None = None
+    composition: str = "symmetric"
+    encode_p3: Callable[[dict, bool], float] | None = None
 
     @property
     def code(self):
@@ -104,6 +114,10 @@ class LossSpec:
         """``(p1, p2, gamma_mode)`` as the kernels take them; a compared cut is rounded down into
         the compute dtype (float32, or float64 with ``float64=True``)."""
         return self.encode(params, float64)
+
+    def kernel_p3(self, params, *, float64):
+        """The kernels' third scalar: ``encode_p3``'s, or 0 for a loss that takes none."""
+        return 0.0 if self.encode_p3 is None else self.encode_p3(params, float64)
 
     def kernel_schedule(self, params, *, float64):
         """``(cuts, gammas)``, ``MAX_PIECES - 1`` and ``MAX_PIECES`` numbers: piece i holds the
@@ -132,6 +146,22 @@ def _encode_softened(params, float64):
 
 def _encode_poly1(params, float64):
     return params["gamma"], params["epsilon"], _gamma_mode(params["gamma"])
+
+
+def _encode_asymmetric(params, float64):
+    return params["gamma_pos"], params["gamma_neg"], GAMMA_GENERAL
+
+
+def _encode_quality_focal(params, float64):
+    return params["beta"], 0.0, GAMMA_GENERAL
+
+
+def _encode_clip_logit(params, float64):
+    """The asymmetric loss's negatives count where x > logit(clip), rounded down into the compute dtype:
+    x > cut exactly when p > clip, so p = clip is clipped; -inf at clip = 0. The kernels take the margin as
+    sigma(cut), which differs from clip by the rounding of its logit (a few units in the last place)."""
+    clip = params["clip"]
+    return round_down(math.log(clip) - math.log1p(-clip), float64=float64) if clip > 0 else -math.inf
 
 
 def _encode_logit_cut(params, float64):
@@ -206,6 +236,15 @@ LOSSES = (
              (GAMMA, EPSILON), 0.25, _encode_poly1),
     LossSpec("adaptive_focal", "binary", "sigmoid_adaptive_focal_loss", "SigmoidAdaptiveFocalLoss", SCHEDULE, None,
              _encode_adaptive, _encode_logit_schedule, _one_gamma_per_piece),
+    # Ridnik et al. 2021, "Asymmetric Loss For Multi-Label Classification": gamma_neg = 4, gamma_pos = 1, m = 0.05
+    LossSpec("asymmetric", "binary", "sigmoid_asymmetric_loss", "SigmoidAsymmetricLoss",
+             (Hyperparameter("gamma_pos", 1.0, _scalars.nonnegative),
+              Hyperparameter("gamma_neg", 4.0, _scalars.nonnegative),
+              Hyperparameter("clip", 0.05, _scalars.unit_interval_open_above)),
+             None, _encode_asymmetric, composition="sided", encode_p3=_encode_clip_logit),
+    # Li et al. 2020, "Generalized Focal Loss": beta = 2
+    LossSpec("quality_focal", "binary", "sigmoid_quality_focal_loss", "SigmoidQualityFocalLoss",
+             (Hyperparameter("beta", 2.0, _scalars.nonnegative),), None, _encode_quality_focal, composition="joint"),
     LossSpec("hard_truncation", "binary", "sigmoid_hard_truncation_loss", "SigmoidHardTruncationLoss", (THRESHOLD,),
              None, _encode_logit_cut),
     LossSpec("focal", "softmax", "softmax_focal_loss", "SoftmaxFocalLoss", (GAMMA,), None, _encode_focal),

@@ -33,7 +33,8 @@ extern double log1p(double) VECTOR_MATH;
 
 /* the kind codes of focalloss.losses.KIND_CODES (a test holds them equal), each also exported */
 #define KINDS(X) X(KIND_FOCAL, 0) X(KIND_SOFTENED, 1) X(KIND_HARD_TRUNCATION, 2) X(KIND_FOCAL_STAR, 3) \
-    X(KIND_POLY1_FOCAL, 4) X(KIND_ADAPTIVE_FOCAL, 5)
+    X(KIND_POLY1_FOCAL, 4) X(KIND_ADAPTIVE_FOCAL, 5) X(KIND_ASYMMETRIC, 6) \
+    X(KIND_QUALITY_FOCAL, 7)
 #define KIND_ENUM(name, code) name = code,
 enum { KINDS(KIND_ENUM) };
 /* the focal kernels' cases of gamma: focalloss.losses.GAMMA_GENERAL, GAMMA_ZERO, GAMMA_TWO */
@@ -131,17 +132,18 @@ KERNEL static void lanes_bwd_d_entry(void *ctx, int64_t b) { lanes_bwd_block_d(c
 _Static_assert(MAX_PIECES == 4, "SCHEDULE_FORMAT and SCHEDULE_ARGS name 3 cuts and 4 gammas");
 
 /* binary(*, float64, kind, n, x, t, w, has_alpha, alpha, p1, p2, gamma_mode, loss, grad, partial,
- *        threads, cuts, gammas): pointers as integers, 0 for none; see cpu_ops.py */
+ *        threads, cuts, gammas, p3): pointers as integers, 0 for none; see cpu_ops.py */
 static PyObject *py_binary(PyObject *self, PyObject *args, PyObject *kwargs) {
     static char *names[] = {"float64", "kind", "n", "x", "t", "w", "has_alpha", "alpha", "p1", "p2", "gamma_mode",
-                            "loss", "grad", "partial", "threads", "cuts", "gammas", NULL};
+                            "loss", "grad", "partial", "threads", "cuts", "gammas", "p3", NULL};
     int is_double = 0, kind = 0, has_alpha = 0, gamma_mode = 0, threads = 1;
     long long n = 0;
     unsigned long long x = 0, t = 0, w = 0, loss = 0, grad = 0, partial = 0;
-    double alpha = 0, p1 = 0, p2 = 0, cuts[MAX_PIECES - 1] = {INFINITY, INFINITY, INFINITY}, gammas[MAX_PIECES] = {0};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$piLKKKpdddiKKKi" SCHEDULE_FORMAT, names, &is_double, &kind, &n,
-                                     &x, &t, &w, &has_alpha, &alpha, &p1, &p2, &gamma_mode, &loss, &grad, &partial,
-                                     &threads, SCHEDULE_ARGS))
+    double alpha = 0, p1 = 0, p2 = 0, p3 = 0, cuts[MAX_PIECES - 1] = {INFINITY, INFINITY, INFINITY};
+    double gammas[MAX_PIECES] = {0};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$piLKKKpdddiKKKi" SCHEDULE_FORMAT "d", names, &is_double, &kind,
+                                     &n, &x, &t, &w, &has_alpha, &alpha, &p1, &p2, &gamma_mode, &loss, &grad,
+                                     &partial, &threads, SCHEDULE_ARGS, &p3))
         return NULL;
     int64_t blocks = (n + BLOCK - 1) / BLOCK;
     Py_BEGIN_ALLOW_THREADS
@@ -149,11 +151,13 @@ static PyObject *py_binary(PyObject *self, PyObject *args, PyObject *kwargs) {
         binary_args_d a = {kind, n, PTR(x), PTR(t), PTR(w), has_alpha, alpha, p1, p2, gamma_mode, PTR(loss),
                            PTR(grad), PTR(partial)};
         COPY_SCHEDULE(a);
+        a.p3 = p3;
         parallel_blocks(binary_block_d_entry, &a, blocks, threads);
     } else {
         binary_args_f a = {kind, n, PTR(x), PTR(t), PTR(w), has_alpha, alpha, p1, p2, gamma_mode, PTR(loss),
                            PTR(grad), PTR(partial)};
         COPY_SCHEDULE(a);
+        a.p3 = p3;
         parallel_blocks(binary_block_f_entry, &a, blocks, threads);
     }
     Py_END_ALLOW_THREADS

@@ -3,6 +3,8 @@
  * The formulas are those of focalloss.reference (see its _binary_* and _softmax_parts helpers):
  *
  *   binary:  loss = wp * A(x) + wn * A(-x),  wp = t * alpha, wn = (1 - t) * (1 - alpha)
+ *            (sided, asymmetric loss: wp * A+(x) + wn * N(x), the negatives' own term N(x) = A-(-x);
+ *             joint, quality focal loss: |t - p|^beta (-wp log p - wn log(1 - p)), not linear in t)
  *   softmax: loss = sum_c w_c phi_c(x),      w_c = alpha_c * ((1 - eps) * q_c + eps / C)
  *            d loss / d x_j = g_j - p_j * sum_c g_c,  g_c = w_c * d phi_c / d log p_c
  *            (softened: -k u_j (w_j L_j - A) - w_j u_j + p_j B, see below)
@@ -63,6 +65,7 @@ typedef struct {
     T *grad;        /* d loss / d x per element, or NULL */
     double *partial;
     double cuts[MAX_PIECES - 1], gammas[MAX_PIECES]; /* adaptive focal: logit(threshold) rounded up, gammas */
+    double p3; /* asymmetric: logit(clip) rounded down, -inf for clip = 0 */
 } NAME(binary_args);
 
 INLINE void NAME(binary_block)(void *ctx, int64_t block) {
@@ -154,6 +157,40 @@ INLINE void NAME(binary_block)(void *ctx, int64_t block) {
                     T mp = EXP(gp * lsn); T mn = EXP(gn * lsp);
                     lo = -wp * mp * lsp - wn * mn * lsn;
                     gr = wp * mp * (gp * p * lsp - q) - wn * mn * (gn * q * lsn - p);)
+        break;
+    }
+    case KIND_ASYMMETRIC: {
+        /* sided (Ridnik et al. 2021): positives focal with gp; negatives N(x) = d^gn u, d = p - m > 0 where
+         * x > cut = logit(m) (else 0, with its gradient; p = m included), u = -log(1 - d) = -log(q + m),
+         * log d = log p + log(1 - m) + log(1 - e^(cut - x)) (see reference/binary.py);
+         * N'(x) = p d^gn (gn q u / d + q / (q + m)), u / d -> 1 as d -> 0 */
+        T gp = p1, gn = p2, cut = (T)a->p3;
+        double e_cut = exp(-fabs(a->p3)), margin = a->p3 >= 0 ? 1 / (1 + e_cut) : e_cut / (1 + e_cut); /* sigma(cut) */
+        T m = (T)margin, log_1mm = (T)-log1p(exp(a->p3));
+        BINARY_LOOP(SIGMOID_PARTS T mp = EXP(gp * lsn);
+                    T act = xv > cut ? (T)1 : (T)0; T y = xv > cut ? cut - xv : (T)-1;
+                    T ld = lsp + log_1mm + LOG(-EXPM1(y)); T d = EXP(ld); int half = d < (T)0.5;
+                    T u = half ? -LOG1P(half ? -d : (T)0) : -(m > 0 ? LOG(q + m) : lsn);
+                    T qr = d > 0 ? q * u / d : q; T s = m > 0 ? q / (q + m) : (T)1;
+                    T mn = act * (gn == 0 ? (T)1 : EXP(gn * ld));
+                    lo = -wp * mp * lsp + wn * mn * u;
+                    gr = wp * mp * (gp * p * lsp - q) + wn * p * mn * (gn * qr + s);)
+        break;
+    }
+    case KIND_QUALITY_FOCAL: {
+        /* joint (Li et al. 2020): M B, M = |t - p|^beta, B = -wp log p - wn log(1 - p); t - p = t q - (1 - t) p
+         * in double for float data too (it cancels where p is near t: float's p and q would leave an error of
+         * eps min(p, q) / |t - p|), log|t - p| = log q, log p at t = 1, 0 (see reference/binary.py);
+         * (M B)' = M B' - beta M g B with g = p q / (t - p), 0 where t = p (M = 0 there) */
+        T beta = p1;
+        BINARY_LOOP(SIGMOID_PARTS double xd = xv; double ed = exp(-fabs(xd)); double invd = 1 / (1 + ed);
+                    double pd = xd >= 0 ? invd : ed * invd; double qd = xd >= 0 ? ed * invd : invd;
+                    double diff = (double)tv * qd - (1 - (double)tv) * pd; int zero = diff == 0;
+                    T la = tv == 1 ? lsn : tv == 0 ? lsp : (T)log(fabs(zero ? 1.0 : diff));
+                    T g = tv == 1 ? p : tv == 0 ? -q : zero ? (T)0 : (T)(pd * qd / diff);
+                    T mod = beta == 0 ? (T)1 : (zero && tv != 1 && tv != 0) ? (T)0 : EXP(beta * la);
+                    T bce = -wp * lsp - wn * lsn;
+                    lo = mod * bce; gr = mod * (-wp * q + wn * p) - beta * mod * g * bce;)
         break;
     }
     case KIND_FOCAL_STAR: {

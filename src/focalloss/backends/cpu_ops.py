@@ -68,7 +68,7 @@ def _binary_kernel(spec, xc, tc, wc, alpha, params, *, reduce, grad):
         float64=xc.dtype == torch.float64, kind=spec.code, n=n, x=xc.data_ptr(), t=tc.data_ptr(), w=_ptr(wc),
         has_alpha=alpha is not None, alpha=0.0 if alpha is None else float(alpha), p1=float(p1), p2=float(p2),
         gamma_mode=gamma_mode, loss=_ptr(loss), grad=_ptr(grad), partial=_ptr(partial), threads=_threads(n),
-        cuts=cuts, gammas=gammas,
+        cuts=cuts, gammas=gammas, p3=float(spec.kernel_p3(params, float64=xc.dtype == torch.float64)),
     )
     return fixed_order_sum(partial).to(xc.dtype) if reduce else loss
 

@@ -91,6 +91,43 @@ def _adaptive_focal_term(x, params):
     return mod * -F.logsigmoid(x)
 
 
+def _one_minus_exp(y):
+    """1 - e^y for y <= 0: -expm1(y) from -log 2 up, 1 - e^y below, where expm1's backward (its result + 1)
+    would cancel."""
+    near = y >= -math.log(2.0)
+    return torch.where(near, -torch.expm1(torch.where(near, y, -1.0)), 1.0 - torch.exp(torch.where(near, -1.0, y)))
+
+
+def _asymmetric_negative(z, params):
+    """A-(z) = p_m^gamma_neg (-log(1 - p_m)), p_m = max(p - m, 0), p = sigma(-z) the negative's probability
+    of the positive class (Ridnik et al. 2021), 0 where x <= x_m = logit(m) as the kernels round it. The
+    difference is the product p - m = p (1 - m) (1 - e^{x_m - x}) (see reference/binary.py), whose autograd
+    derivative stays finite where it underflows; p_m^gamma is exp(gamma log(p - m)), 0 where it is 0."""
+    x = -z
+    gamma = params["gamma_neg"]
+    cut = losses.BINARY["asymmetric"].kernel_p3(params, float64=x.dtype == torch.float64)
+    # the margin m = sigma(cut) whose logit is the rounded cut (0 at -inf): log m and 1 - m
+    log_clip = cut - math.log1p(math.exp(cut)) if cut < 0 else -math.log1p(math.exp(-cut))
+    one_minus_clip = 1.0 / (1.0 + math.exp(cut)) if cut < 0 else math.exp(-cut) / (1.0 + math.exp(-cut))
+    active = x > cut
+    xa = torch.where(active, x, cut + 1.0 if cut > -math.inf else 0.0)  # read only where active
+    # exp(logsigmoid), not sigmoid, whose backward sigma (1 - sigma) cancels where sigma is near 1
+    d = torch.exp(F.logsigmoid(xa)) * one_minus_clip * _one_minus_exp(cut - xa)
+    half = d < 0.5
+    # log(1 - d) = log(q + m) from the larger log: the derivative of log(q + m) overflows for a subnormal m, and
+    # torch.logaddexp's double backward is NaN where the two differ by 1e4
+    log_q = F.logsigmoid(-xa)
+    q_larger = log_q >= log_clip
+    log_1md = torch.where(q_larger, log_q, log_clip) + torch.log1p(
+        torch.exp(torch.where(q_larger, log_clip - log_q, log_q - log_clip)))
+    u = torch.where(half, -torch.log1p(-torch.where(half, d, 0.0)), -log_1md)
+    if gamma == 0:
+        value = u
+    else:
+        value = torch.where(d > 0, torch.exp(gamma * torch.log(torch.where(d > 0, d, 1.0))), 0.0) * u
+    return torch.where(active, value, 0.0)
+
+
 BINARY_TERMS = {
     "focal": lambda x, p: _focal_term(x, p["gamma"]),
     "adaptive_focal": _adaptive_focal_term,
@@ -100,11 +137,33 @@ BINARY_TERMS = {
 }
 # terms that take their label side's alpha weight themselves: term(x, params, alpha_side)
 ALPHA_INSIDE_TERMS = {"poly1_focal": _poly1_focal_side}
+def _quality_focal_joint(x, t, params, a_pos, a_neg):
+    """|t - p|^beta (-t a+ log p - (1 - t) a- log(1 - p)) (Li et al. 2020), t - p formed as t q - (1 - t) p in
+    float64 and its log as log q, log p at t = 1, 0 (see reference/binary.py); 0 with gradient 0 where t = p."""
+    beta = params["beta"]
+    log_p, log_q = F.logsigmoid(x), F.logsigmoid(-x)
+    bce = -t * a_pos * log_p - (1.0 - t) * a_neg * log_q
+    if beta == 0:
+        return bce
+    # in float64 whatever the compute dtype: t - p cancels where p is near t
+    xd, td = x.double(), t.double()
+    diff = td * torch.exp(F.logsigmoid(-xd)) - (1.0 - td) * torch.exp(F.logsigmoid(xd))
+    zero = diff == 0
+    log_abs = torch.log(torch.where(zero, 1.0, diff).abs()).to(x.dtype)
+    log_abs = torch.where(t == 1, log_q, torch.where(t == 0, log_p, log_abs))
+    return torch.where(zero & (t != 1) & (t != 0), 0.0, torch.exp(beta * log_abs)) * bce
+
+
+# the joint losses' term(x, t, params, a_pos, a_neg), the element's whole loss (the registry's composition "joint")
+JOINT_TERMS = {"quality_focal": _quality_focal_joint}
+# the sided losses' (A+, A-), the negative's term taking -x (the registry's composition "sided")
+SIDED_TERMS = {"asymmetric": (lambda x, p: _focal_term(x, p["gamma_pos"]), _asymmetric_negative)}
 
 
 def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False):
     """w * (t * alpha * A(x) + (1 - t) * (1 - alpha) * A(-x)), elementwise or summed (a term of
-    ALPHA_INSIDE_TERMS takes its side's alpha itself); see the contract in ``backends/__init__.py``.
+    ALPHA_INSIDE_TERMS takes its side's alpha itself; a sided loss has A+ and A- of SIDED_TERMS; a joint
+    loss is its JOINT_TERMS term of x and t); see the contract in ``backends/__init__.py``.
     alpha=None weights both label terms by 1."""
     dtype = compute_dtype(x)
     x, t = x.to(dtype), t.to(dtype)
@@ -113,16 +172,20 @@ def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False):
         # a zero-weighted element may hold inf or NaN: replace it before any arithmetic touches it
         counted = weight != 0
         x, t = torch.where(counted, x, 0.0), torch.where(counted, t, 0.0)
-    if kind in ALPHA_INSIDE_TERMS:
-        side = ALPHA_INSIDE_TERMS[kind]
-        a_pos, a_neg = (1.0, 1.0) if alpha is None else (alpha, 1.0 - alpha)
-        positive, negative = side(x, params, a_pos), side(-x, params, a_neg)
+    a_pos, a_neg = (1.0, 1.0) if alpha is None else (alpha, 1.0 - alpha)
+    composition = losses.BINARY[kind].composition
+    if composition == "joint":
+        loss = JOINT_TERMS[kind](x, t, params, a_pos, a_neg)
     else:
-        term = BINARY_TERMS[kind]
-        positive, negative = term(x, params), term(-x, params)
-        if alpha is not None:
-            positive, negative = alpha * positive, (1.0 - alpha) * negative
-    loss = t * positive + (1.0 - t) * negative
+        if kind in ALPHA_INSIDE_TERMS:
+            side = ALPHA_INSIDE_TERMS[kind]
+            positive, negative = side(x, params, a_pos), side(-x, params, a_neg)
+        else:
+            positive_term, negative_term = SIDED_TERMS[kind] if composition == "sided" else (BINARY_TERMS[kind],) * 2
+            positive, negative = positive_term(x, params), negative_term(-x, params)
+            if alpha is not None:
+                positive, negative = a_pos * positive, a_neg * negative
+        loss = t * positive + (1.0 - t) * negative
     if weight is not None:
         loss = loss * weight
     return fixed_order_sum(loss) if reduce else loss

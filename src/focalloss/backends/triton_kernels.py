@@ -33,6 +33,8 @@ KIND_HARD_TRUNCATION = tl.constexpr(KIND_CODES["hard_truncation"])
 KIND_FOCAL_STAR = tl.constexpr(KIND_CODES["focal_star"])
 KIND_POLY1_FOCAL = tl.constexpr(KIND_CODES["poly1_focal"])
 KIND_ADAPTIVE_FOCAL = tl.constexpr(KIND_CODES["adaptive_focal"])
+KIND_ASYMMETRIC = tl.constexpr(KIND_CODES["asymmetric"])
+KIND_QUALITY_FOCAL = tl.constexpr(KIND_CODES["quality_focal"])
 CUTS = tl.constexpr(MAX_PIECES - 1)  # a schedule's cuts; it has one more gamma
 
 LOG_HALF = tl.constexpr(-0.6931471805599453)
@@ -77,6 +79,18 @@ def _log1p(v):
     u = 1.0 + v
     exact = u == 1.0
     return tl.where(exact, v, tl.log(u) * (v / tl.where(exact, 1.0, u - 1.0)))
+
+
+@triton.jit
+def _log1mexp(y):
+    """log(1 - e^y) for y < 0 (-0 at y = -inf): log1p(-e^y) below -log 2, else log(-expm1(y)) with
+    expm1(y) = (e^y - 1) y / log(e^y) (Kahan), exact where e^y rounds to 1."""
+    u = tl.exp(y)
+    near = y >= LOG_HALF
+    u_near = tl.where(near, u, 0.5)  # read only where y >= -log 2
+    exact = u_near == 1.0
+    expm1 = tl.where(exact, y, (u_near - 1.0) * (y / tl.log(tl.where(exact, 0.5, u_near))))
+    return tl.where(near, tl.log(-expm1), _log1p(-u))
 
 
 @triton.jit
@@ -177,7 +191,46 @@ def _poly1_focal_side(z, log_p, log_q, p, q, a, gamma, epsilon):
 
 
 @triton.jit
-def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, schedule, KIND: tl.constexpr,
+def _asymmetric_negative(z, log_pz, log_qz, pz, qz, gamma, cut):
+    """(A-(z), A-'(z)) of the asymmetric loss (Ridnik et al. 2021) at a negative's logit z = -x: with p = sigma(x),
+    d = p - m > 0 where x > cut = logit(m) (else 0), N(x) = d^gamma u, u = -log(1 - d) = -log(q + m),
+    log d = log p + log(1 - m) + log(1 - e^(cut - x)); N'(x) = p d^gamma (gamma q u / d + q / (q + m)) (see
+    cpu_kernels.h); A-(z) = N(-z), A-'(z) = -N'(-z)."""
+    x, log_p, log_q, p, q = -z, log_qz, log_pz, qz, pz
+    e_cut = tl.exp(-tl.abs(cut))
+    margin = tl.where(cut >= 0.0, 1.0 / (1.0 + e_cut), e_cut / (1.0 + e_cut))  # sigma(cut); 0 at -inf
+    active = x > cut
+    log_d = log_p - _log1p(tl.exp(cut)) + _log1mexp(tl.where(active, cut - x, -1.0))
+    d = tl.exp(log_d)
+    half = d < 0.5
+    u = tl.where(half, -_log1p(-tl.where(half, d, 0.0)), -tl.where(margin > 0.0, tl.log(q + margin), log_q))
+    q_r = tl.where(d > 0.0, q * u / tl.where(d > 0.0, d, 1.0), q)
+    s = tl.where(margin > 0.0, q / (q + margin), 1.0)
+    mod = tl.where(active, _pow_from_log(log_d, gamma), 0.0)
+    return mod * u, -p * mod * (gamma * q_r + s)
+
+
+@triton.jit
+def _quality_focal_joint(x, t, log_p, log_q, p, q, w_pos, w_neg, beta, COMPUTE: tl.constexpr):
+    """(loss, d loss / d x) of quality focal loss (Li et al. 2020), joint in x and t: M B with M = |t - p|^beta,
+    B = -w_pos log p - w_neg log(1 - p), t - p = t q - (1 - t) p in float64 (it cancels where p is near t) and
+    log|t - p| = log q, log p at t = 1, 0; (M B)' = M B' - beta M g B, g = p q / (t - p), 0 where t = p (see
+    cpu_kernels.h)."""
+    _, _, p64, q64 = _sigmoid_parts(x.to(tl.float64))
+    t64 = t.to(tl.float64)
+    diff = t64 * q64 - (1.0 - t64) * p64
+    zero = diff == 0.0
+    soft = (t != 1.0) & (t != 0.0)
+    safe = tl.where(zero, 1.0, diff)
+    log_abs = tl.where(t == 1.0, log_q, tl.where(t == 0.0, log_p, tl.log(tl.abs(safe)).to(COMPUTE)))
+    g = tl.where(t == 1.0, p, tl.where(t == 0.0, -q, tl.where(zero, 0.0, p64 * q64 / safe).to(COMPUTE)))
+    mod = tl.where(beta == 0.0, 1.0, tl.where(zero & soft, 0.0, _pow_from_log(log_abs, beta)))
+    bce = -w_pos * log_p - w_neg * log_q
+    return mod * bce, mod * (-w_pos * q + w_neg * p) - beta * mod * g * bce
+
+
+@triton.jit
+def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, p3, schedule, KIND: tl.constexpr,
                           HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr, COMPUTE: tl.constexpr):
     """Elementwise w*(t*a*A(x) + (1-t)*(1-a)*A(-x)) and its derivative in x. An element of weight 0
     is computed at x = t = 0 (its own values may be inf or NaN) and then scaled by 0."""
@@ -193,13 +246,19 @@ def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, schedu
     if HAS_ALPHA:
         a_pos = alpha
         a_neg = 1.0 - alpha
-    if KIND == KIND_POLY1_FOCAL:  # each side weighs its alpha itself
+    if KIND == KIND_QUALITY_FOCAL:  # joint in x and t: not a sum of label sides
+        loss, grad = _quality_focal_joint(x, t, log_p, log_q, p, q, t * a_pos, (1.0 - t) * a_neg, p1, COMPUTE)
+    elif KIND == KIND_POLY1_FOCAL:  # each side weighs its alpha itself
         pos_value, pos_first = _poly1_focal_side(x, log_p, log_q, p, q, a_pos, p1, p2)
         neg_value, neg_first = _poly1_focal_side(-x, log_q, log_p, q, p, a_neg, p1, p2)
         loss, grad = t * pos_value + (1.0 - t) * neg_value, t * pos_first - (1.0 - t) * neg_first
     else:
-        pos_value, pos_first = _binary_term(x, log_p, log_q, p, q, p1, p2, schedule, KIND)
-        neg_value, neg_first = _binary_term(-x, log_q, log_p, q, p, p1, p2, schedule, KIND)  # A(-x), A'(-x)
+        if KIND == KIND_ASYMMETRIC:  # sided: A+ focal (p1 = gamma_pos), A- its own (p2 = gamma_neg, p3 = its cut)
+            pos_value, pos_first = _binary_term(x, log_p, log_q, p, q, p1, p2, schedule, KIND_FOCAL)
+            neg_value, neg_first = _asymmetric_negative(-x, log_q, log_p, q, p, p2, p3)
+        else:
+            pos_value, pos_first = _binary_term(x, log_p, log_q, p, q, p1, p2, schedule, KIND)
+            neg_value, neg_first = _binary_term(-x, log_q, log_p, q, p, p1, p2, schedule, KIND)  # A(-x), A'(-x)
         w_pos = t * a_pos
         w_neg = (1.0 - t) * a_neg
         loss, grad = w_pos * pos_value + w_neg * neg_value, w_pos * pos_first - w_neg * neg_first
@@ -209,15 +268,16 @@ def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, schedu
 
 
 @triton.jit
-def _binary_block(x_ptr, t_ptr, w_ptr, numel, alpha_, p1_, p2_, schedule, KIND: tl.constexpr,
+def _binary_block(x_ptr, t_ptr, w_ptr, numel, alpha_, p1_, p2_, p3_, schedule, KIND: tl.constexpr,
                   HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr):
     """This program's block: (offsets, in-range mask, losses, d loss / d x); the float64 settings
     rounded once into COMPUTE (the schedule by :func:`_schedule`)."""
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < numel
     alpha, p1, p2 = tl.full([], alpha_, COMPUTE), tl.full([], p1_, COMPUTE), tl.full([], p2_, COMPUTE)
-    loss, grad = _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, schedule, KIND, HAS_ALPHA,
-                                       HAS_WEIGHT, COMPUTE)
+    p3 = tl.full([], p3_, COMPUTE)
+    loss, grad = _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, p3, schedule, KIND,
+                                       HAS_ALPHA, HAS_WEIGHT, COMPUTE)
     return offs, mask, loss, grad
 
 
@@ -225,13 +285,13 @@ def _binary_block(x_ptr, t_ptr, w_ptr, numel, alpha_, p1_, p2_, schedule, KIND: 
 def binary_forward_kernel(
     x_ptr, t_ptr, w_ptr, out_ptr, numel, alpha_: tl.float64, p1_: tl.float64, p2_: tl.float64,
     cut0_: tl.float64, cut1_: tl.float64, cut2_: tl.float64, gamma0_: tl.float64, gamma1_: tl.float64,
-    gamma2_: tl.float64, gamma3_: tl.float64,
+    gamma2_: tl.float64, gamma3_: tl.float64, p3_: tl.float64,
     KIND: tl.constexpr, HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr, REDUCE: tl.constexpr,
     COMPUTE: tl.constexpr, BLOCK: tl.constexpr,
 ):
     """Elementwise losses into out_ptr, or with REDUCE the sum of this program's block at out_ptr[pid]."""
     schedule = _schedule(cut0_, cut1_, cut2_, gamma0_, gamma1_, gamma2_, gamma3_, COMPUTE)
-    offs, mask, loss, _ = _binary_block(x_ptr, t_ptr, w_ptr, numel, alpha_, p1_, p2_, schedule, KIND, HAS_ALPHA,
+    offs, mask, loss, _ = _binary_block(x_ptr, t_ptr, w_ptr, numel, alpha_, p1_, p2_, p3_, schedule, KIND, HAS_ALPHA,
                                         HAS_WEIGHT, COMPUTE, BLOCK)
     if REDUCE:
         tl.store(out_ptr + tl.program_id(0), tl.reduce(tl.where(mask, loss, 0.0), 0, _add))
@@ -243,12 +303,12 @@ def binary_forward_kernel(
 def binary_backward_kernel(
     x_ptr, t_ptr, w_ptr, grad_out_ptr, grad_x_ptr, numel, alpha_: tl.float64, p1_: tl.float64,
     p2_: tl.float64, cut0_: tl.float64, cut1_: tl.float64, cut2_: tl.float64, gamma0_: tl.float64, gamma1_: tl.float64,
-    gamma2_: tl.float64, gamma3_: tl.float64, KIND: tl.constexpr, HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr,
-    SCALAR_GRAD_OUT: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr,
+    gamma2_: tl.float64, gamma3_: tl.float64, p3_: tl.float64, KIND: tl.constexpr, HAS_ALPHA: tl.constexpr,
+    HAS_WEIGHT: tl.constexpr, SCALAR_GRAD_OUT: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr,
 ):
     """grad_x = grad_out * d loss / d x, recomputed from x, t and the weights, written in x's dtype."""
     schedule = _schedule(cut0_, cut1_, cut2_, gamma0_, gamma1_, gamma2_, gamma3_, COMPUTE)
-    offs, mask, _, grad = _binary_block(x_ptr, t_ptr, w_ptr, numel, alpha_, p1_, p2_, schedule, KIND, HAS_ALPHA,
+    offs, mask, _, grad = _binary_block(x_ptr, t_ptr, w_ptr, numel, alpha_, p1_, p2_, p3_, schedule, KIND, HAS_ALPHA,
                                         HAS_WEIGHT, COMPUTE, BLOCK)
     if SCALAR_GRAD_OUT:
         upstream = tl.load(grad_out_ptr).to(COMPUTE)

@@ -100,7 +100,8 @@ class _BinaryLoss(torch.autograd.Function):
             with _on_device(x):
                 kernels.binary_forward_kernel[(programs,)](
                     x, t, _expanded(weight, x), out, numel, 0.0 if alpha is None else alpha, p1, p2, *cuts, *gammas,
-                    KIND=spec.code, HAS_ALPHA=alpha is not None, HAS_WEIGHT=weight is not None, REDUCE=reduce,
+                    spec.kernel_p3(params, float64=x.dtype == torch.float64), KIND=spec.code,
+                    HAS_ALPHA=alpha is not None, HAS_WEIGHT=weight is not None, REDUCE=reduce,
                     COMPUTE=_tl_compute_dtype(x), BLOCK=_BINARY_BLOCK, num_warps=8, **_COMPILE_OPTIONS,
                 )
         ctx.save_for_backward(x, t, weight)
@@ -125,7 +126,8 @@ class _BinaryLoss(torch.autograd.Function):
             with _on_device(x):
                 _kernels().binary_backward_kernel[(_cdiv(numel, _BINARY_BLOCK),)](
                     x, t, _expanded(weight, x), upstream, grad_x, numel, 0.0 if ctx.alpha is None else ctx.alpha,
-                    p1, p2, *cuts, *gammas, KIND=ctx.spec.code, HAS_ALPHA=ctx.alpha is not None,
+                    p1, p2, *cuts, *gammas, ctx.spec.kernel_p3(ctx.params, float64=x.dtype == torch.float64),
+                    KIND=ctx.spec.code, HAS_ALPHA=ctx.alpha is not None,
                     HAS_WEIGHT=weight is not None, SCALAR_GRAD_OUT=scalar, COMPUTE=_tl_compute_dtype(x),
                     BLOCK=_BINARY_BLOCK, num_warps=8, **_COMPILE_OPTIONS,
                 )

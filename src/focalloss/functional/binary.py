@@ -1,6 +1,8 @@
-r"""Binary and multi-label losses from logits: focal, FL*, poly-1 and adaptive focal, softened and hard-truncation.
+r"""Binary and multi-label losses from logits: focal, FL*, poly-1 and adaptive focal, asymmetric, quality focal,
+softened and hard-truncation.
 
-They share one form. With :math:`p = \sigma(x)` and a target :math:`t \in [0, 1]`,
+All but the asymmetric and quality focal losses share one form. With :math:`p = \sigma(x)` and a target
+:math:`t \in [0, 1]`,
 
 .. math::
 
@@ -9,7 +11,10 @@ They share one form. With :math:`p = \sigma(x)` and a target :math:`t \in [0, 1]
 where :math:`A(x)` is the loss of a positive label and :math:`A(-x)` that of a negative one. For
 0/1 targets this is the loss of the paper; a soft target gives the *expected* hard-label loss, which
 is linear in ``t``. ``alpha`` weights positives, negatives get ``1 - alpha``, and ``alpha=None``
-weights both by 1.
+weights both by 1. The asymmetric loss is *sided*: its negatives have a term of their own,
+:math:`\ell = t\,\alpha\,A_+(x) + (1 - t)(1 - \alpha)\,A_-(-x)`, still linear in ``t``
+(``losses.LossSpec.composition``). The quality focal loss is *joint*, a function of ``x`` and ``t``
+together that is not linear in ``t``.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ __all__ = [  # the registry's names (tests/test_registry.py holds them to it); l
     "sigmoid_softened_loss",
     "sigmoid_poly1_focal_loss",
     "sigmoid_adaptive_focal_loss",
+    "sigmoid_asymmetric_loss",
+    "sigmoid_quality_focal_loss",
     "sigmoid_hard_truncation_loss",
 ]
 
@@ -346,3 +353,101 @@ def sigmoid_hard_truncation_loss(
         tensor([0.0000, 0.0000, 0.9741])
     """
     return _binary_loss(losses.BINARY["hard_truncation"], **locals())
+
+
+@_with_shared_docs
+def sigmoid_asymmetric_loss(
+    logits: Tensor, targets: Tensor, *, gamma_pos: float = 1.0, gamma_neg: float = 4.0, clip: float = 0.05,
+    alpha: float | None = None, reduction: Reduction = "mean", weight: Weight = None, normalizer: Normalizer = None,
+    validate: bool | None = None, backend: Backend = "auto",
+) -> Tensor:
+    r"""Asymmetric loss (ASL; Ridnik et al. 2021, "Asymmetric Loss For Multi-Label Classification"), from logits.
+
+    .. math::
+
+        \ell = -t\,\alpha\,(1-p)^{\gamma_+} \log p \;-\; (1-t)(1-\alpha)\,p_m^{\gamma_-} \log(1-p_m),
+        \qquad p_m = \max(p - m, 0), \quad p = \sigma(x)
+
+    Positives are focal with their own gamma; negatives focus harder and are shifted by the
+    probability margin ``clip`` = m: a negative with :math:`p \le m` costs nothing (at :math:`p = m`
+    exactly too: the gradient there is the clipped side's, 0). A soft target is linear in ``t``, as for
+    the other binary losses. The defaults are the paper's (gamma_neg=4, gamma_pos=1, m=0.05; its
+    reference code Alibaba-MIIL/ASL). ``gamma_pos = gamma_neg = g`` with ``clip=0`` is
+    :func:`sigmoid_focal_loss` with ``gamma=g, alpha=None``. Computed in log space, without the
+    reference code's log clamp at 1e-8: :math:`\log(p - m) = \log p + \log(1-m) + \log(1 - e^{x_m - x})`,
+    :math:`x_m = \mathrm{logit}(m)`, so p near m is no difference of nearly equal numbers, and
+    :math:`1 - p_m = \sigma(-x) + m`. The comparison :math:`x > x_m` uses :math:`x_m` rounded down into
+    the compute dtype (float32 for half-precision inputs), and the margin is :math:`\sigma(x_m)`
+    of that rounded cut: it differs from ``clip`` by a few units in the last place of that dtype, and
+    :math:`p - m` carries a relative error of about :math:`\epsilon\,|x_m| / |x - x_m|` near the cut
+    (the rounding of :math:`x_m`), a few :math:`\epsilon` elsewhere.
+
+    Args:
+        logits: raw scores (never probabilities).
+        targets: labels in [0, 1], hard or soft, the logits' shape.
+        gamma_pos: the positives' focusing parameter >= 0; default 1 (the paper).
+        gamma_neg: the negatives' focusing parameter >= 0; default 4 (the paper).
+        clip: the probability margin m in [0, 1) that shifts the negatives; default 0.05 (the paper).
+            ``0`` turns the shift off.
+        alpha: weight of the positive term in [0, 1]; negatives get ``1 - alpha``. Default ``None``
+            (the paper has none): both 1.
+@COMMON_ARGS
+@SHAPE
+
+    Example:
+        >>> import torch
+        >>> from focalloss import sigmoid_asymmetric_loss
+        >>> logits = torch.tensor([[2.0, -1.0], [-3.0, 0.5]])
+        >>> targets = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+        >>> sigmoid_asymmetric_loss(logits, targets, reduction="sum")
+        tensor(3.0110)
+    """
+    return _binary_loss(losses.BINARY["asymmetric"], **locals())
+
+
+@_with_shared_docs
+def sigmoid_quality_focal_loss(
+    logits: Tensor, targets: Tensor, *, beta: float = 2.0, alpha: float | None = None, reduction: Reduction = "mean",
+    weight: Weight = None, normalizer: Normalizer = None, validate: bool | None = None, backend: Backend = "auto",
+) -> Tensor:
+    r"""Quality focal loss (QFL; Li et al. 2020, "Generalized Focal Loss"), from logits.
+
+    .. math::
+
+        \ell = -|t - p|^\beta \left(t\,\alpha \log p + (1 - t)(1 - \alpha) \log(1 - p)\right),
+        \qquad p = \sigma(x)
+
+    The target ``t`` is a soft quality score in [0, 1] (an IoU, say): the cross-entropy to it,
+    scaled by how far the prediction is from it. It is not linear in ``t`` (unlike the other binary
+    losses): a soft target is its own target, not an expected hard label. For 0/1 targets it is
+    :func:`sigmoid_focal_loss` with ``gamma=beta``; the default beta = 2 is the paper's. The paper
+    has no alpha; here it weights the cross-entropy's positive part by alpha and its negative part
+    by 1 - alpha, as in focal loss (so the identity holds for every alpha), and ``None`` (default)
+    turns it off. The distribution focal loss (DFL) of the same paper is a cross-entropy on two
+    neighbouring bins with a two-class probability target, which :func:`focalloss.softmax_focal_loss`
+    with ``gamma=0`` and probability targets expresses. Computed in log space: :math:`|t - p|` is
+    :math:`t\,\sigma(-x) - (1 - t)\,\sigma(x)`, a difference of two accurate products (exactly
+    :math:`\sigma(-x)` at t = 1 and :math:`\sigma(x)` at t = 0, whose logs come from log-sigmoid),
+    so its error is a few units in the last place of :math:`t(1-t)` where p is near t. Where
+    :math:`p = t` exactly the loss and its gradient are 0 (a subgradient of the cusp that
+    :math:`|t - p|^\beta` has for beta < 1).
+
+    Args:
+        logits: raw scores (never probabilities).
+        targets: quality scores in [0, 1], the logits' shape (0 for a negative).
+        beta: the focusing parameter >= 0 on :math:`|t - p|`; default 2 (the paper). ``0`` is
+            ``binary_cross_entropy_with_logits``.
+        alpha: weight in [0, 1] of the cross-entropy's positive part; its negative part gets
+            ``1 - alpha``. Default ``None``: no weighting.
+@COMMON_ARGS
+@SHAPE
+
+    Example:
+        >>> import torch
+        >>> from focalloss import sigmoid_quality_focal_loss
+        >>> logits = torch.tensor([[2.0, -1.0], [-3.0, 0.5]])
+        >>> quality = torch.tensor([[0.8, 0.0], [0.3, 0.0]])
+        >>> sigmoid_quality_focal_loss(logits, quality, reduction="sum")
+        tensor(0.4640)
+    """
+    return _binary_loss(losses.BINARY["quality_focal"], **locals())

@@ -28,6 +28,8 @@ __all__ = [  # the registry's names (tests/test_registry.py holds them to it); l
     "SigmoidSoftenedLoss",
     "SigmoidPoly1FocalLoss",
     "SigmoidAdaptiveFocalLoss",
+    "SigmoidAsymmetricLoss",
+    "SigmoidQualityFocalLoss",
     "SigmoidHardTruncationLoss",
     "SoftmaxFocalLoss",
     "SoftmaxPoly1FocalLoss",
@@ -176,6 +178,64 @@ class SigmoidAdaptiveFocalLoss(_BinaryLoss):
         self, *, thresholds: Sequence[float] = (0.2,), gammas: Sequence[float] = (5.0, 3.0), alpha: float | None = None,
         reduction: Reduction = "mean", weight: Weight = None, normalizer: Normalizer = None,
         validate: bool | None = None, backend: Backend = "auto",
+    ) -> None:
+        super().__init__(locals())
+
+
+class SigmoidAsymmetricLoss(_BinaryLoss):
+    r"""Module form of :func:`focalloss.sigmoid_asymmetric_loss` (ASL): its own gamma per side, shifted negatives.
+
+    Args:
+        gamma_pos: positives' focusing parameter >= 0; default 1. gamma_neg: negatives', >= 0; default 4.
+        clip: the probability margin m in [0, 1) of the negatives, p_m = max(p - m, 0); default 0.05 (the
+            defaults are Ridnik et al. 2021's).
+        alpha: positives' weight in [0, 1] or None (default).
+        reduction, weight, normalizer, validate, backend: as in :class:`SigmoidFocalLoss`.
+
+    Shape:
+        - input: ``(*)`` logits; target: ``(*)`` in [0, 1]; output: scalar, or ``(*)`` for "none".
+
+    Example:
+        >>> import torch
+        >>> from focalloss import SigmoidAsymmetricLoss
+        >>> SigmoidAsymmetricLoss()(torch.tensor([2.0, -1.0]), torch.tensor([1.0, 0.0]))
+        tensor(0.0078)
+    """
+
+    spec = losses.BINARY["asymmetric"]
+
+    def __init__(
+        self, *, gamma_pos: float = 1.0, gamma_neg: float = 4.0, clip: float = 0.05, alpha: float | None = None,
+        reduction: Reduction = "mean", weight: Weight = None, normalizer: Normalizer = None,
+        validate: bool | None = None, backend: Backend = "auto",
+    ) -> None:
+        super().__init__(locals())
+
+
+class SigmoidQualityFocalLoss(_BinaryLoss):
+    r"""Module form of :func:`focalloss.sigmoid_quality_focal_loss` (QFL): cross-entropy to a soft quality, times
+    :math:`|t - p|^\beta`.
+
+    Args:
+        beta: focusing parameter >= 0; default 2 (Li et al. 2020).
+        alpha: weight of the cross-entropy's positive part in [0, 1] (negative part 1 - alpha) or None (default).
+        reduction, weight, normalizer, validate, backend: as in :class:`SigmoidFocalLoss`.
+
+    Shape:
+        - input: ``(*)`` logits; target: ``(*)`` in [0, 1]; output: scalar, or ``(*)`` for "none".
+
+    Example:
+        >>> import torch
+        >>> from focalloss import SigmoidQualityFocalLoss
+        >>> SigmoidQualityFocalLoss()(torch.tensor([2.0, -1.0]), torch.tensor([0.8, 0.0]))
+        tensor(0.0130)
+    """
+
+    spec = losses.BINARY["quality_focal"]
+
+    def __init__(
+        self, *, beta: float = 2.0, alpha: float | None = None, reduction: Reduction = "mean", weight: Weight = None,
+        normalizer: Normalizer = None, validate: bool | None = None, backend: Backend = "auto",
     ) -> None:
         super().__init__(locals())
 

@@ -14,6 +14,9 @@ Every binary loss has the form
 where :math:`A(x)` is the loss of a positive label at logit :math:`x` (the loss of a negative label
 is the mirror image :math:`A(-x)`), :math:`t \in [0, 1]` is the target and ``alpha=None`` sets both
 weights to 1. Soft targets therefore give the expectation of the hard-label loss, linear in ``t``.
+A *sided* loss (asymmetric loss, Ridnik et al. 2021) has a term of its own per label side,
+:math:`t\,\alpha\,A_+(x) + (1 - t)(1 - \alpha)\,A_-(-x)`, with :math:`A_+(x) = -(1 - p)^{\gamma_+} \log p`
+and :math:`A_-(-x) = -p_m^{\gamma_-} \log(1 - p_m)`, :math:`p_m = \max(p - m, 0)`.
 
 =====================  ==================================================================
 loss                   :math:`A(x)` with :math:`p = \sigma(x)`

@@ -1,7 +1,9 @@
 r"""Binary losses of the reference: values, gradients, hessians and the curvature choices of boosting.
 
-Every binary loss has the form :math:`\ell = t\,\alpha\,A(x) + (1 - t)(1 - \alpha)\,A(-x)`; see
-:mod:`focalloss.reference`.
+Every binary loss but the sided ones has the form :math:`\ell = t\,\alpha\,A(x) + (1 - t)(1 - \alpha)\,A(-x)`;
+a sided loss (asymmetric loss) has a term of its own per label side,
+:math:`\ell = t\,\alpha\,A_+(x) + (1 - t)(1 - \alpha)\,A_-(-x)`, and a joint one (quality focal loss) is a
+function of x and t together; see :mod:`focalloss.reference`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ from ._common import (
 )
 
 __all__ = [
+    "sigmoid_asymmetric_loss",
+    "sigmoid_asymmetric_loss_grad",
+    "sigmoid_asymmetric_loss_hess",
+    "sigmoid_quality_focal_loss",
+    "sigmoid_quality_focal_loss_grad",
+    "sigmoid_quality_focal_loss_hess",
     "sigmoid_adaptive_focal_loss",
     "sigmoid_adaptive_focal_loss_grad",
     "sigmoid_adaptive_focal_loss_hess",
@@ -129,6 +137,94 @@ def _alpha_inside(side):
     return side
 
 
+def _clip_logit(clip):
+    """logit(m), the logit at which p = m: -inf for m = 0 (every negative then counts)."""
+    return -np.inf if clip == 0 else np.log(clip) - np.log1p(-clip)
+
+
+def _asymmetric_negative(x, *, gamma, clip):
+    """N(x) = p_m^gamma (-log(1 - p_m)), p_m = max(p - m, 0), with dN/dx and d2N/dx2 (Ridnik et al. 2021).
+
+    log(p - m) = log p + log(1 - m) + log(1 - e^{x_m - x}), x_m = logit(m), from sigma(a) - sigma(b) =
+    sigma(a) sigma(-b) (1 - e^{b - a}): no difference of nearly equal probabilities. 1 - p_m = q + m, a
+    sum; -log(1 - p_m) is -log1p(-p_m) while p_m < 1/2. At p <= m (x <= x_m, p = m included) the term
+    is clipped: 0, and so are its derivatives. With d = p - m, u = -log(1 - d), s = q / (q + m):
+
+        N' = p d^gamma (gamma q u / d + s)
+        N'' = p [q h (gamma p d^(gamma-1) + d^gamma) + d^gamma p (gamma q^2 c - gamma q u / d - s (1 - s))]
+
+    h = gamma q u / d + s, c = (1 / (1 - d) - u / d) / d; below d = 0.1, u / d = sum_k d^k / (k + 1) and
+    c = sum_k (k + 1) / (k + 2) d^k (17 terms, error < 1e-17), where the direct forms would cancel.
+    """
+    cut = _clip_logit(clip)
+    active = x > cut
+    xa = np.where(active, x, cut + 1.0 if clip > 0 else 0.0)  # read only where active
+    p, q, log_p = _sigmoid(xa), _sigmoid(-xa), _log_sigmoid(xa)
+    log_d = log_p + np.log1p(-clip) + np.log(-np.expm1(cut - xa))
+    d = np.exp(log_d)
+    small, half = d < 0.1, d < 0.5
+    log_qm = np.log(q + clip) if clip > 0 else _log_sigmoid(-xa)  # log(1 - d)
+    u = np.where(half, -np.log1p(-np.where(half, d, 0.0)), -log_qm)
+    s = q / (q + clip) if clip > 0 else np.ones_like(q)
+    ds = np.where(small, 1.0, d)  # the direct forms are read only where d >= 0.1
+    q_r = np.where(small, q * sum(d**k / (k + 1.0) for k in range(17)), q * u / ds)
+    qq_c = np.where(small, q * q * sum((k + 1.0) / (k + 2.0) * d**k for k in range(17)), (q * s - q * q_r) / ds)
+    d_gamma = _pow_from_log(log_d, gamma)
+    gamma_p_d_gamma1 = gamma * np.exp(log_p + (gamma - 1.0) * log_d) if gamma > 0 else np.zeros_like(d)
+    h = gamma * q_r + s
+    value = d_gamma * u
+    first = p * d_gamma * h
+    second = p * (q * h * (gamma_p_d_gamma1 + d_gamma) + d_gamma * p * (gamma * (qq_c - q_r) - s * (1.0 - s)))
+    return tuple(np.where(active, v, 0.0) for v in (value, first, second))
+
+
+def _asymmetric_sides(*, gamma_pos, gamma_neg, clip):
+    """ASL's label sides ``(A+, A-)`` (the "sided" composition), each a function of its side's logit z: x
+    for a positive, -x for a negative."""
+    def negative(z):
+        value, first, second = _asymmetric_negative(-z, gamma=gamma_neg, clip=clip)
+        return value, -first, second
+
+    return (lambda z: _focal_term(z, gamma=gamma_pos)), negative
+
+
+def _quality_focal_joint(x, t, a_pos, a_neg, *, beta):
+    """QFL = |t - p|^beta B, B = -t a+ log p - (1 - t) a- log(1 - p) (Li et al. 2020), with d/dx and d2/dx2.
+
+    t - p is formed as t q - (1 - t) p, a difference of two accurate products (t = 1: q, t = 0: -p, exact),
+    and log|t - p| as log q, log p at t = 1, 0 (no underflow). With M = |t - p|^beta, g = p q / (t - p):
+    M' = -beta M g, M'' = beta M ((beta - 1) g^2 - (q - p) g), B' = -t a+ q + (1 - t) a- p,
+    B'' = p q (t a+ + (1 - t) a-). Where t = p exactly the terms with g are 0: M = 0 there, and 0 is a
+    subgradient of the cusp that |t - p|^beta has for beta < 1.
+    """
+    log_p, log_q = _log_sigmoid(x), _log_sigmoid(-x)
+    p, q = np.exp(log_p), np.exp(log_q)
+    diff = t * q - (1.0 - t) * p
+    zero = diff == 0
+    safe = np.where(zero, 1.0, diff)
+    log_abs = np.where(t == 1, log_q, np.where(t == 0, log_p, np.where(zero, -np.inf, np.log(np.abs(safe)))))
+    g = np.where(t == 1, p, np.where(t == 0, -q, np.where(zero, 0.0, p * q / safe)))
+    m = _pow_from_log(log_abs, beta)
+    b = -t * a_pos * log_p - (1.0 - t) * a_neg * log_q
+    db = -t * a_pos * q + (1.0 - t) * a_neg * p
+    d2b = p * q * (t * a_pos + (1.0 - t) * a_neg)
+    value = m * b
+    first = m * db - beta * m * g * b
+    second = m * d2b - 2.0 * beta * m * g * db + beta * m * ((beta - 1.0) * g * g - (q - p) * g) * b
+    return value, first, second
+
+
+def _quality_focal(beta):
+    return _joint(lambda x, t, a_pos, a_neg: _quality_focal_joint(x, t, a_pos, a_neg, beta=beta))
+
+
+def _joint(term):
+    """Mark a term of the joint composition: ``term(x, t, a_pos, a_neg)`` gives the element's loss with its
+    two derivatives in x, alpha weights applied."""
+    term.takes_target = True
+    return term
+
+
 def _focal_star_term(z, *, gamma, beta):
     """A(z) = -log sigmoid(gamma z + beta) / gamma (FL*, appendix of Lin et al.)."""
     u = gamma * z + beta
@@ -142,7 +238,9 @@ def _binary_parts(term, x, t, alpha, weight):
     """Weighted per-element (value, d/dx, d2/dx2), the counted mask and the positives' mass.
 
     ``term(z)`` gives A(z) with its two derivatives, then weighted by alpha_t; a term marked by
-    :func:`_alpha_inside` is called as ``term(z, alpha_t)`` and weighs alpha itself.
+    :func:`_alpha_inside` is called as ``term(z, alpha_t)`` and weighs alpha itself; a pair of terms
+    ``(A+, A-)`` (a sided loss) gives the positives' A+(x) and the negatives' A-(-x); a term marked by
+    :func:`_joint` is the whole element's loss, ``term(x, t, alpha, 1 - alpha)``.
     """
     x = np.asarray(x, dtype=np.float64)
     t = np.broadcast_to(np.asarray(t, dtype=np.float64), x.shape)
@@ -151,11 +249,15 @@ def _binary_parts(term, x, t, alpha, weight):
     x = np.where(counted, x, 0.0)  # ignored elements may hold inf or NaN: they must change nothing
     t = np.where(counted, t, 0.0)
     a_pos, a_neg = (1.0, 1.0) if alpha is None else (alpha, 1.0 - alpha)
+    if getattr(term, "takes_target", False):  # joint: not a sum of label sides
+        value, first, second = term(x, t, a_pos, a_neg)
+        return w * value, w * first, w * second, counted, t.sum()
     if getattr(term, "takes_alpha", False):  # the side weighs alpha itself (not linearly apart)
         pos, neg = term(x, a_pos), term(-x, a_neg)
         w_pos, w_neg = w * t, w * (1.0 - t)
     else:
-        pos, neg = term(x), term(-x)
+        positive, negative = term if isinstance(term, tuple) else (term, term)
+        pos, neg = positive(x), negative(-x)
         w_pos, w_neg = w * t * a_pos, w * (1.0 - t) * a_neg
     value = w_pos * pos[0] + w_neg * neg[0]
     first = w_pos * pos[1] - w_neg * neg[1]  # d/dx of A(-x) is -A'(-x)
@@ -664,6 +766,179 @@ def sigmoid_adaptive_focal_loss_hess(
         array([0.002678, 0.052489, 0.532484])
     """
     return _binary_hess(lambda z: _adaptive_focal_term(z, thresholds=thresholds, gammas=gammas), x, t, alpha, weight)
+
+
+@_shared_docs
+def sigmoid_asymmetric_loss(
+    x: ArrayLike, t: ArrayLike, *, gamma_pos: float = 1.0, gamma_neg: float = 4.0, clip: float = 0.05,
+    alpha: float | None = None, reduction: Reduction = "none", weight: ArrayLike | None = None,
+    normalizer: float | Literal["positives"] | None = None,
+) -> Loss:
+    r"""Asymmetric loss (ASL, Ridnik et al. 2021): a focusing parameter per label side, shifted negatives.
+
+    .. math::
+
+        A_+(x) = -(1 - p)^{\gamma_+} \log p, \qquad
+        A_-(-x) = -p_m^{\gamma_-} \log(1 - p_m), \quad p_m = \max(p - m, 0)
+
+    At :math:`p \le m` the negative term is 0 with its derivatives (at :math:`p = m` too).
+
+    Args:
+@BINARY_INPUTS
+        gamma_pos: focusing parameter of the positives, >= 0, default 1.
+        gamma_neg: focusing parameter of the negatives, >= 0, default 4.
+        clip: the probability margin m in [0, 1) that shifts the negatives, default 0.05.
+        alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None (default): both 1.
+@BINARY_REDUCTION
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"``, else a scalar.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_asymmetric_loss(x, t).round(6)
+        array([1.51300e-02, 5.68000e-04, 6.06323e-01])
+    """
+    return _binary_loss(_asymmetric_sides(gamma_pos=gamma_pos, gamma_neg=gamma_neg, clip=clip), x, t, alpha, weight,
+                        reduction, normalizer)
+
+
+@_shared_docs
+def sigmoid_asymmetric_loss_grad(
+    x: ArrayLike, t: ArrayLike, *, gamma_pos: float = 1.0, gamma_neg: float = 4.0, clip: float = 0.05,
+    alpha: float | None = None, reduction: Reduction = "none", weight: ArrayLike | None = None,
+    normalizer: float | Literal["positives"] | None = None, grad_output: ArrayLike | None = None,
+) -> Array:
+    """Gradient of :func:`sigmoid_asymmetric_loss` with respect to ``x``, times ``grad_output`` (0 where p <= m
+    for a negative).
+
+    Args:
+@BINARY_INPUTS
+        gamma_pos: focusing parameter of the positives, >= 0, default 1.
+        gamma_neg: focusing parameter of the negatives, >= 0, default 4.
+        clip: the probability margin m in [0, 1) that shifts the negatives, default 0.05.
+        alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None (default): both 1.
+@BINARY_REDUCTION
+@GRAD_OUTPUT
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_asymmetric_loss_grad(x, t).round(6)
+        array([-0.027536,  0.002618, -0.616367])
+    """
+    return _binary_grad(_asymmetric_sides(gamma_pos=gamma_pos, gamma_neg=gamma_neg, clip=clip), x, t, alpha, weight,
+                        reduction, normalizer, grad_output)
+
+
+@_shared_docs
+def sigmoid_asymmetric_loss_hess(
+    x: ArrayLike, t: ArrayLike, *, gamma_pos: float = 1.0, gamma_neg: float = 4.0, clip: float = 0.05,
+    alpha: float | None = None, weight: ArrayLike | None = None,
+) -> Array:
+    """Per-element second derivative of the unreduced :func:`sigmoid_asymmetric_loss`.
+
+    Args:
+@BINARY_INPUTS
+        gamma_pos: focusing parameter of the positives, >= 0, default 1.
+        gamma_neg: focusing parameter of the negatives, >= 0, default 4.
+        clip: the probability margin m in [0, 1) that shifts the negatives, default 0.05.
+        alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None (default): both 1.
+        weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_asymmetric_loss_hess(x, t).round(6)
+        array([0.047696, 0.011005, 0.382776])
+    """
+    return _binary_hess(_asymmetric_sides(gamma_pos=gamma_pos, gamma_neg=gamma_neg, clip=clip), x, t, alpha, weight)
+
+
+@_shared_docs
+def sigmoid_quality_focal_loss(
+    x: ArrayLike, t: ArrayLike, *, beta: float = 2.0, alpha: float | None = None, reduction: Reduction = "none",
+    weight: ArrayLike | None = None, normalizer: float | Literal["positives"] | None = None,
+) -> Loss:
+    r"""Quality focal loss (QFL, Li et al. 2020): cross-entropy on a soft quality target times :math:`|t - p|^\beta`.
+
+    .. math::
+
+        \ell = -|t - p|^\beta \left(t\,\alpha \log p + (1 - t)(1 - \alpha) \log(1 - p)\right)
+
+    A joint loss: not linear in ``t``. For 0/1 targets it is focal loss with gamma = beta.
+
+    Args:
+@BINARY_INPUTS
+        beta: the focusing parameter >= 0 on |t - p|, default 2.
+        alpha: weight in [0, 1] of the cross-entropy's positive part (its negative part gets 1 - alpha), or
+            None (default): both 1.
+@BINARY_REDUCTION
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"``, else a scalar.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_quality_focal_loss(x, t).round(6)
+        array([0.001804, 0.022658, 0.377412])
+    """
+    return _binary_loss(_quality_focal(beta), x, t, alpha, weight, reduction, normalizer)
+
+
+@_shared_docs
+def sigmoid_quality_focal_loss_grad(
+    x: ArrayLike, t: ArrayLike, *, beta: float = 2.0, alpha: float | None = None, reduction: Reduction = "none",
+    weight: ArrayLike | None = None, normalizer: float | Literal["positives"] | None = None,
+    grad_output: ArrayLike | None = None,
+) -> Array:
+    """Gradient of :func:`sigmoid_quality_focal_loss` with respect to ``x``, times ``grad_output`` (0 where t = p).
+
+    Args:
+@BINARY_INPUTS
+        beta: the focusing parameter >= 0 on |t - p|, default 2.
+        alpha: weight in [0, 1] of the cross-entropy's positive part (its negative part gets 1 - alpha), or
+            None (default): both 1.
+@BINARY_REDUCTION
+@GRAD_OUTPUT
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_quality_focal_loss_grad(x, t).round(6)
+        array([-0.004871,  0.052581, -0.526152])
+    """
+    return _binary_grad(_quality_focal(beta), x, t, alpha, weight, reduction, normalizer, grad_output)
+
+
+@_shared_docs
+def sigmoid_quality_focal_loss_hess(
+    x: ArrayLike, t: ArrayLike, *, beta: float = 2.0, alpha: float | None = None, weight: ArrayLike | None = None,
+) -> Array:
+    """Per-element second derivative of the unreduced :func:`sigmoid_quality_focal_loss`.
+
+    Args:
+@BINARY_INPUTS
+        beta: the focusing parameter >= 0 on |t - p|, default 2.
+        alpha: weight in [0, 1] of the cross-entropy's positive part (its negative part gets 1 - alpha), or
+            None (default): both 1.
+        weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_quality_focal_loss_hess(x, t).round(6)
+        array([0.012678, 0.110633, 0.493062])
+    """
+    return _binary_hess(_quality_focal(beta), x, t, alpha, weight)
 
 
 # --------------------------------------------------------------------------------------------------
