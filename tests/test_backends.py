@@ -178,6 +178,8 @@ def test_fused_backward_with_create_graph_is_the_torch_backends(loss):
          lambda x, t: focalloss.sigmoid_adaptive_focal_loss(x, t, normalizer="positives")),
         ("sigmoid adaptive float16", (200, 80), torch.float16,
          lambda x, t: focalloss.sigmoid_adaptive_focal_loss(x, t)),
+        ("sigmoid asymmetric", (200, 80), torch.float32, lambda x, t: focalloss.sigmoid_asymmetric_loss(x, t)),
+        ("sigmoid quality focal", (200, 80), torch.float32, lambda x, t: focalloss.sigmoid_quality_focal_loss(x, t)),
         ("softmax poly-1", (64, 1000), torch.float32, lambda x, t: focalloss.softmax_poly1_focal_loss(x, t)),
         ("softmax adaptive", (64, 1000), torch.float32, lambda x, t: focalloss.softmax_adaptive_focal_loss(x, t)),
         ("dense poly-1", (2, 19, 16, 16), torch.float32,
@@ -193,7 +195,7 @@ def test_fused_backend_keeps_at_most_four_bytes_per_logit(name, shape, dtype, lo
     t = t.to(dtype) if name.startswith("sigmoid") else t
     kept = benchmark.kept_bytes(loss, x, t)
     assert kept <= 4 * x.numel() + 64  # + a few scalars (the normalizer)
-    if name in ("sigmoid", "sigmoid poly-1", "sigmoid adaptive"):
+    if name in ("sigmoid", "sigmoid poly-1", "sigmoid adaptive", "sigmoid asymmetric", "sigmoid quality focal"):
         assert kept >= 4 * x.numel()  # the float32 gradient itself: the measurement sees it
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from .._common import UsageError, number_type, optional_import, use_one_torch_thread, writable_folder
 from .datasets import DATASETS
 from .datasets import task as dataset_task
-from .losses import DEFAULT_LOSSES, LOSSES, LossSettings
+from .losses import BINARY_ONLY, DEFAULT_LOSSES, LOSSES, LossSettings
 from .shapes import CONFIGURATIONS
 
 __all__ = ["add_parser", "run"]
@@ -113,6 +113,9 @@ def _checked(args, task):
         settings = None
     loss_names = list(task.default_losses or task.loss_names) if args.losses is None else args.losses
     unknown = [name for name in loss_names if name not in task.loss_names]
+    if unknown and unknown[0] in BINARY_ONLY:
+        raise UsageError(f"argument --losses: {unknown[0]!r} is a loss for binary data and does not apply to --dataset "
+                         f"{args.dataset}; choose from {', '.join(task.loss_names)}")
     if unknown:
         raise UsageError(f"argument --losses: unknown loss {unknown[0]!r}; choose from {', '.join(task.loss_names)}")
     return loss_names, settings, options

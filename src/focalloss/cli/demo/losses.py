@@ -8,7 +8,10 @@ softmax losses; for a binary model the positives' share of the two weights, ``al
 The focal losses without "class-balanced" use ``alpha=None``, binary ones included (not the
 detection default 0.25, which would down-weight the rare positives). Two more run when ``--losses``
 names them: poly-1 focal loss (Leng et al. 2022; epsilon = 1, the paper's default, at the focal
-losses' gamma) and FLSD-53 (Mukhoti et al. 2020: gamma = 5 where p_t < 0.2, else 3).
+losses' gamma), FLSD-53 (Mukhoti et al. 2020: gamma = 5 where p_t < 0.2, else 3) and, on the binary data
+sets only, the asymmetric loss (ASL, Ridnik et al. 2021, at its paper's defaults gamma_pos = 1, gamma_neg = 4,
+clip = 0.05): a sigmoid loss for binary and multi-label data, which a single-label multi-class task has no
+place for.
 
 Importing this module does not import torch; building a loss does.
 """
@@ -19,10 +22,10 @@ from dataclasses import dataclass
 
 import focalloss
 
-__all__ = ["DEFAULT_LOSSES", "LOSSES", "LossSettings", "loss_label", "make_loss"]
+__all__ = ["BINARY_ONLY", "DEFAULT_LOSSES", "LOSSES", "MULTICLASS_LOSSES", "LossSettings", "loss_label",
+           "make_loss"]
 
-# command-line name -> what the table calls it; the asymmetric loss (ASL, Ridnik et al. 2021) joins as "asl"
-# once focalloss has sigmoid_asymmetric_loss
+# command-line name -> what the table calls it
 LOSSES = {
     "ce": "cross-entropy",
     "cb-ce": "class-balanced CE",
@@ -32,7 +35,11 @@ LOSSES = {
     "hard-truncation": "hard truncation",
     "poly1": "poly-1 focal",
     "flsd53": "FLSD-53",
+    "asl": "asymmetric (ASL)",
 }
+# the losses of binary data sets only, and what every other data set may name
+BINARY_ONLY = ("asl",)
+MULTICLASS_LOSSES = tuple(name for name in LOSSES if name not in BINARY_ONLY)
 # the losses a run compares when --losses is not given
 DEFAULT_LOSSES = ("ce", "cb-ce", "focal", "cb-focal", "softened", "hard-truncation")
 
@@ -59,6 +66,7 @@ def loss_label(name, settings):
         "cb-focal": f"gamma={settings.gamma:g}",
         "poly1": f"gamma={settings.gamma:g}, epsilon=1",
         "flsd53": "gamma=5 below p_t=0.2, else 3",
+        "asl": "gamma+=1, gamma-=4, clip=0.05",
         "softened": f"k={settings.k:g}",
         "hard-truncation": f"m={settings.threshold:g}",
     }.get(name)
@@ -94,7 +102,11 @@ def make_loss(name, *, binary, train_counts, settings):
                 logits, targets, alpha=None, gamma=settings.gamma, epsilon=1.0)
         if name == "flsd53":
             return lambda logits, targets: focalloss.sigmoid_adaptive_focal_loss(logits, targets)
+        if name == "asl":
+            return lambda logits, targets: focalloss.sigmoid_asymmetric_loss(logits, targets)
         return lambda logits, targets: focalloss.sigmoid_focal_loss(logits, targets, alpha=balanced, gamma=gamma)
+    if name in BINARY_ONLY:
+        raise ValueError(f"name {name!r} is a loss for binary data (a one-logit model); got binary=False")
     if name == "softened":
         return lambda logits, target: focalloss.softmax_softened_loss(logits, target, k=settings.k)
     if name == "hard-truncation":

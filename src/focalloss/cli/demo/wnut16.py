@@ -32,7 +32,7 @@ from .classification import (
     ECE_BINS, loss_settings_record, pooled_calibration, rarest_classes, summary_line, write_reliability,
 )
 from .experiment import Metric, Task, seeds_text
-from .losses import DEFAULT_LOSSES, LOSSES, loss_label, make_loss
+from .losses import DEFAULT_LOSSES, MULTICLASS_LOSSES, loss_label, make_loss
 
 __all__ = ["NerSplit", "Wnut16Task", "load_wnut16", "read_conll", "word_shape"]
 
@@ -270,7 +270,7 @@ def _train_and_predict(split, loss_fn, *, seed, epochs):
 class Wnut16Task(Task):
     """``--dataset wnut16``: a tagger per loss, scored on entities."""
 
-    loss_names = tuple(LOSSES)
+    loss_names = MULTICLASS_LOSSES
     default_losses = DEFAULT_LOSSES
 
     def ensure_available(self):
