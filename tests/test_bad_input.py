@@ -670,3 +670,13 @@ def test_module_settings_on_another_device_are_not_read_at_construction(loss):
         assert loss.module(alpha=torch.ones(3, device="meta")).alpha.device.type == "meta"
     with pytest.raises(RuntimeError, match="meta"):
         loss.module(weight=weight, validate=True)  # validate=True reads them, as the functional does
+
+
+@pytest.mark.parametrize("loss", loss_table.LOSSES, ids=lambda loss: loss.name)
+def test_module_checks_a_weight_sequence_in_the_float64_it_keeps(loss):
+    """A module keeps a weight sequence in float64, so its construction check must read it so: 1e40
+    is finite there (read in float32 it would be inf and wrongly refused)."""
+    criterion = loss.module(weight=[1e40, 1.0, 1.0])
+    assert criterion.weight.dtype == torch.float64 and criterion.weight[0].item() == 1e40
+    with pytest.raises(ValueError, match=every("weight", "finite", "inf")):
+        loss.module(weight=[float("inf"), 1.0, 1.0])

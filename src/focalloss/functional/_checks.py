@@ -174,11 +174,12 @@ def weight_tensor(weight, loss_shape, logits):
     return weight
 
 
-def weight_setting(weight, device=None):
-    """A real dense tensor (a sequence is converted) of elementwise weights, its shape unchecked."""
+def weight_setting(weight, device=None, dtype=None):
+    """A real dense tensor (a sequence is converted, to ``dtype`` if given) of elementwise weights,
+    its shape unchecked."""
     if not isinstance(weight, torch.Tensor):
         try:
-            weight = torch.as_tensor(weight, device=device)
+            weight = torch.as_tensor(weight, device=device, dtype=dtype)
         except (TypeError, ValueError, RuntimeError) as error:
             raise TypeError(f"weight must be None or a real tensor of non-negative weights; got {weight!r}") from error
     if weight.is_complex() or weight.dtype == torch.bool:
@@ -367,7 +368,7 @@ def settings(spec, values):
     normalizer = normalizer_value(values["normalizer"], reduction_, None)
     normalizer_values(normalizer, wants_values(validate, normalizer))
     if values["weight"] is not None:
-        weight = weight_setting(values["weight"])
+        weight = weight_setting(values["weight"], dtype=torch.float64)  # a sequence as the module keeps it
         weight_values(weight, wants_values(validate, weight))
     if spec.family == "binary":
         binary_alpha(values["alpha"])
