@@ -80,8 +80,8 @@ class TrainerLoss:
             ``"hard_truncation"``, and ``"focal_star"`` for multi-label.
         **settings: keyword-only settings of that loss, passed through: ``alpha``, its
             hyperparameter (``gamma``, ``k``, ``threshold``, ``beta``), ``label_smoothing``
-            (softmax), ``validate`` and ``backend``; defaults as in the loss. The hyperparameters
-            and ``backend`` are checked here, the rest by the loss at the first call. ``reduction``,
+            (softmax), ``validate`` and ``backend``; defaults as in the loss; all checked here,
+            with the loss's own messages. ``reduction``,
             ``normalizer``, ``weight`` and ``ignore_index`` are fixed by this class and refused.
 
     Shape:
@@ -170,9 +170,10 @@ class TrainerLoss:
 
 
 def _checked_settings(spec, function, settings):
-    """The loss's keyword-only settings minus those TrainerLoss fixes; the tensor-free ones checked."""
-    accepted = [name for name, parameter in inspect.signature(function).parameters.items()
-                if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name not in _FIXED]
+    """The loss's keyword-only settings minus those TrainerLoss fixes, checked as a module checks its own."""
+    keyword_only = {name: parameter.default for name, parameter in inspect.signature(function).parameters.items()
+                    if parameter.kind is inspect.Parameter.KEYWORD_ONLY}
+    accepted = [name for name in keyword_only if name not in _FIXED]
     for name in settings:
         if name in _FIXED:
             raise ValueError(f"{name} cannot be passed to TrainerLoss: {_FIXED[name]}")
@@ -181,8 +182,7 @@ def _checked_settings(spec, function, settings):
                 f"TrainerLoss(loss={spec.kind!r}) takes the settings {', '.join(accepted)} of "
                 f"{spec.function}; got {name!r}"
             )
-    spec.params({**spec.defaults, **settings})
-    _checks.backend(settings.get("backend", "auto"))
+    _checks.settings(spec, {**keyword_only, **settings})
     return dict(settings)
 
 
