@@ -128,6 +128,11 @@ class LossSpec:
         return self.encode_schedule(params, float64)
 
 
+def _logit(p):
+    """log(p / (1 - p)) for p in (0, 1), without forming 1 - p."""
+    return math.log(p) - math.log1p(-p)
+
+
 def _gamma_mode(gamma):
     return GAMMA_ZERO if gamma == 0 else GAMMA_TWO if gamma == 2 else GAMMA_GENERAL
 
@@ -161,7 +166,7 @@ def _encode_clip_logit(params, float64):
     x > cut exactly when p > clip, so p = clip is clipped; -inf at clip = 0. The kernels take the margin as
     sigma(cut), which differs from clip by the rounding of its logit (a few units in the last place)."""
     clip = params["clip"]
-    return round_down(math.log(clip) - math.log1p(-clip), float64=float64) if clip > 0 else -math.inf
+    return round_down(_logit(clip), float64=float64) if clip > 0 else -math.inf
 
 
 def _encode_logit_cut(params, float64):
@@ -169,7 +174,7 @@ def _encode_logit_cut(params, float64):
     threshold = params["threshold"]
     if threshold in (0.0, 1.0):
         return (math.inf if threshold else -math.inf), 0.0, GAMMA_GENERAL
-    return round_down(math.log(threshold) - math.log1p(-threshold), float64=float64), 0.0, GAMMA_GENERAL
+    return round_down(_logit(threshold), float64=float64), 0.0, GAMMA_GENERAL
 
 
 def _encode_log_cut(params, float64):
@@ -193,7 +198,7 @@ def _padded(cuts, gammas):
 def _encode_logit_schedule(params, float64):
     """The binary schedule compares the logit x_t with logit(threshold), rounded up into the compute
     dtype: x_t < cut exactly when p_t < threshold, so p_t at a threshold takes the upper piece."""
-    cuts = [round_up(math.log(t) - math.log1p(-t), float64=float64) for t in params["thresholds"]]
+    cuts = [round_up(_logit(t), float64=float64) for t in params["thresholds"]]
     return _padded(cuts, params["gammas"])
 
 
