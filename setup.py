@@ -11,7 +11,7 @@ import sys
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-# cpu_kernels.c calls glibc's vector math library (libmvec) on x86-64 Linux; elsewhere plain libm.
+# cpu_kernels.c's float64 kernels call glibc's vector math library (libmvec) on x86-64 Linux; elsewhere plain libm.
 GLIBC_X86_64 = platform.machine() in ("x86_64", "AMD64") and platform.libc_ver()[0] == "glibc"
 
 
@@ -44,7 +44,7 @@ setup(
         Extension(
             "focalloss.backends._cpu_kernels",
             sources=["src/focalloss/backends/cpu_kernels.c"],
-            depends=["src/focalloss/backends/cpu_kernels.h"],
+            depends=["src/focalloss/backends/cpu_kernels.h", "src/focalloss/backends/vecmath.h"],
             extra_compile_args=["-O3", "-fopenmp-simd", "-fno-math-errno", "-fno-trapping-math", "-pthread"],
             extra_link_args=["-pthread"],
             libraries=["mvec", "m"] if GLIBC_X86_64 else ["m"],

@@ -5,7 +5,8 @@ call them:
   run by ``focalloss bench`` (and ``benchmarks/bench_losses.py``, which calls it); its names are
   also this package's;
 - ``boosting``: gradient + hessian time of the boosting objectives (``benchmarks/bench_boosting.py``);
-- ``accuracy``: float32 accuracy of every loss and backend (``benchmarks/accuracy.py``).
+- ``accuracy``: float32 accuracy of every loss and backend (``benchmarks/accuracy.py``);
+- ``vector_math``: error bounds of the fused CPU kernels' own vector math (``benchmarks/vector_math.py``).
 
 Names are imported on first use, so ``focalloss.benchmark.boosting`` needs NumPy only.
 """
