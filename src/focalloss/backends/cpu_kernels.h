@@ -46,10 +46,23 @@ static const double G_SERIES[G_SERIES_TERMS] = {
 
 /* gammas[i] where cuts[i - 1] <= v < cuts[i]: the piece of a schedule (focalloss.losses.LossSpec.kernel_schedule;
  * the cuts increase and are padded with +inf) */
-INLINE T NAME(scheduled_gamma)(T v, const double *cuts, const double *gammas) {
-    T g = (T)gammas[0];
-    for (int i = 0; i < MAX_PIECES - 1; i++) g = v < (T)cuts[i] ? g : (T)gammas[i + 1];
-    return g;
+typedef struct {
+    T cut[MAX_PIECES - 1], gamma[MAX_PIECES];
+} NAME(schedule);
+
+/* the schedule in T, read once before a loop (a loop that reads the doubles itself does not vectorize) */
+INLINE NAME(schedule) NAME(schedule_of)(const double *cuts, const double *gammas) {
+    NAME(schedule) sch;
+    for (int i = 0; i < MAX_PIECES - 1; i++) sch.cut[i] = (T)cuts[i];
+    for (int i = 0; i < MAX_PIECES; i++) sch.gamma[i] = (T)gammas[i];
+    return sch;
+}
+
+/* written out for MAX_PIECES = 4 (cpu_kernels.c asserts it): a loop here does not vectorize */
+INLINE T NAME(scheduled_gamma)(T v, const NAME(schedule) *sch) {
+    T g = v < sch->cut[0] ? sch->gamma[0] : sch->gamma[1];
+    g = v < sch->cut[1] ? g : sch->gamma[2];
+    return v < sch->cut[2] ? g : sch->gamma[3];
 }
 
 typedef struct {
@@ -151,9 +164,9 @@ INLINE void NAME(binary_block)(void *ctx, int64_t block) {
     case KIND_ADAPTIVE_FOCAL: {
         /* focal with gamma from the schedule: gp of the piece of x (p_t = sigma(x), a positive), gn of
          * the piece of -x (a negative); the derivative holds them fixed */
-        const double *cuts = a->cuts, *gammas = a->gammas;
-        BINARY_LOOP(SIGMOID_PARTS T gp = NAME(scheduled_gamma)(xv, cuts, gammas);
-                    T gn = NAME(scheduled_gamma)(-xv, cuts, gammas);
+        NAME(schedule) sch = NAME(schedule_of)(a->cuts, a->gammas);
+        BINARY_LOOP(SIGMOID_PARTS T gp = NAME(scheduled_gamma)(xv, &sch);
+                    T gn = NAME(scheduled_gamma)(-xv, &sch);
                     T mp = EXP(gp * lsn); T mn = EXP(gn * lsp);
                     lo = -wp * mp * lsp - wn * mn * lsn;
                     gr = wp * mp * (gp * p * lsp - q) - wn * mn * (gn * q * lsn - p);)
@@ -260,7 +273,8 @@ typedef struct {
  * that it does not cancel at eps = -1; d/d log p = -(1-p)^g (g p G / q + q + (1 + eps)(g + 1) p). */
 INLINE void NAME(family_phi)(const NAME(softmax_args) *a, T lp, T l1mp, T p, T q, T plr, T *phi, T *dphi) {
     if (a->kind == KIND_ADAPTIVE_FOCAL) {
-        T g = NAME(scheduled_gamma)(lp, a->cuts, a->gammas);
+        NAME(schedule) sch = NAME(schedule_of)(a->cuts, a->gammas);
+        T g = NAME(scheduled_gamma)(lp, &sch);
         T mod = g == 0 ? (T)1 : EXP(g * l1mp);
         *phi = -mod * lp;
         *dphi = mod * (g * plr - (T)1);
