@@ -2,8 +2,8 @@ r"""The registry: every loss of the library declared once, and read by every lay
 
 A :class:`LossSpec` names a loss's family (``"binary"``: a sigmoid per element; ``"softmax"``: a
 softmax over dimension 1), its kind, its public function and module, its hyperparameters with their
-defaults and checks, its default ``alpha``, and how its hyperparameters are encoded for the fused
-kernels (a schedule of gamma, in up to :data:`MAX_PIECES` pieces, as its own numbers). The package's lazy
+defaults and checks, its default ``alpha`` and (binary losses) how that alpha weighs the positive and the
+negative terms, and how its hyperparameters are encoded for the fused kernels (a schedule of gamma, in up to :data:`MAX_PIECES` pieces, as its own numbers). The package's lazy
 name table, the functional and module wrappers' parameter handling, the
 backends' kind codes and kernel scalars all come from here; the C kernels' ``enum`` is held to
 :data:`KIND_CODES` by a test, and the Triton kernels read it. Imports NumPy only.
@@ -15,6 +15,8 @@ Example:
     ('sigmoid_focal_loss', 'SigmoidFocalLoss', ['gamma'])
     >>> spec.kernel_scalars({"gamma": 2.0}, float64=False)
     (2.0, 0.0, 2)
+    >>> spec.side_alphas(0.25), spec.side_alphas(None)  # the weights of the positive and negative terms
+    ((0.25, 0.75), (1.0, 1.0))
 """
 
 from __future__ import annotations
@@ -72,6 +74,11 @@ class Hyperparameter:
     check: Callable[[object, str], float | tuple[float, ...]]
 
 
+def _alpha_both_sides(alpha):
+    """The focal-type losses' alpha: the positives' weight, the negatives get 1 - alpha."""
+    return alpha, 1.0 - alpha
+
+
 @dataclass(frozen=True)
 class LossSpec:
     """One loss: see the module docstring. ``encode(params, float64)`` gives the kernels' scalars
@@ -79,7 +86,8 @@ class LossSpec:
     schedule, its ``(cuts, gammas)``; ``relate(params)`` checks hyperparameters that must agree with
     each other, after each passed its own check. ``composition`` is one of :data:`COMPOSITIONS`;
     ``encode_p3(params, float64)``, the kernels' third scalar where a loss needs one (asymmetric loss:
-    its margin's logit)."""
+    its margin's logit). ``split_alpha(alpha)`` gives a binary loss's ``(a_pos, a_neg)``, the weights of its
+    positive and negative terms, for a float alpha (read through :meth:`side_alphas`)."""
 
     kind: str
     family: str
@@ -92,6 +100,7 @@ class LossSpec:
     relate: Callable[[dict], None] | None = None
     composition: str = "symmetric"
     encode_p3: Callable[[dict, bool], float] | None = None
+    split_alpha: Callable[[float], tuple[float, float]] = _alpha_both_sides
 
     @property
     def code(self):
@@ -109,6 +118,11 @@ class LossSpec:
         if self.relate is not None:
             self.relate(params)
         return params
+
+    def side_alphas(self, alpha):
+        """``(a_pos, a_neg)``: the weights of a binary loss's positive and negative terms for ``alpha``
+        (a float, or None: both 1). Every backend takes them from here."""
+        return (1.0, 1.0) if alpha is None else self.split_alpha(alpha)
 
     def kernel_scalars(self, params, *, float64):
         """``(p1, p2, gamma_mode)`` as the kernels take them; a compared cut is rounded down into

@@ -2,7 +2,8 @@
  *
  * The formulas are those of focalloss.reference (see its _binary_* and _softmax_parts helpers):
  *
- *   binary:  loss = wp * A(x) + wn * A(-x),  wp = t * alpha, wn = (1 - t) * (1 - alpha)
+ *   binary:  loss = wp * A(x) + wn * A(-x),  wp = t * a_pos, wn = (1 - t) * a_neg
+ *            ((a_pos, a_neg) from focalloss.losses.LossSpec.side_alphas: (alpha, 1 - alpha) for focal loss)
  *            (sided, asymmetric loss: wp * A+(x) + wn * N(x), the negatives' own term N(x) = A-(-x);
  *             joint, quality focal loss: |t - p|^beta (-wp log p - wn log(1 - p)), not linear in t)
  *   softmax: loss = sum_c w_c phi_c(x),      w_c = alpha_c * ((1 - eps) * q_c + eps / C)
@@ -57,8 +58,7 @@ typedef struct {
     int64_t n;
     const T *x, *t;
     const T *w;   /* elementwise weights, or NULL; a zero weight removes the element, never read */
-    int has_alpha;
-    double alpha; /* read when has_alpha */
+    double a_pos, a_neg; /* the positive and negative terms' weights (LossSpec.side_alphas) */
     double p1, p2;
     int gamma_mode; /* focal: GAMMA_GENERAL, GAMMA_ZERO (gamma == 0) or GAMMA_TWO (gamma == 2) */
     T *loss;        /* elementwise losses, or NULL to reduce into `partial` */
@@ -75,7 +75,7 @@ INLINE void NAME(binary_block)(void *ctx, int64_t block) {
     T local[BLOCK], local_grad[BLOCK];
     T *lo_out = a->loss ? a->loss + i0 : local;
     T *gr_out = a->grad ? a->grad + i0 : local_grad; /* no gradient wanted: computed, not kept */
-    T pos_w = a->has_alpha ? (T)a->alpha : (T)1, neg_w = a->has_alpha ? (T)1 - (T)a->alpha : (T)1;
+    T pos_w = (T)a->a_pos, neg_w = (T)a->a_neg;
     T p1 = (T)a->p1, p2 = (T)a->p2;
 
     const T *wt = a->w ? a->w + i0 : NULL;

@@ -230,10 +230,11 @@ def _quality_focal_joint(x, t, log_p, log_q, p, q, w_pos, w_neg, beta, COMPUTE: 
 
 
 @triton.jit
-def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, p3, schedule, KIND: tl.constexpr,
-                          HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr, COMPUTE: tl.constexpr):
-    """Elementwise w*(t*a*A(x) + (1-t)*(1-a)*A(-x)) and its derivative in x. An element of weight 0
-    is computed at x = t = 0 (its own values may be inf or NaN) and then scaled by 0."""
+def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, a_pos, a_neg, p1, p2, p3, schedule, KIND: tl.constexpr,
+                          HAS_WEIGHT: tl.constexpr, COMPUTE: tl.constexpr):
+    """Elementwise w*(t*a_pos*A(x) + (1-t)*a_neg*A(-x)) and its derivative in x, (a_pos, a_neg) the registry's
+    side_alphas(alpha). An element of weight 0 is computed at x = t = 0 (its own values may be inf or NaN) and
+    then scaled by 0."""
     x = tl.load(x_ptr + offs, mask=mask, other=0.0).to(COMPUTE)
     t = tl.load(t_ptr + offs, mask=mask, other=0.0).to(COMPUTE)
     if HAS_WEIGHT:
@@ -241,11 +242,6 @@ def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, p3, sc
         x = tl.where(w != 0.0, x, 0.0)
         t = tl.where(w != 0.0, t, 0.0)
     log_p, log_q, p, q = _sigmoid_parts(x)
-    a_pos = 1.0
-    a_neg = 1.0
-    if HAS_ALPHA:
-        a_pos = alpha
-        a_neg = 1.0 - alpha
     if KIND == KIND_QUALITY_FOCAL:  # joint in x and t: not a sum of label sides
         loss, grad = _quality_focal_joint(x, t, log_p, log_q, p, q, t * a_pos, (1.0 - t) * a_neg, p1, COMPUTE)
     elif KIND == KIND_POLY1_FOCAL:  # each side weighs its alpha itself
@@ -268,30 +264,30 @@ def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, p3, sc
 
 
 @triton.jit
-def _binary_block(x_ptr, t_ptr, w_ptr, numel, alpha_, p1_, p2_, p3_, schedule, KIND: tl.constexpr,
-                  HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr):
+def _binary_block(x_ptr, t_ptr, w_ptr, numel, a_pos_, a_neg_, p1_, p2_, p3_, schedule, KIND: tl.constexpr,
+                  HAS_WEIGHT: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr):
     """This program's block: (offsets, in-range mask, losses, d loss / d x); the float64 settings
     rounded once into COMPUTE (the schedule by :func:`_schedule`)."""
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < numel
-    alpha, p1, p2 = tl.full([], alpha_, COMPUTE), tl.full([], p1_, COMPUTE), tl.full([], p2_, COMPUTE)
-    p3 = tl.full([], p3_, COMPUTE)
-    loss, grad = _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, p3, schedule, KIND,
-                                       HAS_ALPHA, HAS_WEIGHT, COMPUTE)
+    a_pos, a_neg = tl.full([], a_pos_, COMPUTE), tl.full([], a_neg_, COMPUTE)
+    p1, p2, p3 = tl.full([], p1_, COMPUTE), tl.full([], p2_, COMPUTE), tl.full([], p3_, COMPUTE)
+    loss, grad = _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, a_pos, a_neg, p1, p2, p3, schedule, KIND,
+                                       HAS_WEIGHT, COMPUTE)
     return offs, mask, loss, grad
 
 
 @triton.jit
 def binary_forward_kernel(
-    x_ptr, t_ptr, w_ptr, out_ptr, numel, alpha_: tl.float64, p1_: tl.float64, p2_: tl.float64,
+    x_ptr, t_ptr, w_ptr, out_ptr, numel, a_pos_: tl.float64, a_neg_: tl.float64, p1_: tl.float64, p2_: tl.float64,
     cut0_: tl.float64, cut1_: tl.float64, cut2_: tl.float64, gamma0_: tl.float64, gamma1_: tl.float64,
     gamma2_: tl.float64, gamma3_: tl.float64, p3_: tl.float64,
-    KIND: tl.constexpr, HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr, REDUCE: tl.constexpr,
+    KIND: tl.constexpr, HAS_WEIGHT: tl.constexpr, REDUCE: tl.constexpr,
     COMPUTE: tl.constexpr, BLOCK: tl.constexpr,
 ):
     """Elementwise losses into out_ptr, or with REDUCE the sum of this program's block at out_ptr[pid]."""
     schedule = _schedule(cut0_, cut1_, cut2_, gamma0_, gamma1_, gamma2_, gamma3_, COMPUTE)
-    offs, mask, loss, _ = _binary_block(x_ptr, t_ptr, w_ptr, numel, alpha_, p1_, p2_, p3_, schedule, KIND, HAS_ALPHA,
+    offs, mask, loss, _ = _binary_block(x_ptr, t_ptr, w_ptr, numel, a_pos_, a_neg_, p1_, p2_, p3_, schedule, KIND,
                                         HAS_WEIGHT, COMPUTE, BLOCK)
     if REDUCE:
         tl.store(out_ptr + tl.program_id(0), tl.reduce(tl.where(mask, loss, 0.0), 0, _add))
@@ -301,14 +297,14 @@ def binary_forward_kernel(
 
 @triton.jit
 def binary_backward_kernel(
-    x_ptr, t_ptr, w_ptr, grad_out_ptr, grad_x_ptr, numel, alpha_: tl.float64, p1_: tl.float64,
+    x_ptr, t_ptr, w_ptr, grad_out_ptr, grad_x_ptr, numel, a_pos_: tl.float64, a_neg_: tl.float64, p1_: tl.float64,
     p2_: tl.float64, cut0_: tl.float64, cut1_: tl.float64, cut2_: tl.float64, gamma0_: tl.float64, gamma1_: tl.float64,
-    gamma2_: tl.float64, gamma3_: tl.float64, p3_: tl.float64, KIND: tl.constexpr, HAS_ALPHA: tl.constexpr,
+    gamma2_: tl.float64, gamma3_: tl.float64, p3_: tl.float64, KIND: tl.constexpr,
     HAS_WEIGHT: tl.constexpr, SCALAR_GRAD_OUT: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr,
 ):
     """grad_x = grad_out * d loss / d x, recomputed from x, t and the weights, written in x's dtype."""
     schedule = _schedule(cut0_, cut1_, cut2_, gamma0_, gamma1_, gamma2_, gamma3_, COMPUTE)
-    offs, mask, _, grad = _binary_block(x_ptr, t_ptr, w_ptr, numel, alpha_, p1_, p2_, p3_, schedule, KIND, HAS_ALPHA,
+    offs, mask, _, grad = _binary_block(x_ptr, t_ptr, w_ptr, numel, a_pos_, a_neg_, p1_, p2_, p3_, schedule, KIND,
                                         HAS_WEIGHT, COMPUTE, BLOCK)
     if SCALAR_GRAD_OUT:
         upstream = tl.load(grad_out_ptr).to(COMPUTE)
