@@ -17,6 +17,8 @@ Example:
     (2.0, 0.0, 2)
     >>> spec.side_alphas(0.25), spec.side_alphas(None)  # the weights of the positive and negative terms
     ((0.25, 0.75), (1.0, 1.0))
+    >>> losses.BINARY["varifocal"].side_alphas(0.75)  # its alpha weighs the negatives only
+    (1.0, 0.75)
 """
 
 from __future__ import annotations
@@ -34,11 +36,11 @@ __all__ = ["BINARY", "COMPOSITIONS", "GAMMA_GENERAL", "GAMMA_TWO", "GAMMA_ZERO",
 
 # One numbering of the kinds for every family and every kernel (C and Triton).
 KIND_CODES = {"focal": 0, "softened": 1, "hard_truncation": 2, "focal_star": 3, "poly1_focal": 4, "adaptive_focal": 5,
-              "asymmetric": 6, "quality_focal": 7}
+              "asymmetric": 6, "quality_focal": 7, "varifocal": 8}
 
 # How a binary loss composes its label sides: "symmetric", t alpha A(x) + (1 - t)(1 - alpha) A(-x) with one
 # term A; "sided", t alpha A+(x) + (1 - t)(1 - alpha) A-(-x) with a term of its own per side (asymmetric loss);
-# "joint", a loss of x and t together, not linear in t (quality focal loss).
+# "joint", a loss of x and t together, not linear in t (quality focal loss, varifocal loss).
 COMPOSITIONS = ("symmetric", "sided", "joint")
 
 # The focal kernels' special cases of gamma: no modulation at all, a square, anything else.
@@ -77,6 +79,11 @@ class Hyperparameter:
 def _alpha_both_sides(alpha):
     """The focal-type losses' alpha: the positives' weight, the negatives get 1 - alpha."""
     return alpha, 1.0 - alpha
+
+
+def _alpha_negatives_only(alpha):
+    """The varifocal loss's alpha: the negatives' weight; the positives get 1 (their target weighs them)."""
+    return 1.0, alpha
 
 
 @dataclass(frozen=True)
@@ -264,6 +271,9 @@ LOSSES = (
     # Li et al. 2020, "Generalized Focal Loss": beta = 2
     LossSpec("quality_focal", "binary", "sigmoid_quality_focal_loss", "SigmoidQualityFocalLoss",
              (Hyperparameter("beta", 2.0, _scalars.nonnegative),), None, _encode_quality_focal, composition="joint"),
+    # Zhang, Wang, Dayoub, Sünderhauf 2021, "VarifocalNet": alpha = 0.75 on the negatives, gamma = 2
+    LossSpec("varifocal", "binary", "sigmoid_varifocal_loss", "SigmoidVarifocalLoss", (GAMMA,), 0.75, _encode_focal,
+             composition="joint", split_alpha=_alpha_negatives_only),
     LossSpec("hard_truncation", "binary", "sigmoid_hard_truncation_loss", "SigmoidHardTruncationLoss", (THRESHOLD,),
              None, _encode_logit_cut),
     LossSpec("focal", "softmax", "softmax_focal_loss", "SoftmaxFocalLoss", (GAMMA,), None, _encode_focal),

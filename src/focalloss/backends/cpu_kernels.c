@@ -34,7 +34,7 @@ extern double log1p(double) VECTOR_MATH;
 /* the kind codes of focalloss.losses.KIND_CODES (a test holds them equal), each also exported */
 #define KINDS(X) X(KIND_FOCAL, 0) X(KIND_SOFTENED, 1) X(KIND_HARD_TRUNCATION, 2) X(KIND_FOCAL_STAR, 3) \
     X(KIND_POLY1_FOCAL, 4) X(KIND_ADAPTIVE_FOCAL, 5) X(KIND_ASYMMETRIC, 6) \
-    X(KIND_QUALITY_FOCAL, 7)
+    X(KIND_QUALITY_FOCAL, 7) X(KIND_VARIFOCAL, 8)
 #define KIND_ENUM(name, code) name = code,
 enum { KINDS(KIND_ENUM) };
 /* the focal kernels' cases of gamma: focalloss.losses.GAMMA_GENERAL, GAMMA_ZERO, GAMMA_TWO */

@@ -154,8 +154,16 @@ def _quality_focal_joint(x, t, params, a_pos, a_neg):
     return torch.where(zero & (t != 1) & (t != 0), 0.0, torch.exp(beta * log_abs)) * bce
 
 
+def _varifocal_joint(x, t, params, a_pos, a_neg):
+    """a+ t (-t log p - (1 - t) log(1 - p)) where t > 0, a- p^gamma (-log(1 - p)) where t = 0 (Zhang et al. 2021):
+    the negatives' term is focal loss's A(-x), p^gamma = exp(gamma log sigma(x)), whose derivative gamma p^gamma q
+    stays finite at saturation for gamma < 1."""
+    positive = a_pos * t * -(t * F.logsigmoid(x) + (1.0 - t) * F.logsigmoid(-x))
+    return torch.where(t > 0, positive, a_neg * _focal_term(-x, params["gamma"]))
+
+
 # the joint losses' term(x, t, params, a_pos, a_neg), the element's whole loss (the registry's composition "joint")
-JOINT_TERMS = {"quality_focal": _quality_focal_joint}
+JOINT_TERMS = {"quality_focal": _quality_focal_joint, "varifocal": _varifocal_joint}
 # the sided losses' (A+, A-), the negative's term taking -x (the registry's composition "sided")
 SIDED_TERMS = {"asymmetric": (lambda x, p: _focal_term(x, p["gamma_pos"]), _asymmetric_negative)}
 

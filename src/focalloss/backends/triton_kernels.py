@@ -35,6 +35,7 @@ KIND_POLY1_FOCAL = tl.constexpr(KIND_CODES["poly1_focal"])
 KIND_ADAPTIVE_FOCAL = tl.constexpr(KIND_CODES["adaptive_focal"])
 KIND_ASYMMETRIC = tl.constexpr(KIND_CODES["asymmetric"])
 KIND_QUALITY_FOCAL = tl.constexpr(KIND_CODES["quality_focal"])
+KIND_VARIFOCAL = tl.constexpr(KIND_CODES["varifocal"])
 CUTS = tl.constexpr(MAX_PIECES - 1)  # a schedule's cuts; it has one more gamma
 
 LOG_HALF = tl.constexpr(-0.6931471805599453)
@@ -230,6 +231,17 @@ def _quality_focal_joint(x, t, log_p, log_q, p, q, w_pos, w_neg, beta, COMPUTE: 
 
 
 @triton.jit
+def _varifocal_joint(t, log_p, log_q, p, q, w_pos, a_neg, gamma):
+    """(loss, d loss / d x) of the varifocal loss (Zhang et al. 2021), joint in x and t: w_pos B where t > 0 (w_pos
+    = t a_pos), B = -t log p - (1 - t) log(1 - p) with B' = (1 - t) p - t q; a_neg p^gamma (-log(1 - p)) where t = 0,
+    p^gamma = exp(gamma log p) with its derivative p^gamma (p - gamma q log(1 - p)) (see cpu_kernels.h)."""
+    w_neg = tl.where(t > 0.0, 0.0, a_neg)
+    mod = _pow_from_log(log_p, gamma)
+    loss = -w_pos * (t * log_p + (1.0 - t) * log_q) - w_neg * mod * log_q
+    return loss, w_pos * ((1.0 - t) * p - t * q) + w_neg * mod * (p - gamma * q * log_q)
+
+
+@triton.jit
 def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, a_pos, a_neg, p1, p2, p3, schedule, KIND: tl.constexpr,
                           HAS_WEIGHT: tl.constexpr, COMPUTE: tl.constexpr):
     """Elementwise w*(t*a_pos*A(x) + (1-t)*a_neg*A(-x)) and its derivative in x, (a_pos, a_neg) the registry's
@@ -244,6 +256,8 @@ def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, a_pos, a_neg, p1, p2,
     log_p, log_q, p, q = _sigmoid_parts(x)
     if KIND == KIND_QUALITY_FOCAL:  # joint in x and t: not a sum of label sides
         loss, grad = _quality_focal_joint(x, t, log_p, log_q, p, q, t * a_pos, (1.0 - t) * a_neg, p1, COMPUTE)
+    elif KIND == KIND_VARIFOCAL:  # joint: the cross-entropy to t where t > 0, a focal negative where t = 0
+        loss, grad = _varifocal_joint(t, log_p, log_q, p, q, t * a_pos, a_neg, p1)
     elif KIND == KIND_POLY1_FOCAL:  # each side weighs its alpha itself
         pos_value, pos_first = _poly1_focal_side(x, log_p, log_q, p, q, a_pos, p1, p2)
         neg_value, neg_first = _poly1_focal_side(-x, log_q, log_p, q, p, a_neg, p1, p2)
