@@ -293,6 +293,19 @@ _FACTS = {
         strategies={"beta": gammas},
         sweep=lambda g: {"beta": g},
     ),
+    "sigmoid_varifocal_loss": dict(
+        settings=(
+            S(alpha=0.75, gamma=2.0, triton=True),
+            S(alpha=None, gamma=0.5, triton=True),
+            S(alpha=0.3, gamma=0.0, triton=True),
+            S(alpha=0.9, gamma=7.5),
+        ),
+        gradcheck=({"alpha": 0.75, "gamma": 2.0}, {"alpha": None, "gamma": 0.5}),
+        module_settings={"alpha": 0.5, "gamma": 1.5},
+        api_settings=({"alpha": 0.75, "gamma": 2.0, "reduction": "mean"},),
+        strategies={"gamma": gammas},
+        sweep=lambda g: {"gamma": g},
+    ),
     "sigmoid_softened_loss": dict(
         settings=(
             S(k=2.0, alpha=0.7, triton=True),

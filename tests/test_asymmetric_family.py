@@ -1,10 +1,11 @@
 """The binary losses whose composition is not t·α·A(x) + (1−t)(1−α)·A(−x): the asymmetric loss (ASL,
 Ridnik et al. 2021), a "sided" loss with a term of its own for the negatives, and the quality focal loss
-(QFL, Li et al. 2020), a "joint" one, not linear in the target.
+(QFL, Li et al. 2020) and varifocal loss (VFL, Zhang et al. 2021), "joint" ones, not linear in the target.
 
 On every backend (torch, the fused CPU kernels, Triton's interpreter): the papers' formulas written
 out, their identities with focal loss, ASL's margin convention (p = m is clipped, with the clipped
-side's gradient), QFL at p = t, finiteness at saturation in every dtype, and the values they refuse.
+side's gradient), QFL at p = t, VFL's alpha on the negatives only and its jump at q = 0, finiteness at
+saturation in every dtype, and the values they refuse.
 Parity with the reference, gradcheck, properties and the scalar hyperparameters' bad values come from
 the test table like every other loss's.
 """
@@ -23,7 +24,7 @@ import focalloss as fl
 from focalloss import losses, reference
 
 GEN = torch.Generator().manual_seed(2021)
-ASL, QFL = "sigmoid_asymmetric_loss", "sigmoid_quality_focal_loss"
+ASL, QFL, VFL = "sigmoid_asymmetric_loss", "sigmoid_quality_focal_loss", "sigmoid_varifocal_loss"
 
 
 def _value_and_grad(fn, x, target, **kwargs):
@@ -47,6 +48,15 @@ def qfl(x, y, beta=2.0):
     """Li et al. 2020, eq. (5): QFL(sigma) = -|y - sigma|^beta ((1 - y) log(1 - sigma) + y log(sigma))."""
     sigma = torch.sigmoid(x.double())
     return -((y - sigma).abs() ** beta) * ((1 - y) * torch.log(1 - sigma) + y * torch.log(sigma))
+
+
+def vfl(x, q, alpha=0.75, gamma=2.0):
+    """Zhang et al. 2021, eq. (2): VFL(p, q) = -q (q log(p) + (1 - q) log(1 - p)) if q > 0,
+    -alpha p^gamma log(1 - p) if q = 0 (alpha None: 1)."""
+    p = torch.sigmoid(x.double())
+    alpha = 1.0 if alpha is None else alpha
+    positive = -q * (q * torch.log(p) + (1 - q) * torch.log(1 - p))
+    return torch.where(q > 0, positive, -alpha * p**gamma * torch.log(1 - p))
 
 
 def _inputs(dtype, shape=(24, 9), *, quality=False):
@@ -80,15 +90,29 @@ def test_quality_focal_loss_is_the_papers(backend, dtype, beta):
     torch.testing.assert_close(got.double(), qfl(x, quality.double(), beta), **tolerance(dtype))
 
 
-PAPERS = {ASL: ({"gamma_pos": 1.0, "gamma_neg": 4.0, "clip": 0.05}, "sided", asl, False),
-          QFL: ({"beta": 2.0}, "joint", qfl, True)}
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("settings", [{}, {"alpha": 0.3, "gamma": 0.5}, {"alpha": None, "gamma": 0.0},
+                                      {"alpha": 0.0, "gamma": 4.0}], ids=repr)
+def test_varifocal_loss_is_the_papers(backend, dtype, settings):
+    """Values and gradients: the paper's alpha weights the negatives (q = 0) only, on every backend."""
+    x, quality = _inputs(dtype, quality=True)
+    got = _value_and_grad(fl.sigmoid_varifocal_loss, x, quality, backend=backend, **settings)
+    expected = _value_and_grad(lambda x, q, reduction: vfl(x, q.double(), **settings).sum(), x.double(), quality)
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a.double(), b, **tolerance(dtype))
+
+
+# name: (the paper's hyperparameters, its alpha, the composition, its formula, whether it takes soft targets)
+PAPERS = {ASL: ({"gamma_pos": 1.0, "gamma_neg": 4.0, "clip": 0.05}, None, "sided", asl, False),
+          QFL: ({"beta": 2.0}, None, "joint", qfl, True),
+          VFL: ({"gamma": 2.0}, 0.75, "joint", vfl, True)}
 
 
 @pytest.mark.parametrize("name", list(PAPERS))
 def test_defaults_are_the_papers(name):
-    defaults, composition, formula, quality = PAPERS[name]
+    defaults, alpha, composition, formula, quality = PAPERS[name]
     loss = loss_table.BY_NAME[name]
-    assert loss.spec.defaults == defaults and loss.spec.alpha is None and loss.spec.composition == composition
+    assert loss.spec.defaults == defaults and loss.spec.alpha == alpha and loss.spec.composition == composition
     x, t = _inputs(torch.float64, quality=quality)
     torch.testing.assert_close(loss.function(x, t), formula(x, t).mean())
     torch.testing.assert_close(loss.module()(x, t), formula(x, t).mean())
@@ -96,45 +120,65 @@ def test_defaults_are_the_papers(name):
 
 def test_the_compositions_are_declared():
     composed = {spec.kind: spec.composition for spec in losses.BINARY.values() if spec.composition != "symmetric"}
-    assert composed == {"asymmetric": "sided", "quality_focal": "joint"}
+    assert composed == {"asymmetric": "sided", "quality_focal": "joint", "varifocal": "joint"}
     assert {spec.composition for spec in losses.LOSSES} <= set(losses.COMPOSITIONS)
 
 
+def test_each_binary_loss_declares_how_its_alpha_weighs_the_two_sides():
+    """(a_pos, a_neg): alpha and 1 - alpha for every binary loss but the varifocal loss, whose alpha weighs the
+    negatives only; None weighs both by 1. The backends read these (test_varifocal_loss_is_the_papers)."""
+    for spec in losses.BINARY.values():
+        assert spec.side_alphas(None) == (1.0, 1.0)
+        assert spec.side_alphas(0.3) == ((1.0, 0.3) if spec.kind == "varifocal" else (0.3, 0.7)), spec.kind
+
+
 # --------------------------------------------------------------------------------------------------
-# Identities with focal loss (gamma = g): ASL with gamma_pos = gamma_neg = g and no margin, for any
-# target (both are linear in t); QFL with beta = g, for 0/1 targets
+# Identities with focal loss (gamma = g, alpha = a): ASL with gamma_pos = gamma_neg = g and no margin, for any
+# target (both are linear in t); QFL with beta = g, for 0/1 targets; VFL at q = 1, -log p (focal loss with
+# gamma = 0 and no alpha) whatever g and a, and at q = 0, focal loss's negative weighted by a (its alpha = 1 - a)
 # --------------------------------------------------------------------------------------------------
-FOCAL_IDENTITIES = {ASL: (lambda g: {"gamma_pos": g, "gamma_neg": g, "clip": 0.0}, True),
-                    QFL: (lambda g: {"beta": g}, False)}
+# (loss, the targets it holds for, (the loss's settings, focal loss's) for g and a)
+FOCAL_IDENTITIES = [
+    (ASL, "soft", lambda g, a: ({"gamma_pos": g, "gamma_neg": g, "clip": 0.0, "alpha": a}, {"gamma": g, "alpha": a})),
+    (QFL, "hard", lambda g, a: ({"beta": g, "alpha": a}, {"gamma": g, "alpha": a})),
+    (VFL, "ones", lambda g, a: ({"gamma": g, "alpha": a}, {"gamma": 0.0, "alpha": None})),
+    (VFL, "zeros", lambda g, a: ({"gamma": g, "alpha": a}, {"gamma": g, "alpha": None if a is None else 1.0 - a})),
+]
+IDENTITY_IDS = [f"{name}-{targets}" for name, targets, _ in FOCAL_IDENTITIES]
+
+
+def _identity_targets(targets, hard, soft):
+    """The targets of an identity: 0/1 labels ``hard``, with ``soft`` scores in their place for "soft", or all
+    ones or zeros."""
+    return {"soft": soft, "hard": hard, "ones": hard * 0 + 1, "zeros": hard * 0}[targets]
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0, 7.0])
-@pytest.mark.parametrize("name", list(FOCAL_IDENTITIES))
-def test_identity_with_focal_loss(backend, dtype, gamma, name):
-    settings, soft = FOCAL_IDENTITIES[name]
+@pytest.mark.parametrize("name, targets, settings", FOCAL_IDENTITIES, ids=IDENTITY_IDS)
+def test_identity_with_focal_loss(backend, dtype, gamma, name, targets, settings):
     x, t = loss_table.binary_sample((8, 7), seed=int(gamma * 10))
     x[0, :4] = torch.tensor([1e4, -1e4, 100.0, -100.0])
-    if soft:
-        t[1] = torch.rand(7, generator=GEN)
+    t = _identity_targets(targets, t, torch.cat([t[:1], torch.rand(7, generator=GEN)[None], t[2:]]))
     x = x.to(dtype)
     for alpha in (None, 0.3):
-        got = _value_and_grad(loss_table.BY_NAME[name].function, x, t, alpha=alpha, backend=backend, **settings(gamma))
-        expected = _value_and_grad(fl.sigmoid_focal_loss, x, t, gamma=gamma, alpha=alpha, backend=backend)
+        ours, focal = settings(gamma, alpha)
+        got = _value_and_grad(loss_table.BY_NAME[name].function, x, t, backend=backend, **ours)
+        expected = _value_and_grad(fl.sigmoid_focal_loss, x, t, backend=backend, **focal)
         for a, b in zip(got, expected):
             torch.testing.assert_close(a, b, **tolerance(dtype))
 
 
-@pytest.mark.parametrize("name", list(FOCAL_IDENTITIES))
-def test_reference_identity_with_focal_loss_with_its_hessian(name):
-    settings, soft = FOCAL_IDENTITIES[name]
+@pytest.mark.parametrize("name, targets, settings", FOCAL_IDENTITIES, ids=IDENTITY_IDS)
+def test_reference_identity_with_focal_loss_with_its_hessian(name, targets, settings):
     x = np.concatenate([np.linspace(-40, 40, 161), [-1e4, 1e4]])
-    t = np.random.default_rng(5).random(x.shape) if soft else (np.arange(x.size) % 3 == 0).astype(float)
+    t = _identity_targets(targets, (np.arange(x.size) % 3 == 0).astype(float), np.random.default_rng(5).random(x.shape))
     for gamma in (0.0, 0.5, 3.0):
         for alpha in (None, 0.3):
+            ours, focal = settings(gamma, alpha)
             for suffix in ("", "_grad", "_hess"):
-                got = getattr(reference, name + suffix)(x, t, alpha=alpha, **settings(gamma))
-                expected = getattr(reference, "sigmoid_focal_loss" + suffix)(x, t, gamma=gamma, alpha=alpha)
+                got = getattr(reference, name + suffix)(x, t, **ours)
+                expected = getattr(reference, "sigmoid_focal_loss" + suffix)(x, t, **focal)
                 np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-300)
 
 
@@ -142,6 +186,7 @@ def test_reference_identity_with_focal_loss_with_its_hessian(name):
 HESSIAN_CASES = [
     (ASL, {}), (ASL, {"gamma_pos": 0.5, "gamma_neg": 0.3, "clip": 0.2}), (ASL, {"gamma_neg": 0.0, "clip": 0.0}),
     (QFL, {"beta": 0.0}), (QFL, {"beta": 0.5}), (QFL, {"beta": 2.0}), (QFL, {"beta": 3.5}),
+    (VFL, {}), (VFL, {"gamma": 0.5, "alpha": 0.3}), (VFL, {"gamma": 0.0, "alpha": None}),
 ]
 
 
@@ -149,6 +194,8 @@ def _off_the_kink(name, kwargs, x, t):
     if name == ASL:  # at the margin's logit
         clip = kwargs.get("clip", 0.05)
         return np.abs(x - math.log(clip / (1 - clip))) > 1e-3 if clip > 0 else np.ones_like(x, dtype=bool)
+    if name == VFL:  # smooth in x (it jumps in t, at t = 0)
+        return np.ones_like(x, dtype=bool)
     return np.abs(1 / (1 + np.exp(-x)) - t) > 1e-3  # QFL at p = t, the cusp of |t - p|^beta
 
 
@@ -233,11 +280,29 @@ def test_quality_focal_near_its_target_is_accurate_in_float32(backend):
 
 
 # --------------------------------------------------------------------------------------------------
+# VFL: not linear in q, and a jump at q = 0 (a positive of a tiny quality is no negative)
+# --------------------------------------------------------------------------------------------------
+def test_varifocal_is_not_linear_in_the_target_and_jumps_at_zero():
+    x, q = torch.tensor([-2.0, -4.0], dtype=torch.float64), torch.tensor([0.6, 0.6], dtype=torch.float64)
+    soft = fl.sigmoid_varifocal_loss(x, q, reduction="none")
+    mixed = q * fl.sigmoid_varifocal_loss(x, torch.ones_like(q), reduction="none") + (1 - q) * (
+        fl.sigmoid_varifocal_loss(x, torch.zeros_like(q), reduction="none"))
+    torch.testing.assert_close(soft, vfl(x, q))
+    assert ((mixed - soft).abs() > 0.1).all()  # the expected hard-label loss is another loss
+    x = torch.tensor([1.0, 3.0], dtype=torch.float64)  # confident wrong negatives: their loss is large
+    tiny = torch.full_like(x, 1e-12)
+    loss, grad = _value_and_grad(fl.sigmoid_varifocal_loss, x, tiny)
+    negative = fl.sigmoid_varifocal_loss(x, torch.zeros_like(x), reduction="sum")
+    assert 0 < loss.item() < 1e-10 and grad.abs().max().item() < 1e-10 and negative.item() > 0.1
+
+
+# --------------------------------------------------------------------------------------------------
 # Finite at saturation, exponents in [0, 10] (below 1 included), every dtype
 # --------------------------------------------------------------------------------------------------
 SATURATION = {ASL: [{"gamma_pos": g, "gamma_neg": g, "clip": m} for g in (0.0, 0.25, 1.0, 10.0)
                     for m in (0.0, 0.05, 0.9)],
-              QFL: [{"beta": g} for g in (0.0, 0.25, 1.0, 10.0)]}
+              QFL: [{"beta": g} for g in (0.0, 0.25, 1.0, 10.0)],
+              VFL: [{"gamma": g, "alpha": a} for g in (0.0, 0.25, 1.0, 10.0) for a in (None, 0.75)]}
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
@@ -259,6 +324,9 @@ def test_finite_at_saturation(backend, dtype, name):
     (ASL, {"clip": 1.0}, r"clip must lie in [0, 1); got 1.0"),
     (ASL, {"clip": -0.01}, r"clip must lie in [0, 1); got -0.01"),
     (QFL, {"beta": -1.0}, "beta must be >= 0; got -1.0"),
+    (VFL, {"gamma": -1.0}, "gamma must be >= 0; got -1.0"),
+    (VFL, {"alpha": 1.5}, r"alpha (None or a float in [0, 1]) must lie in [0, 1]; got 1.5"),
+    (VFL, {"alpha": -0.25}, r"alpha (None or a float in [0, 1]) must lie in [0, 1]; got -0.25"),
 ], ids=repr)
 def test_bad_hyperparameters_are_refused_by_function_and_module(name, kwargs, message):
     loss = loss_table.BY_NAME[name]
@@ -269,7 +337,7 @@ def test_bad_hyperparameters_are_refused_by_function_and_module(name, kwargs, me
         assert str(error.value) == message
 
 
-@pytest.mark.parametrize("name", [ASL, QFL])
+@pytest.mark.parametrize("name", [ASL, QFL, VFL])
 def test_soft_targets_outside_the_unit_interval_are_refused(name):
     x, t = loss_table.binary_sample((3, 3))
     for bad in (t + 1.5, -t - 0.5):

@@ -38,7 +38,8 @@ def test_quick_bench_writes_a_table_and_json(tmp_path, capsys):
         names = [r["contender"] for r in rows]
         new = [f"focalloss {family}_poly1_focal_loss", f"focalloss {family}_adaptive_focal_loss"]
         if family == "sigmoid":
-            new += ["focalloss sigmoid_asymmetric_loss", "focalloss sigmoid_quality_focal_loss"]
+            new += ["focalloss sigmoid_asymmetric_loss", "focalloss sigmoid_quality_focal_loss",
+                    "focalloss sigmoid_varifocal_loss"]
         after = names.index("focalloss backend=torch") + 1
         assert names[after:after + len(new)] == new
         for name in new:

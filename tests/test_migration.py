@@ -428,18 +428,20 @@ def test_ultralytics_focal_loss(anchors):
     assert_differs(focalloss.sigmoid_focal_loss(x, t, normalizer=A), ultralytics_focal_loss(x, t))
 
 
-def test_ultralytics_varifocal_loss_is_two_calls(anchors, rng):
-    """No varifocal loss here, but its two parts are: a focal loss on the negatives (alpha = 1 - 0.75,
-    as focalloss weights negatives by 1 - alpha) and the BCE against the score on the positives
-    (gamma=0, alpha=None, weighted by the score)."""
+def test_ultralytics_varifocal_loss(anchors, rng):
+    """The same loss: its alpha = 0.75 weighs the negatives, as here, and the positives are the BCE against the
+    score weighted by the score; .mean(1).sum() is normalizer=A. The one difference: ultralytics tells positives by
+    their label, focalloss by q > 0, so a positive of score exactly 0 is a negative here (theirs weighs it 0)."""
     x, label = anchors
     score = torch.from_numpy(rng.uniform(0.2, 1.0, size=x.shape)) * label
     A = x.shape[1]
-
-    def two_calls(z):
-        negatives = focalloss.sigmoid_focal_loss(z, torch.zeros_like(z), alpha=1 - 0.75, gamma=2.0,
-                                                 weight=1 - label, reduction="sum")
-        positives = focalloss.sigmoid_focal_loss(z, score, alpha=None, gamma=0.0, weight=score, reduction="sum")
-        return (negatives + positives) / A
-
-    assert_same(lambda z: ultralytics_varifocal_loss(z, score, label), two_calls, x)
+    assert_same(lambda z: ultralytics_varifocal_loss(z, score, label),
+                lambda z: focalloss.sigmoid_varifocal_loss(z, score, normalizer=A), x)
+    first_positive = int(label.flatten().nonzero()[0])
+    score.view(-1)[first_positive] = 0.0
+    x.view(-1)[first_positive] = 2.0  # a confident prediction: as a negative it costs 0.75 p^2 (-log(1 - p)) = 1.24
+    ours = focalloss.sigmoid_varifocal_loss(x, score, normalizer=A)
+    assert_differs(ours, ultralytics_varifocal_loss(x, score, label))
+    as_a_negative = label.clone()
+    as_a_negative.view(-1)[first_positive] = 0.0
+    torch.testing.assert_close(ours, ultralytics_varifocal_loss(x, score, as_a_negative), **FLOAT64)

@@ -78,6 +78,7 @@ import triton
 import triton.language as tl
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
+from focalloss import losses
 from focalloss.backends import triton_kernels as kernels
 
 def compile_for_sm90(kernel, types, constants):
@@ -88,14 +89,14 @@ def compile_for_sm90(kernel, types, constants):
     options = {"num_warps": 8, "enable_fp_fusion": True}
     assert triton.compile(source, target=GPUTarget("cuda", 90, 32), options=options).asm["cubin"]
 
-scalars = dict.fromkeys(["alpha_", "p1_", "p2_", "keep_", "spread_", "cut0_", "cut1_", "cut2_", "gamma0_", "gamma1_",
-                         "gamma2_", "gamma3_", "p3_"], "fp64")
+scalars = dict.fromkeys(["a_pos_", "a_neg_", "p1_", "p2_", "keep_", "spread_", "cut0_", "cut1_", "cut2_", "gamma0_",
+                         "gamma1_", "gamma2_", "gamma3_", "p3_"], "fp64")
 for x, compute, softmax_kinds in [("bf16", tl.float32, [0, 1, 2, 4, 5]), ("fp64", tl.float64, [0, 4, 5])]:
     c = "*fp64" if x == "fp64" else "*fp32"
-    for kind in range(8):
+    for kind in sorted(spec.code for spec in losses.BINARY.values()):
         types = dict(scalars, x_ptr="*" + x, t_ptr="*" + x, w_ptr=c, out_ptr=c, grad_out_ptr=c,
                      grad_x_ptr="*" + x, numel="i64")
-        settings = dict(KIND=kind, HAS_ALPHA=True, HAS_WEIGHT=True, COMPUTE=compute, BLOCK=2048)
+        settings = dict(KIND=kind, HAS_WEIGHT=True, COMPUTE=compute, BLOCK=2048)
         compile_for_sm90(kernels.binary_forward_kernel, types, dict(settings, REDUCE=True))
         compile_for_sm90(kernels.binary_backward_kernel, types, dict(settings, SCALAR_GRAD_OUT=False))
     for kind, (index, smoothing) in itertools.product(softmax_kinds, [(True, False), (True, True), (False, True)]):

@@ -2,8 +2,8 @@ r"""The registry: every loss of the library declared once, and read by every lay
 
 A :class:`LossSpec` names a loss's family (``"binary"``: a sigmoid per element; ``"softmax"``: a
 softmax over dimension 1), its kind, its public function and module, its hyperparameters with their
-defaults and checks, its default ``alpha``, and how its hyperparameters are encoded for the fused
-kernels (a schedule of gamma, in up to :data:`MAX_PIECES` pieces, as its own numbers). The package's lazy
+defaults and checks, its default ``alpha`` and (binary losses) how that alpha weighs the positive and the
+negative terms, and how its hyperparameters are encoded for the fused kernels (a schedule of gamma, in up to :data:`MAX_PIECES` pieces, as its own numbers). The package's lazy
 name table, the functional and module wrappers' parameter handling, the
 backends' kind codes and kernel scalars all come from here; the C kernels' ``enum`` is held to
 :data:`KIND_CODES` by a test, and the Triton kernels read it. Imports NumPy only.
@@ -15,6 +15,10 @@ Example:
     ('sigmoid_focal_loss', 'SigmoidFocalLoss', ['gamma'])
     >>> spec.kernel_scalars({"gamma": 2.0}, float64=False)
     (2.0, 0.0, 2)
+    >>> spec.side_alphas(0.25), spec.side_alphas(None)  # the weights of the positive and negative terms
+    ((0.25, 0.75), (1.0, 1.0))
+    >>> losses.BINARY["varifocal"].side_alphas(0.75)  # its alpha weighs the negatives only
+    (1.0, 0.75)
 """
 
 from __future__ import annotations
@@ -32,11 +36,11 @@ __all__ = ["BINARY", "COMPOSITIONS", "GAMMA_GENERAL", "GAMMA_TWO", "GAMMA_ZERO",
 
 # One numbering of the kinds for every family and every kernel (C and Triton).
 KIND_CODES = {"focal": 0, "softened": 1, "hard_truncation": 2, "focal_star": 3, "poly1_focal": 4, "adaptive_focal": 5,
-              "asymmetric": 6, "quality_focal": 7}
+              "asymmetric": 6, "quality_focal": 7, "varifocal": 8}
 
 # How a binary loss composes its label sides: "symmetric", t alpha A(x) + (1 - t)(1 - alpha) A(-x) with one
 # term A; "sided", t alpha A+(x) + (1 - t)(1 - alpha) A-(-x) with a term of its own per side (asymmetric loss);
-# "joint", a loss of x and t together, not linear in t (quality focal loss).
+# "joint", a loss of x and t together, not linear in t (quality focal loss, varifocal loss).
 COMPOSITIONS = ("symmetric", "sided", "joint")
 
 # The focal kernels' special cases of gamma: no modulation at all, a square, anything else.
@@ -72,6 +76,16 @@ class Hyperparameter:
     check: Callable[[object, str], float | tuple[float, ...]]
 
 
+def _alpha_both_sides(alpha):
+    """The focal-type losses' alpha: the positives' weight, the negatives get 1 - alpha."""
+    return alpha, 1.0 - alpha
+
+
+def _alpha_negatives_only(alpha):
+    """The varifocal loss's alpha: the negatives' weight; the positives get 1 (their target weighs them)."""
+    return 1.0, alpha
+
+
 @dataclass(frozen=True)
 class LossSpec:
     """One loss: see the module docstring. ``encode(params, float64)`` gives the kernels' scalars
@@ -79,7 +93,8 @@ class LossSpec:
     schedule, its ``(cuts, gammas)``; ``relate(params)`` checks hyperparameters that must agree with
     each other, after each passed its own check. ``composition`` is one of :data:`COMPOSITIONS`;
     ``encode_p3(params, float64)``, the kernels' third scalar where a loss needs one (asymmetric loss:
-    its margin's logit)."""
+    its margin's logit). ``split_alpha(alpha)`` gives a binary loss's ``(a_pos, a_neg)``, the weights of its
+    positive and negative terms, for a float alpha (read through :meth:`side_alphas`)."""
 
     kind: str
     family: str
@@ -92,6 +107,7 @@ class LossSpec:
     relate: Callable[[dict], None] | None = None
     composition: str = "symmetric"
     encode_p3: Callable[[dict, bool], float] | None = None
+    split_alpha: Callable[[float], tuple[float, float]] = _alpha_both_sides
 
     @property
     def code(self):
@@ -109,6 +125,11 @@ class LossSpec:
         if self.relate is not None:
             self.relate(params)
         return params
+
+    def side_alphas(self, alpha):
+        """``(a_pos, a_neg)``: the weights of a binary loss's positive and negative terms for ``alpha``
+        (a float, or None: both 1). Every backend takes them from here."""
+        return (1.0, 1.0) if alpha is None else self.split_alpha(alpha)
 
     def kernel_scalars(self, params, *, float64):
         """``(p1, p2, gamma_mode)`` as the kernels take them; a compared cut is rounded down into
@@ -250,6 +271,9 @@ LOSSES = (
     # Li et al. 2020, "Generalized Focal Loss": beta = 2
     LossSpec("quality_focal", "binary", "sigmoid_quality_focal_loss", "SigmoidQualityFocalLoss",
              (Hyperparameter("beta", 2.0, _scalars.nonnegative),), None, _encode_quality_focal, composition="joint"),
+    # Zhang, Wang, Dayoub, Sünderhauf 2021, "VarifocalNet": alpha = 0.75 on the negatives, gamma = 2
+    LossSpec("varifocal", "binary", "sigmoid_varifocal_loss", "SigmoidVarifocalLoss", (GAMMA,), 0.75, _encode_focal,
+             composition="joint", split_alpha=_alpha_negatives_only),
     LossSpec("hard_truncation", "binary", "sigmoid_hard_truncation_loss", "SigmoidHardTruncationLoss", (THRESHOLD,),
              None, _encode_logit_cut),
     LossSpec("focal", "softmax", "softmax_focal_loss", "SoftmaxFocalLoss", (GAMMA,), None, _encode_focal),

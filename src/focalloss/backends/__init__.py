@@ -14,7 +14,9 @@ gradients taken from :mod:`focalloss.reference`'s formulas. Every backend module
     x: logits of any shape, float16 / bfloat16 / float32 / float64, finite where they count.
     t: targets in [0, 1], same shape as x, bool, integer or any float dtype (passed as the user
     gave them, so that half-precision inputs are never copied to float32 first).
-    alpha: float in [0, 1] or None. weight: None or a tensor broadcastable to x, finite and >= 0,
+    alpha: float in [0, 1] or None, turned into the weights of the positive and negative terms by the
+    registry entry (``LossSpec.side_alphas``: (alpha, 1 - alpha) for the focal-type losses, (1, 1) for None), the
+    same on every backend. weight: None or a tensor broadcastable to x, finite and >= 0,
     multiplying each element's loss; an element with weight 0 gets loss 0 and gradient 0 and its
     logit and target are never read (they may hold inf or NaN). reduce: True gives the 0-dim sum of
     the elementwise losses, added in an order that does not depend on the thread count; False the

@@ -40,7 +40,7 @@ extern double log1p(double) VECTOR_MATH;
 /* the kind codes of focalloss.losses.KIND_CODES (a test holds them equal), each also exported */
 #define KINDS(X) X(KIND_FOCAL, 0) X(KIND_SOFTENED, 1) X(KIND_HARD_TRUNCATION, 2) X(KIND_FOCAL_STAR, 3) \
     X(KIND_POLY1_FOCAL, 4) X(KIND_ADAPTIVE_FOCAL, 5) X(KIND_ASYMMETRIC, 6) \
-    X(KIND_QUALITY_FOCAL, 7)
+    X(KIND_QUALITY_FOCAL, 7) X(KIND_VARIFOCAL, 8)
 #define KIND_ENUM(name, code) name = code,
 enum { KINDS(KIND_ENUM) };
 /* the focal kernels' cases of gamma: focalloss.losses.GAMMA_GENERAL, GAMMA_ZERO, GAMMA_TWO */
@@ -262,30 +262,30 @@ static PyObject *py_vector_math_targets(PyObject *self, PyObject *unused) {
 #define COPY_SCHEDULE(a) memcpy((a).cuts, cuts, sizeof cuts), memcpy((a).gammas, gammas, sizeof gammas)
 _Static_assert(MAX_PIECES == 4, "SCHEDULE_FORMAT, SCHEDULE_ARGS and scheduled_gamma name 3 cuts and 4 gammas");
 
-/* binary(*, float64, kind, n, x, t, w, has_alpha, alpha, p1, p2, gamma_mode, loss, grad, partial,
+/* binary(*, float64, kind, n, x, t, w, a_pos, a_neg, p1, p2, gamma_mode, loss, grad, partial,
  *        threads, cuts, gammas, p3): pointers as integers, 0 for none; see cpu_ops.py */
 static PyObject *py_binary(PyObject *self, PyObject *args, PyObject *kwargs) {
-    static char *names[] = {"float64", "kind", "n", "x", "t", "w", "has_alpha", "alpha", "p1", "p2", "gamma_mode",
+    static char *names[] = {"float64", "kind", "n", "x", "t", "w", "a_pos", "a_neg", "p1", "p2", "gamma_mode",
                             "loss", "grad", "partial", "threads", "cuts", "gammas", "p3", NULL};
-    int is_double = 0, kind = 0, has_alpha = 0, gamma_mode = 0, threads = 1;
+    int is_double = 0, kind = 0, gamma_mode = 0, threads = 1;
     long long n = 0;
     unsigned long long x = 0, t = 0, w = 0, loss = 0, grad = 0, partial = 0;
-    double alpha = 0, p1 = 0, p2 = 0, p3 = 0, cuts[MAX_PIECES - 1] = {INFINITY, INFINITY, INFINITY};
+    double a_pos = 1, a_neg = 1, p1 = 0, p2 = 0, p3 = 0, cuts[MAX_PIECES - 1] = {INFINITY, INFINITY, INFINITY};
     double gammas[MAX_PIECES] = {0};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$piLKKKpdddiKKKi" SCHEDULE_FORMAT "d", names, &is_double, &kind,
-                                     &n, &x, &t, &w, &has_alpha, &alpha, &p1, &p2, &gamma_mode, &loss, &grad,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$piLKKKddddiKKKi" SCHEDULE_FORMAT "d", names, &is_double, &kind,
+                                     &n, &x, &t, &w, &a_pos, &a_neg, &p1, &p2, &gamma_mode, &loss, &grad,
                                      &partial, &threads, SCHEDULE_ARGS, &p3))
         return NULL;
     int64_t blocks = (n + BLOCK - 1) / BLOCK;
     Py_BEGIN_ALLOW_THREADS
     if (is_double) {
-        binary_args_d a = {kind, n, PTR(x), PTR(t), PTR(w), has_alpha, alpha, p1, p2, gamma_mode, PTR(loss),
+        binary_args_d a = {kind, n, PTR(x), PTR(t), PTR(w), a_pos, a_neg, p1, p2, gamma_mode, PTR(loss),
                            PTR(grad), PTR(partial)};
         COPY_SCHEDULE(a);
         a.p3 = p3;
         parallel_blocks(binary_block_d_entry, &a, blocks, threads);
     } else {
-        binary_args_f a = {kind, n, PTR(x), PTR(t), PTR(w), has_alpha, alpha, p1, p2, gamma_mode, PTR(loss),
+        binary_args_f a = {kind, n, PTR(x), PTR(t), PTR(w), a_pos, a_neg, p1, p2, gamma_mode, PTR(loss),
                            PTR(grad), PTR(partial)};
         COPY_SCHEDULE(a);
         a.p3 = p3;

@@ -2,9 +2,11 @@
  *
  * The formulas are those of focalloss.reference (see its _binary_* and _softmax_parts helpers):
  *
- *   binary:  loss = wp * A(x) + wn * A(-x),  wp = t * alpha, wn = (1 - t) * (1 - alpha)
+ *   binary:  loss = wp * A(x) + wn * A(-x),  wp = t * a_pos, wn = (1 - t) * a_neg
+ *            ((a_pos, a_neg) from focalloss.losses.LossSpec.side_alphas: (alpha, 1 - alpha) for focal loss)
  *            (sided, asymmetric loss: wp * A+(x) + wn * N(x), the negatives' own term N(x) = A-(-x);
- *             joint, quality focal loss: |t - p|^beta (-wp log p - wn log(1 - p)), not linear in t)
+ *             joint, quality focal loss: |t - p|^beta (-wp log p - wn log(1 - p)), not linear in t;
+ *             varifocal loss: wp (-t log p - (1 - t) log(1 - p)) where t > 0, wn p^gamma (-log(1 - p)) where t = 0)
  *   softmax: loss = sum_c w_c phi_c(x),      w_c = alpha_c * ((1 - eps) * q_c + eps / C)
  *            d loss / d x_j = g_j - p_j * sum_c g_c,  g_c = w_c * d phi_c / d log p_c
  *            (softened: -k u_j (w_j L_j - A) - w_j u_j + p_j B, see below)
@@ -70,8 +72,7 @@ typedef struct {
     int64_t n;
     const T *x, *t;
     const T *w;   /* elementwise weights, or NULL; a zero weight removes the element, never read */
-    int has_alpha;
-    double alpha; /* read when has_alpha */
+    double a_pos, a_neg; /* the positive and negative terms' weights (LossSpec.side_alphas) */
     double p1, p2;
     int gamma_mode; /* focal: GAMMA_GENERAL, GAMMA_ZERO (gamma == 0) or GAMMA_TWO (gamma == 2) */
     T *loss;        /* elementwise losses, or NULL to reduce into `partial` */
@@ -88,7 +89,7 @@ INLINE void NAME(binary_block)(void *ctx, int64_t block) {
     T local[BLOCK], local_grad[BLOCK];
     T *lo_out = a->loss ? a->loss + i0 : local;
     T *gr_out = a->grad ? a->grad + i0 : local_grad; /* no gradient wanted: computed, not kept */
-    T pos_w = a->has_alpha ? (T)a->alpha : (T)1, neg_w = a->has_alpha ? (T)1 - (T)a->alpha : (T)1;
+    T pos_w = (T)a->a_pos, neg_w = (T)a->a_neg;
     T p1 = (T)a->p1, p2 = (T)a->p2;
 
     const T *wt = a->w ? a->w + i0 : NULL;
@@ -204,6 +205,17 @@ INLINE void NAME(binary_block)(void *ctx, int64_t block) {
                     T mod = beta == 0 ? (T)1 : (zero && tv != 1 && tv != 0) ? (T)0 : EXP(beta * la);
                     T bce = -wp * lsp - wn * lsn;
                     lo = mod * bce; gr = mod * (-wp * q + wn * p) - beta * mod * g * bce;)
+        break;
+    }
+    case KIND_VARIFOCAL: {
+        /* joint (Zhang et al. 2021): where t > 0, wp B with B = -t log p - (1 - t) log(1 - p), B' = (1 - t) p - t q
+         * (wp = w t a_pos holds the paper's factor t); where t = 0, wn p^g (-log(1 - p)), focal loss's negative
+         * side, with p^g = exp(g log p) and its derivative p^g (p - g q log(1 - p)). wn is zeroed where t > 0, and
+         * wp is 0 where t = 0, so the two parts add up without a branch. */
+        T g = p1;
+        BINARY_LOOP(SIGMOID_PARTS T mn = EXP(g * lsp); T kn = tv > 0 ? (T)0 : wn;
+                    lo = -wp * (tv * lsp + ((T)1 - tv) * lsn) - kn * mn * lsn;
+                    gr = wp * (((T)1 - tv) * p - tv * q) + kn * mn * (p - g * q * lsn);)
         break;
     }
     case KIND_FOCAL_STAR: {

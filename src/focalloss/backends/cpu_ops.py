@@ -62,11 +62,12 @@ def _binary_kernel(spec, xc, tc, wc, alpha, params, *, reduce, grad):
     n = xc.numel()
     p1, p2, gamma_mode = spec.kernel_scalars(params, float64=xc.dtype == torch.float64)
     cuts, gammas = spec.kernel_schedule(params, float64=xc.dtype == torch.float64)
+    a_pos, a_neg = spec.side_alphas(alpha)
     loss = None if reduce else torch.empty_like(xc)
     partial = torch.empty(-(-n // kernels.BINARY_BLOCK), dtype=torch.float64, device=xc.device) if reduce else None
     kernels.binary(
         float64=xc.dtype == torch.float64, kind=spec.code, n=n, x=xc.data_ptr(), t=tc.data_ptr(), w=_ptr(wc),
-        has_alpha=alpha is not None, alpha=0.0 if alpha is None else float(alpha), p1=float(p1), p2=float(p2),
+        a_pos=float(a_pos), a_neg=float(a_neg), p1=float(p1), p2=float(p2),
         gamma_mode=gamma_mode, loss=_ptr(loss), grad=_ptr(grad), partial=_ptr(partial), threads=_threads(n),
         cuts=cuts, gammas=gammas, p3=float(spec.kernel_p3(params, float64=xc.dtype == torch.float64)),
     )

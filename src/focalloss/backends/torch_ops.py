@@ -154,17 +154,25 @@ def _quality_focal_joint(x, t, params, a_pos, a_neg):
     return torch.where(zero & (t != 1) & (t != 0), 0.0, torch.exp(beta * log_abs)) * bce
 
 
+def _varifocal_joint(x, t, params, a_pos, a_neg):
+    """a+ t (-t log p - (1 - t) log(1 - p)) where t > 0, a- p^gamma (-log(1 - p)) where t = 0 (Zhang et al. 2021):
+    the negatives' term is focal loss's A(-x), p^gamma = exp(gamma log sigma(x)), whose derivative gamma p^gamma q
+    stays finite at saturation for gamma < 1."""
+    positive = a_pos * t * -(t * F.logsigmoid(x) + (1.0 - t) * F.logsigmoid(-x))
+    return torch.where(t > 0, positive, a_neg * _focal_term(-x, params["gamma"]))
+
+
 # the joint losses' term(x, t, params, a_pos, a_neg), the element's whole loss (the registry's composition "joint")
-JOINT_TERMS = {"quality_focal": _quality_focal_joint}
+JOINT_TERMS = {"quality_focal": _quality_focal_joint, "varifocal": _varifocal_joint}
 # the sided losses' (A+, A-), the negative's term taking -x (the registry's composition "sided")
 SIDED_TERMS = {"asymmetric": (lambda x, p: _focal_term(x, p["gamma_pos"]), _asymmetric_negative)}
 
 
 def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False):
-    """w * (t * alpha * A(x) + (1 - t) * (1 - alpha) * A(-x)), elementwise or summed (a term of
-    ALPHA_INSIDE_TERMS takes its side's alpha itself; a sided loss has A+ and A- of SIDED_TERMS; a joint
-    loss is its JOINT_TERMS term of x and t); see the contract in ``backends/__init__.py``.
-    alpha=None weights both label terms by 1."""
+    """w * (t * a_pos * A(x) + (1 - t) * a_neg * A(-x)), elementwise or summed, (a_pos, a_neg) the registry's
+    ``side_alphas(alpha)`` ((alpha, 1 - alpha) for the focal-type losses, (1, 1) for alpha=None; a term of
+    ALPHA_INSIDE_TERMS takes its side's weight itself; a sided loss has A+ and A- of SIDED_TERMS; a joint
+    loss is its JOINT_TERMS term of x and t); see the contract in ``backends/__init__.py``."""
     dtype = compute_dtype(x)
     x, t = x.to(dtype), t.to(dtype)
     if weight is not None:
@@ -172,8 +180,9 @@ def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False):
         # a zero-weighted element may hold inf or NaN: replace it before any arithmetic touches it
         counted = weight != 0
         x, t = torch.where(counted, x, 0.0), torch.where(counted, t, 0.0)
-    a_pos, a_neg = (1.0, 1.0) if alpha is None else (alpha, 1.0 - alpha)
-    composition = losses.BINARY[kind].composition
+    spec = losses.BINARY[kind]
+    a_pos, a_neg = spec.side_alphas(alpha)
+    composition = spec.composition
     if composition == "joint":
         loss = JOINT_TERMS[kind](x, t, params, a_pos, a_neg)
     else:

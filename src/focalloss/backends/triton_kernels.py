@@ -35,6 +35,7 @@ KIND_POLY1_FOCAL = tl.constexpr(KIND_CODES["poly1_focal"])
 KIND_ADAPTIVE_FOCAL = tl.constexpr(KIND_CODES["adaptive_focal"])
 KIND_ASYMMETRIC = tl.constexpr(KIND_CODES["asymmetric"])
 KIND_QUALITY_FOCAL = tl.constexpr(KIND_CODES["quality_focal"])
+KIND_VARIFOCAL = tl.constexpr(KIND_CODES["varifocal"])
 CUTS = tl.constexpr(MAX_PIECES - 1)  # a schedule's cuts; it has one more gamma
 
 LOG_HALF = tl.constexpr(-0.6931471805599453)
@@ -230,10 +231,22 @@ def _quality_focal_joint(x, t, log_p, log_q, p, q, w_pos, w_neg, beta, COMPUTE: 
 
 
 @triton.jit
-def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, p3, schedule, KIND: tl.constexpr,
-                          HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr, COMPUTE: tl.constexpr):
-    """Elementwise w*(t*a*A(x) + (1-t)*(1-a)*A(-x)) and its derivative in x. An element of weight 0
-    is computed at x = t = 0 (its own values may be inf or NaN) and then scaled by 0."""
+def _varifocal_joint(t, log_p, log_q, p, q, w_pos, a_neg, gamma):
+    """(loss, d loss / d x) of the varifocal loss (Zhang et al. 2021), joint in x and t: w_pos B where t > 0 (w_pos
+    = t a_pos), B = -t log p - (1 - t) log(1 - p) with B' = (1 - t) p - t q; a_neg p^gamma (-log(1 - p)) where t = 0,
+    p^gamma = exp(gamma log p) with its derivative p^gamma (p - gamma q log(1 - p)) (see cpu_kernels.h)."""
+    w_neg = tl.where(t > 0.0, 0.0, a_neg)
+    mod = _pow_from_log(log_p, gamma)
+    loss = -w_pos * (t * log_p + (1.0 - t) * log_q) - w_neg * mod * log_q
+    return loss, w_pos * ((1.0 - t) * p - t * q) + w_neg * mod * (p - gamma * q * log_q)
+
+
+@triton.jit
+def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, a_pos, a_neg, p1, p2, p3, schedule, KIND: tl.constexpr,
+                          HAS_WEIGHT: tl.constexpr, COMPUTE: tl.constexpr):
+    """Elementwise w*(t*a_pos*A(x) + (1-t)*a_neg*A(-x)) and its derivative in x, (a_pos, a_neg) the registry's
+    side_alphas(alpha). An element of weight 0 is computed at x = t = 0 (its own values may be inf or NaN) and
+    then scaled by 0."""
     x = tl.load(x_ptr + offs, mask=mask, other=0.0).to(COMPUTE)
     t = tl.load(t_ptr + offs, mask=mask, other=0.0).to(COMPUTE)
     if HAS_WEIGHT:
@@ -241,13 +254,10 @@ def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, p3, sc
         x = tl.where(w != 0.0, x, 0.0)
         t = tl.where(w != 0.0, t, 0.0)
     log_p, log_q, p, q = _sigmoid_parts(x)
-    a_pos = 1.0
-    a_neg = 1.0
-    if HAS_ALPHA:
-        a_pos = alpha
-        a_neg = 1.0 - alpha
     if KIND == KIND_QUALITY_FOCAL:  # joint in x and t: not a sum of label sides
         loss, grad = _quality_focal_joint(x, t, log_p, log_q, p, q, t * a_pos, (1.0 - t) * a_neg, p1, COMPUTE)
+    elif KIND == KIND_VARIFOCAL:  # joint: the cross-entropy to t where t > 0, a focal negative where t = 0
+        loss, grad = _varifocal_joint(t, log_p, log_q, p, q, t * a_pos, a_neg, p1)
     elif KIND == KIND_POLY1_FOCAL:  # each side weighs its alpha itself
         pos_value, pos_first = _poly1_focal_side(x, log_p, log_q, p, q, a_pos, p1, p2)
         neg_value, neg_first = _poly1_focal_side(-x, log_q, log_p, q, p, a_neg, p1, p2)
@@ -268,30 +278,30 @@ def _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, p3, sc
 
 
 @triton.jit
-def _binary_block(x_ptr, t_ptr, w_ptr, numel, alpha_, p1_, p2_, p3_, schedule, KIND: tl.constexpr,
-                  HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr):
+def _binary_block(x_ptr, t_ptr, w_ptr, numel, a_pos_, a_neg_, p1_, p2_, p3_, schedule, KIND: tl.constexpr,
+                  HAS_WEIGHT: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr):
     """This program's block: (offsets, in-range mask, losses, d loss / d x); the float64 settings
     rounded once into COMPUTE (the schedule by :func:`_schedule`)."""
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < numel
-    alpha, p1, p2 = tl.full([], alpha_, COMPUTE), tl.full([], p1_, COMPUTE), tl.full([], p2_, COMPUTE)
-    p3 = tl.full([], p3_, COMPUTE)
-    loss, grad = _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, alpha, p1, p2, p3, schedule, KIND,
-                                       HAS_ALPHA, HAS_WEIGHT, COMPUTE)
+    a_pos, a_neg = tl.full([], a_pos_, COMPUTE), tl.full([], a_neg_, COMPUTE)
+    p1, p2, p3 = tl.full([], p1_, COMPUTE), tl.full([], p2_, COMPUTE), tl.full([], p3_, COMPUTE)
+    loss, grad = _binary_loss_and_grad(x_ptr, t_ptr, w_ptr, offs, mask, a_pos, a_neg, p1, p2, p3, schedule, KIND,
+                                       HAS_WEIGHT, COMPUTE)
     return offs, mask, loss, grad
 
 
 @triton.jit
 def binary_forward_kernel(
-    x_ptr, t_ptr, w_ptr, out_ptr, numel, alpha_: tl.float64, p1_: tl.float64, p2_: tl.float64,
+    x_ptr, t_ptr, w_ptr, out_ptr, numel, a_pos_: tl.float64, a_neg_: tl.float64, p1_: tl.float64, p2_: tl.float64,
     cut0_: tl.float64, cut1_: tl.float64, cut2_: tl.float64, gamma0_: tl.float64, gamma1_: tl.float64,
     gamma2_: tl.float64, gamma3_: tl.float64, p3_: tl.float64,
-    KIND: tl.constexpr, HAS_ALPHA: tl.constexpr, HAS_WEIGHT: tl.constexpr, REDUCE: tl.constexpr,
+    KIND: tl.constexpr, HAS_WEIGHT: tl.constexpr, REDUCE: tl.constexpr,
     COMPUTE: tl.constexpr, BLOCK: tl.constexpr,
 ):
     """Elementwise losses into out_ptr, or with REDUCE the sum of this program's block at out_ptr[pid]."""
     schedule = _schedule(cut0_, cut1_, cut2_, gamma0_, gamma1_, gamma2_, gamma3_, COMPUTE)
-    offs, mask, loss, _ = _binary_block(x_ptr, t_ptr, w_ptr, numel, alpha_, p1_, p2_, p3_, schedule, KIND, HAS_ALPHA,
+    offs, mask, loss, _ = _binary_block(x_ptr, t_ptr, w_ptr, numel, a_pos_, a_neg_, p1_, p2_, p3_, schedule, KIND,
                                         HAS_WEIGHT, COMPUTE, BLOCK)
     if REDUCE:
         tl.store(out_ptr + tl.program_id(0), tl.reduce(tl.where(mask, loss, 0.0), 0, _add))
@@ -301,14 +311,14 @@ def binary_forward_kernel(
 
 @triton.jit
 def binary_backward_kernel(
-    x_ptr, t_ptr, w_ptr, grad_out_ptr, grad_x_ptr, numel, alpha_: tl.float64, p1_: tl.float64,
+    x_ptr, t_ptr, w_ptr, grad_out_ptr, grad_x_ptr, numel, a_pos_: tl.float64, a_neg_: tl.float64, p1_: tl.float64,
     p2_: tl.float64, cut0_: tl.float64, cut1_: tl.float64, cut2_: tl.float64, gamma0_: tl.float64, gamma1_: tl.float64,
-    gamma2_: tl.float64, gamma3_: tl.float64, p3_: tl.float64, KIND: tl.constexpr, HAS_ALPHA: tl.constexpr,
+    gamma2_: tl.float64, gamma3_: tl.float64, p3_: tl.float64, KIND: tl.constexpr,
     HAS_WEIGHT: tl.constexpr, SCALAR_GRAD_OUT: tl.constexpr, COMPUTE: tl.constexpr, BLOCK: tl.constexpr,
 ):
     """grad_x = grad_out * d loss / d x, recomputed from x, t and the weights, written in x's dtype."""
     schedule = _schedule(cut0_, cut1_, cut2_, gamma0_, gamma1_, gamma2_, gamma3_, COMPUTE)
-    offs, mask, _, grad = _binary_block(x_ptr, t_ptr, w_ptr, numel, alpha_, p1_, p2_, p3_, schedule, KIND, HAS_ALPHA,
+    offs, mask, _, grad = _binary_block(x_ptr, t_ptr, w_ptr, numel, a_pos_, a_neg_, p1_, p2_, p3_, schedule, KIND,
                                         HAS_WEIGHT, COMPUTE, BLOCK)
     if SCALAR_GRAD_OUT:
         upstream = tl.load(grad_out_ptr).to(COMPUTE)

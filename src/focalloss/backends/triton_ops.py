@@ -99,9 +99,9 @@ class _BinaryLoss(torch.autograd.Function):
             cuts, gammas = spec.kernel_schedule(params, float64=x.dtype == torch.float64)
             with _on_device(x):
                 kernels.binary_forward_kernel[(programs,)](
-                    x, t, _expanded(weight, x), out, numel, 0.0 if alpha is None else alpha, p1, p2, *cuts, *gammas,
+                    x, t, _expanded(weight, x), out, numel, *spec.side_alphas(alpha), p1, p2, *cuts, *gammas,
                     spec.kernel_p3(params, float64=x.dtype == torch.float64), KIND=spec.code,
-                    HAS_ALPHA=alpha is not None, HAS_WEIGHT=weight is not None, REDUCE=reduce,
+                    HAS_WEIGHT=weight is not None, REDUCE=reduce,
                     COMPUTE=_tl_compute_dtype(x), BLOCK=_BINARY_BLOCK, num_warps=8, **_COMPILE_OPTIONS,
                 )
         ctx.save_for_backward(x, t, weight)
@@ -125,10 +125,9 @@ class _BinaryLoss(torch.autograd.Function):
             cuts, gammas = ctx.spec.kernel_schedule(ctx.params, float64=x.dtype == torch.float64)
             with _on_device(x):
                 _kernels().binary_backward_kernel[(_cdiv(numel, _BINARY_BLOCK),)](
-                    x, t, _expanded(weight, x), upstream, grad_x, numel, 0.0 if ctx.alpha is None else ctx.alpha,
+                    x, t, _expanded(weight, x), upstream, grad_x, numel, *ctx.spec.side_alphas(ctx.alpha),
                     p1, p2, *cuts, *gammas, ctx.spec.kernel_p3(ctx.params, float64=x.dtype == torch.float64),
-                    KIND=ctx.spec.code, HAS_ALPHA=ctx.alpha is not None,
-                    HAS_WEIGHT=weight is not None, SCALAR_GRAD_OUT=scalar, COMPUTE=_tl_compute_dtype(x),
+                    KIND=ctx.spec.code, HAS_WEIGHT=weight is not None, SCALAR_GRAD_OUT=scalar, COMPUTE=_tl_compute_dtype(x),
                     BLOCK=_BINARY_BLOCK, num_warps=8, **_COMPILE_OPTIONS,
                 )
         return (grad_x,) + (None,) * 6
@@ -141,13 +140,14 @@ def _expanded(weight, x):
 
 
 def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False):
-    r"""Binary loss :math:`\ell = t\,\alpha\,A(x) + (1 - t)(1 - \alpha)\,A(-x)`, elementwise or summed.
+    r"""Binary loss :math:`\ell = t\,a_+\,A(x) + (1 - t)\,a_-\,A(-x)`, elementwise or summed.
 
     :math:`A` is the loss of a positive label (:mod:`focalloss.reference`): focal
     :math:`-(1-p)^\gamma \log p`, FL* :math:`-\log\sigma(\gamma x + \beta)/\gamma`, softened
     :math:`-\sigma(-kx)\log p`, hard truncation :math:`-[x \le \mathrm{logit}(m)]\log p`, with
-    :math:`p = \sigma(x)`, each element times its ``weight``. The gradient
-    :math:`t\alpha A'(x) - (1-t)(1-\alpha)A'(-x)` is recomputed in backward from ``x``, ``t`` and
+    :math:`p = \sigma(x)`, each element times its ``weight``; :math:`(a_+, a_-)` is the registry's
+    ``side_alphas(alpha)``, :math:`(\alpha, 1 - \alpha)` for the focal-type losses. The gradient
+    :math:`t a_+ A'(x) - (1-t) a_- A'(-x)` is recomputed in backward from ``x``, ``t`` and
     the weights: nothing per element is kept. The sum adds per-program partial sums in a fixed
     order (no atomics): the same inputs give the same bits.
 
@@ -157,7 +157,7 @@ def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False):
             under ``TRITON_INTERPRET=1``). Read in their own dtype, computed in float32 (float64
             for float64).
         t: targets in [0, 1], x's shape, any floating dtype.
-        alpha: weight of the positive term in [0, 1] (negatives get ``1 - alpha``), or None: both 1.
+        alpha: in [0, 1], split into the two terms' weights by the registry entry, or None: both 1.
         params: the kind's checked hyperparameters, e.g. ``{"gamma"}`` or ``{"k"}``.
         weight: None, or weights broadcastable to x; an element of weight 0 has loss and gradient
             0, whatever its logit and target hold.

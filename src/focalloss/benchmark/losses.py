@@ -16,8 +16,8 @@ forward+backward must move (read the logits and the targets, write a gradient, r
 result), once into buffers allocated before timing and once into fresh ones each step.
 
 The family: focalloss's poly-1 focal loss and adaptive focal loss (FLSD-53), sigmoid and softmax, and the
-asymmetric (ASL) and quality focal (QFL) losses, sigmoid only, on the same path as focal loss, named after their
-functions (e.g. ``focalloss sigmoid_poly1_focal_loss``).
+asymmetric (ASL), quality focal (QFL) and varifocal (VFL) losses, sigmoid only, on the same path as focal loss,
+named after their functions (e.g. ``focalloss sigmoid_poly1_focal_loss``).
 
 Peers: the torchvision formula (``sigmoid_focal_loss`` of torchvision.ops, written out here because
 torchvision has no CPU wheel on every machine), kornia and MONAI when they are installed
@@ -128,7 +128,7 @@ def family(kind):
     """The focal family's other members on focalloss's default path (the fused kernels for CPU tensors),
     each at its paper's defaults, as (name, loss function) pairs named after their functions."""
     names = [f"sigmoid_{loss}" for loss in ("poly1_focal_loss", "adaptive_focal_loss", "asymmetric_loss",
-                                             "quality_focal_loss")] if kind == "sigmoid" else \
+                                             "quality_focal_loss", "varifocal_loss")] if kind == "sigmoid" else \
         [f"softmax_{loss}" for loss in ("poly1_focal_loss", "adaptive_focal_loss")]
     return [(f"focalloss {name}", lambda x, t, fn=getattr(focalloss, name): fn(x, t, validate=False)) for name in names]
 

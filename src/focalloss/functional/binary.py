@@ -1,7 +1,7 @@
 r"""Binary and multi-label losses from logits: focal, FL*, poly-1 and adaptive focal, asymmetric, quality focal,
-softened and hard-truncation.
+varifocal, softened and hard-truncation.
 
-All but the asymmetric and quality focal losses share one form. With :math:`p = \sigma(x)` and a target
+All but the asymmetric, quality focal and varifocal losses share one form. With :math:`p = \sigma(x)` and a target
 :math:`t \in [0, 1]`,
 
 .. math::
@@ -13,8 +13,9 @@ where :math:`A(x)` is the loss of a positive label and :math:`A(-x)` that of a n
 is linear in ``t``. ``alpha`` weights positives, negatives get ``1 - alpha``, and ``alpha=None``
 weights both by 1. The asymmetric loss is *sided*: its negatives have a term of their own,
 :math:`\ell = t\,\alpha\,A_+(x) + (1 - t)(1 - \alpha)\,A_-(-x)`, still linear in ``t``
-(``losses.LossSpec.composition``). The quality focal loss is *joint*, a function of ``x`` and ``t``
-together that is not linear in ``t``.
+(``losses.LossSpec.composition``). The quality focal and varifocal losses are *joint*, functions of ``x`` and
+``t`` together that are not linear in ``t``. The varifocal loss's ``alpha`` weights its negatives only, as in its
+paper (``losses.LossSpec.side_alphas``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ __all__ = [  # the registry's names (tests/test_registry.py holds them to it); l
     "sigmoid_adaptive_focal_loss",
     "sigmoid_asymmetric_loss",
     "sigmoid_quality_focal_loss",
+    "sigmoid_varifocal_loss",
     "sigmoid_hard_truncation_loss",
 ]
 
@@ -451,3 +453,50 @@ def sigmoid_quality_focal_loss(
         tensor(0.4640)
     """
     return _binary_loss(losses.BINARY["quality_focal"], **locals())
+
+
+@_with_shared_docs
+def sigmoid_varifocal_loss(
+    logits: Tensor, targets: Tensor, *, alpha: float | None = 0.75, gamma: float = 2.0, reduction: Reduction = "mean",
+    weight: Weight = None, normalizer: Normalizer = None, validate: bool | None = None, backend: Backend = "auto",
+) -> Tensor:
+    r"""Varifocal loss (VFL; Zhang, Wang, Dayoub, Sünderhauf 2021, "VarifocalNet: An IoU-aware Dense Object
+    Detector"), from logits.
+
+    .. math::
+
+        \ell = \begin{cases} -q\,\bigl(q \log p + (1 - q) \log(1 - p)\bigr) & q > 0 \\
+                             -\alpha\,p^\gamma \log(1 - p) & q = 0 \end{cases}
+        \qquad p = \sigma(x)
+
+    The target ``q`` is an IoU-aware classification score: for a positive the IoU of its predicted box with
+    the ground truth, 0 for a negative (the paper's eq. (2)). A positive costs the cross-entropy to ``q``,
+    weighted by ``q`` itself, so that the best-localised positives count most and none is down-weighted
+    by its own confidence; a negative costs focal loss's negative term, down-weighted by :math:`p^\gamma`
+    and by ``alpha``. So ``alpha`` weights the negatives only, not the positives by alpha and the
+    negatives by 1 - alpha as in the other binary losses; the defaults alpha = 0.75 and gamma = 2 are the
+    paper's (its section 4.1). The loss is not linear in ``q`` and jumps at q = 0: a q of 1e-9 is a
+    positive of weight 1e-9, not a negative. With q = 1 it is ``-log p``, the cross-entropy of a positive;
+    with q = 0 it is :func:`sigmoid_focal_loss` of a negative with ``alpha=1 - alpha`` (the weight
+    alpha there). Computed in log space, with no clamp: :math:`p^\gamma = \exp(\gamma \log\sigma(x))`
+    and :math:`\log(1 - p) = \log\sigma(-x)`, so loss and gradient stay finite for any finite logit and
+    gamma >= 0, below 1 included.
+
+    Args:
+        logits: raw scores (never probabilities).
+        targets: IoU-aware scores q in [0, 1], the logits' shape: 0 for a negative.
+        alpha: weight in [0, 1] of the negatives (q = 0); the positives are weighted by q. Default 0.75
+            (the paper). ``None``: the negatives weigh 1.
+        gamma: focusing parameter >= 0 of the negatives, :math:`p^\gamma`; default 2 (the paper).
+@COMMON_ARGS
+@SHAPE
+
+    Example:
+        >>> import torch
+        >>> from focalloss import sigmoid_varifocal_loss
+        >>> logits = torch.tensor([[2.0, -1.0], [-3.0, 0.5]])
+        >>> iou = torch.tensor([[0.8, 0.0], [0.3, 0.0]])
+        >>> sigmoid_varifocal_loss(logits, iou, reduction="sum")
+        tensor(1.0062)
+    """
+    return _binary_loss(losses.BINARY["varifocal"], **locals())

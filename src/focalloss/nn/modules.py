@@ -30,6 +30,7 @@ __all__ = [  # the registry's names (tests/test_registry.py holds them to it); l
     "SigmoidAdaptiveFocalLoss",
     "SigmoidAsymmetricLoss",
     "SigmoidQualityFocalLoss",
+    "SigmoidVarifocalLoss",
     "SigmoidHardTruncationLoss",
     "SoftmaxFocalLoss",
     "SoftmaxPoly1FocalLoss",
@@ -235,6 +236,34 @@ class SigmoidQualityFocalLoss(_BinaryLoss):
 
     def __init__(
         self, *, beta: float = 2.0, alpha: float | None = None, reduction: Reduction = "mean", weight: Weight = None,
+        normalizer: Normalizer = None, validate: bool | None = None, backend: Backend = "auto",
+    ) -> None:
+        super().__init__(locals())
+
+
+class SigmoidVarifocalLoss(_BinaryLoss):
+    r"""Module form of :func:`focalloss.sigmoid_varifocal_loss` (VFL): cross-entropy to an IoU-aware score q,
+    weighted by q, for a positive; :math:`-\alpha p^\gamma \log(1 - p)` for a negative (q = 0).
+
+    Args:
+        alpha: the negatives' weight in [0, 1] (the positives are weighted by q) or None; default 0.75.
+        gamma: the negatives' focusing parameter >= 0; default 2 (both Zhang et al. 2021).
+        reduction, weight, normalizer, validate, backend: as in :class:`SigmoidFocalLoss`.
+
+    Shape:
+        - input: ``(*)`` logits; target: ``(*)`` in [0, 1]; output: scalar, or ``(*)`` for "none".
+
+    Example:
+        >>> import torch
+        >>> from focalloss import SigmoidVarifocalLoss
+        >>> SigmoidVarifocalLoss()(torch.tensor([2.0, -1.0]), torch.tensor([0.8, 0.0]))
+        tensor(0.2193)
+    """
+
+    spec = losses.BINARY["varifocal"]
+
+    def __init__(
+        self, *, alpha: float | None = 0.75, gamma: float = 2.0, reduction: Reduction = "mean", weight: Weight = None,
         normalizer: Normalizer = None, validate: bool | None = None, backend: Backend = "auto",
     ) -> None:
         super().__init__(locals())

@@ -17,6 +17,9 @@ weights to 1. Soft targets therefore give the expectation of the hard-label loss
 A *sided* loss (asymmetric loss, Ridnik et al. 2021) has a term of its own per label side,
 :math:`t\,\alpha\,A_+(x) + (1 - t)(1 - \alpha)\,A_-(-x)`, with :math:`A_+(x) = -(1 - p)^{\gamma_+} \log p`
 and :math:`A_-(-x) = -p_m^{\gamma_-} \log(1 - p_m)`, :math:`p_m = \max(p - m, 0)`.
+A *joint* loss is a function of x and t together, not linear in t: the quality focal loss
+(Li et al. 2020) and the varifocal loss (Zhang et al. 2021), whose ``alpha`` weighs the negatives (t = 0)
+only, the positives being weighted by t itself.
 
 =====================  ==================================================================
 loss                   :math:`A(x)` with :math:`p = \sigma(x)`

@@ -2,8 +2,8 @@ r"""Binary losses of the reference: values, gradients, hessians and the curvatur
 
 Every binary loss but the sided ones has the form :math:`\ell = t\,\alpha\,A(x) + (1 - t)(1 - \alpha)\,A(-x)`;
 a sided loss (asymmetric loss) has a term of its own per label side,
-:math:`\ell = t\,\alpha\,A_+(x) + (1 - t)(1 - \alpha)\,A_-(-x)`, and a joint one (quality focal loss) is a
-function of x and t together; see :mod:`focalloss.reference`.
+:math:`\ell = t\,\alpha\,A_+(x) + (1 - t)(1 - \alpha)\,A_-(-x)`, and a joint one (quality focal loss, varifocal
+loss) is a function of x and t together; see :mod:`focalloss.reference`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Literal
 
 import numpy as np
 
+from .._docs import shared_sections
 from .._typing import Array, ArrayLike, Loss, Reduction
 from ._common import (
     _denominator,
@@ -32,6 +33,9 @@ __all__ = [
     "sigmoid_quality_focal_loss",
     "sigmoid_quality_focal_loss_grad",
     "sigmoid_quality_focal_loss_hess",
+    "sigmoid_varifocal_loss",
+    "sigmoid_varifocal_loss_grad",
+    "sigmoid_varifocal_loss_hess",
     "sigmoid_adaptive_focal_loss",
     "sigmoid_adaptive_focal_loss_grad",
     "sigmoid_adaptive_focal_loss_hess",
@@ -218,10 +222,35 @@ def _quality_focal(beta):
     return _joint(lambda x, t, a_pos, a_neg: _quality_focal_joint(x, t, a_pos, a_neg, beta=beta))
 
 
-def _joint(term):
+def _varifocal_joint(x, t, a_pos, a_neg, *, gamma):
+    """VFL (Zhang et al. 2021) with d/dx and d2/dx2: a+ t B where t > 0, B = -t log p - (1 - t) log(1 - p) the
+    cross-entropy to t, with B' = p - t = (1 - t) p - t q (from the accurate p and q, no 1 - p) and B'' = p q;
+    a- p^gamma (-log(1 - p)) where t = 0, focal loss's negative side A(-x) with its derivatives."""
+    log_p, log_q = _log_sigmoid(x), _log_sigmoid(-x)
+    p, q = np.exp(log_p), np.exp(log_q)
+    negative_value, negative_first, negative_second = _focal_term(-x, gamma=gamma)
+    positive = t > 0
+    value = np.where(positive, a_pos * t * (-t * log_p - (1.0 - t) * log_q), a_neg * negative_value)
+    first = np.where(positive, a_pos * t * ((1.0 - t) * p - t * q), -a_neg * negative_first)
+    second = np.where(positive, a_pos * t * p * q, a_neg * negative_second)
+    return value, first, second
+
+
+def _varifocal(gamma):
+    return _joint(lambda x, t, a_pos, a_neg: _varifocal_joint(x, t, a_pos, a_neg, gamma=gamma),
+                  split_alpha=lambda alpha: (1.0, alpha))
+
+
+def _alpha_both_sides(alpha):
+    return alpha, 1.0 - alpha
+
+
+def _joint(term, *, split_alpha=_alpha_both_sides):
     """Mark a term of the joint composition: ``term(x, t, a_pos, a_neg)`` gives the element's loss with its
-    two derivatives in x, alpha weights applied."""
+    two derivatives in x, alpha weights applied; ``split_alpha(alpha)`` gives its (a_pos, a_neg), (alpha,
+    1 - alpha) unless the loss says otherwise (varifocal loss: (1, alpha))."""
     term.takes_target = True
+    term.split_alpha = split_alpha
     return term
 
 
@@ -240,7 +269,7 @@ def _binary_parts(term, x, t, alpha, weight):
     ``term(z)`` gives A(z) with its two derivatives, then weighted by alpha_t; a term marked by
     :func:`_alpha_inside` is called as ``term(z, alpha_t)`` and weighs alpha itself; a pair of terms
     ``(A+, A-)`` (a sided loss) gives the positives' A+(x) and the negatives' A-(-x); a term marked by
-    :func:`_joint` is the whole element's loss, ``term(x, t, alpha, 1 - alpha)``.
+    :func:`_joint` is the whole element's loss, ``term(x, t, *term.split_alpha(alpha))``.
     """
     x = np.asarray(x, dtype=np.float64)
     t = np.broadcast_to(np.asarray(t, dtype=np.float64), x.shape)
@@ -248,7 +277,7 @@ def _binary_parts(term, x, t, alpha, weight):
     counted = w != 0
     x = np.where(counted, x, 0.0)  # ignored elements may hold inf or NaN: they must change nothing
     t = np.where(counted, t, 0.0)
-    a_pos, a_neg = (1.0, 1.0) if alpha is None else (alpha, 1.0 - alpha)
+    a_pos, a_neg = (1.0, 1.0) if alpha is None else getattr(term, "split_alpha", _alpha_both_sides)(alpha)
     if getattr(term, "takes_target", False):  # joint: not a sum of label sides
         value, first, second = term(x, t, a_pos, a_neg)
         return w * value, w * first, w * second, counted, t.sum()
@@ -939,6 +968,98 @@ def sigmoid_quality_focal_loss_hess(
         array([0.012678, 0.110633, 0.493062])
     """
     return _binary_hess(_quality_focal(beta), x, t, alpha, weight)
+
+
+# soft targets for the varifocal loss's examples: a positive of quality 0.8, a negative, a positive of quality 1
+_varifocal_examples = shared_sections(VARIFOCAL_EXAMPLE_INPUTS="""\
+        >>> import numpy as np
+        >>> from focalloss import reference
+        >>> x, q = np.array([2.0, -1.0, -0.5]), np.array([0.8, 0.0, 1.0])
+""")
+
+
+@_varifocal_examples
+@_shared_docs
+def sigmoid_varifocal_loss(
+    x: ArrayLike, t: ArrayLike, *, alpha: float | None = 0.75, gamma: float = 2.0, reduction: Reduction = "none",
+    weight: ArrayLike | None = None, normalizer: float | Literal["positives"] | None = None,
+) -> Loss:
+    r"""Varifocal loss (VFL, Zhang et al. 2021): cross-entropy to an IoU-aware target q, weighted by q where
+    q > 0, and a focal negative where q = 0.
+
+    .. math::
+
+        \ell = \begin{cases} -q\,(q \log p + (1 - q) \log(1 - p)) & q > 0 \\
+                             -\alpha\,p^\gamma \log(1 - p) & q = 0 \end{cases}
+
+    A joint loss: not linear in ``t``, and not continuous at t = 0.
+
+    Args:
+@BINARY_INPUTS
+        alpha: the negatives' (q = 0) weight in [0, 1], the positives' is 1; or None: both 1. Default 0.75.
+        gamma: focusing parameter >= 0 of the negatives, default 2.
+@BINARY_REDUCTION
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)`` for ``"none"``, else a scalar.
+
+    Example:
+@VARIFOCAL_EXAMPLE_INPUTS
+        >>> reference.sigmoid_varifocal_loss(x, q).round(6)
+        array([0.421542, 0.016994, 0.974077])
+    """
+    return _binary_loss(_varifocal(gamma), x, t, alpha, weight, reduction, normalizer)
+
+
+@_varifocal_examples
+@_shared_docs
+def sigmoid_varifocal_loss_grad(
+    x: ArrayLike, t: ArrayLike, *, alpha: float | None = 0.75, gamma: float = 2.0, reduction: Reduction = "none",
+    weight: ArrayLike | None = None, normalizer: float | Literal["positives"] | None = None,
+    grad_output: ArrayLike | None = None,
+) -> Array:
+    """Gradient of :func:`sigmoid_varifocal_loss` with respect to ``x``, times ``grad_output``.
+
+    Args:
+@BINARY_INPUTS
+        alpha: the negatives' (q = 0) weight in [0, 1], the positives' is 1; or None: both 1. Default 0.75.
+        gamma: focusing parameter >= 0 of the negatives, default 2.
+@BINARY_REDUCTION
+@GRAD_OUTPUT
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+@VARIFOCAL_EXAMPLE_INPUTS
+        >>> reference.sigmoid_varifocal_loss_grad(x, q).round(6)
+        array([ 0.064638,  0.039436, -0.622459])
+    """
+    return _binary_grad(_varifocal(gamma), x, t, alpha, weight, reduction, normalizer, grad_output)
+
+
+@_varifocal_examples
+@_shared_docs
+def sigmoid_varifocal_loss_hess(
+    x: ArrayLike, t: ArrayLike, *, alpha: float | None = 0.75, gamma: float = 2.0, weight: ArrayLike | None = None,
+) -> Array:
+    """Per-element second derivative of the unreduced :func:`sigmoid_varifocal_loss`.
+
+    Args:
+@BINARY_INPUTS
+        alpha: the negatives' (q = 0) weight in [0, 1], the positives' is 1; or None: both 1. Default 0.75.
+        gamma: focusing parameter >= 0 of the negatives, default 2.
+        weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
+
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+
+    Example:
+@VARIFOCAL_EXAMPLE_INPUTS
+        >>> reference.sigmoid_varifocal_loss_hess(x, q).round(6)
+        array([0.083995, 0.082974, 0.235004])
+    """
+    return _binary_hess(_varifocal(gamma), x, t, alpha, weight)
 
 
 # --------------------------------------------------------------------------------------------------
