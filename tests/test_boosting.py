@@ -53,7 +53,8 @@ def _binary_case(name, settings):
     if name == "poly1":
         return (lambda hessian: BinaryPolyObjective(hessian=hessian, **settings)), settings, "sigmoid_poly1_focal_loss"
     if name == "asymmetric":
-        return (lambda hessian: BinaryAsymmetricObjective(hessian=hessian, **settings)), settings, "sigmoid_asymmetric_loss"
+        make = lambda hessian: BinaryAsymmetricObjective(hessian=hessian, **settings)  # noqa: E731
+        return make, settings, "sigmoid_asymmetric_loss"
     return (lambda hessian: BinaryFocalStarObjective(**settings)), settings, "sigmoid_focal_loss_star"
 
 

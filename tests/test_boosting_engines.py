@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from focalloss.boosting import BinaryAsymmetricObjective, BinaryFocalObjective, BinaryPolyObjective, SoftmaxFocalObjective
+from focalloss.boosting import (BinaryAsymmetricObjective, BinaryFocalObjective, BinaryPolyObjective,
+                                SoftmaxFocalObjective)
 
 lgb = pytest.importorskip("lightgbm")
 xgb = pytest.importorskip("xgboost")

@@ -549,8 +549,8 @@ class BinaryAsymmetricObjective(_BinaryObjective):
     Example:
         >>> import numpy as np
         >>> from focalloss.boosting import BinaryAsymmetricObjective
-        >>> obj = BinaryAsymmetricObjective(gamma_pos=1.0, gamma_neg=4.0, clip=0.05)
         >>> y, score = np.array([1.0, 0.0, 0.0, 0.0]), np.array([-4.0, 1.0, 3.0, -3.0])
+        >>> obj = BinaryAsymmetricObjective(gamma_pos=1.0, gamma_neg=4.0, clip=0.05)
         >>> grad, hess = obj(y, score)
         >>> grad.round(6)  # the last negative has p = 0.047 <= m: no gradient
         array([-1.035322,  0.416534,  0.617138,  0.      ])

@@ -787,10 +787,7 @@ def sigmoid_asymmetric_loss(
 
     Args:
 @BINARY_INPUTS
-        gamma_pos: focusing parameter of the positives, >= 0, default 1.
-        gamma_neg: focusing parameter of the negatives, >= 0, default 4.
-        clip: the probability margin m in [0, 1) that shifts the negatives, default 0.05.
-        alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None (default): both 1.
+@ASYMMETRIC_ARGS
 @BINARY_REDUCTION
 
     Shape:
@@ -816,10 +813,7 @@ def sigmoid_asymmetric_loss_grad(
 
     Args:
 @BINARY_INPUTS
-        gamma_pos: focusing parameter of the positives, >= 0, default 1.
-        gamma_neg: focusing parameter of the negatives, >= 0, default 4.
-        clip: the probability margin m in [0, 1) that shifts the negatives, default 0.05.
-        alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None (default): both 1.
+@ASYMMETRIC_ARGS
 @BINARY_REDUCTION
 @GRAD_OUTPUT
 
@@ -844,10 +838,7 @@ def sigmoid_asymmetric_loss_hess(
 
     Args:
 @BINARY_INPUTS
-        gamma_pos: focusing parameter of the positives, >= 0, default 1.
-        gamma_neg: focusing parameter of the negatives, >= 0, default 4.
-        clip: the probability margin m in [0, 1) that shifts the negatives, default 0.05.
-        alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None (default): both 1.
+@ASYMMETRIC_ARGS
         weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
 
     Shape:
@@ -1196,23 +1187,15 @@ def sigmoid_asymmetric_loss_reweighted_hess(
 
     Args:
 @BINARY_INPUTS
-        gamma_pos: focusing parameter of the positives, >= 0, default 1.
-        gamma_neg: focusing parameter of the negatives, >= 0, default 4.
-        clip: the probability margin m in [0, 1) that shifts the negatives, default 0.05.
-        alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None (default): both 1.
-        weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
-@FLOOR_ARG
-
-    Shape:
-        - x, t, weight: ``(*)``; output: ``(*)``.
+@ASYMMETRIC_CURVATURE_ARGS
 
     Example:
 @BINARY_EXAMPLE_INPUTS
         >>> reference.sigmoid_asymmetric_loss_reweighted_hess(x, t).round(6)
         array([0.024254, 0.001914, 0.232704])
     """
-    sides = _asymmetric_sides(gamma_pos=gamma_pos, gamma_neg=gamma_neg, clip=clip)
-    return _binary_curvature(sides, x, t, alpha, weight, "reweighted", floor)
+    return _binary_curvature(_asymmetric_sides(gamma_pos=gamma_pos, gamma_neg=gamma_neg, clip=clip), x, t, alpha,
+                             weight, "reweighted", floor)
 
 
 @_shared_docs
@@ -1234,20 +1217,17 @@ def sigmoid_asymmetric_loss_floored_hess(
 
     Args:
 @BINARY_INPUTS
-        gamma_pos: focusing parameter of the positives, >= 0, default 1.
-        gamma_neg: focusing parameter of the negatives, >= 0, default 4.
-        clip: the probability margin m in [0, 1) that shifts the negatives, default 0.05.
-        alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None (default): both 1.
-        weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
-@FLOOR_ARG
-
-    Shape:
-        - x, t, weight: ``(*)``; output: ``(*)``.
+@ASYMMETRIC_CURVATURE_ARGS
 
     Example:
 @BINARY_EXAMPLE_INPUTS
-        >>> reference.sigmoid_asymmetric_loss_floored_hess(x, t).round(6)
+        >>> wrong, labels = np.array([-4.0, 3.0]), np.array([1.0, 0.0])  # a positive and a negative, both far off
+        >>> reference.sigmoid_asymmetric_loss_hess(wrong, labels).round(6)
+        array([-0.016383, -0.246222])
+        >>> reference.sigmoid_asymmetric_loss_floored_hess(wrong, labels).round(6)  # the reweighted one there
+        array([0.018622, 0.029268])
+        >>> reference.sigmoid_asymmetric_loss_floored_hess(x, t).round(6)  # the exact one here
         array([0.047696, 0.011005, 0.382776])
     """
-    sides = _asymmetric_sides(gamma_pos=gamma_pos, gamma_neg=gamma_neg, clip=clip)
-    return _binary_curvature(sides, x, t, alpha, weight, "floored", floor)
+    return _binary_curvature(_asymmetric_sides(gamma_pos=gamma_pos, gamma_neg=gamma_neg, clip=clip), x, t, alpha,
+                             weight, "floored", floor)
