@@ -15,8 +15,10 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from focalloss import reference
+from focalloss.backends.numpy_terms import CURVATURE_FLOOR
 from focalloss.boosting import (
     HESSIANS,
+    BinaryAsymmetricObjective,
     BinaryFocalObjective,
     BinaryFocalStarObjective,
     BinaryPolyObjective,
@@ -50,6 +52,9 @@ def _binary_case(name, settings):
         return (lambda hessian: BinarySoftenedObjective(hessian=hessian, **settings)), settings, "sigmoid_softened_loss"
     if name == "poly1":
         return (lambda hessian: BinaryPolyObjective(hessian=hessian, **settings)), settings, "sigmoid_poly1_focal_loss"
+    if name == "asymmetric":
+        make = lambda hessian: BinaryAsymmetricObjective(hessian=hessian, **settings)  # noqa: E731
+        return make, settings, "sigmoid_asymmetric_loss"
     return (lambda hessian: BinaryFocalStarObjective(**settings)), settings, "sigmoid_focal_loss_star"
 
 
@@ -67,6 +72,14 @@ BINARY_CASES = {
     "poly1-gamma0-alpha0.7-epsilon-0.3": ("poly1", {"gamma": 0.0, "alpha": 0.7, "epsilon": -0.3}),
     "poly1-gamma5-alpha0.25-epsilon3": ("poly1", {"gamma": 5.0, "alpha": 0.25, "epsilon": 3.0}),
     "focal_star-gamma0.5-beta-1-alpha0.7": ("focal_star", {"gamma": 0.5, "beta": -1.0, "alpha": 0.7}),
+    **{f"asymmetric-{name}": ("asymmetric", asl) for name, asl in {
+        "defaults": {},  # gamma_pos 1, gamma_neg 4, clip 0.05: the paper's
+        # gamma_neg = 0: the negatives' gradient jumps from 0 to m (1 - m) at the margin
+        "gamma_neg0-clip0.2-alpha0.3": {"gamma_pos": 2.0, "gamma_neg": 0.0, "clip": 0.2, "alpha": 0.3},
+        "gamma_neg1-clip0.5": {"gamma_pos": 0.0, "gamma_neg": 1.0, "clip": 0.5},
+        "gamma_neg0.5-clip0": {"gamma_pos": 0.5, "gamma_neg": 0.5, "clip": 0.0},  # no margin: focal's negatives
+        "gamma_neg8-clip0.9": {"gamma_pos": 3.0, "gamma_neg": 8.0, "clip": 0.9},
+    }.items()},
 }
 
 
@@ -301,7 +314,8 @@ def test_softmax_gamma0_is_cross_entropy(hessian, rng):
     assert_allclose(hess, p * (1.0 - p), rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.parametrize("make", [lambda: BinaryFocalObjective(), lambda: SoftmaxFocalObjective(alpha=[1, 2, 3])])
+@pytest.mark.parametrize("make", [lambda: BinaryFocalObjective(), lambda: BinaryAsymmetricObjective(),
+                                  lambda: SoftmaxFocalObjective(alpha=[1, 2, 3])])
 def test_sample_weight_scales_rows_and_zero_removes_them(make, rng):
     obj = make()
     if isinstance(obj, SoftmaxFocalObjective):
@@ -319,6 +333,7 @@ def test_sample_weight_scales_rows_and_zero_removes_them(make, rng):
 
 
 @pytest.mark.parametrize("make", [lambda: BinaryFocalObjective(alpha=0.3), lambda: BinarySoftenedObjective(k=2.0),
+                                  lambda: BinaryAsymmetricObjective(alpha=0.6),
                                   lambda: SoftmaxFocalObjective(alpha=[0.5, 1.0, 2.0])])
 def test_integer_weights_act_as_repeated_rows_in_loss_and_init_score(make, rng):
     obj = make()
@@ -336,7 +351,8 @@ def test_integer_weights_act_as_repeated_rows_in_loss_and_init_score(make, rng):
 # --------------------------------------------------------------------------------------------------
 # Loss, metrics and probabilities
 # --------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("case", ["focal-gamma2-alphaNone", "softened-k3-alpha0.3", "focal_star-gamma2-beta1"])
+@pytest.mark.parametrize("case", ["focal-gamma2-alphaNone", "softened-k3-alpha0.3", "focal_star-gamma2-beta1",
+                                  "asymmetric-defaults", "asymmetric-gamma_neg0-clip0.2-alpha0.3"])
 def test_binary_loss_is_the_weighted_mean_of_the_reference(case, rng):
     make, settings, prefix = _binary_case(*BINARY_CASES[case])
     x, t, weight = labelled_grid(soft=True)
@@ -412,6 +428,9 @@ INIT_CASES = [
     ("focal_star", {"gamma": 2.0, "beta": 1.0}), ("focal_star", {"gamma": 0.01, "beta": 0.0}),
     ("poly1", {"gamma": 2.0, "alpha": 0.25, "epsilon": 1.0}), ("poly1", {"gamma": 0.5, "alpha": None, "epsilon": -1.0}),
     ("poly1", {"gamma": 2.0, "alpha": 1.0, "epsilon": 2.0}),  # the negatives' side is the polynomial term alone
+    ("asymmetric", {}), ("asymmetric", {"gamma_pos": 2.0, "gamma_neg": 1.0, "clip": 0.2, "alpha": 0.7}),
+    ("asymmetric", {"gamma_pos": 0.5, "gamma_neg": 8.0, "clip": 0.0}),
+    ("asymmetric", {"gamma_pos": 4.0, "gamma_neg": 2.0, "clip": 0.9}),  # the margin above 1/2
 ]
 
 
@@ -510,6 +529,21 @@ def test_two_class_softmax_init_score_is_the_binary_one(rng):
      r"epsilon must be >= -min\(alpha, 1 - alpha\) = -0.25 for alpha=0.25: .*got -0.5"),
     (lambda: BinaryPolyObjective(alpha=None, gamma=-1.0), ValueError, r"gamma must be >= 0; got -1.0"),
     (lambda: BinaryPolyObjective(hessian="fisher"), ValueError, r"hessian must be one of 'floored', 'reweighted'"),
+    (lambda: BinaryAsymmetricObjective(gamma_pos=-1.0), ValueError, r"gamma_pos must be >= 0; got -1.0"),
+    (lambda: BinaryAsymmetricObjective(gamma_neg=-0.5), ValueError, r"gamma_neg must be >= 0; got -0.5"),
+    (lambda: BinaryAsymmetricObjective(gamma_neg=float("inf")), TypeError,
+     r"gamma_neg must be a finite real number; got inf"),
+    (lambda: BinaryAsymmetricObjective(clip=1.0), ValueError, r"clip must lie in \[0, 1\); got 1.0"),
+    (lambda: BinaryAsymmetricObjective(clip=-0.05), ValueError, r"clip must lie in \[0, 1\); got -0.05"),
+    (lambda: BinaryAsymmetricObjective(alpha=2.0), ValueError, r"alpha must be None or a float in \[0, 1\]; got 2.0"),
+    (lambda: BinaryAsymmetricObjective(hessian="fisher"), ValueError,
+     r"hessian must be one of 'floored', 'reweighted', 'exact'; got 'fisher'"),
+    (lambda: BinaryAsymmetricObjective(gamma_neg=0.5), ValueError,
+     r"hessian='floored' needs gamma_neg = 0 or gamma_neg >= 1 when clip > 0: .*without bound.*"
+     r"use hessian='reweighted'.*got gamma_neg=0.5, clip=0.05"),
+    (lambda: BinaryAsymmetricObjective(gamma_neg=0.99, clip=0.3, hessian="exact"), ValueError,
+     r"hessian='exact' needs gamma_neg = 0 or gamma_neg >= 1 when clip > 0: .*got gamma_neg=0.99, clip=0.3"),
+    (lambda: BinaryAsymmetricObjective(1.0, 4.0), TypeError, r"positional"),
 ])
 def test_bad_hyperparameters_are_refused_at_construction(make, error, message):
     with pytest.raises(error, match=message):
@@ -565,6 +599,8 @@ def test_importing_boosting_imports_neither_torch_nor_the_engines():
     ("sigmoid_focal_loss", {"gamma": 2.0, "alpha": 0.25}),
     ("sigmoid_softened_loss", {"k": 1.0, "alpha": None}),
     ("sigmoid_poly1_focal_loss", {"gamma": 2.0, "alpha": 0.25, "epsilon": 1.0}),
+    ("sigmoid_asymmetric_loss", {"gamma_pos": 1.0, "gamma_neg": 4.0, "clip": 0.05, "alpha": None}),
+    ("sigmoid_asymmetric_loss", {"gamma_pos": 0.5, "gamma_neg": 1.0, "clip": 0.3, "alpha": 0.4}),
 ])
 def test_reference_floored_hessian_is_the_larger_choice_per_label(prefix, settings):
     x = np.linspace(-20.0, 20.0, 161)
@@ -632,3 +668,186 @@ def test_flsd53_has_no_start_score_on_a_rare_positive_set():
     assert np.all(np.diff(total[4001:4401]) < 0)  # still falling right below the cut
     assert total[:-1].argmin() == 4400 and total[-1] > 1.4 * total[4400]  # the jump at the cut: +42%
     assert total[4400] == pytest.approx(0.00704, abs=1e-5) and total[-1] == pytest.approx(0.01001, abs=1e-5)
+
+
+# --------------------------------------------------------------------------------------------------
+# The asymmetric loss (ASL): its margin, the bounds of its curvature choices, focal loss as a special case
+# --------------------------------------------------------------------------------------------------
+def _logit(p):
+    return np.log(p) - np.log1p(-p)
+
+
+# (settings, the hessian choices it takes): for 0 < gamma_neg < 1 with clip > 0 only "reweighted"
+ASL_SETTINGS = [
+    ({}, HESSIANS),
+    ({"gamma_pos": 0.0, "gamma_neg": 0.0, "clip": 0.05}, HESSIANS),
+    ({"gamma_pos": 2.0, "gamma_neg": 1.0, "clip": 0.5, "alpha": 0.3}, HESSIANS),
+    ({"gamma_pos": 0.5, "gamma_neg": 0.3, "clip": 0.2}, ("reweighted",)),
+    ({"gamma_pos": 1.0, "gamma_neg": 10.0, "clip": 0.99}, HESSIANS),
+]
+
+
+def _near_the_margin(clip):
+    """Scores on both sides of logit(clip): from one unit in the last place to 1 away."""
+    cut = _logit(clip)
+    offsets = np.array([1e-12, 1e-8, 1e-4, 1e-2, 1.0])
+    return np.concatenate([[cut, np.nextafter(cut, np.inf), np.nextafter(cut, -np.inf)], cut + offsets, cut - offsets])
+
+
+@pytest.mark.parametrize(("settings", "hessians"), ASL_SETTINGS, ids=str)
+def test_asymmetric_objective_matches_the_reference_at_its_margin(settings, hessians):
+    x = _near_the_margin(settings.get("clip", 0.05))
+    for label in (0.0, 1.0, 0.3):
+        t = np.full_like(x, label)
+        for hessian in hessians:
+            grad, hess = BinaryAsymmetricObjective(hessian=hessian, **settings)(t, x)
+            assert_allclose(grad, reference.sigmoid_asymmetric_loss_grad(x, t, **settings), **FLOAT64)
+            assert_allclose(hess, expected_hessian("sigmoid_asymmetric_loss", hessian, x, t, **settings), **FLOAT64)
+
+
+@pytest.mark.parametrize(("settings", "hessians"), ASL_SETTINGS, ids=str)
+def test_asymmetric_negatives_at_or_below_the_margin_have_no_loss_gradient_or_curvature(settings, hessians, rng):
+    clip = settings.get("clip", 0.05)
+    x = np.concatenate([[_logit(clip)], _logit(clip) - np.geomspace(1e-12, 1e4, 40)])  # p = clip, then below
+    y, weight = np.zeros_like(x), rng.uniform(0.5, 2.0, x.size)
+    alpha_neg = 1.0 - settings.get("alpha", 0.0)  # alpha None: 1
+    assert reference.sigmoid_asymmetric_loss_reweighted_hess(x, y, **settings).max() == 0.0
+    for hessian in hessians:
+        obj = BinaryAsymmetricObjective(hessian=hessian, **settings)
+        grad, hess = obj(y, x, weight)
+        assert np.all(grad == 0.0)
+        # the positive choices' float32 floor, per unit of weight; 0 for the exact one
+        assert_allclose(hess, 0.0 if hessian == "exact" else CURVATURE_FLOOR * weight * alpha_neg, rtol=1e-15, atol=0.0)
+        assert obj.loss(y, x, weight) == 0.0
+
+
+@settings(max_examples=80, deadline=None)
+@given(x=st.lists(st.one_of(st.floats(-1e4, 1e4), st.sampled_from([-2.944439, -1.386294, 0.0, 2.197225])),
+                  min_size=1, max_size=20),
+       data=st.data(), gamma_pos=st.floats(0.0, 10.0), gamma_neg=st.floats(0.0, 10.0),
+       clip=st.one_of(st.just(0.0), st.floats(1e-6, 0.99)), hessian=st.sampled_from(HESSIANS))
+def test_asymmetric_finite_for_scores_up_to_1e4_and_reweighted_within_its_bound(x, data, gamma_pos, gamma_neg,
+                                                                                 clip, hessian):
+    """Finite on [-1e4, 1e4] for every choice the objective takes; the positive choices > 0; the
+    reweighted one at most (gamma + 1) / 4 per unit of weight on each side (its proof: README)."""
+    x = np.asarray(x)
+    t = np.asarray(data.draw(st.lists(st.sampled_from([0.0, 1.0, 0.5, 0.01]), min_size=x.size, max_size=x.size)))
+    weight = np.asarray(data.draw(st.lists(st.floats(1e-3, 1e3), min_size=x.size, max_size=x.size)))
+    if clip > 0 and 0 < gamma_neg < 1:
+        hessian = "reweighted"  # the only one it takes there (tested below)
+    asl = {"gamma_pos": gamma_pos, "gamma_neg": gamma_neg, "clip": clip}
+    grad, hess = BinaryAsymmetricObjective(hessian=hessian, **asl)(t, x, weight)
+    assert np.all(np.isfinite(grad)) and np.all(np.isfinite(hess))
+    if hessian != "exact":
+        assert np.all(hess > 0)
+    reweighted = reference.sigmoid_asymmetric_loss_reweighted_hess(x, t, weight=weight, **asl)
+    assert np.all(reweighted >= 0.0)
+    bound = weight * (t * (gamma_pos + 1.0) + (1.0 - t) * (gamma_neg + 1.0)) / 4.0
+    assert np.all(reweighted <= bound * (1.0 + 1e-12))
+
+
+@pytest.mark.parametrize("gamma_neg", [0.1, 0.5, 0.9])
+def test_asymmetric_exact_curvature_grows_without_bound_at_the_margin_below_gamma_neg_1(gamma_neg):
+    """Why "exact" and "floored" refuse 0 < gamma_neg < 1 with clip > 0: near the margin the negatives'
+    N ~ (m (1 - m) delta)^(gamma_neg + 1), so N'' ~ gamma (gamma + 1) (m (1 - m))^(gamma + 1) delta^(gamma - 1),
+    delta = x - logit(m); the reweighted curvature there falls (like delta^gamma_neg) to 0."""
+    clip, delta = 0.05, np.array([1e-6, 1e-8, 1e-10])
+    x, t = _logit(clip) + delta, np.zeros(3)
+    asl = {"gamma_pos": 1.0, "gamma_neg": gamma_neg, "clip": clip}
+    exact = reference.sigmoid_asymmetric_loss_hess(x, t, **asl)
+    growth = gamma_neg * (gamma_neg + 1.0) * (clip * (1.0 - clip)) ** (gamma_neg + 1.0) * delta ** (gamma_neg - 1.0)
+    assert_allclose(exact, growth, rtol=1e-3)
+    assert np.all(np.diff(exact) > 0)
+    reweighted = BinaryAsymmetricObjective(hessian="reweighted", **asl)(t, x)[1]
+    assert np.all(np.diff(reweighted) < 0) and reweighted[0] < 0.01
+    at_gamma_neg_1 = reference.sigmoid_asymmetric_loss_hess(x, t, **{**asl, "gamma_neg": 1.0})
+    assert np.ptp(at_gamma_neg_1) < 1e-5 * at_gamma_neg_1[0]  # a finite limit instead: 2 (m (1 - m))^2
+
+
+def test_asymmetric_exact_hessian_is_negative_exactly_where_the_docs_say():
+    """At the defaults the exact hessian is negative for positives below p = 0.043 and negatives above
+    p = 0.900 (reference.sigmoid_asymmetric_loss_floored_hess); the default choice stays positive."""
+    p = np.array([0.01, 0.04, 0.042, 0.044, 0.05, 0.5, 0.85, 0.899, 0.901, 0.95, 0.999])
+    x = _logit(p)
+    for label, negative_where in ((1.0, p < 0.0432), (0.0, p > 0.9001)):
+        y = np.full_like(x, label)
+        assert np.array_equal(BinaryAsymmetricObjective(hessian="exact")(y, x)[1] < 0, negative_where)
+        assert np.all(BinaryAsymmetricObjective()(y, x)[1] > 0)
+
+
+@pytest.mark.parametrize(("settings", "hessians"), ASL_SETTINGS, ids=str)
+def test_asymmetric_derivatives_agree_with_finite_differences_of_the_reference(settings, hessians):
+    cut = _logit(settings.get("clip", 0.05))
+    x = np.linspace(-30.0, 30.0, 241)
+    x = x[np.abs(x - cut) > 1e-3]  # the gradient has a kink at the margin for gamma_neg = 0
+    for label in (0.0, 1.0):
+        t = np.full_like(x, label)
+        loss = lambda z: reference.sigmoid_asymmetric_loss(z, t, **settings)  # noqa: E731
+        loss_grad = lambda z: reference.sigmoid_asymmetric_loss_grad(z, t, **settings)  # noqa: E731
+        grad, hess = BinaryAsymmetricObjective(hessian=hessians[-1], **settings)(t, x)
+        _assert_fd_close(grad, (loss(x + H) - loss(x - H)) / (2 * H), loss(x))
+        if hessians[-1] == "exact":
+            _assert_fd_close(hess, (loss_grad(x + H) - loss_grad(x - H)) / (2 * H), grad)
+
+
+@pytest.mark.parametrize("hessian", HESSIANS)
+@pytest.mark.parametrize("alpha", [None, 0.25])
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0, 5.0])
+def test_asymmetric_with_one_gamma_and_no_margin_is_the_focal_objective(gamma, alpha, hessian):
+    x, t, weight = labelled_grid(soft=True)
+    asl = BinaryAsymmetricObjective(gamma_pos=gamma, gamma_neg=gamma, clip=0.0, alpha=alpha, hessian=hessian)
+    focal = BinaryFocalObjective(alpha=alpha, gamma=gamma, hessian=hessian)
+    for labels in (t, (x > 0).astype(np.float64)):  # soft labels, then hard ones (one side per row)
+        for got, expected in zip(asl(labels, x, weight), focal(labels, x, weight)):
+            assert_allclose(got, expected, **FLOAT64)
+        assert asl.loss(labels, x, weight) == pytest.approx(focal.loss(labels, x, weight), rel=1e-12)
+    y = (x > 0).astype(np.float64)
+    assert asl.init_score(y, weight)[0] == pytest.approx(focal.init_score(y, weight)[0], rel=1e-12)
+
+
+def test_asymmetric_init_score_sits_at_the_margin_when_gamma_neg_is_0_and_positives_are_rare(rng):
+    """At gamma_neg = 0 the negatives' slope jumps from 0 to m (1 - m) at the margin; when that jump
+    outweighs the positives' slope (here 1% positives) the loss of a constant is least at the margin."""
+    asl = {"gamma_pos": 1.0, "gamma_neg": 0.0, "clip": 0.05}
+    y = (rng.random(3000) < 0.01).astype(np.float64)
+    y[0] = 1.0
+    init = BinaryAsymmetricObjective(**asl).init_score(y)[0]
+    assert init == pytest.approx(_logit(0.05), rel=1e-12)
+    labels, masses = np.array([1.0, 0.0]), np.array([y.sum(), (1.0 - y).sum()])
+    grid = np.append(init + np.linspace(-3.0, 3.0, 6001), init)
+    total = reference.sigmoid_asymmetric_loss(np.repeat(grid[:, None], 2, axis=1), labels, weight=masses,
+                                              **asl).sum(axis=1)
+    assert total[-1] <= total[:-1].min() * (1 + 1e-12)
+
+
+def test_asymmetric_init_score_refuses_a_loss_of_a_constant_without_a_minimum():
+    """With gamma_pos = 0 and clip > 0 the negatives' loss is at most -(1 - m)^gamma_neg log m and the
+    positives' falls to 0: past C = (1 - m)^gamma_neg (gamma_neg (-log m) / (1 - m) + 1 / m) positives per
+    negative (26.6 at m = 0.05, gamma_neg = 4) the loss of a constant falls for ever."""
+    obj = BinaryAsymmetricObjective(gamma_pos=0.0, gamma_neg=4.0, clip=0.05)
+    ratio = 0.95**4 * (4.0 * -np.log(0.05) / 0.95 + 20.0)
+    assert ratio == pytest.approx(26.6, abs=0.05)
+    below = np.concatenate([np.ones(26), np.zeros(1)])
+    labels, masses = np.array([1.0, 0.0]), np.array([26.0, 1.0])
+    slope = reference.sigmoid_asymmetric_loss_grad(obj.init_score(below)[:2], labels, weight=masses, gamma_pos=0.0,
+                                                   gamma_neg=4.0, clip=0.05)
+    assert abs(slope.sum()) <= 1e-9 * np.abs(slope).sum()
+    with pytest.raises(ValueError, match=r"init_score: the loss of a constant score has no minimum here, it still "
+                                         r"falls at the score 700.0 .*gamma_pos=0.0, clip=0.05.*positive-label weight "
+                                         r"27.0 and negative-label weight 1.0"):
+        obj.init_score(np.concatenate([np.ones(27), np.zeros(1)]))
+
+
+@pytest.mark.parametrize("gamma_pos", [0.0, 0.5, 1.0, 4.0])
+@pytest.mark.parametrize("gamma_neg", [0.0, 0.5, 1.0, 4.0, 8.0])
+@pytest.mark.parametrize("clip", [0.0, 0.05, 0.5, 0.9])
+def test_asymmetric_loss_of_a_constant_has_one_stationary_point(gamma_pos, gamma_neg, clip):
+    """What init_score's bisection rests on: the slope of the loss of a constant c, w- N'(c) - w+ P(c)
+    (P = -A+' > 0), has the sign of N'(c) / P(c) - w+ / w-, and that ratio never falls: one root at most."""
+    c = np.linspace(-30.0, 60.0, 9001)
+    asl = {"gamma_pos": gamma_pos, "gamma_neg": gamma_neg, "clip": clip}
+    positives = -reference.sigmoid_asymmetric_loss_grad(c, np.ones_like(c), **asl)
+    negatives = reference.sigmoid_asymmetric_loss_grad(c, np.zeros_like(c), **asl)
+    counted = (positives > 1e-300) & (negatives > 0)
+    log_ratio = np.log(negatives[counted]) - np.log(positives[counted])
+    assert counted.sum() > 1000 and np.all(np.diff(log_ratio) >= -1e-9)

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from focalloss.boosting import (BinaryFocalObjective, BinaryFocalStarObjective, BinaryPolyObjective,
-                                BinarySoftenedObjective, SoftmaxFocalObjective)
+from focalloss.boosting import (BinaryAsymmetricObjective, BinaryFocalObjective, BinaryFocalStarObjective,
+                                BinaryPolyObjective, BinarySoftenedObjective, SoftmaxFocalObjective)
 
 dd = pytest.importorskip("dask.dataframe")  # with it come dask, dask.array and pandas
 import dask  # noqa: E402
@@ -35,7 +35,9 @@ ROUNDS = 150
 INIT = {"rtol": 1e-12, "atol": 1e-12}  # the same sums added in another order
 BINARY_OBJECTIVES = [BinaryFocalObjective(), BinaryFocalObjective(alpha=None, gamma=0.5, hessian="exact"),
                      BinarySoftenedObjective(k=2.0, alpha=0.3), BinaryFocalStarObjective(gamma=2.0, beta=1.0),
-                     BinaryPolyObjective(), BinaryPolyObjective(alpha=None, gamma=0.5, epsilon=-1.0)]
+                     BinaryPolyObjective(), BinaryPolyObjective(alpha=None, gamma=0.5, epsilon=-1.0),
+                     BinaryAsymmetricObjective(), BinaryAsymmetricObjective(gamma_pos=0.0, gamma_neg=1.0, clip=0.3,
+                                                                            alpha=0.7, hessian="exact")]
 
 
 class _Recording:

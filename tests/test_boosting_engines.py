@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from focalloss.boosting import BinaryFocalObjective, BinaryPolyObjective, SoftmaxFocalObjective
+from focalloss.boosting import (BinaryAsymmetricObjective, BinaryFocalObjective, BinaryPolyObjective,
+                                SoftmaxFocalObjective)
 
 lgb = pytest.importorskip("lightgbm")
 xgb = pytest.importorskip("xgboost")
@@ -156,6 +157,40 @@ def test_poly1_objective_in_lightgbm_and_xgboost(rare, hessian):
                         verbose_eval=False)
     margin_test = booster.predict(test, output_margin=True)
     assert history["test"]["poly1_focal_loss"][-1] == pytest.approx(obj.loss(y_test, margin_test), abs=5e-7)
+    _assert_matches_logloss(y_test, obj.predict_proba(margin_test), baseline["xgboost"])
+
+
+@pytest.mark.parametrize("settings", [{"hessian": "floored"}, {"hessian": "reweighted"},
+                                      {"gamma_neg": 0.5, "hessian": "reweighted"}], ids=str)
+def test_asymmetric_objective_lowers_its_loss_in_lightgbm_and_xgboost(rare, settings):
+    """ASL trains in both engines from its start score: the training loss falls to under half the
+    start's, the ranking reaches logloss's average precision, and the engines' metric is the objective's
+    loss. The held-out loss falls too with the default hessian (0.0104 to 0.0083 in LightGBM, 0.0086 in
+    XGBoost); the reweighted one, whose steps on easy rows are up to gamma + 1 times longer, overfits it
+    at the defaults (0.0165 and 0.0117 after 150 rounds) while ranking as well, so it is not held to that."""
+    x_train, y_train, x_test, y_test, baseline = rare
+    obj = BinaryAsymmetricObjective(**settings)
+    init, init_test = obj.init_score(y_train), np.full(y_test.size, obj.init_score(y_train)[0])
+    start_train, start_test = obj.loss(y_train, init), obj.loss(y_test, init_test)
+    history = {}
+    train, test = lgb.Dataset(x_train, y_train, init_score=init), lgb.Dataset(x_test, y_test, init_score=init_test)
+    booster = lgb.train({**LIGHTGBM, "objective": obj.lightgbm_objective}, train, ROUNDS, feval=obj.lightgbm_metric,
+                        callbacks=[lgb.record_evaluation(history)], valid_sets=[test], valid_names=["test"])
+    raw_train = booster.predict(x_train, raw_score=True) + init[0]
+    raw_test = booster.predict(x_test, raw_score=True) + init[0]
+    assert history["test"]["asymmetric_loss"][-1] == pytest.approx(obj.loss(y_test, raw_test), rel=1e-9)
+    held_out_must_fall = settings["hessian"] == "floored"
+    assert obj.loss(y_train, raw_train) < 0.5 * start_train
+    assert obj.loss(y_test, raw_test) < 0.9 * start_test or not held_out_must_fall
+    _assert_matches_logloss(y_test, obj.predict_proba(raw_test), baseline["lightgbm"])
+    train, test = xgb.DMatrix(x_train, y_train, base_margin=init), xgb.DMatrix(x_test, y_test, base_margin=init_test)
+    booster = xgb.train({**XGBOOST, "disable_default_eval_metric": 1}, train, ROUNDS, obj=obj.xgboost_objective,
+                        custom_metric=obj.xgboost_metric, evals=[(test, "test")], evals_result=history,
+                        verbose_eval=False)
+    margin_train, margin_test = booster.predict(train, output_margin=True), booster.predict(test, output_margin=True)
+    assert history["test"]["asymmetric_loss"][-1] == pytest.approx(obj.loss(y_test, margin_test), abs=5e-7)
+    assert obj.loss(y_train, margin_train) < 0.5 * start_train
+    assert obj.loss(y_test, margin_test) < 0.9 * start_test or not held_out_must_fall
     _assert_matches_logloss(y_test, obj.predict_proba(margin_test), baseline["xgboost"])
 
 

@@ -63,6 +63,7 @@ from ._typing import Array, ArrayLike, Hessian
 from .backends import numpy_terms as terms
 
 __all__ = [
+    "BinaryAsymmetricObjective",
     "BinaryFocalObjective",
     "BinaryFocalStarObjective",
     "BinaryPolyObjective",
@@ -307,8 +308,9 @@ class _BinaryObjective(_EngineAdapters):
         mass_neg = float(np.dot(1.0 - labels, weights) if weights is not None else (1.0 - labels).sum())
         return np.full(labels.shape, self._start_score(mass_pos, mass_neg))
 
-    def _start_score(self, label_weight_pos, label_weight_neg):
-        """The constant minimising the loss of rows whose positive / negative label weights sum as given."""
+    def _start_score(self, label_weight_pos, label_weight_neg, high=1.0):
+        """The constant minimising the loss of rows whose positive / negative label weights sum as given
+        (``high``: where the search for a score with a positive slope starts)."""
         alpha_pos, alpha_neg = self._class_weights()
         mass_pos, mass_neg = alpha_pos * label_weight_pos, alpha_neg * label_weight_neg
         if not (mass_pos > 0.0 and mass_neg > 0.0):
@@ -322,7 +324,7 @@ class _BinaryObjective(_EngineAdapters):
             first = self._derivatives(np.array([c, -c]), np.array([True, False]))[0]
             return mass_pos * first[0] - mass_neg * first[1]
 
-        return _increasing_root(slope)
+        return _increasing_root(slope, high=high)
 
     def predict_proba(self, raw_score: ArrayLike) -> Array:
         r"""The model's probability of the positive label, :math:`\sigma(x)`; not calibrated.
@@ -334,9 +336,10 @@ class _BinaryObjective(_EngineAdapters):
         return terms.logistic(np.atleast_1d(scores))[0].reshape(scores.shape)
 
 
-def _increasing_root(slope):
-    """A root of a scalar function that is negative far left and positive far right (bisection)."""
-    low, high = -1.0, 1.0
+def _increasing_root(slope, high=1.0):
+    """A root of a scalar function that is negative far left and positive far right (bisection from
+    the bracket [-1, high], widened while it holds no sign change)."""
+    low = -1.0
     while slope(low) >= 0.0:
         low *= 2.0
     while slope(high) <= 0.0:
@@ -507,6 +510,123 @@ class BinaryPolyObjective(_BinaryObjective):
     def __repr__(self):
         return (f"BinaryPolyObjective(alpha={self.alpha!r}, gamma={self.gamma!r}, epsilon={self.epsilon!r}, "
                 f"hessian={self.hessian!r})")
+
+
+class BinaryAsymmetricObjective(_BinaryObjective):
+    r"""Binary asymmetric loss (ASL, Ridnik et al. 2021) as a LightGBM / XGBoost objective.
+
+    A focusing parameter per label side and negatives shifted by a probability margin :math:`m`
+    (``clip``), as :func:`focalloss.reference.sigmoid_asymmetric_loss`: for a raw score :math:`x`,
+    :math:`p = \sigma(x)`, a label :math:`y \in [0, 1]` and a row weight :math:`w`,
+
+    .. math::
+
+        \ell(x, y) = w\left[\,y\,\alpha\,A_+(x) + (1 - y)(1 - \alpha)\,N(x)\,\right], \qquad
+        A_+ = -(1 - p)^{\gamma_+} \log p, \quad N = -p_m^{\gamma_-} \log(1 - p_m), \ p_m = \max(p - m, 0)
+
+    A negative with :math:`p \le m` has no loss, no gradient and no curvature. Each side's gradient is
+    logistic loss's times a weight >= 0, so the focal objective's ``hessian`` choices carry over:
+    ``"reweighted"`` is the size of the gradient times :math:`p_t`
+    (:func:`focalloss.reference.sigmoid_asymmetric_loss_reweighted_hess`; at most
+    :math:`(\gamma_+ + 1)/4` for a positive and :math:`(\gamma_- + 1)/4` for a negative), ``"floored"``
+    the larger of it and the exact one (:func:`focalloss.reference.sigmoid_asymmetric_loss_floored_hess`),
+    and ``"exact"`` is negative for badly wrong rows of either side. For :math:`0 < \gamma_- < 1` with
+    :math:`m > 0` the negatives' exact curvature has no bound as :math:`p` falls to :math:`m` (it grows
+    like :math:`(p - m)^{\gamma_- - 1}`): ``"exact"`` and ``"floored"`` are refused there. With
+    ``gamma_pos = gamma_neg = gamma`` and ``clip=0`` it is :class:`BinaryFocalObjective` with that alpha.
+
+    Args:
+        gamma_pos: focusing parameter of the positives, >= 0, default 1.
+        gamma_neg: focusing parameter of the negatives, >= 0, default 4.
+        clip: the probability margin m in [0, 1) that shifts the negatives, default 0.05.
+        alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None (default): both 1.
+        hessian: ``"floored"`` (default), ``"reweighted"`` or ``"exact"``, as for :class:`BinaryFocalObjective`;
+            only ``"reweighted"`` for ``0 < gamma_neg < 1`` with ``clip > 0``.
+
+    Shape:
+        - y_true, y_pred, sample_weight: ``(n,)``; grad, hess: ``(n,)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from focalloss.boosting import BinaryAsymmetricObjective
+        >>> y, score = np.array([1.0, 0.0, 0.0, 0.0]), np.array([-4.0, 1.0, 3.0, -3.0])
+        >>> obj = BinaryAsymmetricObjective(gamma_pos=1.0, gamma_neg=4.0, clip=0.05)
+        >>> grad, hess = obj(y, score)
+        >>> grad.round(6)  # the last negative has p = 0.047 <= m: no gradient
+        array([-1.035322,  0.416534,  0.617138,  0.      ])
+        >>> hess.round(6)  # the first and third rows are badly wrong: their exact hessians are negative
+        array([0.018622, 0.441454, 0.029268, 0.      ])
+        >>> BinaryAsymmetricObjective(hessian="exact")(y, score)[1].round(6)
+        array([-0.016383,  0.441454, -0.246222,  0.      ])
+        >>> obj.init_score(np.array([1.0, 0.0, 0.0, 0.0])).round(4)  # logit(1/4) would be -1.0986
+        array([0.201, 0.201, 0.201, 0.201])
+    """
+
+    metric_name = "asymmetric_loss"
+
+    def __init__(
+        self, *, gamma_pos: float = 1.0, gamma_neg: float = 4.0, clip: float = 0.05, alpha: float | None = None,
+        hessian: Hessian = "floored",
+    ) -> None:
+        self.gamma_pos = _scalars.nonnegative(gamma_pos, "gamma_pos")
+        self.gamma_neg = _scalars.nonnegative(gamma_neg, "gamma_neg")
+        self.clip = _scalars.unit_interval_open_above(clip, "clip")
+        self.alpha = _binary_alpha(alpha)
+        self.hessian = _hessian(hessian)
+        if self.hessian != "reweighted" and self.clip > 0 and 0 < self.gamma_neg < 1:
+            raise ValueError(
+                f"hessian={self.hessian!r} needs gamma_neg = 0 or gamma_neg >= 1 when clip > 0: for 0 < gamma_neg < 1 "
+                f"the negatives' exact curvature grows without bound as p falls to the margin (like "
+                f"(p - clip)^(gamma_neg - 1)); use hessian='reweighted' (at most (gamma_neg + 1)/4) or clip=0; got "
+                f"gamma_neg={self.gamma_neg!r}, clip={self.clip!r}"
+            )
+
+    def _side_derivatives(self, z, positive):
+        if positive:
+            return terms.focal_derivatives(z, self.gamma_pos)
+        return terms.asymmetric_negative_derivatives(z, self.gamma_neg, self.clip)
+
+    def _derivatives(self, z, positive):
+        if isinstance(positive, (bool, np.bool_)):
+            first, second, p = self._side_derivatives(z, positive)
+        else:  # hard labels, one side per row
+            first, second, p = np.empty(z.shape), np.empty(z.shape), np.empty(z.shape)
+            for side, rows in ((True, positive), (False, ~positive)):
+                first[rows], second[rows], p[rows] = self._side_derivatives(z[rows], side)
+        return first, terms.curvature(self.hessian, first, second, p)
+
+    def _value(self, z, positive):
+        if positive:
+            return terms.focal_value(z, self.gamma_pos)
+        return terms.asymmetric_negative_value(z, self.gamma_neg, self.clip)
+
+    def _start_score(self, label_weight_pos, label_weight_neg):
+        """As for the other binary objectives, with the search capped at the score 700.
+
+        The slope of the loss of a constant is negative up to the margin's logit (the negatives have none
+        there) and changes sign at most once (the negatives' slope over the positives' never falls: tested
+        on a grid of gamma_pos, gamma_neg and clip), so the bisection finds the minimum. With
+        ``gamma_pos=0`` and ``clip > 0`` it may never turn: the negatives' loss stays below
+        -(1 - m)^gamma_neg log m and the positives' falls to 0, so a set with enough positives has
+        its infimum at an infinite score.
+        """
+        alpha_pos, alpha_neg = self._class_weights()
+        mass_pos, mass_neg = alpha_pos * label_weight_pos, alpha_neg * label_weight_neg
+        top = 700.0  # exp(-top) is a normal float64: the slope there is still a product of normal numbers
+        if mass_pos > 0.0 and mass_neg > 0.0:
+            first = self._derivatives(np.array([top, -top]), np.array([True, False]))[0]
+            if not mass_pos * first[0] - mass_neg * first[1] > 0.0:
+                raise ValueError(
+                    f"init_score: the loss of a constant score has no minimum here, it still falls at the score "
+                    f"{top} (gamma_pos={self.gamma_pos!r}, clip={self.clip!r}: the negatives' loss is bounded "
+                    f"and the positives' falls to 0); got positive-label weight {mass_pos!r} and negative-label "
+                    f"weight {mass_neg!r}. Lower the positives' share, or use gamma_pos > 0 or clip=0"
+                )
+        return super()._start_score(label_weight_pos, label_weight_neg, high=top)
+
+    def __repr__(self):
+        return (f"BinaryAsymmetricObjective(gamma_pos={self.gamma_pos!r}, gamma_neg={self.gamma_neg!r}, "
+                f"clip={self.clip!r}, alpha={self.alpha!r}, hessian={self.hessian!r})")
 
 
 class BinarySoftenedObjective(_BinaryObjective):

@@ -8,7 +8,8 @@ from torch import Tensor, nn
 
 import focalloss
 from focalloss import Positives, SigmoidFocalLoss, SoftmaxFocalLoss, class_weights, sigmoid_focal_loss
-from focalloss.boosting import BinaryFocalObjective, BinaryPolyObjective, SoftmaxFocalObjective
+from focalloss.boosting import (BinaryAsymmetricObjective, BinaryFocalObjective, BinaryPolyObjective,
+                                SoftmaxFocalObjective)
 from focalloss.reference import sigmoid_focal_loss_grad
 
 
@@ -36,7 +37,11 @@ def boosting(y: np.ndarray, raw: np.ndarray) -> float:
     grad, hess = objective(y, raw)
     start = objective.init_score(y)
     poly_grad, _ = BinaryPolyObjective(alpha=0.25, gamma=2.0, epsilon=0.5, hessian="reweighted")(y, raw)
+    asymmetric = BinaryAsymmetricObjective(gamma_pos=1.0, gamma_neg=4.0, clip=0.05, hessian="exact")
+    asl_grad, _ = asymmetric(y, raw)
+    start = start + asymmetric.init_score(y)
     softmax = SoftmaxFocalObjective(gamma=2.0)
     proba = softmax.predict_proba(np.zeros((4, 3)))
     reference = sigmoid_focal_loss_grad(raw, y, gamma=2.0)
-    return float(grad.sum() + hess.sum() + poly_grad.sum() + proba.sum() + reference.sum()) + float(np.sum(start))
+    return float(grad.sum() + hess.sum() + poly_grad.sum() + asl_grad.sum() + proba.sum() + reference.sum()) + float(
+        np.sum(start))

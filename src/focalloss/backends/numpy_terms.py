@@ -11,6 +11,8 @@ import numpy as np
 
 __all__ = [
     "CURVATURE_FLOOR",
+    "asymmetric_negative_derivatives",
+    "asymmetric_negative_value",
     "curvature",
     "focal_derivatives",
     "focal_star_derivatives",
@@ -143,6 +145,68 @@ def focal_star_derivatives(z, gamma, beta):
 
 def focal_star_value(z, gamma, beta):
     return -logistic(gamma * z + beta)[2] / gamma
+
+
+# ASL's negatives (see the reference's _asymmetric_negative): N(x) = d^gamma u with d = p - m > 0,
+# u = -log(1 - d), at the negative's logit x = -z; 0 with its derivatives where p <= m. Below d = 0.1,
+# u / d and (1 / (1 - d) - u / d) / d come from their series sum_k d^k / (k + 1) and
+# sum_k (k + 1) / (k + 2) d^k (17 terms, highest first for Horner's rule): the direct forms would cancel.
+_U_OVER_D = [1.0 / (k + 1.0) for k in range(16, -1, -1)]
+_U_OVER_D_SLOPE = [(k + 1.0) / (k + 2.0) for k in range(16, -1, -1)]
+
+
+def _horner(coefficients, d):
+    total = np.full(d.shape, coefficients[0])
+    for coefficient in coefficients[1:]:
+        total *= d
+        total += coefficient
+    return total
+
+
+def _asymmetric_parts(z, clip):
+    """For a negative's side logit z (its score x = -z): the rows with p > m, q = sigmoid(z) on every
+    row, and on those rows p, q, log p, log d and d = p - m, u = -log(1 - d), s = q / (q + m)."""
+    x = np.negative(z)
+    cut = np.log(clip) - np.log1p(-clip) if clip > 0 else -np.inf  # logit(m)
+    p, q, log_p, log_q = logistic(x)
+    active = np.flatnonzero(x > cut)
+    p_a, q_a, log_p, log_q, x = p[active], q[active], log_p[active], log_q[active], x[active]
+    log_d = log_p
+    if clip > 0:  # log(p - m) = log p + log(1 - m) + log(1 - e^(cut - x)): no difference of probabilities
+        log_d = log_p + np.log1p(-clip)
+        log_d += np.log(-np.expm1(cut - x))
+    d = np.exp(log_d)
+    u = np.negative(np.log(q_a + clip) if clip > 0 else log_q)  # -log(1 - d), with 1 - d = q + m a sum
+    half = d < 0.5
+    u[half] = -np.log1p(-d[half])
+    s = q_a / (q_a + clip) if clip > 0 else np.ones_like(q_a)
+    return active, q, p_a, q_a, log_p, log_d, d, u, s
+
+
+def asymmetric_negative_derivatives(z, gamma, clip):
+    """A'(z), A''(z) and p_t for ASL's negative side A(z) = N(-z), N(x) = p_m^gamma (-log(1 - p_m)),
+    p_m = max(sigmoid(x) - m, 0): A' = -N' <= 0, and both are 0 where p_m = 0."""
+    active, p_t, p, q, log_p, log_d, d, u, s = _asymmetric_parts(z, clip)
+    small = d < 0.1
+    ds = np.where(small, 1.0, d)  # the direct forms are read only where d >= 0.1
+    q_r = np.where(small, q * _horner(_U_OVER_D, d), q * u / ds)  # q u / d
+    qq_c = np.where(small, q * q * _horner(_U_OVER_D_SLOPE, d), (q * s - q * q_r) / ds)
+    d_gamma = np.exp(gamma * log_d) if gamma > 0 else np.ones_like(d)
+    gamma_p_d_gamma1 = gamma * np.exp(log_p + (gamma - 1.0) * log_d) if gamma > 0 else np.zeros_like(d)
+    h = gamma * q_r + s
+    first, second = np.zeros(z.shape), np.zeros(z.shape)
+    first[active] = p * d_gamma * h
+    np.negative(first, out=first)  # -0 where p <= m, as -N' is: a negative's gradient -A' is then +0
+    second[active] = p * (q * h * (gamma_p_d_gamma1 + d_gamma)
+                          + d_gamma * p * (gamma * (qq_c - q_r) - s * (1.0 - s)))
+    return first, second, p_t
+
+
+def asymmetric_negative_value(z, gamma, clip):
+    active, _, _, _, _, log_d, _, u, _ = _asymmetric_parts(z, clip)
+    value = np.zeros(z.shape)
+    value[active] = (np.exp(gamma * log_d) if gamma > 0 else 1.0) * u
+    return value
 
 
 # --------------------------------------------------------------------------------------------------

@@ -103,10 +103,26 @@ _SOFTMAX_EXAMPLE_INPUTS = """\
         >>> x = np.array([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
 """
 
+_ASYMMETRIC_ARGS = """\
+        gamma_pos: focusing parameter of the positives, >= 0, default 1.
+        gamma_neg: focusing parameter of the negatives, >= 0, default 4.
+        clip: the probability margin m in [0, 1) that shifts the negatives, default 0.05.
+        alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None (default): both 1.
+"""
+
 _FLOOR_ARG = """\
         floor: the least curvature of a label side (of a row, for softmax), per unit of its weight
             (w alpha_t); default 0. The boosting objectives use float32's smallest normal number,
             which their engines would otherwise receive as 0.
 """
 
-_shared_docs = shared_sections(FLOOR_ARG=_FLOOR_ARG, BINARY_INPUTS=_BINARY_INPUTS, BINARY_REDUCTION=_BINARY_REDUCTION, GRAD_OUTPUT=_GRAD_OUTPUT, BINARY_EXAMPLE_INPUTS=_BINARY_EXAMPLE_INPUTS, SOFTMAX_INPUTS=_SOFTMAX_INPUTS, SOFTMAX_OPTIONS=_SOFTMAX_OPTIONS, SOFTMAX_EXAMPLE_INPUTS=_SOFTMAX_EXAMPLE_INPUTS, SOFTMAX_HESS_ARGS=_SOFTMAX_HESS_ARGS)
+# the curvature choices of the asymmetric loss: hyperparameters, weight and floor, and the shapes
+_ASYMMETRIC_CURVATURE_ARGS = _ASYMMETRIC_ARGS + """\
+        weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
+""" + _FLOOR_ARG + """
+    Shape:
+        - x, t, weight: ``(*)``; output: ``(*)``.
+"""
+
+_shared_docs = shared_sections(FLOOR_ARG=_FLOOR_ARG, ASYMMETRIC_ARGS=_ASYMMETRIC_ARGS,
+                               ASYMMETRIC_CURVATURE_ARGS=_ASYMMETRIC_CURVATURE_ARGS, BINARY_INPUTS=_BINARY_INPUTS, BINARY_REDUCTION=_BINARY_REDUCTION, GRAD_OUTPUT=_GRAD_OUTPUT, BINARY_EXAMPLE_INPUTS=_BINARY_EXAMPLE_INPUTS, SOFTMAX_INPUTS=_SOFTMAX_INPUTS, SOFTMAX_OPTIONS=_SOFTMAX_OPTIONS, SOFTMAX_EXAMPLE_INPUTS=_SOFTMAX_EXAMPLE_INPUTS, SOFTMAX_HESS_ARGS=_SOFTMAX_HESS_ARGS)

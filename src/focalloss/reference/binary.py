@@ -28,8 +28,10 @@ from ._common import (
 
 __all__ = [
     "sigmoid_asymmetric_loss",
+    "sigmoid_asymmetric_loss_floored_hess",
     "sigmoid_asymmetric_loss_grad",
     "sigmoid_asymmetric_loss_hess",
+    "sigmoid_asymmetric_loss_reweighted_hess",
     "sigmoid_quality_focal_loss",
     "sigmoid_quality_focal_loss_grad",
     "sigmoid_quality_focal_loss_hess",
@@ -814,10 +816,7 @@ def sigmoid_asymmetric_loss(
 
     Args:
 @BINARY_INPUTS
-        gamma_pos: focusing parameter of the positives, >= 0, default 1.
-        gamma_neg: focusing parameter of the negatives, >= 0, default 4.
-        clip: the probability margin m in [0, 1) that shifts the negatives, default 0.05.
-        alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None (default): both 1.
+@ASYMMETRIC_ARGS
 @BINARY_REDUCTION
 
     Shape:
@@ -843,10 +842,7 @@ def sigmoid_asymmetric_loss_grad(
 
     Args:
 @BINARY_INPUTS
-        gamma_pos: focusing parameter of the positives, >= 0, default 1.
-        gamma_neg: focusing parameter of the negatives, >= 0, default 4.
-        clip: the probability margin m in [0, 1) that shifts the negatives, default 0.05.
-        alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None (default): both 1.
+@ASYMMETRIC_ARGS
 @BINARY_REDUCTION
 @GRAD_OUTPUT
 
@@ -871,10 +867,7 @@ def sigmoid_asymmetric_loss_hess(
 
     Args:
 @BINARY_INPUTS
-        gamma_pos: focusing parameter of the positives, >= 0, default 1.
-        gamma_neg: focusing parameter of the negatives, >= 0, default 4.
-        clip: the probability margin m in [0, 1) that shifts the negatives, default 0.05.
-        alpha: positives' weight in [0, 1] (negatives get 1 - alpha), or None (default): both 1.
+@ASYMMETRIC_ARGS
         weight: optional elementwise weights broadcastable to ``x`` (multiply the result).
 
     Shape:
@@ -1287,3 +1280,75 @@ def sigmoid_poly1_focal_loss_floored_hess(
     """
     term = _alpha_inside(lambda z, a: _poly1_focal_side(z, a, gamma=gamma, epsilon=epsilon))
     return _binary_curvature(term, x, t, alpha, weight, "floored", floor)
+
+
+@_shared_docs
+def sigmoid_asymmetric_loss_reweighted_hess(
+    x: ArrayLike, t: ArrayLike, *, gamma_pos: float = 1.0, gamma_neg: float = 4.0, clip: float = 0.05,
+    alpha: float | None = None, weight: ArrayLike | None = None, floor: float = 0.0,
+) -> Array:
+    r"""Bounded curvature >= 0 of :func:`sigmoid_asymmetric_loss`: each side's gradient times its :math:`p_t`.
+
+    As in :func:`sigmoid_focal_loss_reweighted_hess`: each side's gradient is logistic loss's,
+    :math:`1 - p_t`, times a weight >= 0 (the negatives' :math:`N' = p\,w_-` with
+    :math:`w_- = d^{\gamma_-}(\gamma_- q u / d + q / (q + m))`), and holding the weight fixed gives the
+    size of the gradient times :math:`p_t`. With :math:`p = \sigma(x)`, :math:`q = 1 - p`,
+    :math:`d = p - m`, :math:`u = -\log(1 - d)`:
+
+    .. math::
+
+        h = t\,\alpha\,P(x)\,p + (1 - t)(1 - \alpha)\,N'(x)\,q, \qquad
+        P = (1 - p)^{\gamma_+}(q - \gamma_+ p \log p), \quad
+        N' = p\,d^{\gamma_-}\left(\frac{\gamma_- q u}{d} + \frac{q}{q + m}\right) \ (p > m),
+
+    and :math:`N' = 0` where :math:`p \le m`: no curvature where the negatives' term is 0. Since
+    :math:`-p \log p \le q` and :math:`q u / d \le 1`, :math:`q / (q + m) \le 1`, the positives' part is at
+    most :math:`(\gamma_+ + 1)\,p q^{\gamma_+ + 1} \le (\gamma_+ + 1)/4` and the negatives' at most
+    :math:`(\gamma_- + 1)\,p q\,d^{\gamma_-} \le (\gamma_- + 1)/4`, for every score.
+
+    Args:
+@BINARY_INPUTS
+@ASYMMETRIC_CURVATURE_ARGS
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> reference.sigmoid_asymmetric_loss_reweighted_hess(x, t).round(6)
+        array([0.024254, 0.001914, 0.232704])
+    """
+    return _binary_curvature(_asymmetric_sides(gamma_pos=gamma_pos, gamma_neg=gamma_neg, clip=clip), x, t, alpha,
+                             weight, "reweighted", floor)
+
+
+@_shared_docs
+def sigmoid_asymmetric_loss_floored_hess(
+    x: ArrayLike, t: ArrayLike, *, gamma_pos: float = 1.0, gamma_neg: float = 4.0, clip: float = 0.05,
+    alpha: float | None = None, weight: ArrayLike | None = None, floor: float = 0.0,
+) -> Array:
+    r"""Curvature >= 0 of :func:`sigmoid_asymmetric_loss`, as :func:`sigmoid_focal_loss_floored_hess`.
+
+    Per label side the larger of :func:`sigmoid_asymmetric_loss_hess` and
+    :func:`sigmoid_asymmetric_loss_reweighted_hess`: the exact curvature where it is at least the
+    reweighted one, which takes over for badly wrong rows (exact < 0: positives below
+    :math:`p = 0.043`, negatives above :math:`p = 0.900` at the defaults); 0 for a negative with
+    :math:`p \le m`. Bounded where the exact curvature is: for :math:`\gamma_- = 0`, :math:`\gamma_- \ge 1`
+    or :math:`m = 0`. For :math:`0 < \gamma_- < 1` and :math:`m > 0` the negatives' exact curvature grows
+    like :math:`\gamma_-(\gamma_- + 1)(m(1 - m))^{\gamma_- + 1}(x - x_m)^{\gamma_- - 1}` as the score
+    falls to the margin's :math:`x_m = \operatorname{logit}(m)`, without bound, and so does this;
+    :class:`focalloss.boosting.BinaryAsymmetricObjective` refuses it there.
+
+    Args:
+@BINARY_INPUTS
+@ASYMMETRIC_CURVATURE_ARGS
+
+    Example:
+@BINARY_EXAMPLE_INPUTS
+        >>> wrong, labels = np.array([-4.0, 3.0]), np.array([1.0, 0.0])  # a positive and a negative, both far off
+        >>> reference.sigmoid_asymmetric_loss_hess(wrong, labels).round(6)
+        array([-0.016383, -0.246222])
+        >>> reference.sigmoid_asymmetric_loss_floored_hess(wrong, labels).round(6)  # the reweighted one there
+        array([0.018622, 0.029268])
+        >>> reference.sigmoid_asymmetric_loss_floored_hess(x, t).round(6)  # the exact one here
+        array([0.047696, 0.011005, 0.382776])
+    """
+    return _binary_curvature(_asymmetric_sides(gamma_pos=gamma_pos, gamma_neg=gamma_neg, clip=clip), x, t, alpha,
+                             weight, "floored", floor)
