@@ -169,9 +169,10 @@ def _assert_fd_close(analytic, fd, lower_scale):
     )
 
 
-# a subnormal alpha scales the loss down to where float64 keeps only a few digits: finite
-# differences cannot be held to 1e-6 there
+# a subnormal alpha (or a subnormal poly-1 epsilon beside alpha = 0) scales the loss down to where
+# float64 keeps only a few digits: finite differences cannot be held to 1e-6 there
 ALPHAS = st.floats(0.0, 1.0, allow_subnormal=False)
+SHARES = st.floats(0.0, 1.0, allow_subnormal=False)
 binary_settings = st.one_of(
     st.builds(lambda g, a: ("focal", {"gamma": g, "alpha": a}),
               st.floats(0.0, 10.0), st.one_of(st.none(), ALPHAS)),
@@ -179,7 +180,7 @@ binary_settings = st.one_of(
               st.floats(0.0, 5.0), st.one_of(st.none(), ALPHAS)),
     st.builds(lambda g, b: ("focal_star", {"gamma": g, "beta": b}), st.floats(0.05, 5.0), st.floats(-3.0, 3.0)),
     st.builds(lambda g, a, share: ("poly1", {"gamma": g, "alpha": a, "epsilon": -min(a, 1.0 - a) + share * 4.0}),
-              st.floats(0.0, 10.0), ALPHAS, st.floats(0.0, 1.0)),
+              st.floats(0.0, 10.0), ALPHAS, SHARES),
 )
 
 
