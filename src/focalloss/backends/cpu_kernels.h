@@ -151,10 +151,10 @@ INLINE void NAME(binary_block)(void *ctx, int64_t block) {
         T g = p1, eps = p2, ap = pos_w, an = neg_w;
         BINARY_LOOP(SIGMOID_PARTS T mp = EXP(g * lsn); T mn = EXP(g * lsp);
                     T acc = (T)G_SERIES[0];
-                    for (int k = 1; k < G_SERIES_TERMS; k++) acc = acc * e + (T)G_SERIES[k];
+                    _Pragma("GCC unroll 17") for (int k = 1; k < G_SERIES_TERMS; k++) acc = acc * e + (T)G_SERIES[k];
                     T series = acc * e * e;
-                    T gp = xv >= 0 && e < (T)0.1 ? series : -lsp - q;
-                    T gn = xv <= 0 && e < (T)0.1 ? series : -lsn - p;
+                    T gp = (xv >= 0) & (e < (T)0.1) ? series : -lsp - q; /* &: no short circuit */
+                    T gn = (xv <= 0) & (e < (T)0.1) ? series : -lsn - p;
                     T hp = ap * gp + (ap + eps) * q; T hn = an * gn + (an + eps) * p;
                     T ep = wv * tv; T en = wv * ((T)1 - tv);
                     lo = ep * mp * hp + en * mn * hn;
@@ -283,23 +283,32 @@ typedef struct {
  * gamma of the piece of log p. Poly-1: (1-p)^g (G + (1 + eps) q) with G = -log p - q >= 0 from its
  * small side (the binary series in e^-z, z = lp - l1mp the class's logit against the others), so
  * that it does not cancel at eps = -1; d/d log p = -(1-p)^g (g p G / q + q + (1 + eps)(g + 1) p). */
+INLINE void NAME(adaptive_phi)(const NAME(schedule) *sch, T lp, T l1mp, T plr, T *phi, T *dphi) {
+    T g = NAME(scheduled_gamma)(lp, sch);
+    T mod = g == 0 ? (T)1 : EXP(g * l1mp);
+    *phi = -mod * lp;
+    *dphi = mod * (g * plr - (T)1);
+}
+
+INLINE void NAME(poly1_phi)(T g, T eps, int gm, T lp, T l1mp, T p, T q, T *phi, T *dphi) {
+    T mod = gm == GAMMA_ZERO ? (T)1 : EXP(g * l1mp);
+    T z = lp - l1mp, e = EXP(-FABS(z)), acc = (T)G_SERIES[0];
+    _Pragma("GCC unroll 17") for (int k = 1; k < G_SERIES_TERMS; k++) acc = acc * e + (T)G_SERIES[k];
+    /* conditions joined with & (no short circuit), so that the selects stay branch-free */
+    T G = (z >= 0) & (e < (T)0.1) ? acc * e * e : -lp - q;
+    T pgq = (p > 0) & (q > 0) ? p * G / q : (T)0;
+    *phi = mod * (G + ((T)1 + eps) * q);
+    *dphi = -mod * (g * pgq + q + ((T)1 + eps) * (g + (T)1) * p);
+}
+
+/* either of the two, by the kind: for one class at a time (a vector loop calls one of them directly) */
 INLINE void NAME(family_phi)(const NAME(softmax_args) *a, T lp, T l1mp, T p, T q, T plr, T *phi, T *dphi) {
     if (a->kind == KIND_ADAPTIVE_FOCAL) {
         NAME(schedule) sch = NAME(schedule_of)(a->cuts, a->gammas);
-        T g = NAME(scheduled_gamma)(lp, &sch);
-        T mod = g == 0 ? (T)1 : EXP(g * l1mp);
-        *phi = -mod * lp;
-        *dphi = mod * (g * plr - (T)1);
-        return;
+        NAME(adaptive_phi)(&sch, lp, l1mp, plr, phi, dphi);
+    } else {
+        NAME(poly1_phi)((T)a->p1, (T)a->p2, a->gamma_mode, lp, l1mp, p, q, phi, dphi);
     }
-    T g = (T)a->p1, eps = (T)a->p2;
-    T mod = a->gamma_mode == GAMMA_ZERO ? (T)1 : EXP(g * l1mp);
-    T z = lp - l1mp, e = EXP(-FABS(z)), acc = (T)G_SERIES[0];
-    for (int k = 1; k < G_SERIES_TERMS; k++) acc = acc * e + (T)G_SERIES[k];
-    T G = z >= 0 && e < (T)0.1 ? acc * e * e : -lp - q;
-    T pgq = p > 0 && q > 0 ? p * G / q : (T)0;
-    *phi = mod * (G + ((T)1 + eps) * q);
-    *dphi = -mod * (g * pgq + q + ((T)1 + eps) * (g + (T)1) * p);
 }
 
 /* phi(log p) and d phi / d log p for a non-top class (p <= 1/2) of focal / hard truncation. p log p
@@ -683,7 +692,8 @@ INLINE void NAME(lanes_fwd_block)(void *ctx, int64_t block) {
     /* Per position, branch-free so that it vectorizes too: both the top-class and the other-class
      * formulas are computed and one is selected. */
     int gm = a->gamma_mode;
-    T g = (T)a->p1, cut = (T)a->p1;
+    T g = (T)a->p1, cut = (T)a->p1, eps = (T)a->p2;
+    NAME(schedule) sch = NAME(schedule_of)(a->cuts, a->gammas);
     const int64_t *index = a->index + n * S + s0;
     T loss[LANES], G[LANES], l1s[LANES], w[LANES], xy[LANES], is_top[LANES], valid[LANES];
     for (int64_t l = 0; l < len; l++) { /* indexed and conditional loads, kept out of the vector loop */
@@ -711,10 +721,12 @@ INLINE void NAME(lanes_fwd_block)(void *ctx, int64_t block) {
             }                                                                                     \
             phi = -mod * lp;                                                                      \
             dphi = mod * (g * p * ratio - (T)1);                                                  \
-        } else if (FOCAL == 2) { /* poly-1 or adaptive focal */                                   \
+        } else if (FOCAL >= 2) { /* poly-1 (2) or adaptive focal (3) */                            \
             T q = top_ ? EXP(log_s - l1) : (T)1 - p;                                              \
             T ratio = top_ ? (s > 0 ? -((T)1 + s) * l1 / s : (T)-1) : lp / q;                     \
-            NAME(family_phi)(a, lp, top_ ? log_s - l1 : LOG1P(-p), p, q, p > 0 ? p * ratio : (T)0, &phi, &dphi); \
+            T l1mp = top_ ? log_s - l1 : LOG1P(-p);                                               \
+            if (FOCAL == 2) NAME(poly1_phi)(g, eps, gm, lp, l1mp, p, q, &phi, &dphi);              \
+            else NAME(adaptive_phi)(&sch, lp, l1mp, p > 0 ? p * ratio : (T)0, &phi, &dphi);       \
         } else {                                                                                  \
             T on = lp <= cut ? (T)1 : (T)0;                                                       \
             phi = -on * lp;                                                                       \
@@ -728,8 +740,10 @@ INLINE void NAME(lanes_fwd_block)(void *ctx, int64_t block) {
      * p <= 1/2, so 1 - p and log1p(-p) are accurate */
     if (a->kind == KIND_HARD_TRUNCATION) {
         LANE_TAIL(0, GAMMA_ZERO)
-    } else if (a->kind != KIND_FOCAL) {
+    } else if (a->kind == KIND_POLY1_FOCAL) {
         LANE_TAIL(2, GAMMA_GENERAL)
+    } else if (a->kind == KIND_ADAPTIVE_FOCAL) {
+        LANE_TAIL(3, GAMMA_GENERAL)
     } else if (gm == GAMMA_TWO) {
         LANE_TAIL(1, GAMMA_TWO)
     } else if (gm == GAMMA_ZERO) {
