@@ -83,6 +83,20 @@ def test_asymmetric_loss_is_the_papers(backend, dtype, settings):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_asymmetric_loss_at_the_papers_exponents_matches_its_neighbours(backend, dtype):
+    """the fused kernel has a loop of its own for gamma_pos = 1, gamma_neg = 4 ((1 - p) and (d^2)^2 written
+    out): it agrees with the general loop one float64 step away, values and gradients"""
+    x, t = _inputs(dtype, shape=(64, 33))
+    x = torch.cat([x, torch.tensor([[-2.944, -2.9444, 30.0, -30.0, 1e4, -1e4] + [0.0] * 27], dtype=dtype)])
+    t = torch.cat([t, torch.zeros(1, 33, dtype=dtype)])
+    exact = _value_and_grad(fl.sigmoid_asymmetric_loss, x, t, backend=backend)
+    nearby = _value_and_grad(fl.sigmoid_asymmetric_loss, x, t, backend=backend, gamma_pos=math.nextafter(1.0, 2.0),
+                             gamma_neg=math.nextafter(4.0, 5.0))
+    for got, expected in zip(exact, nearby):
+        torch.testing.assert_close(got, expected, **tolerance(dtype))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("beta", [2.0, 0.5, 0.0, 4.0])
 def test_quality_focal_loss_is_the_papers(backend, dtype, beta):
     x, quality = _inputs(dtype, quality=True)

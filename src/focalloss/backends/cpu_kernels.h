@@ -181,21 +181,22 @@ INLINE void NAME(binary_block)(void *ctx, int64_t block) {
         T gp = p1, gn = p2, cut = (T)a->p3;
         double e_cut = exp(-fabs(a->p3)), margin = a->p3 >= 0 ? 1 / (1 + e_cut) : e_cut / (1 + e_cut); /* sigma(cut) */
         T m = (T)margin, log_1mm = (T)-log1p(exp(a->p3)), one_mm = (T)(1 / (1 + exp(a->p3)));
-        /* d = p (1 - m)(1 - e^(cut - x)), a product of accurate factors (no exp of log d); the positives'
-         * (1 - p)^gp is q itself at the paper's gp = 1 */
-#define ASL_BODY(MP)                                                                              \
+        /* d = p (1 - m)(1 - e^(cut - x)), a product of accurate factors (no exp of log d). At the paper's
+         * gp = 1 and gn = 4 (a loop of their own) the positives' (1 - p)^gp is q itself and d^gn is
+         * (d^2)^2, more accurate than exp(gn log d) and without its two calls. */
+#define ASL_BODY(MP, DGN)                                                                         \
     SIGMOID_PARTS T mp = MP;                                                                      \
     T act = xv > cut ? (T)1 : (T)0; T y = xv > cut ? cut - xv : (T)-1;                            \
-    T em = -EXPM1(y); T ld = lsp + log_1mm + LOG(em); T d = p * one_mm * em; int half = d < (T)0.5; \
+    T em = -EXPM1(y); T d = p * one_mm * em; int half = d < (T)0.5;                               \
     T u = half ? -LOG1P(half ? -d : (T)0) : -(m > 0 ? LOG(q + m) : lsn);                          \
     T qr = d > 0 ? q * u / d : q; T s = m > 0 ? q / (q + m) : (T)1;                               \
-    T mn = act * (gn == 0 ? (T)1 : EXP(gn * ld));                                                  \
+    T mn = act * (DGN);                                                                           \
     lo = -wp * mp * lsp + wn * mn * u;                                                            \
     gr = wp * mp * (gp * p * lsp - q) + wn * p * mn * (gn * qr + s);
-        if (gp == 1) {
-            BINARY_LOOP(ASL_BODY(q))
+        if (gp == 1 && gn == 4) {
+            BINARY_LOOP(ASL_BODY(q, (d * d) * (d * d)))
         } else {
-            BINARY_LOOP(ASL_BODY(EXP(gp * lsn)))
+            BINARY_LOOP(ASL_BODY(EXP(gp * lsn), gn == 0 ? (T)1 : EXP(gn * (lsp + log_1mm + LOG(em)))))
         }
 #undef ASL_BODY
         break;
