@@ -52,7 +52,8 @@ typedef struct {
     T cut[MAX_PIECES - 1], gamma[MAX_PIECES];
 } NAME(schedule);
 
-/* the schedule in T, read once before a loop (a loop that reads the doubles itself does not vectorize) */
+/* the schedule in T, converted once per call (cpu_kernels.c): a loop that reads doubles per element does
+ * not vectorize; a vector loop reads it from a local copy */
 INLINE NAME(schedule) NAME(schedule_of)(const double *cuts, const double *gammas) {
     NAME(schedule) sch;
     for (int i = 0; i < MAX_PIECES - 1; i++) sch.cut[i] = (T)cuts[i];
@@ -78,7 +79,7 @@ typedef struct {
     T *loss;        /* elementwise losses, or NULL to reduce into `partial` */
     T *grad;        /* d loss / d x per element, or NULL */
     double *partial;
-    double cuts[MAX_PIECES - 1], gammas[MAX_PIECES]; /* adaptive focal: logit(threshold) rounded up, gammas */
+    NAME(schedule) sch; /* adaptive focal: logit(threshold) rounded up, gammas; in T */
     double p3; /* asymmetric: logit(clip) rounded down, -inf for clip = 0 */
 } NAME(binary_args);
 
@@ -165,7 +166,7 @@ INLINE void NAME(binary_block)(void *ctx, int64_t block) {
     case KIND_ADAPTIVE_FOCAL: {
         /* focal with gamma from the schedule: gp of the piece of x (p_t = sigma(x), a positive), gn of
          * the piece of -x (a negative); the derivative holds them fixed */
-        NAME(schedule) sch = NAME(schedule_of)(a->cuts, a->gammas);
+        NAME(schedule) sch = a->sch;
         BINARY_LOOP(SIGMOID_PARTS T gp = NAME(scheduled_gamma)(xv, &sch);
                     T gn = NAME(scheduled_gamma)(-xv, &sch);
                     T mp = EXP(gp * lsn); T mn = EXP(gn * lsp);
@@ -285,7 +286,7 @@ typedef struct {
     T *grad;               /* backward: like x */
     int64_t sw;            /* statistics per position: SINGLE_TARGET_STATS or ROW_STATS, see above */
     double p2;             /* poly-1 focal: epsilon */
-    double cuts[MAX_PIECES - 1], gammas[MAX_PIECES]; /* adaptive focal: log(threshold) rounded up, gammas */
+    NAME(schedule) sch; /* adaptive focal: log(threshold) rounded up, gammas; in T */
 } NAME(softmax_args);
 
 /* phi and d phi / d log p of one class of poly-1 focal or adaptive focal from lp = log p,
@@ -314,8 +315,7 @@ INLINE void NAME(poly1_phi)(T g, T eps, int gm, T lp, T l1mp, T p, T q, T *phi, 
 /* either of the two, by the kind: for one class at a time (a vector loop calls one of them directly) */
 INLINE void NAME(family_phi)(const NAME(softmax_args) *a, T lp, T l1mp, T p, T q, T plr, T *phi, T *dphi) {
     if (a->kind == KIND_ADAPTIVE_FOCAL) {
-        NAME(schedule) sch = NAME(schedule_of)(a->cuts, a->gammas);
-        NAME(adaptive_phi)(&sch, lp, l1mp, plr, phi, dphi);
+        NAME(adaptive_phi)(&a->sch, lp, l1mp, plr, phi, dphi);
     } else {
         NAME(poly1_phi)((T)a->p1, (T)a->p2, a->gamma_mode, lp, l1mp, p, q, phi, dphi);
     }
@@ -703,7 +703,7 @@ INLINE void NAME(lanes_fwd_block)(void *ctx, int64_t block) {
      * formulas are computed and one is selected. */
     int gm = a->gamma_mode;
     T g = (T)a->p1, cut = (T)a->p1, eps = (T)a->p2;
-    NAME(schedule) sch = NAME(schedule_of)(a->cuts, a->gammas);
+    NAME(schedule) sch = a->sch;
     const int64_t *index = a->index + n * S + s0;
     T loss[LANES], G[LANES], l1s[LANES], w[LANES], xy[LANES], is_top[LANES], valid[LANES];
     for (int64_t l = 0; l < len; l++) { /* indexed and conditional loads, kept out of the vector loop */
