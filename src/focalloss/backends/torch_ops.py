@@ -137,6 +137,8 @@ BINARY_TERMS = {
 }
 # terms that take their label side's alpha weight themselves: term(x, params, alpha_side)
 ALPHA_INSIDE_TERMS = {"poly1_focal": _poly1_focal_side}
+
+
 def _quality_focal_joint(x, t, params, a_pos, a_neg):
     """|t - p|^beta (-t a+ log p - (1 - t) a- log(1 - p)) (Li et al. 2020), t - p formed as t q - (1 - t) p in
     float64 and its log as log q, log p at t = 1, 0 (see reference/binary.py); 0 with gradient 0 where t = p."""
