@@ -44,12 +44,6 @@ VM_INLINE int32_t vm_to_bits(float f) {
 #define VM_LN2_LO 1.42860682030941723e-06f /* ln 2 - VM_LN2_HI */
 #define VM_ROUND 12582912.0f               /* 1.5 * 2^23: adding it rounds to an integer */
 
-/* n = round(x / ln 2) (as a float and an integer) and r = x - n ln 2, for x in [-110, 89] */
-#define VM_REDUCE(x, n, ni, r)                                                                   \
-    float n = ((x) * VM_LOG2E + VM_ROUND) - VM_ROUND;                                            \
-    int32_t ni = (int32_t)n;                                                                     \
-    float r = ((x) - n * VM_LN2_HI) - n * VM_LN2_LO;
-
 /* expm1(r) for |r| <= 0.35: r + r^2/2! + ... + r^7/7! */
 VM_INLINE float vm_expm1_small(float r) {
     float p = 1.0f / 5040;
@@ -67,7 +61,9 @@ VM_INLINE float vm_pow2(int32_t n) { return vm_from_bits((n + 127) << 23); }
 VM_INLINE float vm_expf(float x) {
     /* below -110 the result rounds to 0, above 89 to inf; NaN passes through the clamps */
     float xc = x < -110.0f ? -110.0f : x > 89.0f ? 89.0f : x;
-    VM_REDUCE(xc, n, ni, r)
+    float n = (xc * VM_LOG2E + VM_ROUND) - VM_ROUND; /* round(x / ln 2) */
+    int32_t ni = (int32_t)n;
+    float r = (xc - n * VM_LN2_HI) - n * VM_LN2_LO;
     float pm1 = vm_expm1_small(r);
     int32_t n1 = ni >> 1; /* n in [-159, 128]: both halves are normal scales */
     float s1 = vm_pow2(n1), s2 = vm_pow2(ni - n1);
@@ -102,8 +98,8 @@ VM_INLINE float vm_expm1f(float x) {
     return (float)(pm1 * s + (s - 1.0));
 }
 
-/* log(2^k m) - (k ln 2) for m = the reduced significand of bits `ix`, plus `c`, with k ln 2 added:
- * the shared core of log and log1p */
+/* log(2^-k_shift v) + c for the positive normal float v whose bits are `ix`, from v = 2^k m with m in
+ * [sqrt(1/2), sqrt(2)): the shared core of log and log1p */
 VM_INLINE float vm_log_core(int32_t ix, int32_t k_shift, float c) {
     int32_t k = (ix - 0x3f3504f3) >> 23; /* m in [sqrt(1/2), sqrt(2)) */
     float m = vm_from_bits(ix - (k << 23));
