@@ -7,6 +7,10 @@ backends' own operations, Triton's included) and test_parity, test_numerics and 
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -238,6 +242,79 @@ def test_cpu_binary_second_backward_of_a_retained_graph_is_refused_clearly(loss)
         first = y.grad.clone()
         out.backward()
         torch.testing.assert_close(y.grad, 2 * first)
+
+
+# --------------------------------------------------------------------------------------------------
+# Threads: torch's own OpenMP threads, or the kernels' POSIX threads
+# --------------------------------------------------------------------------------------------------
+OPENMP_TORCH = sys.platform.startswith("linux") and "parallel backend: OpenMP" in torch.__config__.parallel_info()
+
+
+@contextlib.contextmanager
+def _thread_pool(pool, threads):
+    kernels, before = cpu_ops._kernels(), torch.get_num_threads()
+    torch.set_num_threads(threads)
+    if pool == "pthreads":
+        kernels.use_openmp(0, 0, 0)
+    try:
+        yield
+    finally:
+        cpu_ops._choose_thread_pool(kernels)
+        torch.set_num_threads(before)
+
+
+@pytest.mark.skipif(not OPENMP_TORCH, reason="torch runs its threads on OpenMP on Linux builds")
+def test_cpu_kernels_run_on_torchs_own_openmp_threads():
+    """Threads of the kernels' own would compete for the cores with torch's OpenMP threads, which spin
+    for a while after each torch op; so the kernels run on torch's."""
+    assert cpu_ops._kernels().thread_pool() == "openmp"
+    path = cpu_ops._torch_openmp_runtime()
+    with open("/proc/self/maps") as maps:
+        assert path in maps.read()
+    assert os.path.basename(path).startswith(("libgomp", "libomp", "libiomp5"))
+
+
+def test_cpu_kernels_use_openmp_takes_three_addresses_or_none():
+    kernels = cpu_ops._kernels()
+    with pytest.raises(ValueError, match="three function addresses or three zeros"):
+        kernels.use_openmp(1, 0, 0)
+    assert kernels.thread_pool() == ("openmp" if OPENMP_TORCH else "pthreads")
+
+
+def _fused_results(x, t, y, dense, dense_target):
+    """Losses and gradients of binary and softmax losses, flat and (N, C, S), through each kernel family."""
+    results = []
+    for function, logits, target, options in (
+        (focalloss.sigmoid_focal_loss, x, t, {}),
+        (focalloss.sigmoid_asymmetric_loss, x, t, {"reduction": "sum"}),
+        (focalloss.softmax_focal_loss, x, y, {}),
+        (focalloss.softmax_focal_loss, x, y, {"label_smoothing": 0.1}),
+        (focalloss.softmax_focal_loss, dense, dense_target, {}),
+    ):
+        z = logits.clone().requires_grad_(True)
+        out = function(z, target, backend="cpu", **options)
+        out.backward()
+        results += [out, z.grad]
+    return results
+
+
+@pytest.mark.parametrize("pool", ["openmp", "pthreads"])
+def test_fused_results_do_not_depend_on_the_threads_or_their_pool(pool):
+    """Bit for bit the same on 1, 2 and 3 threads of either pool (the work is split in fixed blocks)."""
+    if pool == "openmp" and not OPENMP_TORCH:
+        pytest.skip("torch does not run on OpenMP here")
+    x, t = binary_sample((1000, 333))
+    y = torch.randint(0, 333, (1000,), generator=torch.Generator().manual_seed(1))
+    dense, dense_target = softmax_sample((2, 19, 64, 64))
+    inputs = (x, t, y, dense, dense_target)
+    with _thread_pool("pthreads", 1):
+        single = _fused_results(*inputs)
+    for threads in (2, 3):
+        with _thread_pool(pool, threads):
+            assert cpu_ops._kernels().thread_pool() == pool
+            results = _fused_results(*inputs)
+        for got, expected in zip(results, single):
+            assert torch.equal(got, expected)
 
 
 # --------------------------------------------------------------------------------------------------

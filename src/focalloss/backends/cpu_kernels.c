@@ -2,7 +2,8 @@
  *
  * Called from cpu_ops.py with raw data pointers of contiguous tensors (no torch headers, so the
  * build needs only a C compiler). The GIL is released while the loops run; work is split into
- * fixed blocks spread over `threads` POSIX threads, so results do not depend on the thread count.
+ * fixed blocks spread over `threads` threads (torch's OpenMP threads where cpu_ops.py found them,
+ * else POSIX threads of our own), so results do not depend on the thread count.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -100,19 +101,46 @@ typedef void (*block_fn)(void *ctx, int64_t block);
 typedef struct {
     block_fn fn;
     void *ctx;
-    int64_t first, last;
+    int64_t first, last; /* a POSIX thread's share; the whole range for an OpenMP team */
 } worker;
+
+static void run_blocks(block_fn fn, void *ctx, int64_t first, int64_t last) {
+    for (int64_t b = first; b < last; b++) fn(ctx, b);
+}
 
 static void *run_worker(void *arg) {
     worker *w = arg;
-    for (int64_t b = w->first; b < w->last; b++) w->fn(w->ctx, b);
+    run_blocks(w->fn, w->ctx, w->first, w->last);
     return NULL;
+}
+
+/* torch's OpenMP runtime, once cpu_ops.py has found it (use_openmp): the loops then run on the
+ * threads torch runs its own ops on. Threads of our own would compete with those, which keep
+ * spinning for a while after each torch op: on 2 cores that left a kernel right after a torch op
+ * (a training step) about as slow on 2 threads as on 1. GOMP_parallel is the entry point a
+ * compiled `omp parallel` calls; GNU libgomp, LLVM libomp and Intel libiomp5 all have it. */
+typedef void (*omp_parallel_fn)(void (*)(void *), void *, unsigned, unsigned);
+typedef int (*omp_int_fn)(void);
+static struct {
+    omp_parallel_fn parallel;
+    omp_int_fn thread_num, num_threads;
+} omp;
+
+static void run_team_member(void *arg) {
+    worker *job = arg;
+    int64_t i = omp.thread_num(), n = omp.num_threads(), blocks = job->last;
+    run_blocks(job->fn, job->ctx, blocks * i / n, blocks * (i + 1) / n);
 }
 
 static void parallel_blocks(block_fn fn, void *ctx, int64_t blocks, int threads) {
     if (threads > blocks) threads = (int)blocks;
     if (threads <= 1) {
-        for (int64_t b = 0; b < blocks; b++) fn(ctx, b);
+        run_blocks(fn, ctx, 0, blocks);
+        return;
+    }
+    if (omp.parallel) {
+        worker job = {fn, ctx, 0, blocks};
+        omp.parallel(run_team_member, &job, (unsigned)threads, 0);
         return;
     }
     worker workers[64];
@@ -128,6 +156,24 @@ static void parallel_blocks(block_fn fn, void *ctx, int64_t blocks, int threads)
         if (started[i]) pthread_join(ids[i], NULL);
         else run_worker(&workers[i]); /* no thread could be started: do its share here */
     }
+}
+
+/* use_openmp(parallel, thread_num, num_threads): the addresses of GOMP_parallel, omp_get_thread_num
+ * and omp_get_num_threads in the OpenMP runtime already loaded (all 0: POSIX threads of our own) */
+static PyObject *py_use_openmp(PyObject *self, PyObject *args) {
+    unsigned long long parallel, thread_num, num_threads;
+    if (!PyArg_ParseTuple(args, "KKK", &parallel, &thread_num, &num_threads)) return NULL;
+    if ((parallel == 0) != (thread_num == 0) || (parallel == 0) != (num_threads == 0))
+        return PyErr_Format(PyExc_ValueError, "use_openmp takes three function addresses or three zeros");
+    omp.parallel = (omp_parallel_fn)(uintptr_t)parallel;
+    omp.thread_num = (omp_int_fn)(uintptr_t)thread_num;
+    omp.num_threads = (omp_int_fn)(uintptr_t)num_threads;
+    Py_RETURN_NONE;
+}
+
+/* thread_pool() -> "openmp" or "pthreads": what parallel_blocks runs on now */
+static PyObject *py_thread_pool(PyObject *self, PyObject *unused) {
+    return PyUnicode_FromString(omp.parallel ? "openmp" : "pthreads");
 }
 
 KERNEL static void binary_block_f_entry(void *ctx, int64_t b) { binary_block_f(ctx, b); }
@@ -343,6 +389,8 @@ static PyMethodDef methods[] = {
     {"vector_math_error", py_vector_math_error, METH_VARARGS,
      "Largest float32 error, in ulp, of the kernels' vector math on a range of inputs (see vecmath.h)."},
     {"vector_math_targets", py_vector_math_targets, METH_NOARGS, "The dispatch targets this machine runs."},
+    {"use_openmp", py_use_openmp, METH_VARARGS, "Run the loops on a loaded OpenMP runtime's threads (see cpu_ops.py)."},
+    {"thread_pool", py_thread_pool, METH_NOARGS, "What the loops run on: 'openmp' or 'pthreads'."},
     {NULL, NULL, 0, NULL},
 };
 

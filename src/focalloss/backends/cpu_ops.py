@@ -20,7 +20,10 @@ the torch backend, recomputed from the saved inputs, so that its result has a gr
 
 from __future__ import annotations
 
+import ctypes
 import math
+import os
+import re
 
 import torch
 
@@ -32,7 +35,48 @@ from ._shared import compute_dtype, differentiable_backward, fixed_order_sum
 def _kernels():
     from . import _cpu_kernels
 
+    if not _pool_chosen:
+        _choose_thread_pool(_cpu_kernels)
     return _cpu_kernels
+
+
+_pool_chosen = False
+_OPENMP_NAMES = re.compile(r"lib(gomp|omp|iomp5)([-.][^/]*)?\.(so|dylib)(\.[0-9]+)*$")
+_OPENMP_SYMBOLS = ("GOMP_parallel", "omp_get_thread_num", "omp_get_num_threads")
+
+
+def _torch_openmp_runtime():
+    """The path of the OpenMP runtime torch runs its threads on, when it is loaded and can be told
+    apart from any other (one such library in the process, or one inside torch's folder), else None."""
+    if "parallel backend: OpenMP" not in torch.__config__.parallel_info():
+        return None
+    try:
+        with open("/proc/self/maps") as maps:  # Linux; elsewhere the kernels keep their own threads
+            fields = [line.split(None, 5) for line in maps]
+    except OSError:
+        return None
+    loaded = {columns[5].strip() for columns in fields if len(columns) == 6}
+    found = sorted(path for path in loaded if _OPENMP_NAMES.search(path))
+    if len(found) > 1:
+        torch_dir = os.path.dirname(os.path.realpath(torch.__file__)) + os.sep
+        found = [path for path in found if os.path.realpath(path).startswith(torch_dir)]
+    return found[0] if len(found) == 1 else None
+
+
+def _choose_thread_pool(kernels):
+    """Run the kernels on torch's own OpenMP threads where they can be found: threads of the kernels'
+    own would compete for the cores with torch's, which spin for a while after every torch op."""
+    global _pool_chosen
+    _pool_chosen = True
+    path = _torch_openmp_runtime()
+    if path is None or not hasattr(os, "RTLD_NOLOAD"):
+        return
+    try:
+        runtime = ctypes.CDLL(path, mode=os.RTLD_NOLOAD | os.RTLD_LAZY)  # the copy already loaded, never a new one
+        addresses = [ctypes.cast(getattr(runtime, name), ctypes.c_void_p).value for name in _OPENMP_SYMBOLS]
+    except (OSError, AttributeError):
+        return
+    kernels.use_openmp(*addresses)
 
 
 def available():
@@ -43,7 +87,8 @@ def available():
 
 def _threads(numel):
     """torch's thread count for big inputs; one thread below 2**17 logits, where starting a thread
-    costs more than it saves. Results do not depend on it (the work is split in fixed blocks)."""
+    costs more than it saves. Results do not depend on it (the work is split in fixed blocks), nor
+    on whether the threads are torch's OpenMP threads or the kernels' own (``thread_pool()``)."""
     return torch.get_num_threads() if numel >= 1 << 17 else 1
 
 
