@@ -66,9 +66,11 @@ def binary_inputs(rng, dtype, shape=(9, 37), device="cpu"):
 
 
 def _binary_reference(loss, kwargs, x, t, reduce, grad_output=None):
+    """``reduce``: False, True (the sum) or "mean"."""
     function = loss.reference if grad_output is None else loss.reference_grad
     extra = {} if grad_output is None else {"grad_output": numpy64(grad_output)}
-    return function(numpy64(x), numpy64(t), alpha=loss.alpha(kwargs), reduction="sum" if reduce else "none",
+    reduction = "mean" if reduce == "mean" else "sum" if reduce else "none"
+    return function(numpy64(x), numpy64(t), alpha=loss.alpha(kwargs), reduction=reduction,
                     **loss.params(kwargs), **extra)
 
 
@@ -76,13 +78,15 @@ def _binary_loss(backend, loss, kwargs, x, t, **options):
     return OPS[backend].binary_loss(loss.kind, x, t, loss.alpha(kwargs), loss.params(kwargs), **options)
 
 
-@pytest.mark.parametrize("reduce", [False, True], ids=["elementwise", "sum"])
+@pytest.mark.parametrize("reduce", [False, True, "mean"], ids=["elementwise", "sum", "divided"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("backend, loss, kwargs", on_backends(BINARY_CASES, TRITON_BINARY), indirect=["backend"])
 def test_binary_matches_reference(rng, backend, loss, kwargs, dtype, reduce):
+    """"divided": the sum with ``divisor`` the element count, as the functional API asks for a mean."""
     x, t = binary_inputs(rng, dtype, device=_device(backend))
     x.requires_grad_(True)
-    out = _binary_loss(backend, loss, kwargs, x, t, reduce=reduce)
+    divided = {"reduce": True, "divisor": x.numel()} if reduce == "mean" else {"reduce": reduce}
+    out = _binary_loss(backend, loss, kwargs, x, t, **divided)
     assert out.dtype == _compute_dtype(dtype)
     assert out.shape == (() if reduce else x.shape)
     assert_matches_reference(out, _binary_reference(loss, kwargs, x, t, reduce), dtype)
@@ -149,6 +153,21 @@ def test_binary_gradient_broadcast_from_one_number(rng, backend):
     expected = reference.sigmoid_focal_loss_grad(numpy64(x), numpy64(t), alpha=0.25, gamma=2.0,
                                                  reduction="sum", grad_output=3.0)
     assert_matches_reference(x.grad, expected, torch.float32)
+
+
+@pytest.mark.parametrize("divisor", [1, 7, 333.5])
+def test_binary_divided_sum_with_an_upstream_gradient_of_one(rng, backend, divisor):
+    """loss.backward() of a mean: upstream 1, the gradient divided by the backend itself (the fused
+    CPU one forms it divided in forward and scales nothing in backward)."""
+    x, t = binary_inputs(rng, torch.float32, device=_device(backend))
+    x.requires_grad_(True)
+    out = OPS[backend].binary_loss("focal", x, t, 0.25, {"gamma": 2.0}, reduce=True, divisor=divisor)
+    out.backward()
+    expected = reference.sigmoid_focal_loss(numpy64(x), numpy64(t), alpha=0.25, gamma=2.0, reduction="sum")
+    assert_matches_reference(out, expected / divisor, torch.float32)
+    expected_grad = reference.sigmoid_focal_loss_grad(numpy64(x), numpy64(t), alpha=0.25, gamma=2.0,
+                                                      reduction="sum", grad_output=1 / divisor)
+    assert_matches_reference(x.grad, expected_grad, torch.float32)
 
 
 @pytest.mark.parametrize("reduce", [False, True], ids=["elementwise", "sum"])

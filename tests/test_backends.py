@@ -14,6 +14,7 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import focalloss
 import loss_table
@@ -242,6 +243,43 @@ def test_cpu_binary_second_backward_of_a_retained_graph_is_refused_clearly(loss)
         first = y.grad.clone()
         out.backward()
         torch.testing.assert_close(y.grad, 2 * first)
+
+
+class _RecordOps(TorchDispatchMode):
+    """The shapes of the tensors each aten op is handed, op by op."""
+
+    def __init__(self):
+        super().__init__()
+        self.ops = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        shapes = [tuple(a.shape) for a in list(args) + list((kwargs or {}).values()) if isinstance(a, torch.Tensor)]
+        self.ops.append((str(func), shapes))
+        return func(*args, **(kwargs or {}))
+
+
+def _full_size_ops_in_backward(out, shape, *upstream):
+    with _RecordOps() as recorded:
+        out.backward(*upstream)
+    return [name for name, shapes in recorded.ops if shape in shapes and name != "aten.detach.default"]
+
+
+@pytest.mark.parametrize("loss", loss_table.BINARY, ids=lambda loss: loss.name)
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_cpu_binary_backward_of_a_reduced_loss_touches_no_full_size_tensor(loss, reduction):
+    """A mean's gradient is formed divided in forward: loss.backward() has nothing left to do per
+    element (before, it scaled the gradient in a second pass). A scaled loss still gets the pass."""
+    x, t = binary_sample((64, 40))
+    x.requires_grad_(True)
+    assert _full_size_ops_in_backward(loss.function(x, t, reduction=reduction, backend="cpu"), x.shape) == []
+    expected = x.grad.clone()
+    x.grad = None
+    doubled = 2 * loss.function(x, t, reduction=reduction, backend="cpu")
+    assert _full_size_ops_in_backward(doubled, x.shape) == ["aten.mul_.Tensor"]  # the recorder sees the pass
+    torch.testing.assert_close(x.grad, 2 * expected)
+    x.grad = None
+    loss.function(x, t, reduction=reduction, backend="torch").backward()
+    torch.testing.assert_close(expected, x.grad, rtol=2e-5, atol=2e-8)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ gradients taken from :mod:`focalloss.reference`'s formulas. Every backend module
     whether the backend can run in this process; an ImportError that says why when its compiled
     part or package cannot be imported.
 
-``binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False) -> Tensor``
+``binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False, divisor=1) -> Tensor``
     kind: a key of :data:`focalloss.losses.BINARY`; params: its hyperparameters, checked
     (``{"gamma": 2.0}``, ...). The kernels' codes and scalars come from that registry entry.
     x: logits of any shape, float16 / bfloat16 / float32 / float64, finite where they count.
@@ -20,8 +20,11 @@ gradients taken from :mod:`focalloss.reference`'s formulas. Every backend module
     multiplying each element's loss; an element with weight 0 gets loss 0 and gradient 0 and its
     logit and target are never read (they may hold inf or NaN). reduce: True gives the 0-dim sum of
     the elementwise losses, added in an order that does not depend on the thread count; False the
-    elementwise losses in x's shape. The result is in the compute dtype (float32, or float64 for
-    float64 logits) and differentiable with respect to x only.
+    elementwise losses in x's shape. divisor: with reduce=True the sum is divided by it (a number
+    >= 1); the functional API passes a plain mean's count, so that a backend can form the gradient
+    already divided (the fused CPU one does: a mean's backward then has nothing left to scale). The
+    result is in the compute dtype (float32, or float64 for float64 logits) and differentiable with
+    respect to x only.
 
 ``softmax_loss(kind, x, target, alpha, params, *, label_smoothing, counted) -> Tensor``
     kind: a key of :data:`focalloss.losses.SOFTMAX`; params as above.

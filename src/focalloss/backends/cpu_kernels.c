@@ -309,30 +309,31 @@ static PyObject *py_vector_math_targets(PyObject *self, PyObject *unused) {
 _Static_assert(MAX_PIECES == 4, "SCHEDULE_FORMAT, SCHEDULE_ARGS and scheduled_gamma name 3 cuts and 4 gammas");
 
 /* binary(*, float64, kind, n, x, t, w, a_pos, a_neg, p1, p2, gamma_mode, loss, grad, partial,
- *        threads, cuts, gammas, p3): pointers as integers, 0 for none; see cpu_ops.py */
+ *        threads, cuts, gammas, p3, grad_scale): pointers as integers, 0 for none; see cpu_ops.py */
 static PyObject *py_binary(PyObject *self, PyObject *args, PyObject *kwargs) {
     static char *names[] = {"float64", "kind", "n", "x", "t", "w", "a_pos", "a_neg", "p1", "p2", "gamma_mode",
-                            "loss", "grad", "partial", "threads", "cuts", "gammas", "p3", NULL};
+                            "loss", "grad", "partial", "threads", "cuts", "gammas", "p3", "grad_scale", NULL};
     int is_double = 0, kind = 0, gamma_mode = 0, threads = 1;
     long long n = 0;
     unsigned long long x = 0, t = 0, w = 0, loss = 0, grad = 0, partial = 0;
-    double a_pos = 1, a_neg = 1, p1 = 0, p2 = 0, p3 = 0, cuts[MAX_PIECES - 1] = {INFINITY, INFINITY, INFINITY};
+    double a_pos = 1, a_neg = 1, p1 = 0, p2 = 0, p3 = 0, grad_scale = 1;
+    double cuts[MAX_PIECES - 1] = {INFINITY, INFINITY, INFINITY};
     double gammas[MAX_PIECES] = {0};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$piLKKKddddiKKKi" SCHEDULE_FORMAT "d", names, &is_double, &kind,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$piLKKKddddiKKKi" SCHEDULE_FORMAT "dd", names, &is_double, &kind,
                                      &n, &x, &t, &w, &a_pos, &a_neg, &p1, &p2, &gamma_mode, &loss, &grad,
-                                     &partial, &threads, SCHEDULE_ARGS, &p3))
+                                     &partial, &threads, SCHEDULE_ARGS, &p3, &grad_scale))
         return NULL;
     int64_t blocks = (n + BLOCK - 1) / BLOCK;
     Py_BEGIN_ALLOW_THREADS
     if (is_double) {
         binary_args_d a = {kind, n, PTR(x), PTR(t), PTR(w), a_pos, a_neg, p1, p2, gamma_mode, PTR(loss),
-                           PTR(grad), PTR(partial)};
+                           PTR(grad), grad_scale, PTR(partial)};
         SET_SCHEDULE(a, schedule_of_d);
         a.p3 = p3;
         parallel_blocks(binary_block_d_entry, &a, blocks, threads);
     } else {
         binary_args_f a = {kind, n, PTR(x), PTR(t), PTR(w), a_pos, a_neg, p1, p2, gamma_mode, PTR(loss),
-                           PTR(grad), PTR(partial)};
+                           PTR(grad), grad_scale, PTR(partial)};
         SET_SCHEDULE(a, schedule_of_f);
         a.p3 = p3;
         parallel_blocks(binary_block_f_entry, &a, blocks, threads);

@@ -77,7 +77,8 @@ typedef struct {
     double p1, p2;
     int gamma_mode; /* focal: GAMMA_GENERAL, GAMMA_ZERO (gamma == 0) or GAMMA_TWO (gamma == 2) */
     T *loss;        /* elementwise losses, or NULL to reduce into `partial` */
-    T *grad;        /* d loss / d x per element, or NULL */
+    T *grad;        /* d loss / d x per element times grad_scale, or NULL */
+    double grad_scale; /* 1, or 1 / the divisor of a mean, so that its backward has nothing left to scale */
     double *partial;
     NAME(schedule) sch; /* adaptive focal: logit(threshold) rounded up, gammas; in T */
     double p3; /* asymmetric: logit(clip) rounded down, -inf for clip = 0 */
@@ -91,7 +92,7 @@ INLINE void NAME(binary_block)(void *ctx, int64_t block) {
     T *lo_out = a->loss ? a->loss + i0 : local;
     T *gr_out = a->grad ? a->grad + i0 : local_grad; /* no gradient wanted: computed, not kept */
     T pos_w = (T)a->a_pos, neg_w = (T)a->a_neg;
-    T p1 = (T)a->p1, p2 = (T)a->p2;
+    T p1 = (T)a->p1, p2 = (T)a->p2, gs = (T)a->grad_scale;
 
     const T *wt = a->w ? a->w + i0 : NULL;
     /* one loop without weights and one with, so that neither tests the pointer per element; with
@@ -104,7 +105,7 @@ INLINE void NAME(binary_block)(void *ctx, int64_t block) {
         T lo, gr;                                                                                 \
         BODY                                                                                      \
         lo_out[i] = lo;                                                                           \
-        gr_out[i] = gr;                                                                           \
+        gr_out[i] = gr * gs;                                                                      \
     }
 #define BINARY_LOOP(BODY)                                                                         \
     if (wt) {                                                                                     \

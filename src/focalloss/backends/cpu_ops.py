@@ -6,9 +6,11 @@ data; float16 / bfloat16 logits are converted to float32 first. See ``backends/_
 contract; the kind codes and kernel scalars come from :mod:`focalloss.losses`.
 
 Memory kept for backward, beyond the inputs: the binary losses keep d loss / d x in float32 (4 bytes
-per logit; backward scales it in place by the upstream gradient and hands that same tensor back, so
-a forward+backward allocates one gradient; a retained graph's second backward is refused) for float32
-and half-precision logits, and recompute it in backward for float64 logits; nothing when the logits need no gradient.
+per logit) for float32 and half-precision logits. A mean's gradient is written already divided;
+backward scales it in place by any other upstream gradient and hands that same tensor back, so a
+forward+backward allocates one gradient, a mean's backward touches nothing per element, and a
+retained graph's second backward is refused. float64 logits recompute it in backward instead, and
+nothing is kept when the logits need no gradient.
 The softmax losses keep row statistics and recompute the softmax in backward, as ``cross_entropy``
 does: 3 numbers per position for a single target (a class index without smoothing; focal, hard
 truncation), 8 otherwise. Targets of another dtype than int64 indices or the compute dtype are
@@ -16,6 +18,9 @@ converted, and the converted copy is kept.
 
 A backward run with grad mode on (``create_graph=True``, as for a gradient penalty) is handed to
 the torch backend, recomputed from the saved inputs, so that its result has a graph.
+
+Threads: the loops run on torch's own OpenMP threads where the runtime torch loaded can be found
+(Linux builds of torch), else on POSIX threads of the extension's own (``thread_pool()`` says which).
 """
 
 from __future__ import annotations
@@ -99,10 +104,10 @@ def _ptr(tensor):
 # --------------------------------------------------------------------------------------------------
 # Binary losses
 # --------------------------------------------------------------------------------------------------
-def _binary_kernel(spec, xc, tc, wc, alpha, params, *, reduce, grad):
+def _binary_kernel(spec, xc, tc, wc, alpha, params, *, reduce, grad, divisor=1):
     """Run the binary kernel on contiguous compute-dtype tensors (``wc``: the weights expanded to
-    x's shape, or None): the summed or elementwise loss; d loss / d x is written into ``grad``
-    unless it is None."""
+    x's shape, or None): the summed (divided by ``divisor``) or elementwise loss; d loss / d x,
+    divided by ``divisor`` too, is written into ``grad`` unless it is None."""
     kernels = _kernels()
     n = xc.numel()
     p1, p2, gamma_mode = spec.kernel_scalars(params, float64=xc.dtype == torch.float64)
@@ -115,8 +120,12 @@ def _binary_kernel(spec, xc, tc, wc, alpha, params, *, reduce, grad):
         a_pos=float(a_pos), a_neg=float(a_neg), p1=float(p1), p2=float(p2),
         gamma_mode=gamma_mode, loss=_ptr(loss), grad=_ptr(grad), partial=_ptr(partial), threads=_threads(n),
         cuts=cuts, gammas=gammas, p3=float(spec.kernel_p3(params, float64=xc.dtype == torch.float64)),
+        grad_scale=1.0 / divisor,
     )
-    return fixed_order_sum(partial).to(xc.dtype) if reduce else loss
+    if not reduce:
+        return loss
+    total = fixed_order_sum(partial)
+    return (total if divisor == 1 else total / divisor).to(xc.dtype)
 
 
 def _binary_inputs(x, t, weight):
@@ -132,15 +141,15 @@ class _BinaryLoss(torch.autograd.Function):
     nothing new and run the kernel again in backward, to stay within that budget."""
 
     @staticmethod
-    def forward(ctx, x, t, weight, spec, alpha, params, reduce):
+    def forward(ctx, x, t, weight, spec, alpha, params, reduce, divisor):
         xc, tc, wc = _binary_inputs(x, t, weight)
         keep = ctx.needs_input_grad[0] and xc.dtype != torch.float64
         grad = torch.empty_like(xc) if keep else None
-        loss = _binary_kernel(spec, xc, tc, wc, alpha, params, reduce=reduce, grad=grad)
+        loss = _binary_kernel(spec, xc, tc, wc, alpha, params, reduce=reduce, grad=grad, divisor=divisor)
         if ctx.needs_input_grad[0]:
             # the caller's tensors (no copies): for the float64 recomputation and a graph in backward
             ctx.save_for_backward(x, t, weight, grad)
-            ctx.spec, ctx.alpha, ctx.params, ctx.reduce = spec, alpha, params, reduce
+            ctx.spec, ctx.alpha, ctx.params, ctx.reduce, ctx.divisor = spec, alpha, params, reduce, divisor
         return loss
 
     @staticmethod
@@ -155,18 +164,18 @@ class _BinaryLoss(torch.autograd.Function):
         if torch.is_grad_enabled():
             def torch_loss(x_):
                 return torch_ops.binary_loss(ctx.spec.kind, x_, t, ctx.alpha, ctx.params, weight=weight,
-                                             reduce=ctx.reduce)
+                                             reduce=ctx.reduce, divisor=ctx.divisor)
 
-            return (differentiable_backward(torch_loss, (x,), grad_output),) + (None,) * 6
+            return (differentiable_backward(torch_loss, (x,), grad_output),) + (None,) * 7
         if grad is None:  # float64: recomputed
             xc, tc, wc = _binary_inputs(x, t, weight)
             grad = torch.empty_like(xc)
-            _binary_kernel(ctx.spec, xc, tc, wc, ctx.alpha, ctx.params, reduce=True, grad=grad)
+            _binary_kernel(ctx.spec, xc, tc, wc, ctx.alpha, ctx.params, reduce=True, grad=grad, divisor=ctx.divisor)
         else:
             ctx.handed_back = True
         if not _is_one(grad_output):  # the gradient is scaled where it lies: no second full-size tensor
             grad.mul_(grad_output)
-        return (grad.to(x.dtype),) + (None,) * 6
+        return (grad.to(x.dtype),) + (None,) * 7
 
 
 def _is_one(grad_output):
@@ -177,9 +186,10 @@ def _is_one(grad_output):
     return bool(grad_output[(0,) * grad_output.dim()] == 1) if grad_output.numel() else True
 
 
-def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False):
-    """See the contract in ``backends/__init__.py``."""
-    return _BinaryLoss.apply(x, t, weight, losses.BINARY[kind], alpha, params, reduce)
+def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False, divisor=1):
+    """See the contract in ``backends/__init__.py``. A mean (``divisor``) is divided inside: the
+    gradient is formed divided, so that ``loss.backward()`` has nothing left to scale."""
+    return _BinaryLoss.apply(x, t, weight, losses.BINARY[kind], alpha, params, reduce, divisor)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -170,7 +170,7 @@ JOINT_TERMS = {"quality_focal": _quality_focal_joint, "varifocal": _varifocal_jo
 SIDED_TERMS = {"asymmetric": (lambda x, p: _focal_term(x, p["gamma_pos"]), _asymmetric_negative)}
 
 
-def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False):
+def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False, divisor=1):
     """w * (t * a_pos * A(x) + (1 - t) * a_neg * A(-x)), elementwise or summed, (a_pos, a_neg) the registry's
     ``side_alphas(alpha)`` ((alpha, 1 - alpha) for the focal-type losses, (1, 1) for alpha=None; a term of
     ALPHA_INSIDE_TERMS takes its side's weight itself; a sided loss has A+ and A- of SIDED_TERMS; a joint
@@ -199,7 +199,10 @@ def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False):
         loss = t * positive + (1.0 - t) * negative
     if weight is not None:
         loss = loss * weight
-    return fixed_order_sum(loss) if reduce else loss
+    if not reduce:
+        return loss
+    total = fixed_order_sum(loss)
+    return total if divisor == 1 else total / divisor
 
 
 # --------------------------------------------------------------------------------------------------

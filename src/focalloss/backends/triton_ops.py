@@ -139,7 +139,7 @@ def _expanded(weight, x):
     return x if weight is None else weight.expand(x.shape).contiguous()
 
 
-def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False):
+def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False, divisor=1):
     r"""Binary loss :math:`\ell = t\,a_+\,A(x) + (1 - t)\,a_-\,A(-x)`, elementwise or summed.
 
     :math:`A` is the loss of a positive label (:mod:`focalloss.reference`): focal
@@ -162,6 +162,7 @@ def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False):
         weight: None, or weights broadcastable to x; an element of weight 0 has loss and gradient
             0, whatever its logit and target hold.
         reduce: True for the sum of the elementwise losses, False for the losses themselves.
+        divisor: with ``reduce=True``, what the sum is divided by (1, or the count of a mean).
 
     Returns:
         The losses in the compute dtype, differentiable with respect to ``x``.
@@ -172,7 +173,8 @@ def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False):
     alpha = None if alpha is None else float(alpha)
     if not t.is_floating_point():
         t = t.to(x.dtype)
-    return _BinaryLoss.apply(x.contiguous(), t.contiguous(), weight, losses.BINARY[kind], alpha, params, reduce)
+    total = _BinaryLoss.apply(x.contiguous(), t.contiguous(), weight, losses.BINARY[kind], alpha, params, reduce)
+    return total / divisor if reduce and divisor != 1 else total
 
 
 # --------------------------------------------------------------------------------------------------

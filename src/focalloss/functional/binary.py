@@ -59,17 +59,22 @@ def _binary_loss(spec, logits, targets, *, alpha, reduction, weight, normalizer,
     if _dtensor.is_dtensor(logits):  # computed shard by shard, reduced over the mesh
         return _dtensor.binary_loss(_elementwise, spec, logits, targets, weight=weight, reduction=reduction,
                                     normalizer=normalizer, **options)
+    # a mean over every element is divided inside the backend, which can then form the gradient divided
+    divisor = max(logits.numel(), 1) if reduction == "mean" and normalizer is None and weight is None else 1
     loss, count, positives = _elementwise(spec, logits, targets, weight=weight, summed=reduction != "none",
-                                          normalizer=normalizer, **options)
+                                          normalizer=normalizer, divisor=divisor, **options)
+    if divisor != 1:
+        return loss.to(logits.dtype)
     return reduce(
         loss, reduction=reduction, normalizer=normalizer, count=count, positives=positives,
         summed=reduction != "none",
     ).to(logits.dtype)
 
 
-def _elementwise(spec, logits, targets, *, weight, params, alpha, validate, backend, summed=False, normalizer=None):
-    """(the elementwise losses, or their sum with ``summed``; the number of elements that count; a
-    callable giving the positives' target mass) of checked logits."""
+def _elementwise(spec, logits, targets, *, weight, params, alpha, validate, backend, summed=False, normalizer=None,
+                divisor=1):
+    """(the elementwise losses, or their sum with ``summed``, divided by ``divisor``; the number of
+    elements that count; a callable giving the positives' target mass) of checked logits."""
     _checks.binary_targets(targets, logits)
     weight = _checks.weight_tensor(weight, logits.shape, logits)
     check_values = _checks.wants_values(validate, logits, targets, weight, normalizer)
@@ -79,7 +84,7 @@ def _elementwise(spec, logits, targets, *, weight, params, alpha, validate, back
     _checks.binary_target_values(targets, counted, check_values)
 
     impl = backends.select(backend, logits, targets, weight=weight, normalizer=normalizer)
-    loss = impl.binary_loss(spec.kind, logits, targets, alpha, params, weight=weight, reduce=summed)
+    loss = impl.binary_loss(spec.kind, logits, targets, alpha, params, weight=weight, reduce=summed, divisor=divisor)
 
     def positives():
         t = targets.to(loss.dtype)
