@@ -305,7 +305,7 @@ def _thread_pool(pool, threads):
 def test_cpu_kernels_run_on_torchs_own_openmp_threads():
     """Threads of the kernels' own would compete for the cores with torch's OpenMP threads, which spin
     for a while after each torch op; so the kernels run on torch's."""
-    assert cpu_ops._kernels().thread_pool() == "openmp"
+    assert cpu_ops.thread_pool() == "openmp"
     path = cpu_ops._torch_openmp_runtime()
     with open("/proc/self/maps") as maps:
         assert path in maps.read()
@@ -316,7 +316,7 @@ def test_cpu_kernels_use_openmp_takes_three_addresses_or_none():
     kernels = cpu_ops._kernels()
     with pytest.raises(ValueError, match="three function addresses or three zeros"):
         kernels.use_openmp(1, 0, 0)
-    assert kernels.thread_pool() == ("openmp" if OPENMP_TORCH else "pthreads")
+    assert cpu_ops.thread_pool() == ("openmp" if OPENMP_TORCH else "pthreads")
 
 
 def _fused_results(x, t, y, dense, dense_target):
@@ -349,10 +349,50 @@ def test_fused_results_do_not_depend_on_the_threads_or_their_pool(pool):
         single = _fused_results(*inputs)
     for threads in (2, 3):
         with _thread_pool(pool, threads):
-            assert cpu_ops._kernels().thread_pool() == pool
+            assert cpu_ops.thread_pool() == pool
             results = _fused_results(*inputs)
         for got, expected in zip(results, single):
             assert torch.equal(got, expected)
+
+
+# --------------------------------------------------------------------------------------------------
+# Fresh buffers on transparent huge pages
+# --------------------------------------------------------------------------------------------------
+THP = os.path.exists("/sys/kernel/mm/transparent_hugepage/enabled")
+
+
+def _vm_flags(address):
+    """The VmFlags of the mapping of this process that holds ``address`` (Linux's /proc/self/smaps)."""
+    inside, flags = False, None
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            head = line.split()[0]
+            if "-" in head and not head.endswith(":"):
+                start, end = (int(part, 16) for part in head.split("-"))
+                inside = start <= address < end
+            elif inside and head == "VmFlags:":
+                flags = line.split()[1:]
+    return flags
+
+
+@pytest.mark.skipif(not THP, reason="Linux with transparent huge pages")
+@pytest.mark.parametrize("elements", [9 << 20, 25 << 20])  # above glibc's largest mmap threshold: fresh maps
+def test_cpu_fresh_large_buffers_are_advised_onto_huge_pages(elements):
+    """A fresh large gradient is mapped 2 MiB at a time, not 4 KiB (some 8000 page faults for 32 MB):
+    the whole 2 MiB pages inside it carry MADV_HUGEPAGE ("hg") before anything touches them."""
+    x = torch.empty(elements, dtype=torch.float32)
+    out = cpu_ops._fresh_like(x)
+    huge = 1 << 21
+    first = -(-out.data_ptr() // huge) * huge
+    assert first + huge <= out.data_ptr() + 4 * elements
+    assert "hg" in _vm_flags(first)
+
+
+def test_cpu_huge_pages_leaves_buffers_without_a_whole_huge_page_alone():
+    kernels = cpu_ops._kernels()
+    small = torch.empty(1000)
+    assert kernels.huge_pages(small.data_ptr(), 4000) is False  # no whole 2 MiB page inside
+    assert kernels.huge_pages(small.data_ptr(), 0) is False
 
 
 # --------------------------------------------------------------------------------------------------
