@@ -129,6 +129,10 @@ static struct {
     omp_int_fn thread_num, num_threads;
 } omp;
 
+/* a forked child has none of its parent's OpenMP threads, and GNU libgomp's pool waits for them
+ * forever there (torch's own ops hang the same way): the child's kernels take POSIX threads */
+static void forget_openmp(void) { memset(&omp, 0, sizeof omp); }
+
 static void run_team_member(void *arg) {
     worker *job = arg;
     int64_t i = omp.thread_num(), n = omp.num_threads(), blocks = job->last;
@@ -420,6 +424,10 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cpu_kernels", "Fuse
 PyMODINIT_FUNC PyInit__cpu_kernels(void) {
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
+    if (pthread_atfork(NULL, NULL, forget_openmp) != 0) {
+        Py_DECREF(m);
+        return PyErr_Format(PyExc_ImportError, "pthread_atfork failed: cannot keep forked children off OpenMP");
+    }
 #define KIND_CONSTANT(name, code) {#name, code},
     const struct { const char *name; long value; } constants[] = {
         KINDS(KIND_CONSTANT) {"GAMMA_GENERAL", GAMMA_GENERAL}, {"GAMMA_ZERO", GAMMA_ZERO}, {"GAMMA_TWO", GAMMA_TWO},
