@@ -88,3 +88,31 @@ def test_the_stream_limits_allocate_once_or_every_step(monkeypatch):
         for _ in range(3):
             assert step(x, t) is None  # nothing to differentiate
         assert len(allocations) == expected  # a gradient and a result: once, or on every step
+
+
+def test_thread_scaling_benchmark_reports_every_case_and_contender(capsys):
+    from focalloss.benchmark import threads
+
+    before = torch.get_num_threads()
+    threads.main(["--quick", "--repeats", "1", "--rounds", "2"])
+    assert torch.get_num_threads() == before  # restored
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("1 -> 2 threads, float32, median of 1, 2 rounds")
+    rows = [line.split(" | ") for line in lines[3:]]
+    expected = [(case, contender) for case, _, _ in benchmark.CASES["quick"]
+                for contender in ("focalloss forward", "focalloss forward+backward", "floor forward+backward")]
+    assert [(row[0].lstrip("| "), row[1]) for row in rows] == expected
+    for row in rows:
+        assert float(row[2]) > 0 and float(row[3]) > 0
+        median, low, high = (float(v) for v in row[4].strip(" |()").replace(" (", " ").replace("-", " ").split())
+        assert 0 < low <= median <= high
+
+
+@pytest.mark.parametrize("argv", [["--threads", "1"], ["--repeats", "0"], ["--rounds", "0"]])
+def test_thread_scaling_benchmark_refuses_bad_usage(argv, capsys):
+    from focalloss.benchmark import threads
+
+    with pytest.raises(SystemExit) as exit_:
+        threads.main(argv)
+    assert exit_.value.code == 2
+    assert "need --threads >= 2, --repeats >= 1 and --rounds >= 1" in capsys.readouterr().err

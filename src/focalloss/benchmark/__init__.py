@@ -6,7 +6,8 @@ call them:
   also this package's;
 - ``boosting``: gradient + hessian time of the boosting objectives (``benchmarks/bench_boosting.py``);
 - ``accuracy``: float32 accuracy of every loss and backend (``benchmarks/accuracy.py``);
-- ``vector_math``: error bounds of the fused CPU kernels' own vector math (``benchmarks/vector_math.py``).
+- ``vector_math``: error bounds of the fused CPU kernels' own vector math (``benchmarks/vector_math.py``);
+- ``threads``: how the fused CPU kernels scale from one thread to several (``benchmarks/threads.py``).
 
 Names are imported on first use, so ``focalloss.benchmark.boosting`` needs NumPy only.
 """
