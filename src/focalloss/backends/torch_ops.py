@@ -199,10 +199,7 @@ def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False, divisor
         loss = t * positive + (1.0 - t) * negative
     if weight is not None:
         loss = loss * weight
-    if not reduce:
-        return loss
-    total = fixed_order_sum(loss)
-    return total if divisor == 1 else total / divisor
+    return fixed_order_sum(loss) / divisor if reduce else loss
 
 
 # --------------------------------------------------------------------------------------------------

@@ -174,7 +174,7 @@ def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False, divisor
     if not t.is_floating_point():
         t = t.to(x.dtype)
     total = _BinaryLoss.apply(x.contiguous(), t.contiguous(), weight, losses.BINARY[kind], alpha, params, reduce)
-    return total / divisor if reduce and divisor != 1 else total
+    return total / divisor if reduce else total
 
 
 # --------------------------------------------------------------------------------------------------

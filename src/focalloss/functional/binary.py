@@ -60,10 +60,11 @@ def _binary_loss(spec, logits, targets, *, alpha, reduction, weight, normalizer,
         return _dtensor.binary_loss(_elementwise, spec, logits, targets, weight=weight, reduction=reduction,
                                     normalizer=normalizer, **options)
     # a mean over every element is divided inside the backend, which can then form the gradient divided
-    divisor = max(logits.numel(), 1) if reduction == "mean" and normalizer is None and weight is None else 1
+    divided = reduction == "mean" and normalizer is None and weight is None
     loss, count, positives = _elementwise(spec, logits, targets, weight=weight, summed=reduction != "none",
-                                          normalizer=normalizer, divisor=divisor, **options)
-    if divisor != 1:
+                                          normalizer=normalizer, divisor=max(logits.numel(), 1) if divided else 1,
+                                          **options)
+    if divided:
         return loss.to(logits.dtype)
     return reduce(
         loss, reduction=reduction, normalizer=normalizer, count=count, positives=positives,
