@@ -295,7 +295,7 @@ def _thread_pool(pool, threads):
     kernels, before = cpu_ops._kernels(), torch.get_num_threads()
     torch.set_num_threads(threads)
     if pool == "pthreads":
-        kernels.use_openmp(0, 0, 0)
+        kernels.use_openmp(0)
     try:
         yield
     finally:
@@ -314,10 +314,10 @@ def test_cpu_kernels_run_on_torchs_own_openmp_threads():
     assert os.path.basename(path).startswith(("libgomp", "libomp", "libiomp5"))
 
 
-def test_cpu_kernels_use_openmp_takes_three_addresses_or_none():
+def test_cpu_kernels_use_openmp_takes_one_address():
     kernels = cpu_ops._kernels()
-    with pytest.raises(ValueError, match="three function addresses or three zeros"):
-        kernels.use_openmp(1, 0, 0)
+    with pytest.raises(TypeError):
+        kernels.use_openmp(0, 0, 0)
     assert cpu_ops.thread_pool() == ("openmp" if OPENMP_TORCH else "pthreads")
 
 
@@ -352,35 +352,43 @@ def test_cpu_kernels_in_a_forked_child_take_their_own_threads():
     assert cpu_ops.thread_pool() == ("openmp" if OPENMP_TORCH else "pthreads")
 
 
-def _fused_results(x, t, y, dense, dense_target):
-    """Losses and gradients of binary and softmax losses, flat and (N, C, S), through each kernel family."""
+def _fused_results(x, t, y, dense, dense_target, few_rows, few_rows_target, few_lanes, few_lanes_target):
+    """Losses and gradients of binary and softmax losses, flat and (N, C, S), through each kernel family;
+    the last two with fewer blocks (4 and 2) than some thread counts."""
     results = []
     for function, logits, target, options in (
         (focalloss.sigmoid_focal_loss, x, t, {}),
         (focalloss.sigmoid_asymmetric_loss, x, t, {"reduction": "sum"}),
+        (focalloss.sigmoid_focal_loss, x, t, {"reduction": "none"}),
         (focalloss.softmax_focal_loss, x, y, {}),
         (focalloss.softmax_focal_loss, x, y, {"label_smoothing": 0.1}),
         (focalloss.softmax_focal_loss, dense, dense_target, {}),
+        (focalloss.softmax_focal_loss, dense, dense_target, {"reduction": "none"}),
+        (focalloss.softmax_focal_loss, few_rows, few_rows_target, {}),
+        (focalloss.softmax_focal_loss, few_lanes, few_lanes_target, {}),
     ):
         z = logits.clone().requires_grad_(True)
         out = function(z, target, backend="cpu", **options)
-        out.backward()
+        out.backward(torch.linspace(0.5, 2.0, out.numel()).view(out.shape) if out.dim() else None)
         results += [out, z.grad]
     return results
 
 
 @pytest.mark.parametrize("pool", ["openmp", "pthreads"])
 def test_fused_results_do_not_depend_on_the_threads_or_their_pool(pool):
-    """Bit for bit the same on 1, 2 and 3 threads of either pool (the work is split in fixed blocks)."""
+    """Bit for bit the same on 1 to 8 threads of either pool (the work is split in fixed blocks, taken
+    by whichever thread is free; more threads than blocks, and than cores, included)."""
     if pool == "openmp" and not OPENMP_TORCH:
         pytest.skip("torch does not run on OpenMP here")
     x, t = binary_sample((1000, 333))
     y = torch.randint(0, 333, (1000,), generator=torch.Generator().manual_seed(1))
     dense, dense_target = softmax_sample((2, 19, 64, 64))
-    inputs = (x, t, y, dense, dense_target)
+    few_rows, few_rows_target = softmax_sample((200, 700))
+    few_lanes, few_lanes_target = softmax_sample((1, 512, 20, 15))
+    inputs = (x, t, y, dense, dense_target, few_rows, few_rows_target, few_lanes, few_lanes_target)
     with _thread_pool("pthreads", 1):
         single = _fused_results(*inputs)
-    for threads in (2, 3):
+    for threads in (2, 3, 5, 8):
         with _thread_pool(pool, threads):
             assert cpu_ops.thread_pool() == pool
             results = _fused_results(*inputs)

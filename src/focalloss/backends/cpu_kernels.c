@@ -98,22 +98,40 @@ enum { GAMMA_GENERAL = 0, GAMMA_ZERO = 1, GAMMA_TWO = 2 };
 #include "cpu_kernels.h"
 
 /* ------------------------------------------------------------------------------------------- */
-/* Threads: block b goes to thread b * threads / blocks; each thread runs its blocks in order.  */
+/* Threads: each thread takes the next run of blocks not yet taken, shorter as fewer are left.  */
 /* ------------------------------------------------------------------------------------------- */
+/* Each block writes its own outputs (and partial sum), so which thread runs it changes no result.
+ * Runs taken as the threads get free, rather than a fixed share per thread, keep a thread that runs
+ * slower from holding up the call: on a virtual machine one core often runs a third slower than
+ * the other for a while (a neighbour on the host), and with halves fixed in advance the faster
+ * thread then waited (dense 4x19x256x512 forward on 2 threads: the halves took 11 and 16 ms, 1.4x
+ * of 1 thread's 22 ms). A run is a 2 * threads-th of what is left, never less than one block:
+ * threads taking single blocks wrote into the same fresh pages at once, and faulting them in
+ * concurrently cost the kernel more than it saved (dense backward: 8 ms of system time on 2
+ * threads against 3 ms on 1). */
 typedef void (*block_fn)(void *ctx, int64_t block);
 typedef struct {
     block_fn fn;
     void *ctx;
-    int64_t first, last; /* a POSIX thread's share; the whole range for an OpenMP team */
-} worker;
+    int64_t blocks, threads;
+    int64_t next; /* the first block not yet taken; atomic */
+} job;
 
-static void run_blocks(block_fn fn, void *ctx, int64_t first, int64_t last) {
-    for (int64_t b = first; b < last; b++) fn(ctx, b);
+static void run_blocks(job *j) {
+    int64_t first = __atomic_load_n(&j->next, __ATOMIC_RELAXED);
+    while (first < j->blocks) {
+        int64_t run = (j->blocks - first) / (2 * j->threads);
+        int64_t last = first + (run > 1 ? run : 1);
+        /* on failure `first` is reloaded with the block another thread left next */
+        if (__atomic_compare_exchange_n(&j->next, &first, last, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+            for (int64_t b = first; b < last; b++) j->fn(j->ctx, b);
+            first = __atomic_load_n(&j->next, __ATOMIC_RELAXED);
+        }
+    }
 }
 
 static void *run_worker(void *arg) {
-    worker *w = arg;
-    run_blocks(w->fn, w->ctx, w->first, w->last);
+    run_blocks(arg);
     return NULL;
 }
 
@@ -123,58 +141,40 @@ static void *run_worker(void *arg) {
  * (a training step) about as slow on 2 threads as on 1. GOMP_parallel is the entry point a
  * compiled `omp parallel` calls; GNU libgomp, LLVM libomp and Intel libiomp5 all have it. */
 typedef void (*omp_parallel_fn)(void (*)(void *), void *, unsigned, unsigned);
-typedef int (*omp_int_fn)(void);
-static struct {
-    omp_parallel_fn parallel;
-    omp_int_fn thread_num, num_threads;
-} omp;
+static omp_parallel_fn omp_parallel;
 
 /* a forked child has none of its parent's OpenMP threads, and GNU libgomp's pool waits for them
  * forever there (torch's own ops hang the same way): the child's kernels take POSIX threads */
-static void forget_openmp(void) { memset(&omp, 0, sizeof omp); }
+static void forget_openmp(void) { omp_parallel = NULL; }
 
-static void run_team_member(void *arg) {
-    worker *job = arg;
-    int64_t i = omp.thread_num(), n = omp.num_threads(), blocks = job->last;
-    run_blocks(job->fn, job->ctx, blocks * i / n, blocks * (i + 1) / n);
-}
+static void run_team_member(void *arg) { run_blocks(arg); }
 
 static void parallel_blocks(block_fn fn, void *ctx, int64_t blocks, int threads) {
     if (threads > blocks) threads = (int)blocks;
+    if (!omp_parallel && threads > 64) threads = 64; /* POSIX threads of our own: at most 64 */
+    job j = {fn, ctx, blocks, threads > 1 ? threads : 1, 0};
     if (threads <= 1) {
-        run_blocks(fn, ctx, 0, blocks);
+        run_blocks(&j);
         return;
     }
-    if (omp.parallel) {
-        worker job = {fn, ctx, 0, blocks};
-        omp.parallel(run_team_member, &job, (unsigned)threads, 0);
+    if (omp_parallel) {
+        omp_parallel(run_team_member, &j, (unsigned)threads, 0);
         return;
     }
-    worker workers[64];
     pthread_t ids[64];
     int started[64] = {0};
-    if (threads > 64) threads = 64;
-    for (int i = 0; i < threads; i++) {
-        workers[i] = (worker){fn, ctx, blocks * i / threads, blocks * (i + 1) / threads};
-    }
-    for (int i = 1; i < threads; i++) started[i] = pthread_create(&ids[i], NULL, run_worker, &workers[i]) == 0;
-    run_worker(&workers[0]);
-    for (int i = 1; i < threads; i++) {
+    for (int i = 1; i < threads; i++) started[i] = pthread_create(&ids[i], NULL, run_worker, &j) == 0;
+    run_blocks(&j); /* returns once every block is taken, also those of threads that could not start */
+    for (int i = 1; i < threads; i++)
         if (started[i]) pthread_join(ids[i], NULL);
-        else run_worker(&workers[i]); /* no thread could be started: do its share here */
-    }
 }
 
-/* use_openmp(parallel, thread_num, num_threads): the addresses of GOMP_parallel, omp_get_thread_num
- * and omp_get_num_threads in the OpenMP runtime already loaded (all 0: POSIX threads of our own) */
+/* use_openmp(parallel): the address of GOMP_parallel in the OpenMP runtime already loaded (0: POSIX
+ * threads of our own) */
 static PyObject *py_use_openmp(PyObject *self, PyObject *args) {
-    unsigned long long parallel, thread_num, num_threads;
-    if (!PyArg_ParseTuple(args, "KKK", &parallel, &thread_num, &num_threads)) return NULL;
-    if ((parallel == 0) != (thread_num == 0) || (parallel == 0) != (num_threads == 0))
-        return PyErr_Format(PyExc_ValueError, "use_openmp takes three function addresses or three zeros");
-    omp.parallel = (omp_parallel_fn)(uintptr_t)parallel;
-    omp.thread_num = (omp_int_fn)(uintptr_t)thread_num;
-    omp.num_threads = (omp_int_fn)(uintptr_t)num_threads;
+    unsigned long long parallel;
+    if (!PyArg_ParseTuple(args, "K", &parallel)) return NULL;
+    omp_parallel = (omp_parallel_fn)(uintptr_t)parallel;
     Py_RETURN_NONE;
 }
 
@@ -196,7 +196,7 @@ static PyObject *py_huge_pages(PyObject *self, PyObject *args) {
 
 /* thread_pool() -> "openmp" or "pthreads": what parallel_blocks runs on now */
 static PyObject *py_thread_pool(PyObject *self, PyObject *unused) {
-    return PyUnicode_FromString(omp.parallel ? "openmp" : "pthreads");
+    return PyUnicode_FromString(omp_parallel ? "openmp" : "pthreads");
 }
 
 KERNEL static void binary_block_f_entry(void *ctx, int64_t b) { binary_block_f(ctx, b); }

@@ -47,7 +47,6 @@ def _kernels():
 
 _pool_chosen = False
 _OPENMP_NAMES = re.compile(r"lib(gomp|omp|iomp5)([-.][^/]*)?\.(so|dylib)(\.[0-9]+)*$")
-_OPENMP_SYMBOLS = ("GOMP_parallel", "omp_get_thread_num", "omp_get_num_threads")
 
 
 def _torch_openmp_runtime():
@@ -78,10 +77,10 @@ def _choose_thread_pool(kernels):
         return
     try:
         runtime = ctypes.CDLL(path, mode=os.RTLD_NOLOAD | os.RTLD_LAZY)  # the copy already loaded, never a new one
-        addresses = [ctypes.cast(getattr(runtime, name), ctypes.c_void_p).value for name in _OPENMP_SYMBOLS]
+        parallel = ctypes.cast(runtime.GOMP_parallel, ctypes.c_void_p).value
     except (OSError, AttributeError):
         return
-    kernels.use_openmp(*addresses)
+    kernels.use_openmp(parallel)
 
 
 def available():
