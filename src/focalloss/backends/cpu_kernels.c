@@ -52,6 +52,7 @@ enum { GAMMA_GENERAL = 0, GAMMA_ZERO = 1, GAMMA_TWO = 2 };
 /* pieces of a schedule of gamma: MAX_PIECES - 1 cuts, MAX_PIECES gammas (focalloss.losses.MAX_PIECES) */
 #define MAX_PIECES 4
 #define BLOCK 4096 /* elements per binary block; the module's BINARY_BLOCK */
+#define SUM_LANES 16 /* running sums of a binary block's losses */
 #define ROWS 64    /* positions per softmax block */
 #define LANES 256  /* neighbouring positions per block of the (N, C, S > 1) kernels (64: 5-17 % slower on 2 threads) */
 /* row statistics per softmax position (see cpu_kernels.h); the module's constants of these names */

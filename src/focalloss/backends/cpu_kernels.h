@@ -245,9 +245,18 @@ INLINE void NAME(binary_block)(void *ctx, int64_t block) {
 #undef BINARY_LOOP
 #undef BINARY_LOOP_
     if (a->partial) {
-        double s = 0.0;
-        for (int64_t i = 0; i < len; i++) s += lo_out[i];
-        a->partial[block] = s;
+        /* SUM_LANES running sums, element i into sum i % SUM_LANES, then added up in order: the same
+         * bits on every dispatch target, and no chain of dependent adds (one sum took a third of this
+         * kernel's time: 4 cycles an element) */
+        double sums[SUM_LANES] = {0};
+        int64_t whole = len - len % SUM_LANES;
+        for (int64_t i = 0; i < whole; i += SUM_LANES) {
+            _Pragma("omp simd") for (int k = 0; k < SUM_LANES; k++) sums[k] += lo_out[i + k];
+        }
+        for (int64_t i = whole; i < len; i++) sums[i - whole] += lo_out[i];
+        double total = 0.0;
+        for (int k = 0; k < SUM_LANES; k++) total += sums[k];
+        a->partial[block] = total;
     }
 }
 
@@ -571,11 +580,16 @@ INLINE void NAME(softmax_position_bwd)(const NAME(softmax_args) *a, int64_t n, i
             return;
         }
         T coef = go * G, rest = 0;
-        if (cs == 1) {
-            _Pragma("omp simd reduction(+:rest)") for (int64_t c = 0; c < C; c++) {
+        if (cs == 1) { /* the classes before y and after it: no index comparison in the vector loops */
+            _Pragma("omp simd reduction(+:rest)") for (int64_t c = 0; c < y; c++) {
                 T p = EXP((x[c] - m) - l1s);
                 gx[c] = -coef * p;
-                rest += c == y ? (T)0 : p;
+                rest += p;
+            }
+            _Pragma("omp simd reduction(+:rest)") for (int64_t c = y + 1; c < C; c++) {
+                T p = EXP((x[c] - m) - l1s);
+                gx[c] = -coef * p;
+                rest += p;
             }
         } else {
             for (int64_t c = 0; c < C; c++) {
@@ -688,16 +702,18 @@ INLINE void NAME(lanes_fwd_block)(void *ctx, int64_t block) {
     _Pragma("omp simd") for (int64_t l = 0; l < len; l++) { m[l] = x[l]; top[l] = 0; sum[l] = 0; }
     for (int64_t c = 1; c < C; c++) {
         _Pragma("omp simd") for (int64_t l = 0; l < len; l++) {
-            T v = x[c * S + l];
-            int gt = v > m[l];
-            m[l] = gt ? v : m[l];
-            top[l] = gt ? (IT)c : top[l];
+            T v = x[c * S + l], mv = m[l];
+            /* the top class as a bit mask, not a select: GCC made `top = gt ? c : top` a masked
+             * store, slow where those are microcoded (AVX2 on AMD: half of this kernel's time) */
+            IT gt = -(IT)(v > mv);
+            m[l] = v > mv ? v : mv;
+            top[l] = (top[l] & ~gt) | ((IT)c & gt);
         }
     }
     for (int64_t c = 0; c < C; c++) {
         _Pragma("omp simd") for (int64_t l = 0; l < len; l++) {
             T e = EXP(x[c * S + l] - m[l]);
-            sum[l] += c == top[l] ? (T)0 : e;
+            sum[l] += (IT)c == top[l] ? (T)0 : e;
         }
     }
     /* Per position, branch-free so that it vectorizes too: both the top-class and the other-class
