@@ -439,6 +439,24 @@ def test_cpu_huge_pages_leaves_buffers_without_a_whole_huge_page_alone():
 # --------------------------------------------------------------------------------------------------
 # Determinism and odd cases of the fused kernels
 # --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(300, 7), (3, 5, 40, 9)])
+@pytest.mark.parametrize("options", [{}, {"label_smoothing": 0.1}])
+def test_cpu_softmax_backward_reads_a_broadcast_upstream_gradient_as_one_number(shape, options):
+    """A mean's or a sum's upstream gradient is a stride-0 view of one number: backward reads that
+    number (no (N, d1, ...) copy of it) and gets the very bits of the same gradient written out."""
+    x, y = softmax_sample(shape)
+    loss = focalloss.softmax_focal_loss(x.requires_grad_(True), y, reduction="none", backend="cpu", **options)
+    for upstream in (torch.tensor(0.37), torch.tensor(-2.5)):
+        (broadcast,) = torch.autograd.grad(loss, x, upstream.expand(loss.shape), retain_graph=True)
+        (written,) = torch.autograd.grad(loss, x, upstream.expand(loss.shape).contiguous(), retain_graph=True)
+        assert cpu_ops._uniform_value(upstream.expand(loss.shape)) == upstream.item()
+        assert cpu_ops._uniform_value(upstream.expand(loss.shape).contiguous()) is None
+        assert torch.equal(broadcast, written)
+    mean = focalloss.softmax_focal_loss(x, y, backend="cpu", **options)
+    (grad,) = torch.autograd.grad(mean, x)
+    torch.testing.assert_close(grad, torch.autograd.grad(loss.mean(), x)[0])
+
+
 def test_fused_sums_do_not_depend_on_the_thread_count():
     x, t = binary_sample((1000, 333))
     y = torch.randint(0, 333, (1000,))

@@ -367,21 +367,21 @@ static PyObject *py_binary(PyObject *self, PyObject *args, PyObject *kwargs) {
 }
 
 /* softmax(*, float64, backward, kind, N, C, S, x, index, probs, alpha, counted, label_smoothing, p1,
- *         gamma_mode, loss, stats, grad_loss, grad, threads, stats_width, p2, cuts, gammas) */
+ *         gamma_mode, loss, stats, grad_loss, grad, threads, stats_width, p2, cuts, gammas, grad_all) */
 static PyObject *py_softmax(PyObject *self, PyObject *args, PyObject *kwargs) {
     static char *names[] = {"float64", "backward", "kind", "N", "C", "S", "x", "index", "probs", "alpha", "counted",
                             "label_smoothing", "p1", "gamma_mode", "loss", "stats", "grad_loss", "grad", "threads",
-                            "stats_width", "p2", "cuts", "gammas", NULL};
+                            "stats_width", "p2", "cuts", "gammas", "grad_all", NULL};
     int is_double = 0, backward = 0, kind = 0, gamma_mode = 0, threads = 1;
     long long N = 0, C = 0, S = 0, sw = 0;
     unsigned long long x = 0, index = 0, probs = 0, alpha = 0, counted = 0, loss = 0, stats = 0, grad_loss = 0,
                        grad = 0;
-    double label_smoothing = 0, p1 = 0, p2 = 0, cuts[MAX_PIECES - 1] = {INFINITY, INFINITY, INFINITY};
+    double label_smoothing = 0, p1 = 0, p2 = 0, grad_all = 0, cuts[MAX_PIECES - 1] = {INFINITY, INFINITY, INFINITY};
     double gammas[MAX_PIECES] = {0};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$ppiLLLKKKKKddiKKKKiLd" SCHEDULE_FORMAT, names, &is_double,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$ppiLLLKKKKKddiKKKKiLd" SCHEDULE_FORMAT "d", names, &is_double,
                                      &backward, &kind, &N, &C, &S, &x, &index, &probs, &alpha, &counted,
                                      &label_smoothing, &p1, &gamma_mode, &loss, &stats, &grad_loss, &grad, &threads,
-                                     &sw, &p2, SCHEDULE_ARGS))
+                                     &sw, &p2, SCHEDULE_ARGS, &grad_all))
         return NULL;
     int lanes = S > 1 && index && label_smoothing == 0.0 && kind != KIND_SOFTENED;
     int64_t blocks = lanes ? N * ((S + LANES - 1) / LANES) : (N * S + ROWS - 1) / ROWS;
@@ -390,6 +390,7 @@ static PyObject *py_softmax(PyObject *self, PyObject *args, PyObject *kwargs) {
         softmax_args_d a = {kind, N, C, S, PTR(x), PTR(index), PTR(probs), PTR(alpha), PTR(counted), label_smoothing,
                             p1, gamma_mode, PTR(loss), PTR(stats), PTR(grad_loss), PTR(grad), sw, p2};
         SET_SCHEDULE(a, schedule_of_d);
+        a.grad_all = grad_all;
         block_fn fn = lanes ? (backward ? lanes_bwd_d_entry : lanes_fwd_d_entry)
                             : (backward ? softmax_bwd_d_entry : softmax_fwd_d_entry);
         parallel_blocks(fn, &a, blocks, threads);
@@ -397,6 +398,7 @@ static PyObject *py_softmax(PyObject *self, PyObject *args, PyObject *kwargs) {
         softmax_args_f a = {kind, N, C, S, PTR(x), PTR(index), PTR(probs), PTR(alpha), PTR(counted), label_smoothing,
                             p1, gamma_mode, PTR(loss), PTR(stats), PTR(grad_loss), PTR(grad), sw, p2};
         SET_SCHEDULE(a, schedule_of_f);
+        a.grad_all = grad_all;
         block_fn fn = lanes ? (backward ? lanes_bwd_f_entry : lanes_fwd_f_entry)
                             : (backward ? softmax_bwd_f_entry : softmax_fwd_f_entry);
         parallel_blocks(fn, &a, blocks, threads);

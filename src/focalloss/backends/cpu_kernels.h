@@ -292,11 +292,12 @@ typedef struct {
     int gamma_mode;
     T *loss;               /* (N, S) */
     T *stats;              /* (N, S, sw) */
-    const T *grad_loss;    /* backward: d out / d loss per position (N, S) */
+    const T *grad_loss;    /* backward: d out / d loss per position (N, S), or NULL: grad_all everywhere */
     T *grad;               /* backward: like x */
     int64_t sw;            /* statistics per position: SINGLE_TARGET_STATS or ROW_STATS, see above */
     double p2;             /* poly-1 focal: epsilon */
     NAME(schedule) sch; /* adaptive focal: log(threshold) rounded up, gammas; in T */
+    double grad_all;    /* backward without grad_loss: the one upstream gradient (a mean's or a sum's) */
 } NAME(softmax_args);
 
 /* phi and d phi / d log p of one class of poly-1 focal or adaptive focal from lp = log p,
@@ -567,7 +568,7 @@ INLINE void NAME(softmax_position_bwd)(const NAME(softmax_args) *a, int64_t n, i
     const T *qrow = a->probs ? a->probs + n * C * cs + s : NULL;
     T *gx = a->grad + n * C * cs + s;
     const T *st = a->stats + pos * a->sw;
-    T go = a->grad_loss[pos];
+    T go = a->grad_loss ? a->grad_loss[pos] : (T)a->grad_all;
     int64_t y = a->index ? a->index[pos] : -1;
     if (a->sw == SINGLE_TARGET_STATS) { /* class index, no smoothing: grad_j = go G (onehot_j - p_j) */
         T G = st[2], m = st[0], l1s = st[1];
@@ -806,7 +807,8 @@ INLINE void NAME(lanes_bwd_block)(void *ctx, int64_t block) {
     IT yl[LANES];
     for (int64_t l = 0; l < len; l++) {
         const T *st = a->stats + (n * S + s0 + l) * a->sw;
-        coef[l] = -a->grad_loss[n * S + s0 + l] * st[2]; /* 0 where nothing counts, NaN for a bad index */
+        T go = a->grad_loss ? a->grad_loss[n * S + s0 + l] : (T)a->grad_all;
+        coef[l] = -go * st[2]; /* 0 where nothing counts, NaN for a bad index */
         m[l] = st[0];
         l1s[l] = st[1];
         rest[l] = 0;

@@ -196,11 +196,17 @@ class _BinaryLoss(torch.autograd.Function):
 
 
 def _is_one(grad_output):
-    """Whether the upstream gradient is 1 everywhere in a way seen without reading the tensor: one
-    element, or a broadcast (stride-0) view of one, equal to 1 (``loss.backward()`` of a sum or mean)."""
-    if grad_output.numel() != 1 and any(stride != 0 for stride in grad_output.stride()):
-        return False
-    return bool(grad_output[(0,) * grad_output.dim()] == 1) if grad_output.numel() else True
+    """Whether the upstream gradient is 1 everywhere (``loss.backward()`` of a sum or mean), seen
+    without a pass over the tensor."""
+    return grad_output.numel() == 0 or _uniform_value(grad_output) == 1
+
+
+def _uniform_value(grad_output):
+    """The one value of an upstream gradient that holds one value by its layout (one element, or a
+    broadcast, stride-0, view of one: what a mean or a sum hands back), else None."""
+    if grad_output.numel() == 0 or (grad_output.numel() != 1 and any(grad_output.stride())):
+        return None
+    return grad_output[(0,) * grad_output.dim()].item()
 
 
 def binary_loss(kind, x, t, alpha, params, *, weight=None, reduce=False, divisor=1):
@@ -255,14 +261,16 @@ class _SoftmaxLoss(torch.autograd.Function):
         n, c = x.shape[0], x.shape[1]
         s = math.prod(x.shape[2:])
         xc = x.to(stats.dtype).contiguous().view(n, c, s)
-        grad_loss = grad_loss.to(xc.dtype).contiguous()
+        grad_all = _uniform_value(grad_loss)  # a mean's or a sum's: no (N, S) copy of it to read
+        grad_loss = None if grad_all is not None else grad_loss.to(xc.dtype).contiguous()
         grad = _fresh_like(xc)
         p1, p2, gamma_mode, cuts, gammas = ctx.kernel_scalars
         _kernels().softmax(
             float64=xc.dtype == torch.float64, backward=True, kind=ctx.spec.code, N=n, C=c, S=s, x=xc.data_ptr(),
             index=_ptr(index), probs=_ptr(probs), alpha=_ptr(alpha), label_smoothing=ctx.label_smoothing, p1=p1,
-            gamma_mode=gamma_mode, stats=stats.data_ptr(), grad_loss=grad_loss.data_ptr(), grad=grad.data_ptr(),
+            gamma_mode=gamma_mode, stats=stats.data_ptr(), grad_loss=_ptr(grad_loss), grad=grad.data_ptr(),
             threads=_threads(xc.numel()), stats_width=stats.shape[2], p2=p2, cuts=cuts, gammas=gammas,
+            grad_all=0.0 if grad_all is None else float(grad_all),
         )
         return grad.view(x.shape).to(x.dtype), None, None, None, None, None, None
 
