@@ -30,8 +30,15 @@ extern float log1pf(float) VECTOR_MATH;
 extern double log1p(double) VECTOR_MATH;
 #define LIBMVEC_FLOAT 1
 #endif
-/* AVX-512 and AVX2 copies of every kernel, chosen at load time on CPUs that have them */
+/* AVX-512, AVX2 with FMA (x86-64-v3; GCC 12 and later) and AVX2 copies of every kernel, chosen at load
+ * time on CPUs that have them */
+#if __GNUC__ >= 12
+#define X86_64_V3 1
+#define KERNEL __attribute__((target_clones("avx512f", "arch=x86-64-v3", "avx2", "default")))
+#else
+#define X86_64_V3 0
 #define KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
 #define X86_TARGETS 1
 #else
 #define KERNEL
@@ -240,6 +247,9 @@ static double ulp_error(float got, double ref) {
     }
 #if X86_TARGETS
 VM_APPLY(vm_apply_avx512f, __attribute__((target("avx512f"))))
+#if X86_64_V3
+VM_APPLY(vm_apply_x86_64_v3, __attribute__((target("arch=x86-64-v3"))))
+#endif
 VM_APPLY(vm_apply_avx2, __attribute__((target("avx2"))))
 #endif
 VM_APPLY(vm_apply_default, )
@@ -260,6 +270,9 @@ static vm_apply_fn vm_lookup(const char *function, const char *target, int *fn) 
     __builtin_cpu_init();
     if (strcmp(target, "avx512f") == 0 && __builtin_cpu_supports("avx512f")) apply = vm_apply_avx512f;
     if (strcmp(target, "avx2") == 0 && __builtin_cpu_supports("avx2")) apply = vm_apply_avx2;
+#if X86_64_V3
+    if (strcmp(target, "x86-64-v3") == 0 && __builtin_cpu_supports("x86-64-v3")) apply = vm_apply_x86_64_v3;
+#endif
 #endif
     if (apply == NULL)
         PyErr_Format(PyExc_ValueError, "target must be one of vector_math_targets() on this machine; got '%s'", target);
@@ -319,7 +332,15 @@ static PyObject *py_vector_math_error(PyObject *self, PyObject *args) {
 static PyObject *py_vector_math_targets(PyObject *self, PyObject *unused) {
 #if X86_TARGETS
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return Py_BuildValue("(sss)", "avx512f", "avx2", "default");
+#if X86_64_V3
+    int v3 = __builtin_cpu_supports("x86-64-v3");
+#else
+    int v3 = 0;
+#endif
+    if (__builtin_cpu_supports("avx512f"))
+        return v3 ? Py_BuildValue("(ssss)", "avx512f", "x86-64-v3", "avx2", "default")
+                  : Py_BuildValue("(sss)", "avx512f", "avx2", "default");
+    if (v3) return Py_BuildValue("(sss)", "x86-64-v3", "avx2", "default");
     if (__builtin_cpu_supports("avx2")) return Py_BuildValue("(ss)", "avx2", "default");
 #endif
     return Py_BuildValue("(s)", "default");
