@@ -8,6 +8,7 @@ backends' own operations, Triton's included) and test_parity, test_numerics and 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import sys
@@ -282,6 +283,32 @@ def test_cpu_binary_backward_of_a_reduced_loss_touches_no_full_size_tensor(loss,
     x.grad = None
     loss.function(x, t, reduction=reduction, backend="torch").backward()
     torch.testing.assert_close(expected, x.grad, rtol=2e-5, atol=2e-8)
+
+
+_VIEWS = ("aten.view.default", "aten.expand.default", "aten.unsqueeze.default", "aten.detach.default",
+          "aten.alias.default", "aten._unsafe_view.default", "aten.select.int")
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 64, 64), (8192, 3)])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_cpu_softmax_backward_of_a_reduced_loss_writes_nothing_per_position(shape, reduction):
+    """Below the kernel, a mean's or a sum's backward only makes views of one number: no (N, d1, ...)
+    tensor is filled or copied (the sum's blocks were sliced, whose backward filled a zero tensor and
+    copied into it, and the kernel read a contiguous copy of the upstream gradient). Positions here
+    are a whole number of the sum's blocks; otherwise the last, partial block is still sliced."""
+    x, y = softmax_sample(shape)
+    x.requires_grad_(True)
+    positions = (shape[0],) + shape[2:]
+    out = focalloss.softmax_focal_loss(x, y, reduction=reduction, backend="cpu")
+    with _RecordOps() as recorded:
+        out.backward()
+    flat = (math.prod(positions),)
+    touched = [name for name, shapes in recorded.ops if (positions in shapes or flat in shapes) and name not in _VIEWS]
+    assert touched == []
+    expected = x.grad
+    x.grad = None
+    focalloss.softmax_focal_loss(x, y, reduction=reduction, backend="torch").backward()
+    torch.testing.assert_close(x.grad, expected)
 
 
 # --------------------------------------------------------------------------------------------------
