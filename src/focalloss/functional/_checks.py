@@ -8,6 +8,7 @@ class indices, weights, row sums) need a device-to-host copy on an accelerator, 
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import warnings
@@ -125,6 +126,18 @@ def _first_bad(mask, values):
     return index, values[index].item()
 
 
+def _within(values, low, high):
+    """Whether every value lies in [low, high] (``high=None``: finite), NaN nowhere, found in one pass
+    (``aminmax``; a NaN makes both NaN). The masks that name the first bad entry cost several full
+    passes and temporaries (some 25 ms for 8M float32 targets on one thread, against 3 ms), so they
+    run only when this fails."""
+    if values.numel() == 0:
+        return True
+    # compared as Python numbers: a bound past an integer dtype's range would wrap around in a tensor
+    smallest, largest = torch.stack(torch.aminmax(values)).tolist()
+    return smallest >= low and (largest <= high if high is not None else math.isfinite(largest))
+
+
 def _refuse(bad, values, message, error=ValueError):
     """Raise ``error(message.format(value=..., index=...))`` for the first True entry of ``bad``."""
     if bool(bad.any()):
@@ -148,7 +161,7 @@ def binary_targets(targets, logits):
 
 def binary_target_values(targets, counted, check_values):
     """Targets must lie in [0, 1] wherever the element counts."""
-    if not check_values or targets.dtype == torch.bool:
+    if not check_values or targets.dtype == torch.bool or _within(targets, 0, 1):
         return
     bad = ~((targets >= 0) & (targets <= 1))
     if counted is not None:
@@ -189,7 +202,7 @@ def weight_setting(weight, device=None, dtype=None):
 
 
 def weight_values(weight, check_values):
-    if weight is None or not check_values:
+    if weight is None or not check_values or _within(weight, 0, None):
         return
     _refuse(~((weight >= 0) & torch.isfinite(weight)), weight,
             "weight must be finite and >= 0; got {value!r} at index {index}")
@@ -266,7 +279,7 @@ def class_alpha(alpha, num_classes, logits, dtype):
 
 
 def alpha_values(alpha, check_values):
-    if not check_values or not isinstance(alpha, torch.Tensor):
+    if not check_values or not isinstance(alpha, torch.Tensor) or _within(alpha, 0, None):
         return
     _refuse(~((alpha >= 0) & torch.isfinite(alpha)), alpha,
             "alpha must hold finite weights >= 0; got {value!r} for class {index[0]}")
@@ -317,6 +330,8 @@ def class_target_values(target, is_index, num_classes, ignore_index, counted, gr
     """Indices in [0, C) or ignore_index; probabilities in [0, 1] summing to 1 (over the ranks of
     ``group``, when the classes are sharded over it). Counted rows only."""
     if is_index:
+        if _within(target, 0, num_classes - 1):
+            return
         bad = target < 0
         if _representable(num_classes, target.dtype):
             bad |= target >= num_classes
@@ -327,13 +342,14 @@ def class_target_values(target, is_index, num_classes, ignore_index, counted, gr
         _refuse(bad, target, f"target must hold class indices in [0, {num_classes}) or ignore_index={ignore_index}; "
                 "got {value} at position {index}", IndexError)
         return
-    bad = ~((target >= 0) & (target <= 1))
-    if counted is not None:
-        bad &= counted.unsqueeze(1)
-    _refuse(bad, target, "target probabilities must lie in [0, 1]; got {value!r} at index {index}")
+    if not _within(target, 0, 1):
+        bad = ~((target >= 0) & (target <= 1))
+        if counted is not None:
+            bad &= counted.unsqueeze(1)
+        _refuse(bad, target, "target probabilities must lie in [0, 1]; got {value!r} at index {index}")
     # each probability rounded to the target's dtype moves the sum by up to half an ulp of it
     tolerance = max(1e-3 if target.element_size() < 4 else 1e-4, torch.finfo(target.dtype).eps)
-    sums = target.double().sum(dim=1)
+    sums = target.sum(dim=1, dtype=torch.float64)  # no float64 copy of the targets
     if group is not None:
         torch.distributed.all_reduce(sums, group=group)
     off = (sums - 1).abs() > tolerance
