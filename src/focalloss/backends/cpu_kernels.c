@@ -106,36 +106,62 @@ enum { GAMMA_GENERAL = 0, GAMMA_ZERO = 1, GAMMA_TWO = 2 };
 #include "cpu_kernels.h"
 
 /* ------------------------------------------------------------------------------------------- */
-/* Threads: each thread takes the next run of blocks not yet taken, shorter as fewer are left.  */
+/* Threads: each thread runs its own contiguous share of the blocks, front first; one that has    */
+/* finished takes the back half of the largest share left.                                       */
 /* ------------------------------------------------------------------------------------------- */
 /* Each block writes its own outputs (and partial sum), so which thread runs it changes no result.
- * Runs taken as the threads get free, rather than a fixed share per thread, keep a thread that runs
- * slower from holding up the call: on a virtual machine one core often runs a third slower than
- * the other for a while (a neighbour on the host), and with halves fixed in advance the faster
- * thread then waited (dense 4x19x256x512 forward on 2 threads: the halves took 11 and 16 ms, 1.4x
- * of 1 thread's 22 ms). A run is a 2 * threads-th of what is left, never less than one block:
- * threads taking single blocks wrote into the same fresh pages at once, and faulting them in
- * concurrently cost the kernel more than it saved (dense backward: 8 ms of system time on 2
- * threads against 3 ms on 1). */
+ * Fixed shares alone let a slower thread hold up the call: on a virtual machine one core often runs
+ * a third slower than the other for a while (a neighbour on the host), and the faster one then
+ * waited (dense 4x19x256x512 forward on 2 threads: the halves took 11 and 16 ms, against 22 ms on 1
+ * thread). Shares taken from one queue instead put both threads into the same fresh pages at
+ * once: faulting a huge page in, each zeroed it and one copy was thrown away (dense backward: 8 ms
+ * of system time on 2 threads against 4 on 1). Own shares keep the threads apart until the end;
+ * taking the back half keeps the owner's front, and its pages, to itself. */
 typedef void (*block_fn)(void *ctx, int64_t block);
+#define MAX_SHARES 256 /* threads beyond this many are not asked for */
+typedef struct {
+    int64_t next, end; /* the blocks [next, end) not yet taken */
+} share;
 typedef struct {
     block_fn fn;
     void *ctx;
-    int64_t blocks, threads;
-    int64_t next; /* the first block not yet taken; atomic */
+    int shares;
+    int arrived; /* threads that have come so far, each taking the next share as its own; atomic */
+    pthread_mutex_t lock; /* guards every share */
+    share share[MAX_SHARES];
 } job;
 
-static void run_blocks(job *j) {
-    int64_t first = __atomic_load_n(&j->next, __ATOMIC_RELAXED);
-    while (first < j->blocks) {
-        int64_t run = (j->blocks - first) / (2 * j->threads);
-        int64_t last = first + (run > 1 ? run : 1);
-        /* on failure `first` is reloaded with the block another thread left next */
-        if (__atomic_compare_exchange_n(&j->next, &first, last, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-            for (int64_t b = first; b < last; b++) j->fn(j->ctx, b);
-            first = __atomic_load_n(&j->next, __ATOMIC_RELAXED);
+/* the first run of blocks of thread `own`'s share, stealing into it when it is empty: 0 when none is
+ * left anywhere. A run is a quarter of what the share holds (at least a block), so that a thief
+ * finds something to take while the owner works. */
+static int take_run(job *j, int own, int64_t *first, int64_t *last) {
+    pthread_mutex_lock(&j->lock);
+    share *mine = &j->share[own];
+    if (mine->next == mine->end) {
+        int victim = -1;
+        int64_t most = 0;
+        for (int i = 0; i < j->shares; i++)
+            if (j->share[i].end - j->share[i].next > most) most = j->share[i].end - j->share[i].next, victim = i;
+        if (victim >= 0) {
+            share *theirs = &j->share[victim];
+            int64_t middle = theirs->next + (most + 1) / 2; /* the owner keeps its front, a single block too */
+            mine->next = most == 1 ? theirs->next : middle;
+            mine->end = theirs->end;
+            theirs->end = mine->next;
         }
     }
+    int64_t left = mine->end - mine->next, run = left / 4 > 1 ? left / 4 : 1;
+    *first = mine->next;
+    *last = mine->next = left > 0 ? mine->next + run : mine->next;
+    pthread_mutex_unlock(&j->lock);
+    return left > 0;
+}
+
+static void run_blocks(job *j) {
+    int own = __atomic_fetch_add(&j->arrived, 1, __ATOMIC_RELAXED) % j->shares;
+    int64_t first, last;
+    while (take_run(j, own, &first, &last))
+        for (int64_t b = first; b < last; b++) j->fn(j->ctx, b);
 }
 
 static void *run_worker(void *arg) {
@@ -159,12 +185,13 @@ static void run_team_member(void *arg) { run_blocks(arg); }
 
 static void parallel_blocks(block_fn fn, void *ctx, int64_t blocks, int threads) {
     if (threads > blocks) threads = (int)blocks;
-    if (!omp_parallel && threads > 64) threads = 64; /* POSIX threads of our own: at most 64 */
-    job j = {fn, ctx, blocks, threads > 1 ? threads : 1, 0};
+    if (threads > (omp_parallel ? MAX_SHARES : 64)) threads = omp_parallel ? MAX_SHARES : 64; /* POSIX: 64 */
     if (threads <= 1) {
-        run_blocks(&j);
+        for (int64_t b = 0; b < blocks; b++) fn(ctx, b);
         return;
     }
+    job j = {fn, ctx, threads, 0, PTHREAD_MUTEX_INITIALIZER};
+    for (int i = 0; i < threads; i++) j.share[i] = (share){blocks * i / threads, blocks * (i + 1) / threads};
     if (omp_parallel) {
         omp_parallel(run_team_member, &j, (unsigned)threads, 0);
         return;
@@ -172,7 +199,7 @@ static void parallel_blocks(block_fn fn, void *ctx, int64_t blocks, int threads)
     pthread_t ids[64];
     int started[64] = {0};
     for (int i = 1; i < threads; i++) started[i] = pthread_create(&ids[i], NULL, run_worker, &j) == 0;
-    run_blocks(&j); /* returns once every block is taken, also those of threads that could not start */
+    run_blocks(&j); /* returns once every block is taken, also the shares of threads that could not start */
     for (int i = 1; i < threads; i++)
         if (started[i]) pthread_join(ids[i], NULL);
 }
