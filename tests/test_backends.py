@@ -456,6 +456,42 @@ def test_cpu_fresh_large_buffers_are_advised_onto_huge_pages(elements):
     assert "hg" in _vm_flags(first)
 
 
+def _mapped(address):
+    """Whether any mapping of this process holds ``address`` (Linux's /proc/self/maps)."""
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            start, end = (int(part, 16) for part in line.split()[0].split("-"))
+            if start <= address < end:
+                return True
+    return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernels' own mappings are Linux's")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_cpu_fresh_buffers_of_32_mib_start_on_a_huge_page(dtype):
+    """malloc maps a buffer this large afresh at any 4 KiB boundary, which leaves up to 2 MiB at each
+    end on 4 KiB pages; the kernels' own mapping starts on a 2 MiB one, is advised as a whole, holds
+    just the tensor's bytes as its storage, and is unmapped with the tensor."""
+    x = torch.empty(3, 5 << 20, dtype=dtype)[:, : (5 << 20) - 7]  # not contiguous: the result is
+    out = cpu_ops._fresh_like(x)
+    address = out.data_ptr()
+    assert address % (1 << 21) == 0 and out.shape == x.shape and out.dtype == dtype and out.is_contiguous()
+    assert out.untyped_storage().nbytes() == out.nbytes
+    if THP:
+        assert "hg" in _vm_flags(address)
+    out.fill_(1.5)
+    assert torch.equal(out, torch.full(x.shape, 1.5, dtype=dtype))
+    del out
+    assert not _mapped(address)
+
+
+def test_cpu_fresh_buffers_below_32_mib_come_from_torchs_allocator():
+    """glibc recycles these from its heap, already faulted in: a mapping of the kernels' own would
+    throw that away every step."""
+    out = cpu_ops._fresh_like(torch.empty(4 << 20))  # 16 MiB
+    assert out.untyped_storage().resizable() and out.is_contiguous()
+
+
 def test_cpu_huge_pages_leaves_buffers_without_a_whole_huge_page_alone():
     kernels = cpu_ops._kernels()
     small = torch.empty(1000)
