@@ -101,6 +101,7 @@ def test_thread_scaling_benchmark_reports_every_case_and_contender(capsys):
     rows = [line.split(" | ") for line in lines[3:]]
     expected = [(case, contender) for case, _, _ in benchmark.CASES["quick"]
                 for contender in ("focalloss forward", "focalloss forward+backward", "floor forward+backward")]
+    expected.append((threads.CONTROL[0], "focalloss forward"))
     assert [(row[0].lstrip("| "), row[1]) for row in rows] == expected
     for row in rows:
         assert float(row[2]) > 0 and float(row[3]) > 0

@@ -1,12 +1,15 @@
 """How the fused CPU kernels scale from one thread to several, on ``focalloss bench``'s cases.
 
 Focal loss on each case (sigmoid and softmax, default hyperparameters, a mean), one thread and then
-``--threads`` threads within each repetition, so that a slow spell of the machine hits both alike:
+``--threads`` threads within each repetition, so that a slow spell of the machine hits both alike
+(one contender after the other, so that none runs on the memory another has just freed):
 the forward pass alone (no gradient) and a training step (a fresh leaf tensor's forward and
 backward, as ``focalloss bench`` times it). Also, for comparison, the floor
-(``binary_cross_entropy_with_logits`` / ``cross_entropy``) the same way. Reports each median and the
-speed-up (one thread's time over the threads' time); ``--rounds`` repeats the whole measurement and
-reports the median speed-up with its min-max.
+(``binary_cross_entropy_with_logits`` / ``cross_entropy``) the same way, and a control: the forward
+pass on 2^20 logits that stay in the cache, which shows what the machine itself gives the threads
+when memory is not in the way (on a virtual machine, whose cores a host shares, often less than the
+thread count). Reports each median and the speed-up (one thread's time over the threads' time);
+``--rounds`` repeats the whole measurement and reports the median speed-up with its min-max.
 
     python benchmarks/threads.py [--threads 2] [--repeats 9] [--rounds 3] [--quick]
 """
@@ -49,17 +52,25 @@ def _seconds(loss_fn, logits, targets, backward):
     return elapsed
 
 
-def measure(name, kind, shape, *, threads, repeats, warmup=2):
+# the control: sigmoid focal loss's forward on 2^20 logits, 8 MB with the targets, which stay in the
+# cache between calls: what this machine gives the threads when memory is not in the way
+CONTROL = ("control: 1024x1024 in cache", "sigmoid", (1024, 1024))
+
+
+def measure(name, kind, shape, *, threads, repeats, warmup=2, forward_only=False):
     """{contender: (one thread's median ms, the threads' median ms)} for one case."""
     logits, targets = make_inputs(kind, shape, device="cpu", dtype=torch.float32)
-    entries = contenders(kind)
+    entries = contenders(kind)[:1] if forward_only else contenders(kind)
     before = torch.get_num_threads()
     times = {(n, count): [] for n, _, _ in entries for count in (1, threads)}
     try:
-        for round_ in range(warmup + repeats):
-            for count in (1, threads):
-                torch.set_num_threads(count)
-                for n, fn, backward in entries:
+        # contender by contender: the floor's own allocations (1.5 GB of fresh 4 KiB pages at 32000
+        # classes) would otherwise decide what memory the next one gets, and on a virtual machine
+        # that returns free memory to its host, what that memory costs
+        for n, fn, backward in entries:
+            for round_ in range(warmup + repeats):
+                for count in (1, threads):
+                    torch.set_num_threads(count)
                     seconds = _seconds(fn, logits, targets, backward)
                     if round_ >= warmup:
                         times[n, count].append(seconds)
@@ -79,8 +90,9 @@ def main(argv=None):
     if args.threads < 2 or args.repeats < 1 or args.rounds < 1:
         parser.error(f"need --threads >= 2, --repeats >= 1 and --rounds >= 1; got {args.threads}, "
                      f"{args.repeats} and {args.rounds}")
-    cases = CASES["quick" if args.quick else "full"]
-    rounds = [{name: measure(name, kind, shape, threads=args.threads, repeats=args.repeats)
+    cases = CASES["quick" if args.quick else "full"] + [CONTROL]
+    rounds = [{name: measure(name, kind, shape, threads=args.threads, repeats=args.repeats,
+                             forward_only=name == CONTROL[0])
                for name, kind, shape in cases} for _ in range(args.rounds)]
     print(f"1 -> {args.threads} threads, float32, median of {args.repeats}, {args.rounds} rounds; "
           f"torch {torch.__version__}, the kernels on {cpu_ops.thread_pool()} threads")
