@@ -485,6 +485,24 @@ def test_cpu_fresh_buffers_of_32_mib_start_on_a_huge_page(dtype):
     assert not _mapped(address)
 
 
+def test_cpu_elementwise_loss_on_an_own_mapping_takes_in_place_ops():
+    """A reduction="none" loss of 32 MiB and more lies on the backend's own mapping; it is a tensor of
+    its own, not a view, so that in-place ops on it (a mask, a weight) work as on a smaller one."""
+    x, t = binary_sample((4, 9 << 18))  # 36 MiB of float32 losses
+    x.requires_grad_(True)
+    loss = focalloss.sigmoid_focal_loss(x, t, reduction="none", backend="cpu")
+    assert loss.data_ptr() % (1 << 21) == 0 and loss._base is None
+    expected = loss.detach() * 2
+    loss *= 2
+    torch.testing.assert_close(loss.detach(), expected)
+    loss[:, :7].sum().backward()
+    grad = x.grad[:, :7].clone()
+    x.grad = None
+    (2 * focalloss.sigmoid_focal_loss(x, t, reduction="none", backend="torch"))[:, :7].sum().backward()
+    torch.testing.assert_close(grad, x.grad[:, :7])
+    assert x.grad[:, 7:].abs().max() == 0
+
+
 def test_cpu_fresh_buffers_below_32_mib_come_from_torchs_allocator():
     """glibc recycles these from its heap, already faulted in: a mapping of the kernels' own would
     throw that away every step."""

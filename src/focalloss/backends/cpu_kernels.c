@@ -144,7 +144,8 @@ static int take_run(job *j, int own, int64_t *first, int64_t *last) {
             if (j->share[i].end - j->share[i].next > most) most = j->share[i].end - j->share[i].next, victim = i;
         if (victim >= 0) {
             share *theirs = &j->share[victim];
-            int64_t middle = theirs->next + (most + 1) / 2; /* the owner keeps its front, a single block too */
+            /* the owner keeps the front half, rounded up; a single block goes to the thief */
+            int64_t middle = theirs->next + (most + 1) / 2;
             mine->next = most == 1 ? theirs->next : middle;
             mine->end = theirs->end;
             theirs->end = mine->next;
@@ -184,24 +185,26 @@ static void forget_openmp(void) { omp_parallel = NULL; }
 static void run_team_member(void *arg) { run_blocks(arg); }
 
 static void parallel_blocks(block_fn fn, void *ctx, int64_t blocks, int threads) {
+    omp_parallel_fn parallel = omp_parallel; /* read once: use_openmp may change it while the GIL is released */
     if (threads > blocks) threads = (int)blocks;
-    if (threads > (omp_parallel ? MAX_SHARES : 64)) threads = omp_parallel ? MAX_SHARES : 64; /* POSIX: 64 */
+    if (threads > (parallel ? MAX_SHARES : 64)) threads = parallel ? MAX_SHARES : 64; /* POSIX threads: 64 */
     if (threads <= 1) {
         for (int64_t b = 0; b < blocks; b++) fn(ctx, b);
         return;
     }
     job j = {fn, ctx, threads, 0, PTHREAD_MUTEX_INITIALIZER};
     for (int i = 0; i < threads; i++) j.share[i] = (share){blocks * i / threads, blocks * (i + 1) / threads};
-    if (omp_parallel) {
-        omp_parallel(run_team_member, &j, (unsigned)threads, 0);
-        return;
+    if (parallel) {
+        parallel(run_team_member, &j, (unsigned)threads, 0);
+    } else {
+        pthread_t ids[64];
+        int started[64] = {0};
+        for (int i = 1; i < threads; i++) started[i] = pthread_create(&ids[i], NULL, run_worker, &j) == 0;
+        run_blocks(&j); /* returns once every block is taken, also the shares of threads that could not start */
+        for (int i = 1; i < threads; i++)
+            if (started[i]) pthread_join(ids[i], NULL);
     }
-    pthread_t ids[64];
-    int started[64] = {0};
-    for (int i = 1; i < threads; i++) started[i] = pthread_create(&ids[i], NULL, run_worker, &j) == 0;
-    run_blocks(&j); /* returns once every block is taken, also the shares of threads that could not start */
-    for (int i = 1; i < threads; i++)
-        if (started[i]) pthread_join(ids[i], NULL);
+    pthread_mutex_destroy(&j.lock);
 }
 
 /* use_openmp(parallel): the address of GOMP_parallel in the OpenMP runtime already loaded (0: POSIX

@@ -127,7 +127,7 @@ def _fresh_like(tensor):
     for 40 MB), and two threads faulting those in at once took 36-47 ms of system time where one
     took 4 (first touch of 40 MB, AMD EPYC virtual machine); aligned, it is 19 faults and 2.4-3.6 ms
     on 2 threads. The mapping is unmapped when the tensor's storage is freed; its bytes past the
-    tensor are never touched."""
+    tensor are never touched. Its storage cannot grow (``resize_`` to a larger size)."""
     nbytes = tensor.numel() * tensor.element_size()
     if nbytes >= _MAPPED_FROM and _OWN_MAPS:
         try:
@@ -136,9 +136,11 @@ def _fresh_like(tensor):
             mapping = None
         if mapping is not None:
             offset = -ctypes.addressof(ctypes.c_char.from_buffer(mapping)) % _HUGE_PAGE
-            out = torch.frombuffer(mapping, dtype=tensor.dtype, count=tensor.numel(), offset=offset)
-            _kernels().huge_pages(out.data_ptr(), nbytes)
-            return out.view(tensor.shape)
+            flat = torch.frombuffer(mapping, dtype=tensor.dtype, count=tensor.numel(), offset=offset)
+            _kernels().huge_pages(flat.data_ptr(), nbytes)
+            # the storage under a tensor of its own, not a view of `flat`: a view returned from forward
+            # would refuse in-place ops on the loss (reduction="none")
+            return torch.empty(0, dtype=tensor.dtype).set_(flat.untyped_storage(), 0, tensor.shape)
     out = torch.empty_like(tensor, memory_format=torch.contiguous_format)
     if nbytes >= _HUGE_PAGES_FROM:
         _kernels().huge_pages(out.data_ptr(), nbytes)
@@ -228,7 +230,8 @@ def _is_one(grad_output):
 def _uniform_value(grad_output):
     """The one value of an upstream gradient that holds one value by its layout (one element, or a
     broadcast, stride-0, view of one: what a mean or a sum hands back), else None."""
-    if grad_output.numel() == 0 or (grad_output.numel() != 1 and any(grad_output.stride())):
+    steps = [stride for stride, size in zip(grad_output.stride(), grad_output.shape) if size != 1]
+    if grad_output.numel() == 0 or any(steps):
         return None
     return grad_output[(0,) * grad_output.dim()].item()
 
