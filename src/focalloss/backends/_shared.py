@@ -25,10 +25,10 @@ def fixed_order_sum(values):
     flat = values.reshape(-1)
     while flat.numel() > SUM_BLOCK:
         whole = flat.numel() - flat.numel() % SUM_BLOCK
-        if whole == flat.numel():  # no slice: its backward would fill a zero tensor and copy into it
-            sums = flat.view(-1, SUM_BLOCK).sum(dim=1)
-        else:
-            sums = torch.cat([flat[:whole].view(-1, SUM_BLOCK).sum(dim=1), flat[whole:].sum().reshape(1)])
+        # no slice of whole blocks: its backward would fill a zero tensor and copy into it
+        sums = (flat if whole == flat.numel() else flat[:whole]).view(-1, SUM_BLOCK).sum(dim=1)
+        if whole < flat.numel():
+            sums = torch.cat([sums, flat[whole:].sum().reshape(1)])
         flat = sums
     return flat.sum()
 

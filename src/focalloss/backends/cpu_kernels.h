@@ -558,6 +558,22 @@ INLINE void NAME(softmax_position_fwd)(const NAME(softmax_args) *a, int64_t n, i
     a->loss[pos] = (T)loss;
 }
 
+/* gx_c = -coef p_c for the contiguous classes [c0, c1) of a row, p_c = exp(x_c - m - l1s); returns `mass`
+ * plus their p_c */
+INLINE T NAME(spread_other_classes)(const T *x, T *gx, int64_t c0, int64_t c1, T m, T l1s, T coef, T mass) {
+    _Pragma("omp simd reduction(+:mass)") for (int64_t c = c0; c < c1; c++) {
+        T p = EXP((x[c] - m) - l1s);
+        gx[c] = -coef * p;
+        mass += p;
+    }
+    return mass;
+}
+
+/* the upstream gradient of position pos: grad_loss's, or the one number of a mean or sum */
+INLINE T NAME(upstream)(const NAME(softmax_args) *a, int64_t pos) {
+    return a->grad_loss ? a->grad_loss[pos] : (T)a->grad_all;
+}
+
 /* Backward for one position: grad_j = go * (g_j - p_j G), or the softened formula. A gradient
  * that is small because p_j is near 1 is formed from the other classes' mass, never as a
  * difference of nearly equal terms: with a class index, grad_y = go G_y sum_{c != y} p_c; else
@@ -568,7 +584,7 @@ INLINE void NAME(softmax_position_bwd)(const NAME(softmax_args) *a, int64_t n, i
     const T *qrow = a->probs ? a->probs + n * C * cs + s : NULL;
     T *gx = a->grad + n * C * cs + s;
     const T *st = a->stats + pos * a->sw;
-    T go = a->grad_loss ? a->grad_loss[pos] : (T)a->grad_all;
+    T go = NAME(upstream)(a, pos);
     int64_t y = a->index ? a->index[pos] : -1;
     if (a->sw == SINGLE_TARGET_STATS) { /* class index, no smoothing: grad_j = go G (onehot_j - p_j) */
         T G = st[2], m = st[0], l1s = st[1];
@@ -582,16 +598,8 @@ INLINE void NAME(softmax_position_bwd)(const NAME(softmax_args) *a, int64_t n, i
         }
         T coef = go * G, rest = 0;
         if (cs == 1) { /* the classes before y and after it: no index comparison in the vector loops */
-            _Pragma("omp simd reduction(+:rest)") for (int64_t c = 0; c < y; c++) {
-                T p = EXP((x[c] - m) - l1s);
-                gx[c] = -coef * p;
-                rest += p;
-            }
-            _Pragma("omp simd reduction(+:rest)") for (int64_t c = y + 1; c < C; c++) {
-                T p = EXP((x[c] - m) - l1s);
-                gx[c] = -coef * p;
-                rest += p;
-            }
+            rest = NAME(spread_other_classes)(x, gx, 0, y, m, l1s, coef, rest);
+            rest = NAME(spread_other_classes)(x, gx, y + 1, C, m, l1s, coef, rest);
         } else {
             for (int64_t c = 0; c < C; c++) {
                 T p = EXP((x[c * cs] - m) - l1s);
@@ -807,8 +815,7 @@ INLINE void NAME(lanes_bwd_block)(void *ctx, int64_t block) {
     IT yl[LANES];
     for (int64_t l = 0; l < len; l++) {
         const T *st = a->stats + (n * S + s0 + l) * a->sw;
-        T go = a->grad_loss ? a->grad_loss[n * S + s0 + l] : (T)a->grad_all;
-        coef[l] = -go * st[2]; /* 0 where nothing counts, NaN for a bad index */
+        coef[l] = -NAME(upstream)(a, n * S + s0 + l) * st[2]; /* 0 where nothing counts, NaN for a bad index */
         m[l] = st[0];
         l1s[l] = st[1];
         rest[l] = 0;

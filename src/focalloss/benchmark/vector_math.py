@@ -5,9 +5,9 @@ is used on every machine (the asymmetric loss's margin), the other three where t
 vector versions of them. For each function and each dispatch target this machine runs (AVX-512,
 AVX2 with FMA (x86-64-v3), AVX2, the x86-64 baseline), every ``step``-th of the 2^32 float32 bit
 patterns (all of them with ``step=1``, the default) is run through the function as the kernels run
-it, in a vectorized loop, and compared with the C library's float64 function. Reported: the largest error in units in the
-last place of the float32 result (the spacing of float32 numbers at the exact value; matching
-infinities and NaNs count 0) and the input where it occurs.
+it, in a vectorized loop, and compared with the C library's float64 function. Reported: the largest
+error in units in the last place of the float32 result (the spacing of float32 numbers at the exact
+value; matching infinities and NaNs count 0) and the input where it occurs.
 
     python benchmarks/vector_math.py [--step 1]
 
