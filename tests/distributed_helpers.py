@@ -10,18 +10,19 @@ import time
 
 import pytest
 
-# The first lines of a rank's script (run with the arguments rank and port): one thread, a 2-rank gloo group on
-# 127.0.0.1 with a bounded timeout, and a CPU device mesh over it.
+# The first lines of a rank's script (run with the arguments rank, port and, optionally, the number of ranks,
+# default 2): one thread, a gloo group on 127.0.0.1 with a bounded timeout, and a CPU device mesh over it.
 MESH_PREAMBLE = textwrap.dedent("""
     import datetime, os, sys, torch, torch.distributed as dist
     import focalloss as fl
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.tensor import Replicate, Shard, distribute_tensor
     rank, port = int(sys.argv[1]), sys.argv[2]
+    world = int(sys.argv[3]) if len(sys.argv) > 3 else 2
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2,
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world,
                             timeout=datetime.timedelta(seconds=60))
-    mesh = init_device_mesh("cpu", (2,))
+    mesh = init_device_mesh("cpu", (world,))
 """)
 
 

@@ -11,6 +11,10 @@ per row.
 As everywhere in the library, a gradient entry that is small because a probability is near 1 is
 formed from the other classes' mass: the top class's ``g_top (1 - p_top) - p_top G_rest`` with
 ``1 - p_top = S_rest / (1 + S_rest)``; sums over classes are added in float64.
+
+A rank may hold no classes at all (``Shard(1)`` of C classes over more than C ranks, or an uneven
+split): it takes part in every reduction with the neutral element (a top logit of -inf, no mass)
+and gets the same loss as the others.
 """
 
 from __future__ import annotations
@@ -37,27 +41,50 @@ def _sum(values, group):
     return _reduce(values.sum(dim=-1, dtype=torch.float64), dist.ReduceOp.SUM, group)
 
 
+def _global_classes(z, offset):
+    """The global class index of each of this rank's classes."""
+    return torch.arange(z.shape[-1], device=z.device) + offset
+
+
 def _class_weights(z, target, alpha, label_smoothing, num_classes, offset):
     """w_c = alpha_c ((1 - eps) q_c + eps / C) on this rank's classes; rows x local classes."""
     if target.is_floating_point():
         q = target.to(z.dtype)
-    else:
-        local = target - offset
-        inside = (local >= 0) & (local < z.shape[-1])
-        q = torch.zeros_like(z).scatter_(-1, torch.where(inside, local, 0).unsqueeze(-1), inside.unsqueeze(-1).to(z.dtype))
+    else:  # one-hot by comparison: a rank may hold none of the classes, or no classes at all
+        q = (_global_classes(z, offset) == target.unsqueeze(-1)).to(z.dtype)
     if label_smoothing > 0:
         q = (1.0 - label_smoothing) * q + label_smoothing / num_classes
     return q if alpha is None else q * alpha
 
 
+_NO_CLASS = torch.iinfo(torch.int64).max  # a rank's candidate for a row's class when it has none
+
+
+def _first_class_at(z, value, offset, group):
+    """(the smallest global index of a class whose logit equals ``value`` per row, the local mask of
+    it): ranks without such a class offer _NO_CLASS to the minimum."""
+    candidates = torch.where(z == value.unsqueeze(-1), _global_classes(z, offset), _NO_CLASS)
+    index = candidates.amin(dim=-1) if z.shape[-1] else candidates.new_full(z.shape[:-1], _NO_CLASS)
+    index = _reduce(index, dist.ReduceOp.MIN, group)
+    return index, _global_classes(z, offset) == index.unsqueeze(-1)
+
+
+def _extreme(z, op, group):
+    """The largest (``op`` MAX) or smallest (MIN) logit per row over every rank; a rank without
+    classes offers -inf or +inf."""
+    largest = op == dist.ReduceOp.MAX
+    if z.shape[-1]:
+        local = z.amax(dim=-1) if largest else z.amin(dim=-1)
+    else:
+        local = z.new_full(z.shape[:-1], -math.inf if largest else math.inf)
+    return _reduce(local, op, group)
+
+
 def _row_statistics(z, offset, group):
     """(m, top, is_top, s_rest): the top logit and its global class index per row, the local mask
     of it, and the sum of exp(x - m) over every other class of every rank."""
-    m_local, arg_local = z.max(dim=-1)
-    m = _reduce(m_local.clone(), dist.ReduceOp.MAX, group)
-    big = torch.iinfo(torch.int64).max
-    top = _reduce(torch.where(m_local == m, arg_local + offset, big), dist.ReduceOp.MIN, group)
-    is_top = (torch.arange(z.shape[-1], device=z.device) + offset) == top.unsqueeze(-1)
+    m = _extreme(z, dist.ReduceOp.MAX, group)
+    top, is_top = _first_class_at(z, m, offset, group)
     s_rest = _sum(torch.where(is_top, 0.0, torch.exp(z - m.unsqueeze(-1))), group)
     return m, top, is_top, s_rest
 
@@ -91,6 +118,58 @@ def _terms(spec, params, z, m, l1s, log_s, is_top, float64):
     return -mod * log_p, mod * (gamma * p_ratio - 1.0)
 
 
+def _softened_u(z, k, num_classes, low, log_zu, n_masked):
+    """u = softmax(-k x) over every rank's classes, from the row's smallest finite logit and
+    log sum exp(-k (x - low)); a row with masked classes puts all of it on them (the limit), k = 0
+    weighs every class 1 / C."""
+    if k == 0:
+        return torch.full_like(z, 1.0 / num_classes)
+    masked = z == -math.inf
+    u = torch.exp(-k * (torch.where(masked, low.unsqueeze(-1), z) - low.unsqueeze(-1)) - log_zu.unsqueeze(-1))
+    limit = masked.to(z.dtype) / n_masked.clamp_min(1).unsqueeze(-1)
+    return torch.where((n_masked > 0).unsqueeze(-1), limit, u)
+
+
+def _softened_statistics(z, w, k, m, l1s, num_classes, offset, group):
+    """The row statistics of the softened loss A = sum_c w_c u_c L_c (u = softmax(-k x), L = -log p):
+    (m, l1s, low, log_zu, n_masked, w_b, A, B, B', D) with b the class of the smallest logit (the
+    one u favours), B = sum_c w_c u_c, B' = sum_c u_c (w_c - w_b) and D = sum_c w_c u_c (x_b - x_c).
+
+    The gradient's w_j L_j - A is a difference of terms as large as L, which may be thousands where
+    the target logit stands far above the rest; written as L_b ((w_j - w_b) - B') + w_j (x_b - x_j) - D
+    (equal since sum_c u_c = 1) it is formed from small quantities only."""
+    masked = z == -math.inf
+    n_masked = _sum(masked.to(z.dtype), group).to(z.dtype)
+    low = _extreme(torch.where(masked, math.inf, z), dist.ReduceOp.MIN, group)
+    _, is_b = _first_class_at(z, low, offset, group)
+    w_b = _sum(torch.where(is_b, w, 0.0), group).to(z.dtype)
+    e_neg = torch.exp(-k * (torch.where(masked, low.unsqueeze(-1), z) - low.unsqueeze(-1)))
+    log_zu = torch.log(_sum(e_neg, group)).to(z.dtype)
+    u = _softened_u(z, k, num_classes, low, log_zu, n_masked)
+    nll = (m + l1s).unsqueeze(-1) - z
+    wu = w * u
+    sums = torch.stack([torch.where((w != 0) & (u > 0), wu * nll, 0.0).sum(-1, dtype=torch.float64),
+                        wu.sum(-1, dtype=torch.float64),
+                        (u * (w - w_b.unsqueeze(-1))).sum(-1, dtype=torch.float64),
+                        torch.where(u > 0, wu * (low.unsqueeze(-1) - z), 0.0).sum(-1, dtype=torch.float64)])
+    big_a, big_b, big_b_rest, big_d = _reduce(sums, dist.ReduceOp.SUM, group).to(z.dtype).unbind(0)
+    return m, l1s, low, log_zu, n_masked, w_b, big_a, big_b, big_b_rest, big_d
+
+
+def _softened_grad(z, w, k, num_classes, m, l1s, low, log_zu, n_masked, w_b, big_a, big_b, big_b_rest, big_d):
+    """-k u_j (w_j L_j - A) - w_j u_j + p_j B, with w_j L_j - A formed from small quantities (see
+    :func:`_softened_statistics`) where no class is masked."""
+    u = _softened_u(z, k, num_classes, low, log_zu, n_masked)
+    log_total = (m + l1s).unsqueeze(-1)
+    p = torch.exp(z - log_total)
+    l_b = (log_total - low.unsqueeze(-1))
+    wl_minus_a = torch.where(
+        (n_masked > 0).unsqueeze(-1),
+        torch.where(w != 0, w * (log_total - z), 0.0) - big_a.unsqueeze(-1),
+        l_b * ((w - w_b.unsqueeze(-1)) - big_b_rest.unsqueeze(-1)) + w * (low.unsqueeze(-1) - z) - big_d.unsqueeze(-1))
+    return torch.where(u > 0, -k * u * wl_minus_a, 0.0) - w * u + p * big_b.unsqueeze(-1)
+
+
 class _ClassShardedSoftmax(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, target, alpha, counted, spec, params, label_smoothing, num_classes, offset, group):
@@ -104,16 +183,8 @@ class _ClassShardedSoftmax(torch.autograd.Function):
         l1s, log_s = torch.log1p(s_rest).to(dtype), torch.log(s_rest).to(dtype)
         needed = w != 0
         if spec.kind == "softened":
-            k = params["k"]
-            low = _reduce(z.min(dim=-1).values, dist.ReduceOp.MIN, group)
-            e_neg = torch.exp(-k * (z - low.unsqueeze(-1)))
-            log_zu = torch.log(_sum(e_neg, group)).to(dtype)
-            u = torch.exp(-k * (z - low.unsqueeze(-1)) - log_zu.unsqueeze(-1))
-            nll = (m + l1s).unsqueeze(-1) - z
-            big_a = _sum(torch.where(needed, w * u * nll, 0.0), group).to(dtype)
-            big_b = _sum(w * u, group).to(dtype)
-            loss = big_a
-            row_stats = (m, l1s, low, log_zu, big_a, big_b)
+            row_stats = _softened_statistics(z, w, params["k"], m, l1s, num_classes, offset, group)
+            loss = row_stats[-4]
         else:
             phi, dphi = _terms(spec, params, z, m, l1s, log_s, is_top, dtype == torch.float64)
             g = torch.where(needed, w * dphi, 0.0)
@@ -143,12 +214,7 @@ class _ClassShardedSoftmax(torch.autograd.Function):
         w = _class_weights(z, target, alpha, ctx.label_smoothing, ctx.num_classes, ctx.offset)
         go = grad_loss.to(dtype).unsqueeze(-1)
         if ctx.spec.kind == "softened":
-            m, l1s, low, log_zu, big_a, big_b = row_stats
-            k = ctx.params["k"]
-            u = torch.exp(-k * (z - low.unsqueeze(-1)) - log_zu.unsqueeze(-1))
-            p = torch.exp(z - (m + l1s).unsqueeze(-1))
-            wl = torch.where(w != 0, w * ((m + l1s).unsqueeze(-1) - z), 0.0)
-            grad = -k * u * (wl - big_a.unsqueeze(-1)) - w * u + p * big_b.unsqueeze(-1)
+            grad = _softened_grad(z, w, ctx.params["k"], ctx.num_classes, *row_stats)
         else:
             m, l1s, log_s, top, g_rest, g_top = row_stats
             is_top = (torch.arange(z.shape[-1], device=z.device) + ctx.offset) == top.unsqueeze(-1)

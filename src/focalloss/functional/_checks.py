@@ -342,21 +342,39 @@ def class_target_values(target, is_index, num_classes, ignore_index, counted, gr
         _refuse(bad, target, f"target must hold class indices in [0, {num_classes}) or ignore_index={ignore_index}; "
                 "got {value} at position {index}", IndexError)
         return
-    if not _within(target, 0, 1):
-        bad = ~((target >= 0) & (target <= 1))
-        if counted is not None:
-            bad &= counted.unsqueeze(1)
-        _refuse(bad, target, "target probabilities must lie in [0, 1]; got {value!r} at index {index}")
-    # each probability rounded to the target's dtype moves the sum by up to half an ulp of it
-    tolerance = max(1e-3 if target.element_size() < 4 else 1e-4, torch.finfo(target.dtype).eps)
+    error = _probability_range_error(target, counted)
     sums = target.sum(dim=1, dtype=torch.float64)  # no float64 copy of the targets
     if group is not None:
-        torch.distributed.all_reduce(sums, group=group)
+        # the ranks agree on whether one of them refuses its slice before any raises: a rank that
+        # raised alone would leave the others waiting in the loss's next collective
+        summed = torch.cat([sums.reshape(-1), sums.new_tensor([float(error is not None)])])
+        torch.distributed.all_reduce(summed, group=group)
+        sums = summed[:-1].view_as(sums)
+        if error is None and bool(summed[-1] > 0):
+            error = ValueError("target probabilities must lie in [0, 1]; got a value outside it on another rank "
+                               "of class_group (whose error names it)")
+    if error is not None:
+        raise error
+    # each probability rounded to the target's dtype moves the sum by up to half an ulp of it
+    tolerance = max(1e-3 if target.element_size() < 4 else 1e-4, torch.finfo(target.dtype).eps)
     off = (sums - 1).abs() > tolerance
     if counted is not None:
         off &= counted
     _refuse(off, sums, f"target probabilities must sum to 1 over the class dimension (within {tolerance}); "
             "got a sum of {value:.6g} at position {index}")
+
+
+def _probability_range_error(target, counted):
+    """The error naming the first probability outside [0, 1] in a counted row, or None."""
+    if _within(target, 0, 1):
+        return None
+    bad = ~((target >= 0) & (target <= 1))
+    if counted is not None:
+        bad &= counted.unsqueeze(1)
+    if not bool(bad.any()):
+        return None
+    index, value = _first_bad(bad, target)
+    return ValueError(f"target probabilities must lie in [0, 1]; got {value!r} at index {index}")
 
 
 def class_group(group):

@@ -50,7 +50,8 @@ def _softmax_loss(
     backend = _checks.backend(backend)
     _checks.logits_tensor(logits, min_dim=2)
     _checks.probabilities_as_logits(logits, "softmax")
-    if logits.shape[1] == 0:
+    class_group = _checks.class_group(class_group)
+    if logits.shape[1] == 0 and class_group is None:  # a rank's shard may hold none: the total counts
         raise ValueError(f"logits must have at least one class in dimension 1; got shape {tuple(logits.shape)}")
     normalizer = _checks.normalizer_value(normalizer, reduction, logits)
     options = {"params": params, "ignore_index": _checks.ignore_index_value(ignore_index),
@@ -60,7 +61,7 @@ def _softmax_loss(
         return _dtensor.softmax_loss(_per_position, spec, logits, target, weight=weight, alpha=alpha,
                                      reduction=reduction, normalizer=normalizer, **options)
     loss, count, positives = _per_position(spec, logits, target, weight=weight, alpha=alpha, normalizer=normalizer,
-                                           class_group=_checks.class_group(class_group), **options)
+                                           class_group=class_group, **options)
     return reduce(
         loss, reduction=reduction, normalizer=normalizer, count=count, positives=positives
     ).to(logits.dtype)
@@ -73,6 +74,9 @@ def _per_position(spec, logits, target, *, weight, alpha, params, ignore_index, 
     num_classes, offset = logits.shape[1], 0
     if class_group is not None:
         offset, num_classes = _dtensor.class_offsets(logits.shape[1], class_group)
+        if num_classes == 0:  # every rank has the same total: each raises this at once
+            raise ValueError(f"logits must have at least one class in dimension 1 over the ranks of class_group; "
+                             f"got shards of shape {tuple(logits.shape)} holding 0 classes in all")
     is_index = _checks.class_target(target, logits)
     row_shape = logits.shape[:1] + logits.shape[2:]
     weight = _checks.weight_tensor(weight, row_shape, logits)
