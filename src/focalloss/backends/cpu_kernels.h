@@ -268,8 +268,8 @@ INLINE void NAME(binary_block)(void *ctx, int64_t block) {
  * l1s = log(sum_j exp(x_j - m)); G, the per-row factor of the gradient (0 where the position does
  * not count, NaN for an out-of-range index). Every other case (sw = ROW_STATS):
  *   0: m                       1: l1s = log1p(S), S = sum_{j != top} exp(x_j - m)
- *   2: log S (softened with class indices: 1 - u_y)   3: top class index, -1 where it does not count
- *   4: sum_{c != top} g_c (focal, hard truncation) | A (softened)
+ *   2: log S (softened: 1 - u_y with a class index, else B' or NaN)   3: top class index, -1 where it does not count
+ *   4: sum_{c != top} g_c (focal, hard truncation) | A (softened with a class index) | D or A (softened, else)
  *   5: B (softened)            6: mn, the smallest logit (softened)   7: log sum exp(-k (x - mn))
  * log p_c = x_c - m - l1s. The top class gets log(1 - p) = log S - l1s; every other class has
  * p <= 1/2, where log1p(-p) is accurate. Sums over the classes are accumulated in double, so that
@@ -514,23 +514,32 @@ INLINE void NAME(softmax_position_fwd)(const NAME(softmax_args) *a, int64_t n, i
             }
             st[2] = rest / zu;
         } else {
-            /* A without the class of the smallest logit, b, whose u may round to 1: backward forms
-             * w_b L_b - A as w_b L_b (1 - u_b) - (A without b), with 1 - u_b from the other classes
-             * (stat 2, which softened never reads as log S) */
+            /* backward's w_j L_j - A is a difference of terms as large as L, thousands where the target
+             * logit stands far above close others. With b the class of the smallest logit (u's largest)
+             * it equals L_b ((w_j - w_b) - B') + w_j (x_b - x_j) - D, B' = sum_c u_c (w_c - w_b),
+             * D = sum_c w_c u_c (x_b - x_c), whose terms are small there but large where L_b is and
+             * the classes with target mass have a small L. The row takes the form with the smaller
+             * terms, as the reference does: arranged where L_b E + |D| <= A (E = sum_c u_c |w_c - w_b|;
+             * stats 2 and 4 hold B' and D), else direct (stat 2 NaN, stat 4 A), as with masked classes */
             int64_t b = 0;
             while (x[b * cs] != mn) b++;
-            double rest = 0, wul_b = 0;
+            T w_b = NAME(class_weight)(a, b, y, qrow ? qrow[b * cs] : 0);
+            double b_rest = 0, D = 0, E = 0;
             for (int64_t c = 0; c < C; c++) {
                 T w = NAME(class_weight)(a, c, y, qrow ? qrow[c * cs] : 0);
                 T u = NAME(softened_u)(x[c * cs], k, mn, lzu);
-                double wul = w != 0 && u > 0 ? (double)(w * u) * (l1s - (x[c * cs] - m)) : 0;
-                if (c == b) wul_b = wul;
-                else { A += wul; rest += u; }
+                if (u > 0) {
+                    if (w != 0) A += (double)(w * u) * (l1s - (x[c * cs] - m));
+                    D += (double)(w * u) * (mn - x[c * cs]);
+                }
                 B += w * u;
+                b_rest += (double)u * (w - w_b);
+                E += (double)u * FABS(w - w_b);
             }
-            st[2] = (T)rest;
-            a->loss[pos] = (T)(A + wul_b);
-            st[4] = (T)A; st[5] = (T)B; st[6] = mn; st[7] = lzu;
+            int arranged = mn != -(T)INFINITY && (double)(l1s - (mn - m)) * E - D <= A;
+            st[2] = arranged ? (T)b_rest : (T)NAN;
+            a->loss[pos] = (T)A;
+            st[4] = (T)(arranged ? D : A); st[5] = (T)B; st[6] = mn; st[7] = lzu;
             return;
         }
         st[4] = (T)A; st[5] = (T)B; st[6] = mn; st[7] = lzu;
@@ -639,20 +648,18 @@ INLINE void NAME(softmax_position_bwd)(const NAME(softmax_args) *a, int64_t n, i
                 gx[c * cs] = go * (k * u * A + p * B);
             }
         } else {
-            /* A in stat 4 leaves out b, the class of the smallest logit; its own entry is formed
-             * with 1 - u_b (stat 2) so that it does not cancel when u_b rounds to 1 */
+            /* w_c L_c - A in the form the forward chose: arranged where stat 2 holds B' (and stat 4 D),
+             * direct where it is NaN (stat 4 A) */
             int64_t b = 0;
             while (x[b * cs] != mn) b++;
-            T w_b = NAME(class_weight)(a, b, y, qrow ? qrow[b * cs] : 0);
-            T u_b = NAME(softened_u)(x[b * cs], k, mn, lzu);
-            T wl_b = w_b != 0 ? w_b * (l1s - (x[b * cs] - m)) : (T)0;
-            T A_all = A + wl_b * u_b;
+            T w_b = NAME(class_weight)(a, b, y, qrow ? qrow[b * cs] : 0), L_b = l1s - (mn - m), b_rest = st[2];
+            int arranged = b_rest == b_rest; /* not NaN (the kernels are built without -ffast-math) */
             for (int64_t c = 0; c < C; c++) {
                 T w = NAME(class_weight)(a, c, y, qrow ? qrow[c * cs] : 0);
                 T u = NAME(softened_u)(x[c * cs], k, mn, lzu), p = EXP(x[c * cs] - m - l1s);
-                T wl = w != 0 ? w * (l1s - (x[c * cs] - m)) : (T)0;
-                T wl_minus_a = c == b ? wl * st[2] - A : wl - A_all; /* w_c L_c - A */
-                gx[c * cs] = go * (-k * u * wl_minus_a - w * u + p * B);
+                T wl_minus_a = arranged ? L_b * ((w - w_b) - b_rest) + w * (mn - x[c * cs]) - A
+                                        : (w != 0 ? w * (l1s - (x[c * cs] - m)) : (T)0) - A;
+                gx[c * cs] = go * ((u > 0 ? -k * u * wl_minus_a : (T)0) - w * u + p * B);
             }
         }
         if (single_target) {

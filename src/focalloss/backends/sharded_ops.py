@@ -132,12 +132,14 @@ def _softened_u(z, k, num_classes, low, log_zu, n_masked):
 
 def _softened_statistics(z, w, k, m, l1s, num_classes, offset, group):
     """The row statistics of the softened loss A = sum_c w_c u_c L_c (u = softmax(-k x), L = -log p):
-    (m, l1s, low, log_zu, n_masked, w_b, A, B, B', D) with b the class of the smallest logit (the
+    (m, l1s, low, log_zu, arranged, w_b, A, B, B', D) with b the class of the smallest logit (the
     one u favours), B = sum_c w_c u_c, B' = sum_c u_c (w_c - w_b) and D = sum_c w_c u_c (x_b - x_c).
 
     The gradient's w_j L_j - A is a difference of terms as large as L, which may be thousands where
-    the target logit stands far above the rest; written as L_b ((w_j - w_b) - B') + w_j (x_b - x_j) - D
-    (equal since sum_c u_c = 1) it is formed from small quantities only."""
+    the target logit stands far above the rest; L_b ((w_j - w_b) - B') + w_j (x_b - x_j) - D (equal,
+    since sum_c u_c = 1) has small terms there, but large ones where L_b is large and the classes
+    with target mass have a small L. ``arranged`` says which form a row takes, as the reference
+    chooses: the second where no class is masked and L_b E + |D| <= A, E = sum_c u_c |w_c - w_b|."""
     masked = z == -math.inf
     n_masked = _sum(masked.to(z.dtype), group).to(z.dtype)
     low = _extreme(torch.where(masked, math.inf, z), dist.ReduceOp.MIN, group)
@@ -148,25 +150,29 @@ def _softened_statistics(z, w, k, m, l1s, num_classes, offset, group):
     u = _softened_u(z, k, num_classes, low, log_zu, n_masked)
     nll = (m + l1s).unsqueeze(-1) - z
     wu = w * u
+    spread = u * (w - w_b.unsqueeze(-1))
     sums = torch.stack([torch.where((w != 0) & (u > 0), wu * nll, 0.0).sum(-1, dtype=torch.float64),
                         wu.sum(-1, dtype=torch.float64),
-                        (u * (w - w_b.unsqueeze(-1))).sum(-1, dtype=torch.float64),
-                        torch.where(u > 0, wu * (low.unsqueeze(-1) - z), 0.0).sum(-1, dtype=torch.float64)])
-    big_a, big_b, big_b_rest, big_d = _reduce(sums, dist.ReduceOp.SUM, group).to(z.dtype).unbind(0)
-    return m, l1s, low, log_zu, n_masked, w_b, big_a, big_b, big_b_rest, big_d
+                        spread.sum(-1, dtype=torch.float64),
+                        torch.where(u > 0, wu * (low.unsqueeze(-1) - z), 0.0).sum(-1, dtype=torch.float64),
+                        spread.abs().sum(-1, dtype=torch.float64)])
+    big_a, big_b, big_b_rest, big_d, big_e = _reduce(sums, dist.ReduceOp.SUM, group).to(z.dtype).unbind(0)
+    arranged = (n_masked == 0) & ((m + l1s - low) * big_e - big_d <= big_a)
+    return m, l1s, low, log_zu, n_masked, arranged, w_b, big_a, big_b, big_b_rest, big_d
 
 
-def _softened_grad(z, w, k, num_classes, m, l1s, low, log_zu, n_masked, w_b, big_a, big_b, big_b_rest, big_d):
-    """-k u_j (w_j L_j - A) - w_j u_j + p_j B, with w_j L_j - A formed from small quantities (see
-    :func:`_softened_statistics`) where no class is masked."""
+def _softened_grad(z, w, k, num_classes, m, l1s, low, log_zu, n_masked, arranged, w_b, big_a, big_b, big_b_rest,
+                   big_d):
+    """-k u_j (w_j L_j - A) - w_j u_j + p_j B, with w_j L_j - A in the form the row's statistics chose
+    (see :func:`_softened_statistics`)."""
     u = _softened_u(z, k, num_classes, low, log_zu, n_masked)
     log_total = (m + l1s).unsqueeze(-1)
     p = torch.exp(z - log_total)
     l_b = (log_total - low.unsqueeze(-1))
     wl_minus_a = torch.where(
-        (n_masked > 0).unsqueeze(-1),
-        torch.where(w != 0, w * (log_total - z), 0.0) - big_a.unsqueeze(-1),
-        l_b * ((w - w_b.unsqueeze(-1)) - big_b_rest.unsqueeze(-1)) + w * (low.unsqueeze(-1) - z) - big_d.unsqueeze(-1))
+        arranged.unsqueeze(-1),
+        l_b * ((w - w_b.unsqueeze(-1)) - big_b_rest.unsqueeze(-1)) + w * (low.unsqueeze(-1) - z) - big_d.unsqueeze(-1),
+        torch.where(w != 0, w * (log_total - z), 0.0) - big_a.unsqueeze(-1))
     return torch.where(u > 0, -k * u * wl_minus_a, 0.0) - w * u + p * big_b.unsqueeze(-1)
 
 
@@ -184,7 +190,7 @@ class _ClassShardedSoftmax(torch.autograd.Function):
         needed = w != 0
         if spec.kind == "softened":
             row_stats = _softened_statistics(z, w, params["k"], m, l1s, num_classes, offset, group)
-            loss = row_stats[-4]
+            loss = row_stats[-4]  # A
         else:
             phi, dphi = _terms(spec, params, z, m, l1s, log_s, is_top, dtype == torch.float64)
             g = torch.where(needed, w * dphi, 0.0)

@@ -68,7 +68,9 @@ def _poly1_focal_side(x, params, a):
     """a (1-p)^gamma (-log p) + epsilon (1-p)^(gamma+1) as (1-p)^gamma (a g + (a + epsilon)(1-p)),
     g = -log p - (1 - p): it cancels at epsilon = -a when written as the sum (Leng et al. 2022)."""
     gamma, epsilon = params["gamma"], params["epsilon"]
-    q = torch.sigmoid(-x)
+    # exp(logsigmoid), not sigmoid, whose backward sigma (1 - sigma) cancels where sigma is near 1:
+    # with a = 0 (alpha 0 or 1) this term is all there is of a badly wrong element
+    q = torch.exp(F.logsigmoid(-x))
     h = a * neg_log_p_minus_q(x) + (a + epsilon) * q
     return h if gamma == 0 else torch.exp(gamma * F.logsigmoid(-x)) * h
 
@@ -255,7 +257,38 @@ def _softened_weights(x, k):
     return torch.where(any_masked, limit, torch.exp(log_probs(neg)[0]))
 
 
-def _softmax_phi(kind, log_p, log_1mp, params, softened_weights):
+def _softened_loss(x, w, log_p, k):
+    """sum_c w_c u_c (-log p_c) with u = softmax(-k x), with a gradient as accurate as the reference's.
+
+    The gradient holds w_j L_j - A (L = -log p, A the loss), a difference of terms as large as L:
+    thousands where the target logit stands far above close others. With b the class of the
+    smallest logit (the one u favours) the loss equals L_b (w_b + B') + D, B' = sum_c u_c (w_c - w_b),
+    D = sum_c w_c u_c (x_b - x_c) (u sums to 1), whose derivatives autograd forms from small terms
+    there, but not where L_b is large and the classes with target mass have a small L. Each row
+    differentiates the form whose terms are smaller (as the reference chooses: the arranged one
+    where L_b E + |D| <= A, E = sum_c u_c |w_c - w_b|); the value is always the direct sum. A row
+    with masked classes, whose u is a constant limit, keeps the direct sum; the arranged branch is
+    kept finite there, since where() passes it a zero gradient."""
+    u = _softened_weights(x, k)
+    needed = w != 0
+    direct = torch.where(needed, w * u * -torch.where(needed, log_p, 0.0), 0.0).sum(dim=1)
+    if k == 0:  # u is the constant 1 / C
+        return direct
+    masked = x.detach() == -math.inf
+    masked_row = masked.any(dim=1)
+    finite_x = torch.where(masked_row.unsqueeze(1), 0.0, x)
+    b = torch.where(masked, math.inf, x.detach()).argmin(dim=1, keepdim=True)
+    w_b = w.gather(1, b)
+    l_b = -log_p.gather(1, b).squeeze(1)
+    b_rest = (u * (w - w_b)).sum(dim=1)
+    d = (w * u * (finite_x.gather(1, b) - finite_x)).sum(dim=1)
+    arranged = l_b * (w_b.squeeze(1) + b_rest) + d
+    spread = (u * (w - w_b).abs()).sum(dim=1)
+    use_arranged = (~masked_row & (l_b * spread - d <= direct)).detach()
+    return torch.where(use_arranged, direct.detach() + (arranged - arranged.detach()), direct)
+
+
+def _softmax_phi(kind, log_p, log_1mp, params):
     """phi_c from log p_c and log(1 - p_c): the loss if all target mass sat on class c."""
     if kind in ("focal", "adaptive_focal", "poly1_focal"):
         # a masked class with target mass costs inf; its modulating factor is the constant 1, so that
@@ -277,8 +310,6 @@ def _softmax_phi(kind, log_p, log_1mp, params, softened_weights):
         epsilon = params["epsilon"]
         g = neg_log_p_minus_q(torch.where(masked, 0.0, log_p - log_1mp))
         return mod * torch.where(masked, epsilon - log_p, g + (1.0 + epsilon) * torch.exp(log_1mp))
-    if kind == "softened":
-        return softened_weights * -log_p
     # hard truncation: compared on log p against log(threshold), rounded down into the dtype (so
     # log p <= log m exactly): threshold 1 keeps every class, 0 none.
     cut = losses.SOFTMAX["hard_truncation"].kernel_scalars(params, float64=log_p.dtype == torch.float64)[0]
@@ -300,13 +331,12 @@ def softmax_loss(kind, x, target, alpha, params, *, label_smoothing, counted):
     if is_index:
         index = target.long() if counted is None else torch.where(counted, target.long(), 0)
     log_p, log_1mp = log_probs(x)
-    softened = _softened_weights(x, params["k"]) if kind == "softened" else None
 
     if is_index and label_smoothing == 0 and kind != "softened":
         # only the target's term: gathered before anything else is computed per class
         at = index.unsqueeze(1)
         log_p_y = log_p.gather(1, at)
-        loss = _softmax_phi(kind, log_p_y, log_1mp.gather(1, at), params, None)
+        loss = _softmax_phi(kind, log_p_y, log_1mp.gather(1, at), params)
         if alpha is not None:
             loss = loss * alpha[index].unsqueeze(1)
         loss = loss.squeeze(1)
@@ -323,9 +353,11 @@ def softmax_loss(kind, x, target, alpha, params, *, label_smoothing, counted):
         # a class without target mass contributes nothing, even at log p = -inf: its inputs are
         # replaced (so that no 0 * inf reaches the loss or the gradient) and its term dropped
         needed = w != 0
-        phi = _softmax_phi(kind, torch.where(needed, log_p, 0.0), torch.where(needed, log_1mp, 0.0), params,
-                           softened)
-        loss = torch.where(needed, w * phi, 0.0).sum(dim=1)
+        if kind == "softened":
+            loss = _softened_loss(x, w, log_p, params["k"])
+        else:
+            phi = _softmax_phi(kind, torch.where(needed, log_p, 0.0), torch.where(needed, log_1mp, 0.0), params)
+            loss = torch.where(needed, w * phi, 0.0).sum(dim=1)
     if counted is not None:
         loss = torch.where(counted, loss, 0.0)
     return loss

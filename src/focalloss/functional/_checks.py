@@ -8,6 +8,7 @@ class indices, weights, row sums) need a device-to-host copy on an accelerator, 
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import sys
@@ -35,6 +36,37 @@ def backend(value):
 def binary_alpha(alpha):
     """None, or the positives' weight in [0, 1] (negatives get 1 - alpha)."""
     return None if alpha is None else unit_interval(alpha, "alpha (None or a float in [0, 1])")
+
+
+_forked_child = False
+
+
+def _mark_forked_child():
+    global _forked_child
+    _forked_child = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_mark_forked_child)
+
+
+def _fork_safe(check):
+    """Run a value check on one thread in a forked child. Its reductions run on torch's OpenMP
+    threads, and GNU libgomp's pool, started by the parent, does not exist in a child of fork() and
+    is waited for forever; torch runs an op on the calling thread alone when it is given one."""
+
+    @functools.wraps(check)
+    def run(*args, **kwargs):
+        if not _forked_child:
+            return check(*args, **kwargs)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return check(*args, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+
+    return run
 
 
 def wants_values(validate, *arguments):
@@ -159,6 +191,7 @@ def binary_targets(targets, logits):
     return targets
 
 
+@_fork_safe
 def binary_target_values(targets, counted, check_values):
     """Targets must lie in [0, 1] wherever the element counts."""
     if not check_values or targets.dtype == torch.bool or _within(targets, 0, 1):
@@ -201,6 +234,7 @@ def weight_setting(weight, device=None, dtype=None):
     return weight
 
 
+@_fork_safe
 def weight_values(weight, check_values):
     if weight is None or not check_values or _within(weight, 0, None):
         return
@@ -243,6 +277,7 @@ def normalizer_value(normalizer, reduction_, logits):
     return positive(normalizer, "normalizer")
 
 
+@_fork_safe
 def normalizer_values(normalizer, check_values):
     """A tensor normalizer must be finite and > 0 (checked when values are)."""
     if not check_values or not isinstance(normalizer, torch.Tensor):
@@ -278,6 +313,7 @@ def class_alpha(alpha, num_classes, logits, dtype):
     return vector
 
 
+@_fork_safe
 def alpha_values(alpha, check_values):
     if not check_values or not isinstance(alpha, torch.Tensor) or _within(alpha, 0, None):
         return
@@ -326,6 +362,7 @@ def not_ignored(target, ignore_index):
     return torch.ones_like(target, dtype=torch.bool)
 
 
+@_fork_safe
 def class_target_values(target, is_index, num_classes, ignore_index, counted, group=None):
     """Indices in [0, C) or ignore_index; probabilities in [0, 1] summing to 1 (over the ranks of
     ``group``, when the classes are sharded over it). Counted rows only."""

@@ -125,12 +125,38 @@ def _softmax_terms(kind, z, w, params):
         s = np.exp(-k * (np.where(masked, low, z) - low))
         s = np.where(masked.any(axis=-1, keepdims=True), masked, s)
         s = s / np.sum(s, axis=-1, keepdims=True)
-    s_top = np.arange(z.shape[-1]) == np.argmax(s, axis=-1)[..., None]
-    one_minus_s_top = np.sum(np.where(s_top, 0.0, s), axis=-1, keepdims=True)
     ws_nll = np.where(needed & (s > 0), w * s * (-log_p), 0.0)
     loss = np.sum(ws_nll, axis=-1)
-    grad = -k * _minus_share(ws_nll, s, s_top, one_minus_s_top) - _minus_share(w * s, p, is_top, one_minus_p_top)
+    # d loss / d x_j = -k s_j (w_j L_j - A) - (w_j s_j - p_j B), L = -log p, A the loss, B = sum_c w_c s_c.
+    grad = -k * np.where(s > 0, s * _softened_spread(z, w, s, log_p, loss[..., None], masked), 0.0) \
+        - _minus_share(w * s, p, is_top, one_minus_p_top)
     return loss, grad
+
+
+def _softened_spread(z, w, s, log_p, loss, masked):
+    """w_j L_j - A per class (L = -log p, A the loss) for the softened gradient.
+
+    As written it is a difference of terms as large as L: thousands where the target logit stands
+    far above close others, so that it cancels. With b the class of the smallest finite logit (the
+    one s favours) and sum_c s_c = 1 it equals L_b ((w_j - w_b) - B') + w_j (z_b - z_j) - D, with
+    B' = sum_c s_c (w_c - w_b) and D = sum_c w_c s_c (z_b - z_c), which has no large terms there,
+    but has them where L_b is large and the classes with target mass have a small L (a confident,
+    right prediction): each row takes the form whose terms are smaller, the arranged one where
+    L_b E + |D| <= A, E = sum_c s_c |w_c - w_b|. A row with masked classes (s their constant limit)
+    takes the direct form.
+    """
+    needed = w != 0
+    direct = np.where(needed, w * -log_p, 0.0) - loss
+    b = np.argmin(np.where(masked, np.inf, z), axis=-1)[..., None]
+    z_b = np.take_along_axis(z, b, axis=-1)
+    w_b = np.take_along_axis(w, b, axis=-1)
+    l_b = -np.take_along_axis(log_p, b, axis=-1)
+    b_rest = np.sum(s * (w - w_b), axis=-1, keepdims=True)
+    spread = np.sum(s * np.abs(w - w_b), axis=-1, keepdims=True)
+    d = np.sum(np.where(s > 0, w * s * (z_b - z), 0.0), axis=-1, keepdims=True)
+    arranged = l_b * ((w - w_b) - b_rest) + w * (z_b - z) - d
+    use_arranged = ~masked.any(axis=-1, keepdims=True) & (l_b * spread - d <= loss)
+    return np.where(use_arranged, arranged, direct)
 
 
 def _softmax(kind, x, target, params, alpha, weight, ignore_index, label_smoothing, reduction,

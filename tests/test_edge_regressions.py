@@ -1,0 +1,74 @@
+"""Regressions for silent wrong answers and hangs found from outside the project: the poly-1 focal
+loss's badly wrong elements on the portable path, a forked child with the default value checks, and
+smaller statements the documentation makes (quality focal at p = t, the asymmetric objective's
+clipped negatives, the CPU backend's own large buffers)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import focalloss as fl
+from focalloss import reference
+
+
+@pytest.mark.parametrize("dtype, logits, bound", [(torch.float64, [20.0, 30.0, 35.0], 1e-12),
+                                                  (torch.float32, [12.0, 13.0, 14.0, 15.0, 16.0, 17.0], 2e-6)],
+                         ids=["float64", "float32"])
+@pytest.mark.parametrize("gamma", [0.0, 2.0])
+def test_poly1_badly_wrong_elements_whose_focal_part_weighs_nothing(backend, dtype, logits, bound, gamma):
+    """alpha = 1 weighs the negatives only (0 the positives): a negative at logit x, or a positive at
+    -x with alpha = 0, is all epsilon (1 - p)^(gamma + 1), whose gradient autograd formed from
+    sigmoid's backward sigma (1 - sigma), 5e-4 off in float64 at x = 30 and up to ~70 % in float32."""
+    x = torch.tensor(logits, dtype=dtype)
+    for alpha, target, sign in ((1.0, 0.0, 1.0), (0.0, 1.0, -1.0)):
+        z = (sign * x).requires_grad_(True)
+        t = torch.full_like(z, target)
+        fl.sigmoid_poly1_focal_loss(z, t, alpha=alpha, gamma=gamma, reduction="sum", backend=backend).backward()
+        expected = reference.sigmoid_poly1_focal_loss_grad(z.detach().double().numpy(), t.double().numpy(),
+                                                           alpha=alpha, gamma=gamma, reduction="sum")
+        error = np.abs(z.grad.double().numpy() / expected - 1).max()
+        assert error <= bound, (alpha, error)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+@pytest.mark.parametrize("loss", ["binary", "softmax"])
+def test_default_value_checks_in_a_forked_child_finish(loss):
+    """With validate=None the value checks read every target on the CPU, on torch's OpenMP threads;
+    after the parent ran them there, a forked child's checks waited forever for GNU libgomp's pool,
+    which fork() does not copy (8.4M elements, 2 threads). They run on one thread in the child."""
+    g = torch.Generator().manual_seed(0)
+    if loss == "binary":
+        x, t = torch.randn(8400, 1000, generator=g), (torch.rand(8400, 1000, generator=g) > 0.9).float()
+        call = lambda: fl.sigmoid_focal_loss(x, t)  # noqa: E731
+    else:
+        x = torch.randn(4200, 2000, generator=g)
+        t = torch.softmax(torch.randn(4200, 2000, generator=g), 1)
+        call = lambda: fl.softmax_focal_loss(x, t)  # noqa: E731
+    threads, pid = torch.get_num_threads(), -1
+    torch.set_num_threads(2)
+    try:
+        expected = call()
+        pid = os.fork()
+    finally:
+        if pid != 0:
+            torch.set_num_threads(threads)
+    if pid == 0:  # the child: exit 0 only with the same loss; killed if it hangs
+        code = 1
+        try:
+            signal.alarm(60)
+            code = 0 if torch.equal(call(), expected) and torch.get_num_threads() == 2 else 2
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 90
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert done[0] == pid and os.waitstatus_to_exitcode(done[1]) == 0
