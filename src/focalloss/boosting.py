@@ -524,7 +524,8 @@ class BinaryAsymmetricObjective(_BinaryObjective):
         \ell(x, y) = w\left[\,y\,\alpha\,A_+(x) + (1 - y)(1 - \alpha)\,N(x)\,\right], \qquad
         A_+ = -(1 - p)^{\gamma_+} \log p, \quad N = -p_m^{\gamma_-} \log(1 - p_m), \ p_m = \max(p - m, 0)
 
-    A negative with :math:`p \le m` has no loss, no gradient and no curvature. Each side's gradient is
+    A negative with :math:`p \le m` has no loss and no gradient; its hessian is 0 with ``hessian="exact"``
+    and, with the other choices, the float32 floor (1.2e-38) that every row gets. Each side's gradient is
     logistic loss's times a weight >= 0, so the focal objective's ``hessian`` choices carry over:
     ``"reweighted"`` is the size of the gradient times :math:`p_t`
     (:func:`focalloss.reference.sigmoid_asymmetric_loss_reweighted_hess`; at most

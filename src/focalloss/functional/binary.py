@@ -436,9 +436,10 @@ def sigmoid_quality_focal_loss(
     with ``gamma=0`` and probability targets expresses. Computed in log space: :math:`|t - p|` is
     :math:`t\,\sigma(-x) - (1 - t)\,\sigma(x)`, a difference of two accurate products (exactly
     :math:`\sigma(-x)` at t = 1 and :math:`\sigma(x)` at t = 0, whose logs come from log-sigmoid),
-    so its error is a few units in the last place of :math:`t(1-t)` where p is near t. Where
-    :math:`p = t` exactly the loss and its gradient are 0 (a subgradient of the cusp that
-    :math:`|t - p|^\beta` has for beta < 1).
+    so its error is a few units in the last place of :math:`t(1-t)` where p is near t. For beta > 0,
+    where :math:`p = t` exactly the loss and its gradient are 0 (a subgradient of the cusp that
+    :math:`|t - p|^\beta` has for beta < 1); beta = 0 is the cross-entropy to ``t``, which is not 0
+    there (``log 2`` at t = 0.5).
 
     Args:
         logits: raw scores (never probabilities).

@@ -918,7 +918,8 @@ def sigmoid_quality_focal_loss_grad(
     weight: ArrayLike | None = None, normalizer: float | Literal["positives"] | None = None,
     grad_output: ArrayLike | None = None,
 ) -> Array:
-    """Gradient of :func:`sigmoid_quality_focal_loss` with respect to ``x``, times ``grad_output`` (0 where t = p).
+    """Gradient of :func:`sigmoid_quality_focal_loss` with respect to ``x``, times ``grad_output`` (0 where t = p,
+    for beta > 0).
 
     Args:
 @BINARY_INPUTS
