@@ -210,3 +210,30 @@ def test_autocast_bfloat16(loss):
     loss_fn(ref(inputs), targets, **kwargs).backward()
     for (pname, p), q in zip(model.named_parameters(), ref.parameters()):
         torch.testing.assert_close(p.grad, q.grad, rtol=5e-2, atol=5e-3, msg=lambda m, n=pname: f"{n}: {m}")
+
+
+@pytest.mark.parametrize("loss", loss_table.LOSSES, ids=str)
+def test_compile_fullgraph_with_a_model_head(loss):
+    """The logits come out of a Linear layer inside the compiled step (they have a grad_fn), as in
+    any model: the probabilities-as-logits check read ``grad_fn``, which dynamo cannot trace, so
+    ``fullgraph=True`` failed for every loss and module. Values and the layer's gradients equal eager."""
+    make_inputs, options = AUTOCAST_FAMILIES[loss.family]
+    kwargs = {**loss.sweep(2.0), **options}
+    inputs, targets = make_inputs(torch.Generator().manual_seed(6))
+    module = loss.module(**kwargs)
+
+    def step(model):
+        logits = model(inputs)
+        return loss.function(logits, targets, **kwargs) + module(logits, targets)
+
+    results = []
+    for run in (step, torch.compile(step, backend="inductor", fullgraph=True)):
+        model = _model(4)
+        out = run(model)
+        out.backward()
+        results.append((out.detach(), [p.grad for p in model.parameters()]))
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1
+    (eager, eager_grads), (compiled, compiled_grads) = results
+    torch.testing.assert_close(compiled, eager, **F32)
+    for got, expected in zip(compiled_grads, eager_grads):
+        torch.testing.assert_close(got, expected, **F32)

@@ -261,31 +261,36 @@ def _softened_loss(x, w, log_p, k):
     """sum_c w_c u_c (-log p_c) with u = softmax(-k x), with a gradient as accurate as the reference's.
 
     The gradient holds w_j L_j - A (L = -log p, A the loss), a difference of terms as large as L:
-    thousands where the target logit stands far above close others. With b the class of the
-    smallest logit (the one u favours) the loss equals L_b (w_b + B') + D, B' = sum_c u_c (w_c - w_b),
-    D = sum_c w_c u_c (x_b - x_c) (u sums to 1), whose derivatives autograd forms from small terms
-    there, but not where L_b is large and the classes with target mass have a small L. Each row
-    differentiates the form whose terms are smaller (as the reference chooses: the arranged one
-    where L_b E + |D| <= A, E = sum_c u_c |w_c - w_b|); the value is always the direct sum. A row
-    with masked classes, whose u is a constant limit, keeps the direct sum; the arranged branch is
-    kept finite there, since where() passes it a zero gradient."""
+    thousands where the target logit stands far above close others. With b a class of the smallest
+    logit (the one u favours) and any constant W, the loss equals L_b (W + B') + D,
+    B' = sum_c u_c (w_c - W), D = sum_c w_c u_c (x_b - x_c) (u sums to 1; x_b's own terms cancel),
+    whose derivatives autograd forms from small terms when W is w_b: the mean weight of the classes
+    at the smallest logit. That holds where the target logit stands far above, but not where L_b is
+    large and the classes with target mass have a small L. Each row takes the form whose terms are
+    smaller, as the reference chooses (the arranged one where L_b E + |D| <= A, E = sum_c u_c |w_c - W|).
+    A row with masked classes, whose u is a constant limit, keeps the direct sum; the arranged branch
+    is kept finite there, since where() passes it a zero gradient. Masks and sums only: with the
+    index of the smallest logit gathered (argmin beside log_probs' argmax), two such losses of one
+    model's logits compiled by inductor gave gradients far from eager's."""
     u = _softened_weights(x, k)
     needed = w != 0
     direct = torch.where(needed, w * u * -torch.where(needed, log_p, 0.0), 0.0).sum(dim=1)
     if k == 0:  # u is the constant 1 / C
         return direct
     masked = x.detach() == -math.inf
-    masked_row = masked.any(dim=1)
-    finite_x = torch.where(masked_row.unsqueeze(1), 0.0, x)
-    b = torch.where(masked, math.inf, x.detach()).argmin(dim=1, keepdim=True)
-    w_b = w.gather(1, b)
-    l_b = -log_p.gather(1, b).squeeze(1)
+    masked_row = masked.any(dim=1, keepdim=True)
+    finite_x = torch.where(masked_row, 0.0, x)
+    x_b = finite_x.amin(dim=1, keepdim=True)
+    at_b = finite_x.detach() == x_b.detach()
+    count = at_b.sum(dim=1, keepdim=True)
+    w_b = torch.where(at_b, w, 0.0).sum(dim=1, keepdim=True).detach() / count
+    l_b = -torch.where(at_b, log_p, 0.0).sum(dim=1) / count.squeeze(1)
     b_rest = (u * (w - w_b)).sum(dim=1)
-    d = (w * u * (finite_x.gather(1, b) - finite_x)).sum(dim=1)
+    d = (w * u * (x_b - finite_x)).sum(dim=1)
     arranged = l_b * (w_b.squeeze(1) + b_rest) + d
     spread = (u * (w - w_b).abs()).sum(dim=1)
-    use_arranged = (~masked_row & (l_b * spread - d <= direct)).detach()
-    return torch.where(use_arranged, direct.detach() + (arranged - arranged.detach()), direct)
+    use_arranged = (~masked_row.squeeze(1) & (l_b * spread - d <= direct)).detach()
+    return torch.where(use_arranged, arranged, direct)
 
 
 def _softmax_phi(kind, log_p, log_1mp, params):

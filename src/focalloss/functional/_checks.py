@@ -139,7 +139,11 @@ def _caller_stacklevel():
 
 def probabilities_as_logits(logits, family):
     """Warn (once per call site) when ``logits`` come straight out of sigmoid or softmax: the
-    losses take raw scores, and probabilities passed as logits give a plausible, wrong loss."""
+    losses take raw scores, and probabilities passed as logits give a plausible, wrong loss.
+    An eager check: torch.compile cannot trace ``grad_fn`` (``fullgraph=True`` would fail on the
+    logits of any model), so a compiled call skips it."""
+    if torch.compiler.is_compiling():
+        return
     grad_fn = logits.grad_fn
     maker = None if grad_fn is None else _PROBABILITY_MAKERS[family].get(type(grad_fn).__name__)
     if maker is not None:
