@@ -107,7 +107,11 @@ def _caller_stacklevel():
 
 def probabilities_as_logits(logits, family):
     """Warn (once per call site) when ``logits`` come straight out of sigmoid or softmax: the
-    losses take raw scores, and probabilities passed as logits give a plausible, wrong loss."""
+    losses take raw scores, and probabilities passed as logits give a plausible, wrong loss. Not while
+    compiling: Dynamo cannot trace the read of a traced tensor's ``grad_fn`` (a model and its loss
+    compiled together with ``fullgraph=True`` failed on it)."""
+    if torch.compiler.is_compiling():
+        return
     grad_fn = logits.grad_fn
     maker = None if grad_fn is None else _PROBABILITY_MAKERS[family].get(type(grad_fn).__name__)
     if maker is not None:
