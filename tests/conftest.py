@@ -30,22 +30,23 @@ def tolerance(dtype):
     return {"rtol": rtol, "atol": atol}
 
 
-def assert_matches_reference(actual, expected, dtype):
-    """Compare a torch result with a NumPy float64 reference at the tolerance of `dtype`."""
+def assert_matches_reference(actual, expected, dtype, tol=None):
+    """Compare a torch result with a NumPy float64 reference at the tolerance of `dtype` (or `tol`)."""
     expected = torch.as_tensor(np.asarray(expected, dtype=np.float64))
-    torch.testing.assert_close(actual.detach().double().cpu(), expected, check_dtype=False, **tolerance(dtype))
+    torch.testing.assert_close(actual.detach().double().cpu(), expected, check_dtype=False,
+                               **(tol or tolerance(dtype)))
 
 
 def numpy64(tensor):
     return tensor.detach().double().cpu().numpy()
 
 
-def check_against_reference(loss, logits, target, *, weight=None, **settings):
+def check_against_reference(loss, logits, target, *, weight=None, tol=None, **settings):
     """A loss of the test table (loss_table.Loss): its public function forward, and backward with a
     random upstream gradient, against its reference.
 
     The reference runs in float64 on the same (already rounded) inputs, so the comparison measures
-    the computation at the tolerance of the logits' dtype, not the rounding of the inputs.
+    the computation at the tolerance of the logits' dtype (or `tol`), not the rounding of the inputs.
     """
     dtype = logits.dtype
     logits = logits.detach().clone().requires_grad_(True)
@@ -54,13 +55,13 @@ def check_against_reference(loss, logits, target, *, weight=None, **settings):
     x = numpy64(logits)
     t = numpy64(target) if target.is_floating_point() else target.numpy()
     w = None if weight is None else numpy64(weight)
-    assert_matches_reference(out, loss.reference(x, t, weight=w, **settings), dtype)
+    assert_matches_reference(out, loss.reference(x, t, weight=w, **settings), dtype, tol)
 
     upstream = torch.rand_like(out, dtype=torch.float64).to(dtype)
     (grad,) = torch.autograd.grad(out, logits, upstream)
     assert grad.dtype == dtype
     expected = loss.reference_grad(x, t, weight=w, grad_output=numpy64(upstream), **settings)
-    assert_matches_reference(grad, expected, dtype)
+    assert_matches_reference(grad, expected, dtype, tol)
 
 
 @pytest.fixture

@@ -658,7 +658,7 @@ def test_poly1_reweighted_hessian_is_the_gradient_times_p_t_and_the_exact_one_go
 
 
 def test_flsd53_has_no_start_score_on_a_rare_positive_set():
-    """Why there is no adaptive-focal objective (README): the loss of a constant falls towards the cut
+    """Why there is no adaptive-focal objective (docs/boosting.md): the loss of a constant falls towards the cut
     p = 0.2 and jumps up there, so on a 1%-positive set its infimum is the limit from below, not attained."""
     masses, labels = np.array([0.01, 0.99]), np.array([1.0, 0.0])
     cut = np.log(0.2) - np.log(0.8)
@@ -730,7 +730,7 @@ def test_asymmetric_negatives_at_or_below_the_margin_have_no_loss_gradient_or_cu
 def test_asymmetric_finite_for_scores_up_to_1e4_and_reweighted_within_its_bound(x, data, gamma_pos, gamma_neg,
                                                                                  clip, hessian):
     """Finite on [-1e4, 1e4] for every choice the objective takes; the positive choices > 0; the
-    reweighted one at most (gamma + 1) / 4 per unit of weight on each side (its proof: README)."""
+    reweighted one at most (gamma + 1) / 4 per unit of weight on each side (its proof: docs/boosting.md)."""
     x = np.asarray(x)
     t = np.asarray(data.draw(st.lists(st.sampled_from([0.0, 1.0, 0.5, 0.01]), min_size=x.size, max_size=x.size)))
     weight = np.asarray(data.draw(st.lists(st.floats(1e-3, 1e3), min_size=x.size, max_size=x.size)))

@@ -113,6 +113,18 @@ def test_compile_softmax_softened_loss_fullgraph():
     _assert_compiled_matches_eager(softmax_softened_none, logits, target, False, fullgraph=True)
 
 
+def test_compile_a_model_and_its_loss_together_fullgraph():
+    """The logits are made inside the compiled function, as in a training step that compiles the model
+    with its loss, so they carry a grad_fn while traced; the check for probabilities passed as logits
+    (which reads grad_fn) stays out of the graph."""
+    logits, target = _softmax_inputs()
+
+    def scores_then_loss(x, t, validate):
+        return softmax_focal(2.0 * x - 1.0, t, validate)
+
+    _assert_compiled_matches_eager(scores_then_loss, logits, target, None, fullgraph=True)
+
+
 def test_compile_sigmoid_focal_loss_default_validate():
     """validate=None compiles without a graph break (fullgraph): the value checks are skipped while
     tracing; validate=True still runs them inside the compiled function (with graph breaks)."""

@@ -9,10 +9,6 @@ hyperparameters' bad values come from the test table like every other loss's.
 
 from __future__ import annotations
 
-import doctest
-import pathlib
-import re
-
 import loss_table
 import pytest
 import torch
@@ -240,13 +236,3 @@ def test_distribution_focal_loss_is_softmax_focal_with_gamma_zero_and_a_two_bin_
     # the mean over the positions, as GFL averages it
     torch.testing.assert_close(fl.softmax_focal_loss(logits, _two_bin_target(y, bins), gamma=0.0, backend=backend),
                                paper.mean(), **tolerance(torch.float64))
-
-
-def test_the_readmes_distribution_focal_loss_example_runs():
-    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = readme[readme.index("### The distribution focal loss"):]
-    example = re.search(r"```pycon\n(.*?)```", section, re.S).group(1)
-    test = doctest.DocTestParser().get_doctest(example, {}, "README DFL example", "README.md", 0)
-    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
-    runner.run(test)
-    assert runner.failures == 0 and runner.tries >= 8

@@ -354,7 +354,7 @@ WORKER_TIMEOUT_S = 240
 
 
 def _positives_loss(outputs, labels, num_items_in_batch=None):
-    """The mistake the README warns about: the library's all-reduced normaliser inside the Trainer."""
+    """The mistake the NLP guide (docs/nlp.md) warns about: the library's all-reduced normaliser inside the Trainer."""
     logits = outputs["logits"].flatten(0, 1)
     return focalloss.softmax_focal_loss(logits, labels.flatten(), gamma=TASKS["token_classification"][2]["gamma"],
                                         normalizer="positives")

@@ -1,4 +1,4 @@
-"""The README's migration table ("Switching from another library"), row by row.
+"""The migration guide's table (docs/migration.md, "Switching from another library"), row by row.
 
 For each peer, its call and the focalloss call that the table gives for it agree in values and in
 gradients (float64, a random upstream gradient), and the naive swap (the same call with focalloss's

@@ -348,7 +348,8 @@ def test_seed_002_worked_example():
 
 
 def test_torchvision_soft_target_formula_differs_from_ours():
-    """The README's number: x=2, t=0.7, gamma=2, alpha off. Ours is the expectation over labels."""
+    """The number of the options page (docs/semantics.md): x=2, t=0.7, gamma=2, alpha off. Ours is the
+    expectation over labels."""
     x, t = torch.tensor([2.0], dtype=torch.float64), torch.tensor([0.7], dtype=torch.float64)
     ours = focalloss.sigmoid_focal_loss(x, t, alpha=None, gamma=2.0, reduction="sum").item()
     p = torch.sigmoid(x)

@@ -2,9 +2,9 @@
 dispatch target this machine runs, checked two ways, by the extension's own sweep and independently
 against NumPy's float64 functions, and its special values.
 
-The bounds are the README's, measured over all 2^32 inputs by ``benchmarks/vector_math.py``; here
-every 4093rd bit pattern (about a million inputs, every binade) and every input of the ranges where
-each function is hardest."""
+The bounds are the performance page's (docs/performance.md), measured over all 2^32 inputs by
+``benchmarks/vector_math.py``; here every 4093rd bit pattern (about a million inputs, every binade)
+and every input of the ranges where each function is hardest."""
 
 import numpy as np
 import pytest
@@ -13,7 +13,7 @@ kernels = pytest.importorskip("focalloss.backends._cpu_kernels")
 from focalloss.benchmark import vector_math  # noqa: E402
 
 TARGETS = kernels.vector_math_targets()
-# the README's exhaustive bounds (max ulp over every float32 input), on every target
+# the performance page's exhaustive bounds (max ulp over every float32 input), on every target
 BOUNDS = {"exp": 1.07, "expm1": 0.51, "log": 0.86, "log1p": 0.88}
 REFERENCE = {"exp": np.exp, "expm1": np.expm1, "log": np.log, "log1p": np.log1p}
 

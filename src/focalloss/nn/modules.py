@@ -451,7 +451,7 @@ class SoftmaxSoftenedLoss(_SoftmaxLoss):
     Args:
         k: slope >= 0, default 1. alpha: None (default), a float, or one weight per class (a buffer).
         reduction, weight, ignore_index, label_smoothing, normalizer, validate, backend: as in
-        :class:`SoftmaxFocalLoss`.
+            :class:`SoftmaxFocalLoss`.
 
     Shape:
         - input: ``(N, C)`` or ``(N, C, d1, ...)``; target: indices ``(N, d1, ...)`` or probabilities
@@ -481,7 +481,7 @@ class SoftmaxHardTruncationLoss(_SoftmaxLoss):
         threshold: m in [0, 1], default 0.5. alpha: None (default), a float, or one weight per class
             (a buffer).
         reduction, weight, ignore_index, label_smoothing, normalizer, validate, backend: as in
-        :class:`SoftmaxFocalLoss`.
+            :class:`SoftmaxFocalLoss`.
 
     Shape:
         - input: ``(N, C)`` or ``(N, C, d1, ...)``; target: indices ``(N, d1, ...)`` or probabilities
