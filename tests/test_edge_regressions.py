@@ -72,3 +72,19 @@ def test_default_value_checks_in_a_forked_child_finish(loss):
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
     assert done[0] == pid and os.waitstatus_to_exitcode(done[1]) == 0
+
+
+def test_large_cpu_buffers_refuse_resizing_as_documented():
+    """The fused CPU backend maps buffers of 32 MiB and more itself: their storage refuses resize_()
+    with torch's own error (the performance page says so), and a clone is an ordinary tensor."""
+    from focalloss.backends import cpu_ops
+
+    if not cpu_ops.available():
+        pytest.skip("the fused CPU kernels are not built")
+    x = torch.randn(8192, 1100, requires_grad=True)
+    fl.sigmoid_focal_loss(x, (torch.rand(8192, 1100) > 0.9).float(), backend="cpu").backward()
+    with pytest.raises(RuntimeError, match="not resizable"):
+        x.grad.untyped_storage().resize_(0)
+    copy = x.grad.clone()
+    copy.untyped_storage().resize_(0)
+    assert copy.untyped_storage().nbytes() == 0
