@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
+import time
 
 import numpy as np
 import pytest
@@ -146,3 +148,31 @@ def backend(request):
     if request.param == "triton":
         request.getfixturevalue("triton_interpreter")
     return request.param
+
+
+def forked_child_succeeds(prepare, check, *, threads=2, timeout=60):
+    """Whether a child forked right after ``prepare()`` ran on ``threads`` torch threads (restored in
+    the parent) gets ``check(prepare's result)`` true within ``timeout`` seconds; a child that hangs
+    (GNU libgomp's pool is not there after fork) is killed."""
+    saved, pid = torch.get_num_threads(), -1
+    torch.set_num_threads(threads)
+    try:
+        state = prepare()
+        pid = os.fork()
+    finally:
+        if pid != 0:
+            torch.set_num_threads(saved)
+    if pid == 0:
+        code = 1
+        try:
+            signal.alarm(timeout)
+            code = 0 if check(state) else 2
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + timeout + 30
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    return done[0] == pid and os.waitstatus_to_exitcode(done[1]) == 0

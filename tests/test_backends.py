@@ -10,9 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import signal
 import sys
-import time
 
 import pytest
 import torch
@@ -21,7 +19,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 import focalloss
 import loss_table
-from conftest import assert_matches_reference
+from conftest import assert_matches_reference, forked_child_succeeds
 from focalloss import backends, benchmark, reference
 from focalloss.backends import cpu_ops, torch_ops
 from loss_table import binary_sample, softmax_sample
@@ -353,29 +351,11 @@ def test_cpu_kernels_in_a_forked_child_take_their_own_threads():
     """GNU libgomp's pool is not there in a forked child and waits for it forever: after the parent
     ran the kernels on torch's OpenMP threads, a child's kernels run on POSIX threads and finish."""
     x, t = binary_sample((1000, 333))
-    threads, pid = torch.get_num_threads(), -1
-    torch.set_num_threads(2)
-    try:
-        expected = focalloss.sigmoid_focal_loss(x, t, backend="cpu")
-        pid = os.fork()
-    finally:
-        if pid != 0:
-            torch.set_num_threads(threads)
-    if pid == 0:  # the child (validate=False: torch's own ops hang there): exit 0 only with the same
-        code = 1  # loss on POSIX threads; killed if it hangs
-        try:
-            signal.alarm(30)
-            same = torch.equal(focalloss.sigmoid_focal_loss(x, t, backend="cpu", validate=False), expected)
-            code = 0 if same and cpu_ops.thread_pool() == "pthreads" else 2
-        finally:
-            os._exit(code)
-    deadline = time.monotonic() + 60
-    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if done[0] == 0:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    assert done[0] == pid and os.waitstatus_to_exitcode(done[1]) == 0
+    # the child with validate=False: torch's own ops hang there; the same loss, on POSIX threads
+    assert forked_child_succeeds(
+        lambda: focalloss.sigmoid_focal_loss(x, t, backend="cpu"),
+        lambda expected: torch.equal(focalloss.sigmoid_focal_loss(x, t, backend="cpu", validate=False), expected)
+        and cpu_ops.thread_pool() == "pthreads", timeout=30)
     assert cpu_ops.thread_pool() == ("openmp" if OPENMP_TORCH else "pthreads")
 
 

@@ -6,12 +6,11 @@ clipped negatives, the CPU backend's own large buffers)."""
 from __future__ import annotations
 
 import os
-import signal
-import time
 
 import numpy as np
 import pytest
 import torch
+from conftest import forked_child_succeeds
 
 import focalloss as fl
 from focalloss import reference
@@ -50,28 +49,7 @@ def test_default_value_checks_in_a_forked_child_finish(loss):
         x = torch.randn(4200, 2000, generator=g)
         t = torch.softmax(torch.randn(4200, 2000, generator=g), 1)
         call = lambda: fl.softmax_focal_loss(x, t)  # noqa: E731
-    threads, pid = torch.get_num_threads(), -1
-    torch.set_num_threads(2)
-    try:
-        expected = call()
-        pid = os.fork()
-    finally:
-        if pid != 0:
-            torch.set_num_threads(threads)
-    if pid == 0:  # the child: exit 0 only with the same loss; killed if it hangs
-        code = 1
-        try:
-            signal.alarm(60)
-            code = 0 if torch.equal(call(), expected) and torch.get_num_threads() == 2 else 2
-        finally:
-            os._exit(code)
-    deadline = time.monotonic() + 90
-    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if done[0] == 0:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    assert done[0] == pid and os.waitstatus_to_exitcode(done[1]) == 0
+    assert forked_child_succeeds(call, lambda expected: torch.equal(call(), expected) and torch.get_num_threads() == 2)
 
 
 def test_large_cpu_buffers_refuse_resizing_as_documented():
