@@ -450,13 +450,13 @@ def _mapped(address):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_cpu_fresh_buffers_of_32_mib_start_on_a_huge_page(dtype):
     """malloc maps a buffer this large afresh at any 4 KiB boundary, which leaves up to 2 MiB at each
-    end on 4 KiB pages; the kernels' own mapping starts on a 2 MiB one, is advised as a whole, holds
-    just the tensor's bytes as its storage, and is unmapped with the tensor."""
+    end on 4 KiB pages; the buffer starts on a 2 MiB one inside a torch storage 2 MiB larger (which
+    resizes as any other), is advised as a whole, and is unmapped with the tensor."""
     x = torch.empty(3, 5 << 20, dtype=dtype)[:, : (5 << 20) - 7]  # not contiguous: the result is
     out = cpu_ops._fresh_like(x)
     address = out.data_ptr()
     assert address % (1 << 21) == 0 and out.shape == x.shape and out.dtype == dtype and out.is_contiguous()
-    assert out.untyped_storage().nbytes() == out.nbytes
+    assert out.untyped_storage().resizable() and out.untyped_storage().nbytes() == out.nbytes + (1 << 21)
     if THP:
         assert "hg" in _vm_flags(address)
     out.fill_(1.5)
@@ -466,8 +466,8 @@ def test_cpu_fresh_buffers_of_32_mib_start_on_a_huge_page(dtype):
 
 
 def test_cpu_elementwise_loss_on_an_own_mapping_takes_in_place_ops():
-    """A reduction="none" loss of 32 MiB and more lies on the backend's own mapping; it is a tensor of
-    its own, not a view, so that in-place ops on it (a mask, a weight) work as on a smaller one."""
+    """A reduction="none" loss of 32 MiB and more starts on a 2 MiB boundary of a larger storage; it is
+    a tensor of its own, not a view, so that in-place ops on it (a mask, a weight) work as on a smaller one."""
     x, t = binary_sample((4, 9 << 18))  # 36 MiB of float32 losses
     x.requires_grad_(True)
     loss = focalloss.sigmoid_focal_loss(x, t, reduction="none", backend="cpu")

@@ -52,17 +52,21 @@ def test_default_value_checks_in_a_forked_child_finish(loss):
     assert forked_child_succeeds(call, lambda expected: torch.equal(call(), expected) and torch.get_num_threads() == 2)
 
 
-def test_large_cpu_buffers_refuse_resizing_as_documented():
-    """The fused CPU backend maps buffers of 32 MiB and more itself: their storage refuses resize_()
-    with torch's own error (the performance page says so), and a clone is an ordinary tensor."""
+def test_large_cpu_buffers_resize_as_torchs_do():
+    """The fused CPU backend's buffers of 32 MiB and more (aligned to huge pages) refused resize_()
+    to a larger size and untyped_storage().resize_(0), where torch's own tensors allow both; and a
+    resize_() that raised left the tensor with its new, larger shape over the old bytes."""
     from focalloss.backends import cpu_ops
 
     if not cpu_ops.available():
         pytest.skip("the fused CPU kernels are not built")
     x = torch.randn(8192, 1100, requires_grad=True)
-    fl.sigmoid_focal_loss(x, (torch.rand(8192, 1100) > 0.9).float(), backend="cpu").backward()
-    with pytest.raises(RuntimeError, match="not resizable"):
-        x.grad.untyped_storage().resize_(0)
-    copy = x.grad.clone()
-    copy.untyped_storage().resize_(0)
-    assert copy.untyped_storage().nbytes() == 0
+    t = (torch.rand(8192, 1100) > 0.9).float()
+    fl.sigmoid_focal_loss(x, t, backend="cpu").backward()
+    grad, before = x.grad, x.grad.clone()
+    assert grad.data_ptr() % (1 << 21) == 0
+    grad.resize_(8192 * 1200)
+    assert torch.equal(grad[: 8192 * 1100], before.view(-1))
+    loss = fl.sigmoid_focal_loss(x.detach(), t, reduction="none", backend="cpu")
+    loss.untyped_storage().resize_(0)
+    assert loss.untyped_storage().nbytes() == 0

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import ctypes
 import math
-import mmap
 import os
 import re
 import sys
@@ -111,37 +110,33 @@ def _ptr(tensor):
 _HUGE_PAGES_FROM = 1 << 22  # bytes: two 2 MiB pages
 _HUGE_PAGE = 1 << 21
 # glibc's malloc maps buffers of 32 MiB and more afresh every time (its largest mmap threshold); smaller
-# ones it recycles from its heap, already faulted in, which a mapping of our own would throw away
-_MAPPED_FROM = 32 << 20
-_OWN_MAPS = sys.platform.startswith("linux") and hasattr(mmap, "MAP_ANONYMOUS")
+# ones it recycles from its heap, already faulted in, which an aligned start would not help
+_ALIGNED_FROM = 32 << 20
 
 
 def _fresh_like(tensor):
     """A contiguous ``torch.empty_like``, backed by transparent huge pages where Linux grants them to
-    a buffer of 4 MB or more (``huge_pages`` in cpu_kernels.c); from 32 MiB on Linux, a mapping of
-    its own that starts on a 2 MiB boundary.
+    a buffer of 4 MB or more (``huge_pages`` in cpu_kernels.c); from 32 MiB, starting on a 2 MiB
+    boundary inside a torch buffer 2 MiB larger.
 
     A fresh 32 MB gradient is otherwise mapped 4 KiB at a time on first touch, some 8000 page faults
     a step, which cost more than the arithmetic on some machines. ``malloc`` maps a large buffer at
     any 4 KiB boundary, so that the advice leaves up to 2 MiB at each end on 4 KiB pages (530 faults
     for 40 MB), and two threads faulting those in at once took 36-47 ms of system time where one
     took 4 (first touch of 40 MB, AMD EPYC virtual machine); aligned, it is 19 faults and 2.4-3.6 ms
-    on 2 threads. The mapping is unmapped when the tensor's storage is freed; its bytes past the
-    tensor are never touched. Its storage cannot grow (``resize_`` to a larger size)."""
+    on 2 threads. The bytes before the aligned start and after the tensor are never touched, so they
+    are never faulted in. The storage is torch's own, so it resizes as any other (``resize_``,
+    ``untyped_storage().resize_(0)``); the tensor starts at an offset into it."""
     nbytes = tensor.numel() * tensor.element_size()
-    if nbytes >= _MAPPED_FROM and _OWN_MAPS:
-        try:
-            mapping = mmap.mmap(-1, nbytes + _HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-        except OSError:  # no room for the mapping: the allocator may still find some
-            mapping = None
-        if mapping is not None:
-            offset = -ctypes.addressof(ctypes.c_char.from_buffer(mapping)) % _HUGE_PAGE
-            flat = torch.frombuffer(mapping, dtype=tensor.dtype, count=tensor.numel(), offset=offset)
-            _kernels().huge_pages(flat.data_ptr(), nbytes)
-            # the storage under a tensor of its own, not a view of `flat`: a view returned from forward
-            # would refuse in-place ops on the loss (reduction="none")
-            return torch.empty(0, dtype=tensor.dtype).set_(flat.untyped_storage(), 0, tensor.shape)
-    out = torch.empty_like(tensor, memory_format=torch.contiguous_format)
+    if nbytes < _ALIGNED_FROM:
+        out = torch.empty_like(tensor, memory_format=torch.contiguous_format)
+    else:
+        raw = torch.empty(nbytes + _HUGE_PAGE, dtype=torch.uint8)
+        offset = -raw.data_ptr() % _HUGE_PAGE  # a multiple of torch's 64-byte alignment
+        # a tensor of its own on the storage, not a view of `raw`: a view returned from forward would
+        # refuse in-place ops on the loss (reduction="none")
+        out = torch.empty(0, dtype=tensor.dtype).set_(raw.untyped_storage(), offset // tensor.element_size(),
+                                                      tensor.shape)
     if nbytes >= _HUGE_PAGES_FROM:
         _kernels().huge_pages(out.data_ptr(), nbytes)
     return out
