@@ -53,6 +53,11 @@ def _add(a, b):
 
 
 @triton.jit
+def _smaller(a, b):
+    return tl.minimum(a, b)
+
+
+@triton.jit
 def _sum_classes(v):
     """The sum over a tile's classes (axis 0), added in float64: a sum over C classes of terms as
     small as 1 / C (label smoothing) keeps its digits whatever order the reduction takes."""
@@ -461,22 +466,22 @@ def _online_stats(x_ptr, base, y, x_y, C, S, counted, k, EXCLUDE_Y: tl.constexpr
                   WITH_NEG: tl.constexpr, COMPUTE: tl.constexpr, BLOCK_C: tl.constexpr,
                   BLOCK_P: tl.constexpr):
     """One pass over the classes: (m, s) of the module docstring, leaving out of s the class y
-    (EXCLUDE_Y, m starting at x_y) or else the first arg-max; with WITH_NEG also (mu, su, masked)
-    with softmax(-k x) = exp(-k x - mu) / su over the finite logits and the number of masked
-    ones (see :func:`_softened_u`), and su_rest, su without the class y (EXCLUDE_Y). -k x is taken
-    relative to ref, the first class's logit (0 if it is masked): x - ref is exact for logits close
-    together, however far from 0, so k |x| does not cost accuracy."""
+    (EXCLUDE_Y, m starting at x_y) or else the first arg-max; with WITH_NEG also (ref, mu, su, masked)
+    with softmax(-k x) = exp(-k (x - ref) - mu) / su over the finite logits and the number of masked
+    ones (see :func:`_softened_u`), and su_rest, su without the class y (EXCLUDE_Y). ref is the
+    smallest finite logit (0 where there is none), the one softmax(-k x) favours, and mu = 0: the
+    sums are rescaled whenever a tile holds a smaller one. x - ref is exact for logits close to it,
+    however far from 0 and from the others (a first class far above the rest cost u 1e-4 of its
+    value in float32 when it was the reference), so k |x| does not cost accuracy."""
     if EXCLUDE_Y:
         m = x_y
     else:
         m = tl.full([BLOCK_P], float("-inf"), COMPUTE)
     s = tl.full([BLOCK_P], 0.0, tl.float64)
-    mu = tl.full([BLOCK_P], float("-inf"), COMPUTE)
+    low = tl.full([BLOCK_P], float("inf"), COMPUTE)
     su = tl.full([BLOCK_P], 0.0, tl.float64)
     su_rest = tl.full([BLOCK_P], 0.0, tl.float64)
     masked = tl.full([BLOCK_P], 0.0, COMPUTE)
-    ref = tl.load(x_ptr + base, mask=counted, other=0.0).to(COMPUTE)
-    ref = tl.where(ref == float("-inf"), 0.0, ref)
     for c0 in range(0, C, BLOCK_C):
         c = c0 + tl.arange(0, BLOCK_C)
         x, class_ok, _ = _load_logits(x_ptr, base, c, C, S, counted, COMPUTE)
@@ -496,12 +501,21 @@ def _online_stats(x_ptr, base, y, x_y, C, S, counted, k, EXCLUDE_Y: tl.constexpr
             m = new_m
         if WITH_NEG:
             finite = class_ok[:, None] & (x != float("-inf"))
-            mu, scale, e = _online_step(tl.where(finite, -k * (x - ref[None, :]), float("-inf")), mu)
+            new_low = tl.minimum(low, tl.reduce(tl.where(finite, x, float("inf")), 0, _smaller))
+            # the sums so far were relative to the old smallest logit (none before the first finite one)
+            scale = tl.where(low == float("inf"), 1.0, tl.exp(-k * (low - new_low)))
+            e = tl.where(finite, tl.exp(-k * (x - new_low[None, :])), 0.0)
             su = su * scale + _sum_classes(e)
             if EXCLUDE_Y:
                 e = tl.where(c[:, None] == y[None, :], 0.0, e)
             su_rest = su_rest * scale + _sum_classes(e)
             masked += tl.reduce((class_ok[:, None] & (x == float("-inf"))).to(COMPUTE), 0, _add)
+            low = new_low
+    if WITH_NEG:
+        ref = tl.where(low == float("inf"), 0.0, low)
+    else:
+        ref = low
+    mu = tl.full([BLOCK_P], 0.0, COMPUTE)
     return m, s.to(COMPUTE), ref, mu, su.to(COMPUTE), masked, su_rest.to(COMPUTE)
 
 
@@ -675,17 +689,23 @@ def softmax_backward_kernel(
         log_total = _log1p(s)
         # focal, hard truncation: G = g_rest + g_top, the classes other than the top one and the
         # top one(s); the top's gradient is g (1 - p) - p (G - g), with 1 - p = s / (1 + s), so it
-        # never cancels when p is near 1. Softened: A and B from u = softmax(-k x), A split as
-        # A_rest + A_b, b the class whose u may round to 1 (the largest -k x, when unique and no class
-        # is masked), whose entry is formed as w_b L_b (1 - u_b) - A_rest with 1 - u_b the other
-        # classes' u: as w_b L_b - A it would cancel.
+        # never cancels when p is near 1. Softened: A and B from u = softmax(-k x). Its w_j L_j - A is a
+        # difference of terms as large as L, thousands where the target stands far above close logits;
+        # with b the class(es) of the largest -k x (the smallest logit), W their mean weight, and
+        # x_b, L_b their mean logit and -log p, it equals L_b ((w_j - W) - B') + w_j (x_b - x_j) - D,
+        # B' = sum_c u_c (w_c - W), D = sum_c w_c u_c (x_b - x_c) (u sums to 1), whose terms are small
+        # there, but large where L_b is and the classes with target mass have a small L: a row takes
+        # the form whose terms are smaller, as the reference does (the arranged one where no class is
+        # masked and L_b E + |D| <= A, E = sum_c u_c |w_c - W|). b's sums come from a first pass,
+        # B', D and E from a second.
         if SOFTENED:
             _, _, ref, mu, su, masked, su_rest = _online_stats(x_ptr, base, y, m, C, S, counted, p1, False, True,
                                                                COMPUTE, BLOCK_C, BLOCK_P)
-            a_rest = tl.full([BLOCK_P], 0.0, tl.float64)
-            a_b = tl.full([BLOCK_P], 0.0, tl.float64)
+            big_a = tl.full([BLOCK_P], 0.0, tl.float64)
             big_b = tl.full([BLOCK_P], 0.0, tl.float64)
-            u_rest = tl.full([BLOCK_P], 0.0, tl.float64)
+            w_at_b = tl.full([BLOCK_P], 0.0, tl.float64)
+            l_at_b = tl.full([BLOCK_P], 0.0, tl.float64)
+            x_at_b = tl.full([BLOCK_P], 0.0, tl.float64)
             tops = tl.full([BLOCK_P], 0.0, COMPUTE)
         else:
             g_rest = tl.full([BLOCK_P], 0.0, tl.float64)
@@ -701,11 +721,11 @@ def softmax_backward_kernel(
                 u = _softened_u(x, class_ok[:, None], p1, ref[None, :], mu[None, :], su[None, :],
                                 masked[None, :], C)
                 is_b = _is_softened_top(x, class_ok[:, None], p1, ref[None, :], mu[None, :], masked[None, :])
-                wul = tl.where(needed, w * -log_p, 0.0) * u  # the product the write pass forms again
-                a_rest += _sum_classes(tl.where(is_b, 0.0, wul))
-                a_b += _sum_classes(tl.where(is_b, wul, 0.0))
+                big_a += _sum_classes(tl.where(needed, w * -log_p, 0.0) * u)
                 big_b += _sum_classes(w * u)
-                u_rest += _sum_classes(tl.where(is_b, 0.0, u))
+                w_at_b += _sum_classes(tl.where(is_b, w, 0.0))
+                l_at_b += _sum_classes(tl.where(is_b, -log_p, 0.0))
+                x_at_b += _sum_classes(tl.where(is_b, x, 0.0))
                 tops += tl.reduce(is_b.to(COMPUTE), 0, _add)
             else:
                 _, dphi = _softmax_term(log_p, log_1mp, p, ratio, p1, p2, schedule, KIND)
@@ -714,7 +734,24 @@ def softmax_backward_kernel(
                 g_rest += _sum_classes(tl.where(is_top, 0.0, g))
                 g_top += _sum_classes(tl.where(is_top, g, 0.0))
         if SOFTENED:
-            a_rest, a_b, big_b, u_rest = a_rest.to(COMPUTE), a_b.to(COMPUTE), big_b.to(COMPUTE), u_rest.to(COMPUTE)
+            big_a, big_b = big_a.to(COMPUTE), big_b.to(COMPUTE)
+            ties = tl.maximum(tops, 1.0)
+            w_b, l_b, x_b = (w_at_b / ties).to(COMPUTE), (l_at_b / ties).to(COMPUTE), (x_at_b / ties).to(COMPUTE)
+            b_rest = tl.full([BLOCK_P], 0.0, tl.float64)
+            big_d = tl.full([BLOCK_P], 0.0, tl.float64)
+            big_e = tl.full([BLOCK_P], 0.0, tl.float64)
+            for c0 in range(0, C, BLOCK_C):
+                c = c0 + tl.arange(0, BLOCK_C)
+                x, class_ok, offs, w = _weighted_logits(x_ptr, target_ptr, alpha_ptr, base, c, C, S, counted, y,
+                                                        keep, spread, INDEX_TARGET, SMOOTHING, HAS_ALPHA, COMPUTE)
+                u = _softened_u(x, class_ok[:, None], p1, ref[None, :], mu[None, :], su[None, :],
+                                masked[None, :], C)
+                off_b = tl.where(class_ok[:, None], w - w_b[None, :], 0.0)
+                b_rest += _sum_classes(u * off_b)
+                big_e += _sum_classes(u * tl.abs(off_b))
+                big_d += _sum_classes(tl.where(u > 0.0, w * u * (x_b[None, :] - x), 0.0))
+            b_rest, big_d = b_rest.to(COMPUTE), big_d.to(COMPUTE)
+            arranged = (masked == 0.0) & (tops > 0.0) & (l_b * big_e.to(COMPUTE) - big_d <= big_a)
         else:
             g_rest, g_top = g_rest.to(COMPUTE), g_top.to(COMPUTE)
         for c0 in range(0, C, BLOCK_C):
@@ -727,13 +764,11 @@ def softmax_backward_kernel(
             if SOFTENED:
                 u = _softened_u(x, class_ok[:, None], p1, ref[None, :], mu[None, :], su[None, :],
                                 masked[None, :], C)
-                is_b = _is_softened_top(x, class_ok[:, None], p1, ref[None, :], mu[None, :], masked[None, :])
-                is_b = is_b & (tops[None, :] == 1.0)  # tied classes have u <= 1/2: the general form
-                wl = tl.where(needed, w * -log_p, 0.0)
-                # w_j L_j - A; for b with A_b - w_b L_b u_b = 0 exactly (the same product, unique b)
-                wl_minus_a = tl.where(is_b, wl * u_rest[None, :] - (a_rest[None, :] + (a_b[None, :] - wl * u)),
-                                      wl - (a_rest + a_b)[None, :])
-                grad = -p1 * u * wl_minus_a - w * u + p * big_b[None, :]
+                wl_minus_a = tl.where(
+                    arranged[None, :],
+                    l_b[None, :] * ((w - w_b[None, :]) - b_rest[None, :]) + w * (x_b[None, :] - x) - big_d[None, :],
+                    tl.where(needed, w * -log_p, 0.0) - big_a[None, :])
+                grad = tl.where(u > 0.0, -p1 * u * wl_minus_a, 0.0) - w * u + p * big_b[None, :]
             else:
                 _, dphi = _softmax_term(log_p, log_1mp, p, ratio, p1, p2, schedule, KIND)
                 g = tl.where(needed, w * dphi, 0.0)
