@@ -12,18 +12,20 @@ compiled on CUDA tensors.
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from conftest import CUDA, import_triton_kernels, tolerance
 
 import_triton_kernels()
 
-from loss_table import BY_NAME  # noqa: E402
-from test_backend_contract import binary_inputs, check_softmax, softmax_inputs  # noqa: E402
+from loss_table import BY_NAME, SOFTMAX  # noqa: E402
+from test_backend_contract import TARGET_IDS, TARGETS, binary_inputs, check_softmax, softmax_inputs  # noqa: E402
 
 from focalloss.backends import torch_ops, triton_ops  # noqa: E402
 
@@ -41,6 +43,59 @@ def test_softmax_many_classes_long_rows(rng, monkeypatch, rows, target_kind, lab
     monkeypatch.setattr(triton_ops, "_TILE_ELEMENTS", 512)
     inputs = softmax_inputs(rng, (rows, 1271), torch.float32, target_kind, alpha=True, device=DEVICE)
     check_softmax(rng, "triton", BY_NAME["softmax_focal_loss"], {"gamma": 2.0}, inputs, label_smoothing, torch.float32)
+
+
+# Params of each softmax loss for the tests below: the defaults, softened at k = 2.5 (k = 1 and 0.5 make
+# its products exact and hide rounding)
+SOFTMAX_PARAMS = [pytest.param(loss, dict(loss.spec.defaults, **({"k": 2.5} if loss.kind == "softened" else {})),
+                               id=loss.kind) for loss in SOFTMAX]
+
+
+def _against_torch_path(kind, params, x, target, label_smoothing, dtype=torch.float64):
+    """Triton's loss and gradient (random upstream) against the torch backend's on the same inputs."""
+    upstream = torch.from_numpy(np.random.default_rng(7).uniform(size=x.shape[:1] + x.shape[2:])).to(dtype)
+    results = []
+    for ops in (triton_ops, torch_ops):
+        z = x.to(dtype).requires_grad_(True)
+        out = ops.softmax_loss(kind, z, target, None, params, label_smoothing=label_smoothing, counted=None)
+        (grad,) = torch.autograd.grad(out, z, upstream)
+        results.append((out, grad))
+    (out, grad), (expected, expected_grad) = results
+    assert not out.isnan().any() and torch.isfinite(grad).all()
+    torch.testing.assert_close(out, expected, **tolerance(dtype))
+    torch.testing.assert_close(grad, expected_grad, **tolerance(dtype))
+
+
+@pytest.mark.parametrize("shape", [(3, 70), (2, 20, 3)], ids=["rows", "positions"])
+@pytest.mark.parametrize("target_kind, label_smoothing", TARGETS, ids=TARGET_IDS)
+@pytest.mark.parametrize("loss, params", SOFTMAX_PARAMS)
+def test_softmax_first_tile_of_classes_all_masked(rng, loss, params, shape, target_kind, label_smoothing):
+    """The first C / 2 + 5 classes at -inf, more than a tile (32 classes of (N, C) rows, 8 of (N, C, d)
+    positions with the tests' tiles): the running maximum stays -inf through the first tile. The
+    probability-target and smoothing paths gave NaN (exp(-inf + inf)); a masked class with target mass
+    costs inf (smoothing), as on the torch path."""
+    x = torch.from_numpy(rng.normal(scale=3.0, size=shape))
+    masked = shape[1] // 2 + 5
+    x[:, :masked] = -math.inf
+    positions = shape[:1] + shape[2:]
+    if target_kind == "index":
+        target = torch.from_numpy(rng.integers(masked, shape[1], size=positions))
+    else:
+        target = torch.from_numpy(np.moveaxis(rng.dirichlet(np.full(shape[1] - masked, 0.3), size=positions), -1, 1))
+        target = torch.cat([torch.zeros(positions[:1] + (masked,) + positions[1:], dtype=target.dtype), target], 1)
+    _against_torch_path(loss.kind, params, x.to(DEVICE), target.to(DEVICE), label_smoothing)
+
+
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.15])
+@pytest.mark.parametrize("loss, params", SOFTMAX_PARAMS)
+def test_softmax_masked_class_with_target_mass_costs_inf_with_a_finite_gradient(rng, loss, params, label_smoothing):
+    """Row 0's target class is masked, and smoothing puts mass on the masked class of every row: the
+    loss is inf with the torch path's finite gradient. The adaptive focal loss gave NaN (its gamma
+    was read as log p * 0 + gamma_0, NaN at log p = -inf), the softened one NaN gradients (k u (w L - A)
+    is inf - inf in a row whose u is its constant limit)."""
+    x = torch.from_numpy(rng.normal(scale=3.0, size=(3, 6)))
+    x[:, 5] = -math.inf
+    _against_torch_path(loss.kind, params, x.to(DEVICE), torch.tensor([5, 0, 3], device=DEVICE), label_smoothing)
 
 
 # --------------------------------------------------------------------------------------------------
