@@ -449,11 +449,12 @@ def _online_step(v, running_max):
 def _softened_u(x, class_ok, k, ref, mu, su, masked, C):
     """softmax(-k x) on a tile, from the (ref, mu, su) of the finite logits and the number of masked
     classes (logit -inf) per position, broadcast along the classes. A row with masked classes gives
-    them all of it when k > 0 (the limit), and k = 0 gives every class 1 / C."""
+    them all of it when k > 0 (the limit), and k = 0 gives every class 1 / C. (C as tl.full, not
+    C.to: a C of 1 is bound as the constant 1, which has no .to.)"""
     is_masked = (x == float("-inf")) & class_ok
     plain = tl.exp(-k * (tl.where(is_masked, ref, x) - ref) - mu) / su
     limit = tl.where(is_masked, 1.0 / tl.maximum(masked, 1.0), 0.0)
-    u = tl.where(k == 0.0, 1.0 / C.to(x.dtype), tl.where(masked > 0.0, limit, plain))
+    u = tl.where(k == 0.0, 1.0 / tl.full([], C, x.dtype), tl.where(masked > 0.0, limit, plain))
     return tl.where(class_ok, u, 0.0)
 
 
@@ -655,7 +656,7 @@ def softmax_backward_kernel(
             u_y = tl.reduce(_softened_u(x_y[None, :], y[None, :] >= 0, p1, ref[None, :], mu[None, :],
                                         su[None, :], masked[None, :], C), 0, _add)
             # 1 - u_y from the other classes' share of softmax(-k x), as 1 - p_y above
-            one_minus_u_y = tl.where(p1 == 0.0, 1.0 - 1.0 / C.to(COMPUTE),
+            one_minus_u_y = tl.where(p1 == 0.0, 1.0 - 1.0 / tl.full([], C, COMPUTE),
                                      tl.where(masked > 0.0, tl.where(x_y == float("-inf"), 1.0 - 1.0 / masked, 1.0),
                                               su_rest / su))
             wu_y = w_y * u_y
