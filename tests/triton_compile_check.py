@@ -1,6 +1,6 @@
 """Compiles every Triton kernel of focalloss for CUDA GPUs on a machine without one, as the real
-launches bind it: run as ``python triton_compile_check.py CC [CC ...]`` (e.g. 80 90) with ``src`` on
-the path, by the interpreter whose Triton is to be checked (tests/test_triton_compiled.py runs it
+launches bind it: run as ``python triton_compile_check.py CC [CC ...]`` (e.g. 80 90) with focalloss
+importable, by the interpreter whose Triton is to be checked (tests/test_triton_compiled.py runs it
 with the newest Triton and with the lowest the package allows).
 
 The public backend functions (``triton_ops.binary_loss`` / ``softmax_loss``, forward and backward)
@@ -9,7 +9,9 @@ capability CC" and launches nothing. Triton's own launcher binds the arguments (
 specialisation of integers equal to 1, constexprs) and hands its source to ``triton.compiler.compile``,
 which is wrapped here to compile it for real, through ptxas, and record what was bound. One JSON line
 per distinct compiled kernel is printed: kernel, compute capability, case, signature (every argument
-name with its type, or "constexpr" and its value), and the size of the cubin.
+name with its type, or "constexpr" and its value), the options, the size of the cubin and the
+fused multiply-adds of the PTX. triton is imported where it is used: the test suite imports this
+module (for its doctests, and for its cases) also where triton is not installed.
 """
 
 from __future__ import annotations
@@ -19,9 +21,6 @@ import sys
 import time
 
 import torch
-import triton
-import triton.compiler
-from triton.backends.compiler import GPUTarget
 
 from focalloss import losses
 from focalloss.backends import triton_ops
@@ -40,6 +39,8 @@ class _Driver:
         return 0
 
     def get_current_target(self):
+        from triton.backends.compiler import GPUTarget
+
         return GPUTarget("cuda", self.capability, 32)
 
 
@@ -163,6 +164,9 @@ def cases():
 
 
 def main(capabilities):
+    import triton
+    import triton.compiler
+
     triton.compiler.compile = _wrap_compile(triton.compiler.compile)
     failures = 0
     for capability in capabilities:
@@ -178,5 +182,7 @@ def main(capabilities):
 
 
 if __name__ == "__main__":
-    print(json.dumps({"triton": triton.__version__}), flush=True)
+    from triton import __version__
+
+    print(json.dumps({"triton": __version__}), flush=True)
     sys.exit(main([int(cc) for cc in sys.argv[1:]]))
