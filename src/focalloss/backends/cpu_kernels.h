@@ -642,10 +642,10 @@ INLINE void NAME(softmax_position_bwd)(const NAME(softmax_args) *a, int64_t n, i
                 T u = EXP(-k * (x[c] - mn) - lzu), p = EXP(x[c] - m - l1s);
                 gx[c] = go * (k * u * A + p * B);
             }
-        } else if (single_target) {
+        } else if (single_target) { /* with masked classes u is a constant (the limit): no k-term */
             for (int64_t c = 0; c < C; c++) {
                 T u = NAME(softened_u)(x[c * cs], k, mn, lzu), p = EXP(x[c * cs] - m - l1s);
-                gx[c * cs] = go * (k * u * A + p * B);
+                gx[c * cs] = go * ((plain ? k * u * A : (T)0) + p * B);
             }
         } else {
             /* w_c L_c - A in the form the forward chose: arranged where stat 2 holds B' (and stat 4 D),
@@ -659,7 +659,7 @@ INLINE void NAME(softmax_position_bwd)(const NAME(softmax_args) *a, int64_t n, i
                 T u = NAME(softened_u)(x[c * cs], k, mn, lzu), p = EXP(x[c * cs] - m - l1s);
                 T wl_minus_a = arranged ? L_b * ((w - w_b) - b_rest) + w * (mn - x[c * cs]) - A
                                         : (w != 0 ? w * (l1s - (x[c * cs] - m)) : (T)0) - A;
-                gx[c * cs] = go * ((u > 0 ? -k * u * wl_minus_a : (T)0) - w * u + p * B);
+                gx[c * cs] = go * ((u > 0 && plain ? -k * u * wl_minus_a : (T)0) - w * u + p * B);
             }
         }
         if (single_target) {
@@ -667,7 +667,7 @@ INLINE void NAME(softmax_position_bwd)(const NAME(softmax_args) *a, int64_t n, i
              * the terms above it would cancel when u_y or p_y is near 1 */
             T w = NAME(class_weight)(a, y, y, 0);
             T u = NAME(softened_u)(x[y * cs], k, mn, lzu), L = l1s - (x[y * cs] - m);
-            gx[y * cs] = u > 0 ? -go * w * u * (k * L * st[2] - EXPM1(-L)) : (T)0;
+            gx[y * cs] = u > 0 ? -go * w * u * ((plain ? k * L * st[2] : (T)0) - EXPM1(-L)) : (T)0;
         }
         return;
     }

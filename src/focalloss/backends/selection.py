@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import os
+import warnings
 from importlib import import_module
 
 import torch
 
-from . import torch_ops
+from . import torch_ops, triton_ops
 
 _HOW_TO_GET = {
     "cpu": "focalloss compiles it when installed from source with a C compiler (gcc or clang) on a "
@@ -88,8 +89,9 @@ def select(name, logits, targets, *, weight=None, alpha=None, normalizer=None):
     ``"auto"`` takes the fused CPU kernels for CPU tensors and Triton for CUDA tensors when they are
     available and :func:`gate` lets the call in, and plain PyTorch otherwise (so also while
     ``torch.compile`` traces or ``torch.func`` transforms the call, for tensor subclasses such as
-    DTensor, and when the targets or a per-class alpha need a gradient). A named fused backend that
-    cannot run the call raises a message saying why.
+    DTensor, and when the targets or a per-class alpha need a gradient), with a warning that says why
+    when the installed triton is too old for the kernels. A named fused backend that cannot run the
+    call raises a message saying why.
     """
     if name == "torch":
         return torch_ops
@@ -104,6 +106,9 @@ def select(name, logits, targets, *, weight=None, alpha=None, normalizer=None):
         for candidate in ("cpu", "triton"):
             if _fits(candidate, logits, named=False) and _import_problem(candidate) is None:
                 return _module(candidate)
+        too_old = triton_ops.unsupported_triton() if _fits("triton", logits, named=False) else None
+        if too_old is not None:  # the call runs on plain PyTorch where Triton was meant to: say why
+            warnings.warn(f"backend='auto' runs this call on the torch backend: {too_old}", stacklevel=2)
         return torch_ops
     if type(logits) in _PLAIN and not _fits(name, logits, named=True):
         raise ValueError(f"backend={name!r} runs on {_DEVICE[name]}; got logits on {logits.device}")

@@ -173,7 +173,9 @@ def _softened_grad(z, w, k, num_classes, m, l1s, low, log_zu, n_masked, arranged
         arranged.unsqueeze(-1),
         l_b * ((w - w_b.unsqueeze(-1)) - big_b_rest.unsqueeze(-1)) + w * (low.unsqueeze(-1) - z) - big_d.unsqueeze(-1),
         torch.where(w != 0, w * (log_total - z), 0.0) - big_a.unsqueeze(-1))
-    return torch.where(u > 0, -k * u * wl_minus_a, 0.0) - w * u + p * big_b.unsqueeze(-1)
+    # with masked classes u is a constant (the limit): no k-term, also where the loss is inf
+    k_term = torch.where((u > 0) & (n_masked == 0).unsqueeze(-1), -k * u * wl_minus_a, 0.0)
+    return k_term - w * u + p * big_b.unsqueeze(-1)
 
 
 class _ClassShardedSoftmax(torch.autograd.Function):

@@ -127,8 +127,9 @@ def _schedule(cut0_, cut1_, cut2_, gamma0_, gamma1_, gamma2_, gamma3_, COMPUTE: 
 def _scheduled_gamma(v, schedule):
     """gammas[i] where cuts[i - 1] <= v < cuts[i] (the cuts increase, padded with +inf)."""
     cuts, gammas = schedule
-    gamma = v * 0.0 + gammas[0]
-    for i in tl.static_range(CUTS):
+    # v's shape from a where, not v * 0.0: that is NaN at v = -inf (a masked class)
+    gamma = tl.where(v < cuts[0], gammas[0], gammas[1])
+    for i in tl.static_range(1, CUTS):
         gamma = tl.where(v < cuts[i], gamma, gammas[i + 1])
     return gamma
 
@@ -434,22 +435,31 @@ def _softmax_term(log_p, log_1mp, p, ratio, p1, p2, schedule, KIND: tl.constexpr
 
 
 @triton.jit
+def _finite_shift(running_max):
+    """What an online log-sum-exp subtracts before exp: the running maximum, or 0 while it is -inf
+    (every class so far masked), where exp(-inf - (-inf)) would be NaN; exp(-inf - 0) is the 0 wanted."""
+    return tl.where(running_max == float("-inf"), 0.0, running_max)
+
+
+@triton.jit
 def _online_step(v, running_max):
     """One tile of an online log-sum-exp over axis 0: the new maximum, the factor that rescales
     sums kept relative to the old one, and exp(v - new maximum)."""
     new_max = tl.maximum(running_max, tl.reduce(v, 0, _larger))
-    return new_max, tl.exp(running_max - new_max), tl.exp(v - new_max[None, :])
+    shift = _finite_shift(new_max)
+    return new_max, tl.exp(running_max - shift), tl.exp(v - shift[None, :])
 
 
 @triton.jit
 def _softened_u(x, class_ok, k, ref, mu, su, masked, C):
     """softmax(-k x) on a tile, from the (ref, mu, su) of the finite logits and the number of masked
     classes (logit -inf) per position, broadcast along the classes. A row with masked classes gives
-    them all of it when k > 0 (the limit), and k = 0 gives every class 1 / C."""
+    them all of it when k > 0 (the limit), and k = 0 gives every class 1 / C. (C as tl.full, not
+    C.to: a C of 1 is bound as the constant 1, which has no .to.)"""
     is_masked = (x == float("-inf")) & class_ok
     plain = tl.exp(-k * (tl.where(is_masked, ref, x) - ref) - mu) / su
     limit = tl.where(is_masked, 1.0 / tl.maximum(masked, 1.0), 0.0)
-    u = tl.where(k == 0.0, 1.0 / C.to(x.dtype), tl.where(masked > 0.0, limit, plain))
+    u = tl.where(k == 0.0, 1.0 / tl.full([], C, x.dtype), tl.where(masked > 0.0, limit, plain))
     return tl.where(class_ok, u, 0.0)
 
 
@@ -496,8 +506,9 @@ def _online_stats(x_ptr, base, y, x_y, C, S, counted, k, EXCLUDE_Y: tl.constexpr
             # A tile whose maximum beats the running one holds the new top, left out of s; the
             # old top (exp(m - new_m); nothing before the first tile) joins the others.
             leave_out = (lane == tile_arg[None, :]) & takes_over[None, :]
-            e = tl.where(leave_out, 0.0, tl.exp(x - new_m[None, :]))
-            s = (s + takes_over.to(COMPUTE)) * tl.exp(m - new_m) + _sum_classes(e)
+            shift = _finite_shift(new_m)
+            e = tl.where(leave_out, 0.0, tl.exp(x - shift[None, :]))
+            s = (s + takes_over.to(COMPUTE)) * tl.exp(m - shift) + _sum_classes(e)
             m = new_m
         if WITH_NEG:
             finite = class_ok[:, None] & (x != float("-inf"))
@@ -659,13 +670,17 @@ def softmax_backward_kernel(
             u_y = tl.reduce(_softened_u(x_y[None, :], y[None, :] >= 0, p1, ref[None, :], mu[None, :],
                                         su[None, :], masked[None, :], C), 0, _add)
             # 1 - u_y from the other classes' share of softmax(-k x), as 1 - p_y above
-            one_minus_u_y = tl.where(p1 == 0.0, 1.0 - 1.0 / C.to(COMPUTE),
+            one_minus_u_y = tl.where(p1 == 0.0, 1.0 - 1.0 / tl.full([], C, COMPUTE),
                                      tl.where(masked > 0.0, tl.where(x_y == float("-inf"), 1.0 - 1.0 / masked, 1.0),
                                               su_rest / su))
             wu_y = w_y * u_y
-            big_a = tl.where(wu_y != 0.0, wu_y * -log_p_y, 0.0)
+            # In a row with masked classes u is its limit, a constant: the terms of its derivative (k ...) are
+            # 0, also where L_y is inf (a masked target), as on the torch backend.
+            constant_u = masked > 0.0
+            big_a = tl.where((wu_y != 0.0) & ~constant_u, wu_y * -log_p_y, 0.0)
             # the target's entry in one piece: -w u_y (k L_y (1 - u_y) + 1 - p_y)
-            grad_y = tl.where(wu_y != 0.0, -wu_y * (p1 * -log_p_y * one_minus_u_y + one_minus_p_y), 0.0)
+            k_term = tl.where(constant_u, 0.0, p1 * -log_p_y * one_minus_u_y)
+            grad_y = tl.where(wu_y != 0.0, -wu_y * (k_term + one_minus_p_y), 0.0)
         else:
             _, dphi_y = _softmax_term(log_p_y, log_1mp_y, p_y, ratio_y, p1, p2, schedule, KIND)
             g_y = w_y * dphi_y
@@ -768,7 +783,9 @@ def softmax_backward_kernel(
                     arranged[None, :],
                     l_b[None, :] * ((w - w_b[None, :]) - b_rest[None, :]) + w * (x_b[None, :] - x) - big_d[None, :],
                     tl.where(needed, w * -log_p, 0.0) - big_a[None, :])
-                grad = tl.where(u > 0.0, -p1 * u * wl_minus_a, 0.0) - w * u + p * big_b[None, :]
+                # -k u (w L - A) is 0 in a row with masked classes, whose u is constant (A may be inf there)
+                k_term = tl.where((u > 0.0) & (masked[None, :] == 0.0), -p1 * u * wl_minus_a, 0.0)
+                grad = k_term - w * u + p * big_b[None, :]
             else:
                 _, dphi = _softmax_term(log_p, log_1mp, p, ratio, p1, p2, schedule, KIND)
                 g = tl.where(needed, w * dphi, 0.0)

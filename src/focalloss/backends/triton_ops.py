@@ -18,6 +18,7 @@ import contextlib
 import importlib.util
 import math
 import os
+import re
 
 import torch
 
@@ -38,21 +39,53 @@ _TILE_ELEMENTS = 4096
 _SPATIAL_TILE_ELEMENTS = 2048
 _MAX_BLOCK_POSITIONS = 64
 
-# Fused multiply-adds, Triton's default so far, stated so that results do not move when it changes.
-_COMPILE_OPTIONS = {"enable_fp_fusion": True}
+# The oldest Triton these kernels are for (pyproject.toml's `triton` extra says the same; a test holds
+# them together): before 3.4 a tl.float64 annotation of a scalar argument is ignored and every Python
+# float is bound as float32, so float64 logits would get float32 hyperparameters (0.9 and 0.1 / C off
+# by ~2.6e-8, cuts no longer exact); before 3.3 a jit function cannot unpack nested tuples either.
+MIN_TRITON = (3, 4)
+
+
+def unsupported_triton():
+    """Why the installed triton is too old for these kernels, or None (also when it is not installed)."""
+    if importlib.util.find_spec("triton") is None:
+        return None
+    import triton
+
+    found = re.match(r"(\d+)\.(\d+)", triton.__version__)
+    if found is None or tuple(map(int, found.groups())) >= MIN_TRITON:
+        return None
+    return (f"the Triton backend needs triton>={MIN_TRITON[0]}.{MIN_TRITON[1]} (float64 hyperparameters, "
+            f"the kernels' syntax); triton {triton.__version__} is installed")
+
+
+def _compile_options(spec):
+    """Fused multiply-adds (Triton's default so far, stated so that results do not move when it
+    changes), but not for the softened losses: their exact identities (-k d - mu = 0 for the top
+    class of softmax(-k x), A_b - w_b L_b u_b = 0 in the backward) need each product rounded before
+    it is subtracted, and a contraction into an FMA subtracts the exact product instead (relative
+    errors 1.9e-6 to 1.5e-3 at k = 10 for logit gaps 1 to 1000, simulated)."""
+    return {"enable_fp_fusion": spec.kind != "softened"}
 
 
 def available():
     """Whether the Triton backend can run here: triton is installed, and CUDA is available or
-    ``TRITON_INTERPRET=1`` asks for Triton's interpreter (CPU tensors)."""
+    ``TRITON_INTERPRET=1`` asks for Triton's interpreter (CPU tensors). An installed triton older
+    than :data:`MIN_TRITON` raises an ImportError that says so."""
     if importlib.util.find_spec("triton") is None:
         return False
+    too_old = unsupported_triton()
+    if too_old is not None:
+        raise ImportError(f"{too_old}: {_INSTALL_HINT}")
     return torch.cuda.is_available() or os.environ.get("TRITON_INTERPRET") == "1"
 
 
 def _kernels():
     if importlib.util.find_spec("triton") is None:
         raise ImportError(_INSTALL_HINT)
+    too_old = unsupported_triton()
+    if too_old is not None:
+        raise ImportError(f"{too_old}: {_INSTALL_HINT}")
     from . import triton_kernels
 
     return triton_kernels
@@ -102,7 +135,7 @@ class _BinaryLoss(torch.autograd.Function):
                     x, t, _expanded(weight, x), out, numel, *spec.side_alphas(alpha), p1, p2, *cuts, *gammas,
                     spec.kernel_p3(params, float64=x.dtype == torch.float64), KIND=spec.code,
                     HAS_WEIGHT=weight is not None, REDUCE=reduce,
-                    COMPUTE=_tl_compute_dtype(x), BLOCK=_BINARY_BLOCK, num_warps=8, **_COMPILE_OPTIONS,
+                    COMPUTE=_tl_compute_dtype(x), BLOCK=_BINARY_BLOCK, num_warps=8, **_compile_options(spec),
                 )
         ctx.save_for_backward(x, t, weight)
         ctx.spec, ctx.alpha, ctx.params, ctx.reduce = spec, alpha, params, reduce
@@ -128,7 +161,7 @@ class _BinaryLoss(torch.autograd.Function):
                     x, t, _expanded(weight, x), upstream, grad_x, numel, *ctx.spec.side_alphas(ctx.alpha),
                     p1, p2, *cuts, *gammas, ctx.spec.kernel_p3(ctx.params, float64=x.dtype == torch.float64),
                     KIND=ctx.spec.code, HAS_WEIGHT=weight is not None, SCALAR_GRAD_OUT=scalar, COMPUTE=_tl_compute_dtype(x),
-                    BLOCK=_BINARY_BLOCK, num_warps=8, **_COMPILE_OPTIONS,
+                    BLOCK=_BINARY_BLOCK, num_warps=8, **_compile_options(ctx.spec),
                 )
         return (grad_x,) + (None,) * 6
 
@@ -203,7 +236,7 @@ def _softmax_launch(kernel, x, arguments, launch, **flags):
     with _on_device(x):
         kernel[(_cdiv(rows, block_p),)](
             *arguments, x.shape[1], positions, rows, *launch["scalars"], **launch["flags"], **flags,
-            BLOCK_C=block_c, BLOCK_P=block_p, num_warps=warps, **_COMPILE_OPTIONS,
+            BLOCK_C=block_c, BLOCK_P=block_p, num_warps=warps, **launch["options"],
         )
 
 
@@ -233,6 +266,7 @@ class _SoftmaxLoss(torch.autograd.Function):
                 "HAS_COUNTED": counted is not None,
                 "COMPUTE": _tl_compute_dtype(x),
             },
+            "options": _compile_options(spec),
         }
         _softmax_launch(kernels.softmax_forward_kernel, x,
                         (x, target, _pointer(alpha, x), _pointer(counted, x), loss, stats), launch)

@@ -128,8 +128,11 @@ def _softmax_terms(kind, z, w, params):
     ws_nll = np.where(needed & (s > 0), w * s * (-log_p), 0.0)
     loss = np.sum(ws_nll, axis=-1)
     # d loss / d x_j = -k s_j (w_j L_j - A) - (w_j s_j - p_j B), L = -log p, A the loss, B = sum_c w_c s_c.
-    grad = -k * np.where(s > 0, s * _softened_spread(z, w, s, log_p, loss[..., None], masked), 0.0) \
-        - _minus_share(w * s, p, is_top, one_minus_p_top)
+    # with masked classes s is a constant (the limit): no k-term, also where a masked class has target
+    # mass and the loss is inf
+    k_term = np.where((s > 0) & ~masked.any(axis=-1, keepdims=True),
+                      s * _softened_spread(z, w, s, log_p, loss[..., None], masked), 0.0)
+    grad = -k * k_term - _minus_share(w * s, p, is_top, one_minus_p_top)
     return loss, grad
 
 
@@ -142,8 +145,7 @@ def _softened_spread(z, w, s, log_p, loss, masked):
     B' = sum_c s_c (w_c - w_b) and D = sum_c w_c s_c (z_b - z_c), which has no large terms there,
     but has them where L_b is large and the classes with target mass have a small L (a confident,
     right prediction): each row takes the form whose terms are smaller, the arranged one where
-    L_b E + |D| <= A, E = sum_c s_c |w_c - w_b|. A row with masked classes (s their constant limit)
-    takes the direct form.
+    L_b E + |D| <= A, E = sum_c s_c |w_c - w_b|; else the direct form.
     """
     needed = w != 0
     direct = np.where(needed, w * -log_p, 0.0) - loss
