@@ -6,10 +6,14 @@ computation in 60-digit arithmetic (mpmath)."""
 
 from __future__ import annotations
 
+import datetime
+
 import mpmath
 import numpy as np
 import pytest
 import torch
+import torch.distributed as dist
+from distributed_helpers import free_port
 
 import focalloss as fl
 from focalloss import reference
@@ -61,11 +65,25 @@ def test_reference_matches_exact_arithmetic():
         assert relative_error(got, exact_gradient(x, w, k), torch.float64) <= 1e-13, (x, target, k, smoothing)
 
 
-def _backend_gradient(x, target, k, smoothing, dtype, backend):
+def _backend_gradient(x, target, k, smoothing, dtype, backend, class_group=None):
     logits = torch.tensor(x[None], dtype=dtype, requires_grad=True)
     t = torch.tensor(target[None], dtype=dtype) if np.ndim(target) else torch.tensor([target])
-    fl.softmax_softened_loss(logits, t, k=k, label_smoothing=smoothing, backend=backend).backward()
+    fl.softmax_softened_loss(logits, t, k=k, label_smoothing=smoothing, backend=backend,
+                             class_group=class_group).backward()
     return logits.grad[0].double().numpy()
+
+
+@pytest.fixture
+def one_rank_group():
+    """A gloo group of this process alone, on 127.0.0.1: the class-sharded path with every class here."""
+    if not (dist.is_available() and dist.is_gloo_available()) or dist.is_initialized():
+        pytest.skip("needs torch.distributed with gloo, not initialized by the test run")
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{free_port()}", rank=0, world_size=1,
+                            timeout=datetime.timedelta(seconds=60))
+    try:
+        yield dist.group.WORLD
+    finally:
+        dist.destroy_process_group()
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
@@ -77,6 +95,20 @@ def test_gradient_far_target_close_others(backend, dtype):
             target = torch.tensor(target, dtype=dtype).double().numpy()
             w = (1 - smoothing) * target + smoothing / len(x)
         got = _backend_gradient(x, target, k, smoothing, dtype, backend)
+        worst = max(worst, relative_error(got, exact_gradient(x, w, k), dtype))
+    assert worst <= BOUNDS[dtype]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+def test_class_sharded_gradient_far_target_close_others(one_rank_group, dtype):
+    """The class-sharded path's own formulas (its reductions over one rank), on the same sweep."""
+    worst = 0.0
+    for x, target, k, smoothing, w in sweep():
+        x = torch.tensor(x, dtype=dtype).double().numpy()
+        if np.ndim(target):
+            target = torch.tensor(target, dtype=dtype).double().numpy()
+            w = (1 - smoothing) * target + smoothing / len(x)
+        got = _backend_gradient(x, target, k, smoothing, dtype, "auto", class_group=one_rank_group)
         worst = max(worst, relative_error(got, exact_gradient(x, w, k), dtype))
     assert worst <= BOUNDS[dtype]
 

@@ -207,7 +207,8 @@ def test_the_triton_extra_asks_for_the_floor_the_kernels_need():
     extras = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"][
         "optional-dependencies"]
     floor = "triton>={}.{}".format(*triton_ops.MIN_TRITON)
-    assert extras["triton"] == [floor] and floor in extras["test"]
+    # the test extra may add an environment marker (Triton's wheels are Linux's)
+    assert extras["triton"] == [floor] and floor in [entry.split(";")[0].strip() for entry in extras["test"]]
 
 
 def test_importing_the_package_and_this_backend_does_not_import_triton():

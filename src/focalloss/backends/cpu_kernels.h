@@ -268,8 +268,9 @@ INLINE void NAME(binary_block)(void *ctx, int64_t block) {
  * l1s = log(sum_j exp(x_j - m)); G, the per-row factor of the gradient (0 where the position does
  * not count, NaN for an out-of-range index). Every other case (sw = ROW_STATS):
  *   0: m                       1: l1s = log1p(S), S = sum_{j != top} exp(x_j - m)
- *   2: log S (softened: 1 - u_y with a class index, else B' or NaN)   3: top class index, -1 where it does not count
- *   4: sum_{c != top} g_c (focal, hard truncation) | A (softened with a class index) | D or A (softened, else)
+ *   2: log S (softened: 1 - u_y with a class index and no smoothing, else B' or NaN)   3: top class index,
+ *      -1 where it does not count
+ *   4: sum_{c != top} g_c (focal, hard truncation) | A (softened, class index, no smoothing) | D or A (softened, else)
  *   5: B (softened)            6: mn, the smallest logit (softened)   7: log sum exp(-k (x - mn))
  * log p_c = x_c - m - l1s. The top class gets log(1 - p) = log S - l1s; every other class has
  * p <= 1/2, where log1p(-p) is accurate. Sums over the classes are accumulated in double, so that
@@ -497,7 +498,7 @@ INLINE void NAME(softmax_position_fwd)(const NAME(softmax_args) *a, int64_t n, i
         if (single_target) {
             T w = NAME(class_weight)(a, y, y, 0);
             T u = NAME(softened_u)(x[y * cs], k, mn, lzu);
-            A = u > 0 ? w * u * (l1s - (x[y * cs] - m)) : 0;
+            A = u != 0 ? w * u * (l1s - (x[y * cs] - m)) : 0;
             B = w * u;
             /* 1 - u_y from the other classes, for backward (it replaces log S, which softened never reads) */
             T rest = 0;
@@ -522,13 +523,13 @@ INLINE void NAME(softmax_position_fwd)(const NAME(softmax_args) *a, int64_t n, i
              * terms, as the reference does: arranged where L_b E + |D| <= A (E = sum_c u_c |w_c - w_b|;
              * stats 2 and 4 hold B' and D), else direct (stat 2 NaN, stat 4 A), as with masked classes */
             int64_t b = 0;
-            while (x[b * cs] != mn) b++;
+            while (b < C - 1 && x[b * cs] != mn) b++; /* bounded: a NaN logit matches nothing */
             T w_b = NAME(class_weight)(a, b, y, qrow ? qrow[b * cs] : 0);
             double b_rest = 0, D = 0, E = 0;
             for (int64_t c = 0; c < C; c++) {
                 T w = NAME(class_weight)(a, c, y, qrow ? qrow[c * cs] : 0);
                 T u = NAME(softened_u)(x[c * cs], k, mn, lzu);
-                if (u > 0) {
+                if (u != 0) { /* and NaN, which must reach the loss */
                     if (w != 0) A += (double)(w * u) * (l1s - (x[c * cs] - m));
                     D += (double)(w * u) * (mn - x[c * cs]);
                 }
@@ -651,7 +652,7 @@ INLINE void NAME(softmax_position_bwd)(const NAME(softmax_args) *a, int64_t n, i
             /* w_c L_c - A in the form the forward chose: arranged where stat 2 holds B' (and stat 4 D),
              * direct where it is NaN (stat 4 A) */
             int64_t b = 0;
-            while (x[b * cs] != mn) b++;
+            while (b < C - 1 && x[b * cs] != mn) b++; /* bounded: a NaN logit matches nothing */
             T w_b = NAME(class_weight)(a, b, y, qrow ? qrow[b * cs] : 0), L_b = l1s - (mn - m), b_rest = st[2];
             int arranged = b_rest == b_rest; /* not NaN (the kernels are built without -ffast-math) */
             for (int64_t c = 0; c < C; c++) {
@@ -659,7 +660,7 @@ INLINE void NAME(softmax_position_bwd)(const NAME(softmax_args) *a, int64_t n, i
                 T u = NAME(softened_u)(x[c * cs], k, mn, lzu), p = EXP(x[c * cs] - m - l1s);
                 T wl_minus_a = arranged ? L_b * ((w - w_b) - b_rest) + w * (mn - x[c * cs]) - A
                                         : (w != 0 ? w * (l1s - (x[c * cs] - m)) : (T)0) - A;
-                gx[c * cs] = go * ((u > 0 && plain ? -k * u * wl_minus_a : (T)0) - w * u + p * B);
+                gx[c * cs] = go * ((u != 0 && plain ? -k * u * wl_minus_a : (T)0) - w * u + p * B);
             }
         }
         if (single_target) {
@@ -667,7 +668,7 @@ INLINE void NAME(softmax_position_bwd)(const NAME(softmax_args) *a, int64_t n, i
              * the terms above it would cancel when u_y or p_y is near 1 */
             T w = NAME(class_weight)(a, y, y, 0);
             T u = NAME(softened_u)(x[y * cs], k, mn, lzu), L = l1s - (x[y * cs] - m);
-            gx[y * cs] = u > 0 ? -go * w * u * ((plain ? k * L * st[2] : (T)0) - EXPM1(-L)) : (T)0;
+            gx[y * cs] = u != 0 ? -go * w * u * ((plain ? k * L * st[2] : (T)0) - EXPM1(-L)) : (T)0;
         }
         return;
     }

@@ -131,12 +131,14 @@ def _fresh_like(tensor):
     if nbytes < _ALIGNED_FROM:
         out = torch.empty_like(tensor, memory_format=torch.contiguous_format)
     else:
-        raw = torch.empty(nbytes + _HUGE_PAGE, dtype=torch.uint8)
+        raw = torch.empty(nbytes + _HUGE_PAGE, dtype=torch.uint8, device=tensor.device)
         offset = -raw.data_ptr() % _HUGE_PAGE  # a multiple of torch's 64-byte alignment
+        if offset % tensor.element_size():  # an allocator without that alignment: no aligned start
+            return torch.empty_like(tensor, memory_format=torch.contiguous_format)
         # a tensor of its own on the storage, not a view of `raw`: a view returned from forward would
         # refuse in-place ops on the loss (reduction="none")
-        out = torch.empty(0, dtype=tensor.dtype).set_(raw.untyped_storage(), offset // tensor.element_size(),
-                                                      tensor.shape)
+        out = torch.empty(0, dtype=tensor.dtype, device=tensor.device).set_(
+            raw.untyped_storage(), offset // tensor.element_size(), tensor.shape)
     if nbytes >= _HUGE_PAGES_FROM:
         _kernels().huge_pages(out.data_ptr(), nbytes)
     return out

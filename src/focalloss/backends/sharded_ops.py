@@ -130,10 +130,12 @@ def _softened_u(z, k, num_classes, low, log_zu, n_masked):
     return torch.where((n_masked > 0).unsqueeze(-1), limit, u)
 
 
-def _softened_statistics(z, w, k, m, l1s, num_classes, offset, group):
+def _softened_statistics(z, w, k, m, l1s, log_s, top, is_top, num_classes, offset, group):
     """The row statistics of the softened loss A = sum_c w_c u_c L_c (u = softmax(-k x), L = -log p):
-    (m, l1s, low, log_zu, arranged, w_b, A, B, B', D) with b the class of the smallest logit (the
-    one u favours), B = sum_c w_c u_c, B' = sum_c u_c (w_c - w_b) and D = sum_c w_c u_c (x_b - x_c).
+    (m, l1s, log_s, top, low, log_zu, n_masked, arranged, w_b, A, B, B_top, B', D) with b the class of the
+    smallest logit (the one u favours), B = sum_c w_c u_c, B_top the same without the top class (for
+    its gradient entry, formed from the other classes' mass where p_top is near 1),
+    B' = sum_c u_c (w_c - w_b) and D = sum_c w_c u_c (x_b - x_c).
 
     The gradient's w_j L_j - A is a difference of terms as large as L, which may be thousands where
     the target logit stands far above the rest; L_b ((w_j - w_b) - B') + w_j (x_b - x_j) - D (equal,
@@ -148,34 +150,41 @@ def _softened_statistics(z, w, k, m, l1s, num_classes, offset, group):
     e_neg = torch.exp(-k * (torch.where(masked, low.unsqueeze(-1), z) - low.unsqueeze(-1)))
     log_zu = torch.log(_sum(e_neg, group)).to(z.dtype)
     u = _softened_u(z, k, num_classes, low, log_zu, n_masked)
-    nll = (m + l1s).unsqueeze(-1) - z
+    nll = l1s.unsqueeze(-1) - (z - m.unsqueeze(-1))  # -log p: m + l1s would round l1s away when p is near 1
     wu = w * u
     spread = u * (w - w_b.unsqueeze(-1))
     sums = torch.stack([torch.where((w != 0) & (u > 0), wu * nll, 0.0).sum(-1, dtype=torch.float64),
                         wu.sum(-1, dtype=torch.float64),
+                        torch.where(is_top, 0.0, wu).sum(-1, dtype=torch.float64),
                         spread.sum(-1, dtype=torch.float64),
                         torch.where(u > 0, wu * (low.unsqueeze(-1) - z), 0.0).sum(-1, dtype=torch.float64),
                         spread.abs().sum(-1, dtype=torch.float64)])
-    big_a, big_b, big_b_rest, big_d, big_e = _reduce(sums, dist.ReduceOp.SUM, group).to(z.dtype).unbind(0)
+    big_a, big_b, b_top, big_b_rest, big_d, big_e = _reduce(sums, dist.ReduceOp.SUM, group).to(z.dtype).unbind(0)
     arranged = (n_masked == 0) & ((m + l1s - low) * big_e - big_d <= big_a)
-    return m, l1s, low, log_zu, n_masked, arranged, w_b, big_a, big_b, big_b_rest, big_d
+    return m, l1s, log_s, top, low, log_zu, n_masked, arranged, w_b, big_a, big_b, b_top, big_b_rest, big_d
 
 
-def _softened_grad(z, w, k, num_classes, m, l1s, low, log_zu, n_masked, arranged, w_b, big_a, big_b, big_b_rest,
-                   big_d):
+def _softened_grad(z, w, k, num_classes, offset, m, l1s, log_s, top, low, log_zu, n_masked, arranged, w_b, big_a,
+                   big_b, b_top, big_b_rest, big_d):
     """-k u_j (w_j L_j - A) - w_j u_j + p_j B, with w_j L_j - A in the form the row's statistics chose
     (see :func:`_softened_statistics`)."""
     u = _softened_u(z, k, num_classes, low, log_zu, n_masked)
-    log_total = (m + l1s).unsqueeze(-1)
-    p = torch.exp(z - log_total)
-    l_b = (log_total - low.unsqueeze(-1))
+    shifted = z - m.unsqueeze(-1)
+    nll = l1s.unsqueeze(-1) - shifted  # -log p, from l1s itself (m + l1s would round it away near p = 1)
+    p = torch.exp(-nll)
+    l_b = (l1s - (low - m)).unsqueeze(-1)
     wl_minus_a = torch.where(
         arranged.unsqueeze(-1),
         l_b * ((w - w_b.unsqueeze(-1)) - big_b_rest.unsqueeze(-1)) + w * (low.unsqueeze(-1) - z) - big_d.unsqueeze(-1),
-        torch.where(w != 0, w * (log_total - z), 0.0) - big_a.unsqueeze(-1))
+        torch.where(w != 0, w * nll, 0.0) - big_a.unsqueeze(-1))
     # with masked classes u is a constant (the limit): no k-term, also where the loss is inf
     k_term = torch.where((u > 0) & (n_masked == 0).unsqueeze(-1), -k * u * wl_minus_a, 0.0)
-    return k_term - w * u + p * big_b.unsqueeze(-1)
+    # p_j B - w_j u_j; the top class's as p_top B_top - w u (1 - p_top), 1 - p_top = S / (1 + S): as
+    # written it would cancel where p_top is near 1 and the top class holds B
+    is_top = _global_classes(z, offset) == top.unsqueeze(-1)
+    one_minus_p_top = torch.exp(log_s - l1s).unsqueeze(-1)
+    mass = torch.where(is_top, p * b_top.unsqueeze(-1) - w * u * one_minus_p_top, p * big_b.unsqueeze(-1) - w * u)
+    return k_term + mass
 
 
 class _ClassShardedSoftmax(torch.autograd.Function):
@@ -191,8 +200,9 @@ class _ClassShardedSoftmax(torch.autograd.Function):
         l1s, log_s = torch.log1p(s_rest).to(dtype), torch.log(s_rest).to(dtype)
         needed = w != 0
         if spec.kind == "softened":
-            row_stats = _softened_statistics(z, w, params["k"], m, l1s, num_classes, offset, group)
-            loss = row_stats[-4]  # A
+            row_stats = _softened_statistics(z, w, params["k"], m, l1s, log_s, top, is_top, num_classes, offset,
+                                             group)
+            loss = row_stats[9]  # A
         else:
             phi, dphi = _terms(spec, params, z, m, l1s, log_s, is_top, dtype == torch.float64)
             g = torch.where(needed, w * dphi, 0.0)
@@ -222,7 +232,7 @@ class _ClassShardedSoftmax(torch.autograd.Function):
         w = _class_weights(z, target, alpha, ctx.label_smoothing, ctx.num_classes, ctx.offset)
         go = grad_loss.to(dtype).unsqueeze(-1)
         if ctx.spec.kind == "softened":
-            grad = _softened_grad(z, w, ctx.params["k"], ctx.num_classes, *row_stats)
+            grad = _softened_grad(z, w, ctx.params["k"], ctx.num_classes, ctx.offset, *row_stats)
         else:
             m, l1s, log_s, top, g_rest, g_top = row_stats
             is_top = (torch.arange(z.shape[-1], device=z.device) + ctx.offset) == top.unsqueeze(-1)

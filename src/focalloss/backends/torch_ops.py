@@ -281,7 +281,7 @@ def _softened_loss(x, w, log_p, k):
     masked_row = masked.any(dim=1, keepdim=True)
     finite_x = torch.where(masked_row, 0.0, x)
     x_b = finite_x.amin(dim=1, keepdim=True)
-    at_b = finite_x.detach() == x_b.detach()
+    at_b = (finite_x.detach() == x_b.detach()) & ~masked  # a masked row: its finite classes, never -inf
     count = at_b.sum(dim=1, keepdim=True)
     w_b = torch.where(at_b, w, 0.0).sum(dim=1, keepdim=True).detach() / count
     l_b = -torch.where(at_b, log_p, 0.0).sum(dim=1) / count.squeeze(1)
