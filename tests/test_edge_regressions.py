@@ -5,6 +5,7 @@ clipped negatives, the CPU backend's own large buffers)."""
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -70,3 +71,40 @@ def test_large_cpu_buffers_resize_as_torchs_do():
     loss = fl.sigmoid_focal_loss(x.detach(), t, reduction="none", backend="cpu")
     loss.untyped_storage().resize_(0)
     assert loss.untyped_storage().nbytes() == 0
+
+
+def test_softened_probability_target_gradient_in_a_row_with_masked_classes():
+    """A probability target that needs a gradient (the torch backend's case), in a row with a masked
+    class: finite (it was NaN, from the smallest-logit classes taking the masked one in)."""
+    x = torch.tensor([[0.0, -math.inf, 2.0]], requires_grad=True)
+    q = torch.tensor([[0.5, 0.0, 0.5]], requires_grad=True)
+    loss = fl.softmax_softened_loss(x, q, k=2.0)
+    loss.backward()
+    assert torch.isfinite(q.grad).all() and torch.isfinite(x.grad).all()
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_softened_nan_logit_gives_nan_not_a_crash(backend, smoothing):
+    """A NaN first logit: the CPU kernels' search for the smallest logit ran past the row (a crash)
+    and the loss came out 0; NaN must reach the loss and the gradient, as on the torch backend."""
+    x = torch.tensor([[float("nan"), 0.3, 0.5, 1.0]], requires_grad=True)
+    loss = fl.softmax_softened_loss(x, torch.tensor([1]), k=2.0, label_smoothing=smoothing, validate=False,
+                                    backend=backend)
+    loss.backward()
+    assert torch.isnan(loss) and torch.isnan(x.grad).all()
+
+
+def test_cpu_aligned_buffers_follow_the_tensor_not_the_default_device():
+    from focalloss.backends import cpu_ops
+
+    if not cpu_ops.available():
+        pytest.skip("the fused CPU kernels are not built")
+    x = torch.randn(4, 9 << 18)  # 36 MiB of float32 losses: an aligned buffer
+    t = (torch.rand(4, 9 << 18) > 0.9).float()
+    torch.set_default_device("meta")
+    try:
+        loss = fl.sigmoid_focal_loss(x, t, reduction="none", backend="cpu")
+    finally:
+        torch.set_default_device(None)
+    assert loss.device.type == "cpu"
+    torch.testing.assert_close(loss, fl.sigmoid_focal_loss(x, t, reduction="none", backend="torch"))
