@@ -306,9 +306,9 @@ def softmax_loss(kind, x, target, alpha, params, *, label_smoothing, counted):
 
     Args:
         kind: a key of ``losses.SOFTMAX``.
-        x: finite logits with C >= 2 classes in dimension 1, float16 / bfloat16 / float32 / float64,
-            on a CUDA device (or the CPU under ``TRITON_INTERPRET=1``). Read in their own dtype,
-            computed in float32 (float64 for float64).
+        x: logits with C >= 1 classes in dimension 1 (-inf: a masked class), float16 / bfloat16 /
+            float32 / float64, on a CUDA device (or the CPU under ``TRITON_INTERPRET=1``). Read in
+            their own dtype, computed in float32 (float64 for float64).
         target: integer class indices ``(N, d1, ...)``, or probabilities like ``x`` (any floating
             dtype). An index outside [0, C) at a counted position gives a NaN loss and gradient.
         alpha: None or a ``(C,)`` tensor of per-class weights.
